@@ -1,0 +1,203 @@
+/**
+ * Ports: the small interfaces the routing core depends on. Embedded (in-memory / SQLite)
+ * implementations ship with the single node; Redis and NATS adapters live in their own packages
+ * and are wired only by process entry points (see ARCHITECTURE.md "Ports and adapters").
+ *
+ * All user-keyed methods take a *bare JID string* ("user@domain", already normalised) so one
+ * deployment can host several domains later without a schema change.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Accounts (credentials are salted SCRAM material only; see @switchboard/sasl credentials.ts)
+
+import type { AccountCredentials } from "@switchboard/sasl";
+export type { AccountCredentials, ScramCredential } from "@switchboard/sasl";
+
+export interface AccountStore {
+  /** Creates the account; rejects with AccountExistsError if it exists. */
+  create(bare: string, credentials: AccountCredentials): Promise<void>;
+  get(bare: string): Promise<AccountCredentials | undefined>;
+  /** Replaces the credentials; rejects with AccountNotFoundError when absent. */
+  setCredentials(bare: string, credentials: AccountCredentials): Promise<void>;
+  /** Deletes the account and every piece of user data (roster, offline, vcard, blocklist). Returns false when absent. */
+  delete(bare: string): Promise<boolean>;
+  exists(bare: string): Promise<boolean>;
+  /** Bare JIDs in lexical order. */
+  list(): Promise<string[]>;
+  /** Creates many accounts at once (bulk import); returns per-entry results in order. */
+  createMany?(entries: Array<{ bare: string; credentials: AccountCredentials }>): Promise<Array<"created" | "exists">>;
+}
+
+export class AccountExistsError extends Error {
+  override name = "AccountExistsError";
+  constructor(readonly bare: string) {
+    super(`account ${bare} already exists`);
+  }
+}
+
+export class AccountNotFoundError extends Error {
+  override name = "AccountNotFoundError";
+  constructor(readonly bare: string) {
+    super(`account ${bare} does not exist`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rosters (RFC 6121 §2, subscription states §3 / Appendix A)
+
+export type Subscription = "none" | "to" | "from" | "both";
+
+export interface RosterItem {
+  /** contact bare JID */
+  jid: string;
+  name?: string;
+  groups: string[];
+  subscription: Subscription;
+  /** outbound request pending ("Pending Out", shown as ask='subscribe') */
+  askOut: boolean;
+  /** inbound request pending ("Pending In"); the contact's request is remembered across logins */
+  askIn: boolean;
+  /** optional status text sent with the pending inbound request, redelivered on login */
+  askInStatus?: string;
+  /** subscription pre-approved by the user (RFC 6121 §3.4) */
+  approved: boolean;
+  /**
+   * false for entries that only hold subscription state (e.g. a pending inbound request from a
+   * contact the user never added); they are not returned in roster gets or pushes.
+   */
+  inRoster: boolean;
+}
+
+export interface RosterStore {
+  /** All entries, including inRoster=false state entries. */
+  list(owner: string): Promise<RosterItem[]>;
+  get(owner: string, contact: string): Promise<RosterItem | undefined>;
+  /** Inserts or replaces; returns the new roster version (monotonic per owner). */
+  put(owner: string, item: RosterItem): Promise<number>;
+  /** Removes; returns the new roster version. */
+  remove(owner: string, contact: string): Promise<number>;
+  version(owner: string): Promise<number>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Offline messages (XEP-0160)
+
+export interface OfflineStore {
+  /**
+   * Appends a serialized stanza unless the user already holds `cap` messages.
+   * Returns false (nothing stored) when the cap is reached. Must be atomic per user.
+   */
+  push(owner: string, stanzaXml: string, cap: number): Promise<boolean>;
+  /** Returns all stored stanzas in arrival order and deletes them. */
+  takeAll(owner: string): Promise<string[]>;
+  count(owner: string): Promise<number>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// vcard-temp (XEP-0054) and blocking (XEP-0191)
+
+export interface VCardStore {
+  /** serialized <vCard xmlns='vcard-temp'/> element or undefined */
+  get(owner: string): Promise<string | undefined>;
+  set(owner: string, vcardXml: string): Promise<void>;
+}
+
+export interface BlockStore {
+  list(owner: string): Promise<string[]>;
+  /** Adds JIDs (any JID form); returns those actually added. */
+  add(owner: string, jids: string[]): Promise<string[]>;
+  /** Removes JIDs; an empty list clears everything. Returns those actually removed. */
+  remove(owner: string, jids: string[]): Promise<string[]>;
+}
+
+export interface Store {
+  accounts: AccountStore;
+  roster: RosterStore;
+  offline: OfflineStore;
+  vcard: VCardStore;
+  blocklist: BlockStore;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session registry: who is online where. Entries are plain data so they can live in Redis.
+
+export interface SessionInfo {
+  /** full JID (normalised) */
+  jid: string;
+  /** unique id of the stream holding it */
+  sessionId: string;
+  /** node (edge) that holds the stream */
+  nodeId: string;
+  /** last broadcast presence priority (RFC 6121 §4.7.2.3), 0 until presence is sent */
+  priority: number;
+  /** true after initial presence, false after unavailable */
+  available: boolean;
+  /** true once the client requested the roster ("interested resource", RFC 6121 §2.1.6) */
+  interested: boolean;
+  /** serialized last available presence, stamped, for probes; undefined when unavailable */
+  presence?: string;
+  /** epoch ms of bind */
+  since: number;
+}
+
+export type SessionPatch = Partial<Pick<SessionInfo, "priority" | "available" | "interested" | "presence">>;
+
+export interface SessionRegistry {
+  /**
+   * Registers a bound resource. If the full JID is already bound the previous entry is replaced
+   * and returned, so the caller can close the old stream with <conflict/> (RFC 6120 §7.7.2.2).
+   */
+  bind(info: SessionInfo): Promise<SessionInfo | undefined>;
+  /** Removes the entry only if it still belongs to sessionId (a newer bind wins). */
+  unbind(jid: string, sessionId: string): Promise<void>;
+  update(jid: string, sessionId: string, patch: SessionPatch): Promise<void>;
+  get(jid: string): Promise<SessionInfo | undefined>;
+  /** All resources of a bare JID. */
+  list(bare: string): Promise<SessionInfo[]>;
+  /** Number of sessions of a user (for limits). */
+  count(bare: string): Promise<number>;
+  /** Every session on one node (for purging a dead edge, admin listing). */
+  listNode(nodeId: string): Promise<SessionInfo[]>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stanza bus: carries stanzas to the node that holds the destination stream.
+
+export interface BusEnvelope {
+  /** destination full JID */
+  to: string;
+  /** destination stream id, so a stanza for a replaced stream is not delivered to a newer one */
+  sessionId: string;
+  /** serialized stanza */
+  xml: string;
+  /** trace context and other routing metadata */
+  headers?: Record<string, string>;
+}
+
+export interface StanzaBus {
+  /** Sends to the node; resolves when handed to the transport. */
+  publish(nodeId: string, envelope: BusEnvelope): Promise<void>;
+  /** Receives everything addressed to this node. Returns an unsubscribe function. */
+  subscribe(nodeId: string, handler: (envelope: BusEnvelope) => void): () => void;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limiter: named policies, synchronous decision (cluster adapters keep local leases so a stanza
+// rarely waits on Redis).
+
+export interface LimitPolicy {
+  /** tokens per interval */
+  limit: number;
+  intervalMs: number;
+}
+
+export interface Limiter {
+  /** Defines or replaces a policy. */
+  define(policy: string, spec: LimitPolicy): void;
+  /** Takes `cost` tokens for key under policy; false when the limit is exceeded. Unknown policies allow. */
+  hit(policy: string, key: string, cost?: number): boolean;
+  /** Tokens left (for diagnostics). */
+  remaining(policy: string, key: string): number;
+}
