@@ -139,9 +139,11 @@ export interface SessionInfo {
   presence?: string;
   /** epoch ms of bind */
   since: number;
+  /** per-resource flags other nodes must see (e.g. carbons enabled), set by modules */
+  ext?: Record<string, string | number | boolean>;
 }
 
-export type SessionPatch = Partial<Pick<SessionInfo, "priority" | "available" | "interested" | "presence">>;
+export type SessionPatch = Partial<Pick<SessionInfo, "priority" | "available" | "interested" | "presence" | "ext">>;
 
 export interface SessionRegistry {
   /**

@@ -1,0 +1,56 @@
+import type { Element, Jid } from "@switchboard/xml";
+import type { SessionInfo } from "./ports.js";
+import type { LocalSession } from "./session.js";
+
+export type StanzaKind = "message" | "presence" | "iq";
+
+/** A stanza on its way through the router. `from` is always server-stamped. */
+export interface StanzaEvent {
+  stanza: Element;
+  kind: StanzaKind;
+  from: Jid;
+  to: Jid;
+  /** the local stream it came from, when it came from a client of this node */
+  origin?: LocalSession;
+}
+
+/** A stanza about to be written to one resource (local or remote node). */
+export interface DeliverEvent {
+  stanza: Element;
+  target: SessionInfo;
+}
+
+export interface SessionEvent {
+  session: LocalSession;
+}
+
+export interface ClosedSessionEvent extends SessionEvent {
+  reason: string;
+}
+
+/**
+ * The events of the routing core. Destination events are named `<kind>/<target>`, where
+ * target is `host` (the server domain itself), `bare` (a local account's bare JID) or `full`
+ * (a resource), mirroring RFC 6121 §8.5 delivery rules.
+ */
+export interface CoreEvents {
+  /** every stanza a local client sends, after stamping, before routing (limits, blocking, carbons) */
+  "stanza/out": StanzaEvent;
+  /** presence without 'to' from a client: broadcast / initial presence (RFC 6121 §4.2, §4.4) */
+  "presence/self": StanzaEvent;
+  "message/host": StanzaEvent;
+  "message/bare": StanzaEvent;
+  "message/full": StanzaEvent;
+  "presence/host": StanzaEvent;
+  "presence/bare": StanzaEvent;
+  "presence/full": StanzaEvent;
+  "iq/host": StanzaEvent;
+  "iq/bare": StanzaEvent;
+  "iq/full": StanzaEvent;
+  /** a stanza for a domain this node does not serve */
+  "route/remote": StanzaEvent;
+  /** about to write to one resource; a handler returning true suppresses the delivery */
+  "stanza/deliver": DeliverEvent;
+  "session/bound": SessionEvent;
+  "session/closed": ClosedSessionEvent;
+}

@@ -1,0 +1,134 @@
+/**
+ * The per-process server context: one served domain, the ports, the hook bus, the IQ table and
+ * the local stream table. Modules get it through their ModuleContext; only entry points build it.
+ */
+import { Element, Jid, StreamError, parseFrame, parseJid } from "@switchboard/xml";
+import type { CoreEvents } from "./events.js";
+import { HookBus } from "./hooks.js";
+import { IqDispatcher, PendingIqs } from "./iq.js";
+import type { Logger } from "./logger.js";
+import type { BusEnvelope, Limiter, SessionInfo, SessionRegistry, StanzaBus, Store } from "./ports.js";
+import type { LocalSession } from "./session.js";
+import { Router } from "./router.js";
+import { DiscoRegistry } from "./disco.js";
+import { StreamFeatures } from "./stream-features.js";
+
+export interface HostLimits {
+  offlinePerUser: number;
+  /** how long server-to-client IQs wait for an answer */
+  iqTimeoutMs: number;
+}
+
+export interface HostOptions {
+  domain: string;
+  nodeId: string;
+  store: Store;
+  registry: SessionRegistry;
+  bus: StanzaBus;
+  limiter: Limiter;
+  log: Logger;
+  limits?: Partial<HostLimits>;
+}
+
+/** Counters the tests and metrics read (e.g. to prove no store round trip per stanza). */
+export interface HostCounters {
+  routed: number;
+  deliveredLocal: number;
+  deliveredBus: number;
+  registryLookups: number;
+}
+
+export class Host {
+  readonly domain: string;
+  readonly domainJid: Jid;
+  readonly nodeId: string;
+  readonly store: Store;
+  readonly registry: SessionRegistry;
+  readonly bus: StanzaBus;
+  readonly limiter: Limiter;
+  readonly log: Logger;
+  readonly limits: HostLimits;
+  readonly hooks = new HookBus<CoreEvents>();
+  readonly iq = new IqDispatcher();
+  readonly pendingIqs = new PendingIqs();
+  readonly disco = new DiscoRegistry();
+  readonly streamFeatures = new StreamFeatures();
+  readonly router: Router;
+  readonly counters: HostCounters = { routed: 0, deliveredLocal: 0, deliveredBus: 0, registryLookups: 0 };
+  /** streams held by this process, by session id */
+  readonly sessions = new Map<string, LocalSession>();
+  private unsubscribeBus?: () => void;
+
+  constructor(opts: HostOptions) {
+    this.domain = opts.domain;
+    this.domainJid = parseJid(opts.domain);
+    this.nodeId = opts.nodeId;
+    this.store = opts.store;
+    this.registry = opts.registry;
+    this.bus = opts.bus;
+    this.limiter = opts.limiter;
+    this.log = opts.log;
+    this.limits = { offlinePerUser: 100, iqTimeoutMs: 30_000, ...opts.limits };
+    this.router = new Router(this);
+  }
+
+  /** Starts receiving stanzas other nodes address to streams held here. */
+  start(): void {
+    this.unsubscribeBus = this.bus.subscribe(this.nodeId, (env) => this.receiveFromBus(env));
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribeBus?.();
+    this.pendingIqs.clear();
+  }
+
+  isLocalDomain(domain: string): boolean {
+    return domain === this.domain;
+  }
+
+  /**
+   * Writes a stanza to one resource: directly when the stream is held here, over the bus
+   * otherwise. The `stanza/deliver` hook may veto (blocking, privacy).
+   */
+  async deliver(target: SessionInfo, stanza: Element): Promise<boolean> {
+    if (this.hooks.has("stanza/deliver") && (await this.hooks.fire("stanza/deliver", { stanza, target }))) return false;
+    if (target.nodeId === this.nodeId) {
+      const session = this.sessions.get(target.sessionId);
+      if (!session || session.closed) return false;
+      this.counters.deliveredLocal++;
+      session.send(stanza);
+      return true;
+    }
+    this.counters.deliveredBus++;
+    await this.bus.publish(target.nodeId, { to: target.jid, sessionId: target.sessionId, xml: stanza.toString() });
+    return true;
+  }
+
+  private receiveFromBus(env: BusEnvelope): void {
+    const session = this.sessions.get(env.sessionId);
+    if (!session || session.closed) {
+      this.log.debug({ to: env.to }, "bus stanza for a stream no longer here, dropped");
+      return;
+    }
+    if (env.headers?.control === "conflict") {
+      session.close(new StreamError("conflict", "replaced by a new connection for the same resource"));
+      return;
+    }
+    try {
+      session.send(parseFrame(env.xml));
+    } catch (err) {
+      this.log.warn({ err, to: env.to }, "malformed stanza on the bus");
+    }
+  }
+
+  /** Sends an IQ from the server to a JID and waits for the answer (times out, never blocks). */
+  async request(to: Jid, iq: Element, timeoutMs = this.limits.iqTimeoutMs): Promise<Element> {
+    const id = this.pendingIqs.nextId();
+    iq.attrs.id = id;
+    iq.attrs.to = to.toString();
+    iq.attrs.from = this.domain;
+    const answer = this.pendingIqs.wait(id, timeoutMs);
+    await this.router.route(iq);
+    return answer;
+  }
+}

@@ -1,0 +1,54 @@
+/** In-process SessionRegistry for the embedded single node. */
+import type { SessionInfo, SessionPatch, SessionRegistry } from "../ports.js";
+
+function bareOf(full: string): string {
+  const slash = full.indexOf("/");
+  return slash === -1 ? full : full.slice(0, slash);
+}
+
+export class MemorySessionRegistry implements SessionRegistry {
+  private readonly byBare = new Map<string, Map<string, SessionInfo>>();
+
+  async bind(info: SessionInfo): Promise<SessionInfo | undefined> {
+    const bare = bareOf(info.jid);
+    let resources = this.byBare.get(bare);
+    if (!resources) this.byBare.set(bare, (resources = new Map()));
+    const previous = resources.get(info.jid);
+    resources.set(info.jid, { ...info });
+    return previous ? { ...previous } : undefined;
+  }
+
+  async unbind(jid: string, sessionId: string): Promise<void> {
+    const bare = bareOf(jid);
+    const resources = this.byBare.get(bare);
+    if (resources?.get(jid)?.sessionId !== sessionId) return;
+    resources.delete(jid);
+    if (resources.size === 0) this.byBare.delete(bare);
+  }
+
+  async update(jid: string, sessionId: string, patch: SessionPatch): Promise<void> {
+    const entry = this.byBare.get(bareOf(jid))?.get(jid);
+    if (!entry || entry.sessionId !== sessionId) return;
+    Object.assign(entry, patch);
+  }
+
+  async get(jid: string): Promise<SessionInfo | undefined> {
+    const entry = this.byBare.get(bareOf(jid))?.get(jid);
+    return entry ? { ...entry } : undefined;
+  }
+
+  async list(bare: string): Promise<SessionInfo[]> {
+    const resources = this.byBare.get(bare);
+    return resources ? [...resources.values()].map((e) => ({ ...e })) : [];
+  }
+
+  async count(bare: string): Promise<number> {
+    return this.byBare.get(bare)?.size ?? 0;
+  }
+
+  async listNode(nodeId: string): Promise<SessionInfo[]> {
+    const out: SessionInfo[] = [];
+    for (const resources of this.byBare.values()) for (const e of resources.values()) if (e.nodeId === nodeId) out.push({ ...e });
+    return out;
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * In-process implementation of the Store port (ports.ts): plain Maps, nothing survives the
+ * process. Used by tests and ephemeral runs; `switchboard start` uses the SQLite store.
+ *
+ * Every method is async like the port, and every value handed in or out is copied, so callers
+ * may mutate what they pass or receive without corrupting the store (the SQLite and Redis
+ * adapters give the same guarantee by serializing).
+ */
+
+import {
+  AccountExistsError,
+  AccountNotFoundError,
+  type AccountCredentials,
+  type AccountStore,
+  type BlockStore,
+  type OfflineStore,
+  type RosterItem,
+  type RosterStore,
+  type Store,
+  type VCardStore,
+} from "../ports.js";
+
+/** The per-user data that account deletion must wipe along with the account. */
+interface UserData {
+  roster: Map<string, Map<string, RosterItem>>;
+  rosterVersion: Map<string, number>;
+  offline: Map<string, string[]>;
+  vcard: Map<string, string>;
+  blocklist: Map<string, Set<string>>;
+}
+
+function copyItem(item: RosterItem): RosterItem {
+  return { ...item, groups: [...item.groups] };
+}
+
+class MemoryAccountStore implements AccountStore {
+  private readonly accounts = new Map<string, AccountCredentials>();
+
+  constructor(private readonly userData: UserData) {}
+
+  async create(bare: string, credentials: AccountCredentials): Promise<void> {
+    if (this.accounts.has(bare)) throw new AccountExistsError(bare);
+    this.accounts.set(bare, structuredClone(credentials));
+  }
+
+  async get(bare: string): Promise<AccountCredentials | undefined> {
+    const credentials = this.accounts.get(bare);
+    return credentials === undefined ? undefined : structuredClone(credentials);
+  }
+
+  async setCredentials(bare: string, credentials: AccountCredentials): Promise<void> {
+    if (!this.accounts.has(bare)) throw new AccountNotFoundError(bare);
+    this.accounts.set(bare, structuredClone(credentials));
+  }
+
+  async delete(bare: string): Promise<boolean> {
+    const existed = this.accounts.delete(bare);
+    // Wipe user data even when the account is already gone, so stray data never outlives it.
+    // The roster version is dropped too; versions come from a store-wide sequence, so a
+    // re-created account never reissues a version a client may still have cached (XEP-0237).
+    this.userData.roster.delete(bare);
+    this.userData.rosterVersion.delete(bare);
+    this.userData.offline.delete(bare);
+    this.userData.vcard.delete(bare);
+    this.userData.blocklist.delete(bare);
+    return existed;
+  }
+
+  async exists(bare: string): Promise<boolean> {
+    return this.accounts.has(bare);
+  }
+
+  async list(): Promise<string[]> {
+    return [...this.accounts.keys()].sort();
+  }
+
+  async createMany(
+    entries: Array<{ bare: string; credentials: AccountCredentials }>,
+  ): Promise<Array<"created" | "exists">> {
+    return entries.map(({ bare, credentials }) => {
+      if (this.accounts.has(bare)) return "exists";
+      this.accounts.set(bare, structuredClone(credentials));
+      return "created";
+    });
+  }
+}
+
+class MemoryRosterStore implements RosterStore {
+  /** Store-wide sequence: versions are monotonic per owner and never reused after deletion. */
+  private lastVersion = 0;
+
+  constructor(private readonly userData: UserData) {}
+
+  async list(owner: string): Promise<RosterItem[]> {
+    return [...(this.userData.roster.get(owner)?.values() ?? [])].map(copyItem);
+  }
+
+  async get(owner: string, contact: string): Promise<RosterItem | undefined> {
+    const item = this.userData.roster.get(owner)?.get(contact);
+    return item === undefined ? undefined : copyItem(item);
+  }
+
+  async put(owner: string, item: RosterItem): Promise<number> {
+    let items = this.userData.roster.get(owner);
+    if (items === undefined) {
+      items = new Map();
+      this.userData.roster.set(owner, items);
+    }
+    items.set(item.jid, copyItem(item));
+    return this.bump(owner);
+  }
+
+  async remove(owner: string, contact: string): Promise<number> {
+    const items = this.userData.roster.get(owner);
+    items?.delete(contact);
+    if (items?.size === 0) this.userData.roster.delete(owner);
+    return this.bump(owner);
+  }
+
+  async version(owner: string): Promise<number> {
+    return this.userData.rosterVersion.get(owner) ?? 0;
+  }
+
+  private bump(owner: string): number {
+    this.lastVersion += 1;
+    this.userData.rosterVersion.set(owner, this.lastVersion);
+    return this.lastVersion;
+  }
+}
+
+class MemoryOfflineStore implements OfflineStore {
+  constructor(private readonly userData: UserData) {}
+
+  // Atomic per user for free: there is no await between the cap check and the append.
+  async push(owner: string, stanzaXml: string, cap: number): Promise<boolean> {
+    const queue = this.userData.offline.get(owner) ?? [];
+    if (queue.length >= cap) return false;
+    queue.push(stanzaXml);
+    this.userData.offline.set(owner, queue);
+    return true;
+  }
+
+  async takeAll(owner: string): Promise<string[]> {
+    const queue = this.userData.offline.get(owner) ?? [];
+    this.userData.offline.delete(owner);
+    return queue;
+  }
+
+  async count(owner: string): Promise<number> {
+    return this.userData.offline.get(owner)?.length ?? 0;
+  }
+}
+
+class MemoryVCardStore implements VCardStore {
+  constructor(private readonly userData: UserData) {}
+
+  async get(owner: string): Promise<string | undefined> {
+    return this.userData.vcard.get(owner);
+  }
+
+  async set(owner: string, vcardXml: string): Promise<void> {
+    this.userData.vcard.set(owner, vcardXml);
+  }
+}
+
+class MemoryBlockStore implements BlockStore {
+  constructor(private readonly userData: UserData) {}
+
+  /** In the order the JIDs were blocked. */
+  async list(owner: string): Promise<string[]> {
+    return [...(this.userData.blocklist.get(owner) ?? [])];
+  }
+
+  async add(owner: string, jids: string[]): Promise<string[]> {
+    const blocked = this.userData.blocklist.get(owner) ?? new Set<string>();
+    const added: string[] = [];
+    for (const jid of jids) {
+      if (blocked.has(jid)) continue;
+      blocked.add(jid);
+      added.push(jid);
+    }
+    if (blocked.size > 0) this.userData.blocklist.set(owner, blocked);
+    return added;
+  }
+
+  async remove(owner: string, jids: string[]): Promise<string[]> {
+    const blocked = this.userData.blocklist.get(owner);
+    if (blocked === undefined) return [];
+    // XEP-0191 §3.4: an unblock without items unblocks every JID.
+    if (jids.length === 0) {
+      this.userData.blocklist.delete(owner);
+      return [...blocked];
+    }
+    const removed = jids.filter((jid) => blocked.delete(jid));
+    if (blocked.size === 0) this.userData.blocklist.delete(owner);
+    return removed;
+  }
+}
+
+export class MemoryStore implements Store {
+  readonly accounts: Required<AccountStore>;
+  readonly roster: RosterStore;
+  readonly offline: OfflineStore;
+  readonly vcard: VCardStore;
+  readonly blocklist: BlockStore;
+
+  constructor() {
+    const userData: UserData = {
+      roster: new Map(),
+      rosterVersion: new Map(),
+      offline: new Map(),
+      vcard: new Map(),
+      blocklist: new Map(),
+    };
+    this.accounts = new MemoryAccountStore(userData);
+    this.roster = new MemoryRosterStore(userData);
+    this.offline = new MemoryOfflineStore(userData);
+    this.vcard = new MemoryVCardStore(userData);
+    this.blocklist = new MemoryBlockStore(userData);
+  }
+
+  async close(): Promise<void> {}
+}

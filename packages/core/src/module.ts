@@ -1,0 +1,78 @@
+/**
+ * Feature modules: one XEP (or RFC section) per module. A module declares its name, the spec it
+ * implements, its options with defaults, and registers hooks/IQ handlers/disco features through
+ * its context, which records them so unloading removes exactly what it added.
+ */
+import type { CoreEvents } from "./events.js";
+import type { HookHandler } from "./hooks.js";
+import type { Host } from "./host.js";
+import type { IqHandler, IqSpec } from "./iq.js";
+import type { Logger } from "./logger.js";
+
+export interface ModuleContext<Options> {
+  readonly host: Host;
+  readonly options: Options;
+  readonly log: Logger;
+  on<K extends keyof CoreEvents>(event: K, handler: HookHandler<CoreEvents[K]>, priority?: number): void;
+  iq(spec: IqSpec, handler: IqHandler): void;
+  /** disco#info feature on the server domain */
+  hostFeature(ns: string): void;
+  /** disco#info feature answered for accounts (bare JIDs) */
+  accountFeature(ns: string): void;
+  /** stream feature offered before or after authentication */
+  streamFeature(phase: "preAuth" | "postAuth", feature: () => import("@switchboard/xml").Element): void;
+  /** IQ accepted before authentication (XEP-0077) */
+  preAuthIq(xmlns: string, handler: import("./stream-features.js").PreAuthIqHandler): void;
+  /** runs on unload (timers, caches) */
+  onUnload(fn: () => void): void;
+}
+
+export interface ModuleDefinition<Options = Record<string, never>> {
+  name: string;
+  /** e.g. "XEP-0199" or "RFC 6121 §2" */
+  spec: string;
+  defaults: Options;
+  /** validates user options merged over defaults; throw an Error naming the option on bad values */
+  validate?(options: Options): void;
+  setup(ctx: ModuleContext<Options>): void | Promise<void>;
+}
+
+export interface LoadedModule {
+  name: string;
+  spec: string;
+  unload(): void;
+}
+
+export function defineModule<Options>(def: ModuleDefinition<Options>): ModuleDefinition<Options> {
+  return def;
+}
+
+export async function loadModule<Options>(
+  host: Host,
+  def: ModuleDefinition<Options>,
+  options?: Partial<Options>,
+): Promise<LoadedModule> {
+  const merged = { ...def.defaults, ...(options ?? {}) } as Options;
+  def.validate?.(merged);
+  const undo: Array<() => void> = [];
+  const ctx: ModuleContext<Options> = {
+    host,
+    options: merged,
+    log: host.log.child({ module: def.name }),
+    on: (event, handler, priority) => undo.push(host.hooks.on(event, handler, priority)),
+    iq: (spec, handler) => undo.push(host.iq.handle(spec, handler)),
+    hostFeature: (ns) => undo.push(host.disco.addHostFeature(ns)),
+    accountFeature: (ns) => undo.push(host.disco.addAccountFeature(ns)),
+    streamFeature: (phase, feature) => undo.push(host.streamFeatures.add(phase, feature)),
+    preAuthIq: (xmlns, handler) => undo.push(host.streamFeatures.handlePreAuthIq(xmlns, handler)),
+    onUnload: (fn) => undo.push(fn),
+  };
+  await def.setup(ctx);
+  return {
+    name: def.name,
+    spec: def.spec,
+    unload: () => {
+      for (const fn of undo.reverse()) fn();
+    },
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * The routing core (RFC 6120 §10): resolve where a stanza goes and fire the matching event;
+ * features hook those events. Only the last-resort behaviour lives here: full-JID delivery,
+ * IQ dispatch with the central service-unavailable, and bounces that never answer an error.
+ */
+import { Element, Jid, StanzaError, errorReply, tryParseJid, type StanzaErrorCondition } from "@switchboard/xml";
+import type { CoreEvents, StanzaEvent, StanzaKind } from "./events.js";
+import type { Host } from "./host.js";
+import type { LocalSession } from "./session.js";
+
+type Target = "host" | "bare" | "full";
+
+export class Router {
+  constructor(private readonly host: Host) {}
+
+  /**
+   * Routes one stanza. `from` must already be stamped (by the stream for client stanzas, by the
+   * module for server-generated ones; absent means the server domain).
+   */
+  async route(stanza: Element, origin?: LocalSession): Promise<void> {
+    const host = this.host;
+    host.counters.routed++;
+    const kind = stanza.name as StanzaKind;
+    const from = stanza.attrs.from ? tryParseJid(stanza.attrs.from) : host.domainJid;
+    if (!from) {
+      host.log.warn({ from: stanza.attrs.from }, "dropping stanza with an unparseable from");
+      return;
+    }
+    let to: Jid | undefined;
+    if (stanza.attrs.to === undefined || stanza.attrs.to === "") {
+      if (kind === "presence" && origin) {
+        const ev: StanzaEvent = { stanza, kind, from, to: from.toBare(), origin };
+        if (await host.hooks.fire("stanza/out", ev)) return;
+        await host.hooks.fire("presence/self", ev);
+        return;
+      }
+      // RFC 6120 §10.3: no 'to' means the user's own account.
+      to = from.toBare();
+    } else {
+      to = tryParseJid(stanza.attrs.to);
+      if (!to) {
+        await this.bounceTo(stanza, from, origin, "jid-malformed", "the 'to' address is not a valid JID");
+        return;
+      }
+    }
+    const ev: StanzaEvent = { stanza, kind, from, to, origin };
+    if (origin && (await host.hooks.fire("stanza/out", ev))) return;
+
+    if (!host.isLocalDomain(to.domain)) {
+      if (!(await host.hooks.fire("route/remote", ev))) {
+        await this.bounce(ev, "remote-server-not-found", `no route to ${to.domain}`);
+      }
+      return;
+    }
+    const target: Target = to.local ? (to.resource ? "full" : "bare") : "host";
+    const event = `${kind}/${target}` as keyof CoreEvents & `${StanzaKind}/${Target}`;
+    if (await host.hooks.fire(event, ev)) return;
+    await this.fallback(ev, target);
+  }
+
+  private async fallback(ev: StanzaEvent, target: Target): Promise<void> {
+    const { stanza, kind } = ev;
+    const type = stanza.attrs.type;
+    if (kind === "iq") {
+      if (type === "result" || type === "error") {
+        if (target === "host" && this.host.pendingIqs.settle(stanza)) return;
+        if (target === "full") await this.deliverToFull(ev);
+        return;
+      }
+      if (type !== "get" && type !== "set") {
+        await this.bounce(ev, "bad-request", "IQ type must be get, set, result or error");
+        return;
+      }
+      const found = this.host.iq.find(stanza, target);
+      if (found) {
+        const response = await this.host.iq.run(ev, found.handler, found.payload);
+        if (response) await this.reply(ev, response);
+        return;
+      }
+      if (target === "full" && (await this.deliverToFull(ev))) return;
+      await this.bounce(ev, "service-unavailable");
+      return;
+    }
+    if (target === "full") {
+      const delivered = await this.deliverToFull(ev);
+      // RFC 6121 §8.5.3.2: message to an offline resource: modules hook message/full first;
+      // here nothing did, so tell the sender.
+      if (!delivered && kind === "message") await this.bounce(ev, "service-unavailable");
+      return;
+    }
+    if (kind === "message" && target === "bare") await this.bounce(ev, "service-unavailable");
+  }
+
+  /** Delivers to a full JID if that resource is online anywhere in the cluster. */
+  async deliverToFull(ev: StanzaEvent): Promise<boolean> {
+    this.host.counters.registryLookups++;
+    const info = await this.host.registry.get(ev.to.full);
+    if (!info) return false;
+    return this.host.deliver(info, ev.stanza);
+  }
+
+  /** Sends a server-built response back to the stanza's sender. */
+  async reply(ev: StanzaEvent, response: Element): Promise<void> {
+    if (ev.origin && !ev.origin.closed && response.attrs.to === ev.origin.jid.full) {
+      ev.origin.send(response);
+      return;
+    }
+    await this.route(response);
+  }
+
+  /** Answers with a stanza error, unless the stanza is itself an error (RFC 6120 §8.3.1). */
+  async bounce(ev: StanzaEvent, condition: StanzaErrorCondition, text?: string): Promise<void> {
+    if (ev.stanza.attrs.type === "error") return;
+    const err = errorReply(ev.stanza, condition, text);
+    if (!err.attrs.to) err.attrs.to = ev.from.full;
+    await this.reply(ev, err);
+  }
+
+  async bounceError(ev: StanzaEvent, error: StanzaError): Promise<void> {
+    if (ev.stanza.attrs.type === "error") return;
+    const err = errorReply(ev.stanza, error.condition, error.text, error.type);
+    if (!err.attrs.to) err.attrs.to = ev.from.full;
+    await this.reply(ev, err);
+  }
+
+  private async bounceTo(stanza: Element, from: Jid, origin: LocalSession | undefined, condition: StanzaErrorCondition, text: string): Promise<void> {
+    await this.bounce({ stanza, kind: stanza.name as StanzaKind, from, to: from, origin }, condition, text);
+  }
+}

@@ -1,0 +1,2 @@
+export { SqliteStore, SqliteStoreOpenError, openSqliteStore } from "./sqlite-store.js";
+export { CURRENT_SCHEMA_VERSION, SchemaVersionError } from "./schema.js";

@@ -1,0 +1,85 @@
+/**
+ * SQLite schema and its migrations. The schema version lives in `PRAGMA user_version`; each
+ * migration moves the file from version i to i + 1 inside one transaction, so a crash in the
+ * middle of an upgrade leaves the previous version intact. To change the schema, append a
+ * migration; never edit a released one.
+ */
+
+import type { Database } from "better-sqlite3";
+
+export class SchemaVersionError extends Error {
+  override name = "SchemaVersionError";
+  constructor(
+    readonly found: number,
+    readonly supported: number,
+  ) {
+    super(`database schema version ${found} is newer than this build supports (${supported}); upgrade Switchboard`);
+  }
+}
+
+type Migration = (db: Database) => void;
+
+const migrations: Migration[] = [
+  // 0 → 1: initial schema.
+  (db) => {
+    db.exec(`
+      CREATE TABLE accounts (
+        jid TEXT PRIMARY KEY,
+        credentials TEXT NOT NULL,       -- JSON AccountCredentials (salted SCRAM only)
+        created_at INTEGER NOT NULL      -- epoch ms
+      );
+      CREATE TABLE roster (
+        owner TEXT NOT NULL,
+        contact TEXT NOT NULL,
+        item TEXT NOT NULL,              -- JSON RosterItem
+        PRIMARY KEY (owner, contact)
+      );
+      CREATE TABLE roster_version (
+        owner TEXT PRIMARY KEY,
+        version INTEGER NOT NULL
+      );
+      -- Store-wide counters. 'roster_version' feeds every owner's roster version so that a
+      -- deleted and re-created account never reissues a version a client still has cached.
+      CREATE TABLE counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+      );
+      INSERT INTO counters (name, value) VALUES ('roster_version', 0);
+      CREATE TABLE offline (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids never reused, so id order is arrival order
+        owner TEXT NOT NULL,
+        xml TEXT NOT NULL,
+        stored_at INTEGER NOT NULL
+      );
+      CREATE INDEX offline_owner ON offline (owner, id);
+      CREATE TABLE vcard (
+        owner TEXT PRIMARY KEY,
+        xml TEXT NOT NULL
+      );
+      CREATE TABLE blocklist (
+        owner TEXT NOT NULL,
+        jid TEXT NOT NULL,
+        PRIMARY KEY (owner, jid)
+      );
+    `);
+  },
+];
+
+export const CURRENT_SCHEMA_VERSION = migrations.length;
+
+export function schemaVersion(db: Database): number {
+  return db.pragma("user_version", { simple: true }) as number;
+}
+
+/** Brings the database up to CURRENT_SCHEMA_VERSION; refuses a file written by a newer build. */
+export function migrate(db: Database): void {
+  const found = schemaVersion(db);
+  if (found > CURRENT_SCHEMA_VERSION) throw new SchemaVersionError(found, CURRENT_SCHEMA_VERSION);
+  for (let version = found; version < CURRENT_SCHEMA_VERSION; version++) {
+    db.transaction(() => {
+      migrations[version]!(db);
+      // pragma cannot take bound parameters; version is an integer we computed.
+      db.pragma(`user_version = ${version + 1}`);
+    }).immediate();
+  }
+}

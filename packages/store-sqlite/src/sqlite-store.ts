@@ -1,0 +1,235 @@
+/**
+ * SQLite implementation of the Store port (@switchboard/core ports.ts), the default store of the
+ * single-node `switchboard start`. better-sqlite3 is synchronous, so every method runs to
+ * completion before it returns; the async signatures only match the port. Operations that touch
+ * several rows run in one IMMEDIATE transaction: it takes the write lock before reading, so a
+ * check-then-write (the offline cap) stays atomic even if another process opens the same file.
+ */
+
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import {
+  AccountExistsError,
+  AccountNotFoundError,
+  type AccountCredentials,
+  type AccountStore,
+  type BlockStore,
+  type OfflineStore,
+  type RosterItem,
+  type RosterStore,
+  type Store,
+  type VCardStore,
+} from "@switchboard/core";
+import { migrate } from "./schema.js";
+import { prepareStatements, type Statements } from "./statements.js";
+
+export class SqliteStoreOpenError extends Error {
+  override name = "SqliteStoreOpenError";
+  constructor(
+    readonly file: string,
+    options: { cause: unknown },
+  ) {
+    const reason = options.cause instanceof Error ? options.cause.message : String(options.cause);
+    super(`cannot open SQLite store ${file}: ${reason}`, options);
+  }
+}
+
+type AccountEntry = { bare: string; credentials: AccountCredentials };
+
+export class SqliteStore implements Store {
+  readonly accounts: Required<AccountStore>;
+  readonly roster: RosterStore;
+  readonly offline: OfflineStore;
+  readonly vcard: VCardStore;
+  readonly blocklist: BlockStore;
+
+  constructor(private readonly db: Database.Database) {
+    const sql = prepareStatements(db);
+    this.accounts = sqliteAccounts(db, sql);
+    this.roster = sqliteRoster(db, sql);
+    this.offline = sqliteOffline(db, sql);
+    this.vcard = sqliteVCard(sql);
+    this.blocklist = sqliteBlocklist(db, sql);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/**
+ * Opens (creating if needed) the store at `file`, or an in-memory one for ":memory:", and
+ * migrates it to the current schema.
+ */
+export function openSqliteStore(file: string): SqliteStore {
+  let db: Database.Database | undefined;
+  try {
+    if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+    // timeout: wait for another process's write lock instead of failing with SQLITE_BUSY.
+    db = new Database(file, { timeout: 5_000 });
+    // WAL lets readers proceed during a write. synchronous=FULL (not the usual WAL pairing of
+    // NORMAL) fsyncs the WAL on every commit: an offline message we answered "stored" for must
+    // survive a power loss or kernel crash, and NORMAL may lose the last commits in that case.
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    migrate(db);
+    return new SqliteStore(db);
+  } catch (cause) {
+    db?.close();
+    throw new SqliteStoreOpenError(file, { cause });
+  }
+}
+
+function sqliteAccounts(db: Database.Database, sql: Statements): Required<AccountStore> {
+  const insertOne = ({ bare, credentials }: AccountEntry, now: number): "created" | "exists" =>
+    sql.insertAccount.run(bare, JSON.stringify(credentials), now).changes === 1 ? "created" : "exists";
+
+  const deleteWithUserData = db.transaction((bare: string): boolean => {
+    const existed = sql.deleteAccount.run(bare).changes === 1;
+    // Wiped even when the account is already gone, so stray data never outlives it. The roster
+    // version goes too: versions come from a store-wide counter and are never reissued.
+    sql.deleteRoster.run(bare);
+    sql.deleteRosterVersion.run(bare);
+    sql.deleteOffline.run(bare);
+    sql.deleteVCard.run(bare);
+    sql.deleteBlocklist.run(bare);
+    return existed;
+  });
+
+  const insertMany = db.transaction((entries: AccountEntry[]) => {
+    const now = Date.now();
+    return entries.map((entry) => insertOne(entry, now));
+  });
+
+  return {
+    async create(bare, credentials) {
+      if (insertOne({ bare, credentials }, Date.now()) === "exists") throw new AccountExistsError(bare);
+    },
+    async get(bare) {
+      const row = sql.getCredentials.get(bare);
+      return row === undefined ? undefined : (JSON.parse(row.credentials) as AccountCredentials);
+    },
+    async setCredentials(bare, credentials) {
+      if (sql.updateCredentials.run(JSON.stringify(credentials), bare).changes === 0) {
+        throw new AccountNotFoundError(bare);
+      }
+    },
+    async delete(bare) {
+      return deleteWithUserData.immediate(bare);
+    },
+    async exists(bare) {
+      return sql.accountExists.get(bare) !== undefined;
+    },
+    async list() {
+      // Sorted in JS rather than ORDER BY so the order is the same UTF-16 order as every other
+      // Store implementation (SQLite's BINARY collation compares UTF-8 bytes).
+      return sql.listAccounts
+        .all()
+        .map((row) => row.jid)
+        .sort();
+    },
+    async createMany(entries) {
+      // One transaction for the whole batch: one fsync instead of one per account.
+      return insertMany.immediate(entries);
+    },
+  };
+}
+
+function sqliteRoster(db: Database.Database, sql: Statements): RosterStore {
+  const bumpVersion = (owner: string): number => {
+    const { value } = sql.nextRosterVersion.get()!;
+    sql.setRosterVersion.run(owner, value);
+    return value;
+  };
+  const put = db.transaction((owner: string, item: RosterItem): number => {
+    sql.upsertRosterItem.run(owner, item.jid, JSON.stringify(item));
+    return bumpVersion(owner);
+  });
+  const remove = db.transaction((owner: string, contact: string): number => {
+    sql.deleteRosterItem.run(owner, contact);
+    return bumpVersion(owner);
+  });
+
+  return {
+    async list(owner) {
+      return sql.listRoster.all(owner).map((row) => JSON.parse(row.item) as RosterItem);
+    },
+    async get(owner, contact) {
+      const row = sql.getRosterItem.get(owner, contact);
+      return row === undefined ? undefined : (JSON.parse(row.item) as RosterItem);
+    },
+    async put(owner, item) {
+      return put.immediate(owner, item);
+    },
+    async remove(owner, contact) {
+      return remove.immediate(owner, contact);
+    },
+    async version(owner) {
+      return sql.getRosterVersion.get(owner)?.version ?? 0;
+    },
+  };
+}
+
+function sqliteOffline(db: Database.Database, sql: Statements): OfflineStore {
+  const push = db.transaction((owner: string, xml: string, cap: number): boolean => {
+    if (sql.countOffline.get(owner)!.n >= cap) return false;
+    sql.insertOffline.run(owner, xml, Date.now());
+    return true;
+  });
+  const takeAll = db.transaction((owner: string): string[] => {
+    const stanzas = sql.listOffline.all(owner).map((row) => row.xml);
+    sql.deleteOffline.run(owner);
+    return stanzas;
+  });
+
+  return {
+    async push(owner, stanzaXml, cap) {
+      return push.immediate(owner, stanzaXml, cap);
+    },
+    async takeAll(owner) {
+      return takeAll.immediate(owner);
+    },
+    async count(owner) {
+      return sql.countOffline.get(owner)!.n;
+    },
+  };
+}
+
+function sqliteVCard(sql: Statements): VCardStore {
+  return {
+    async get(owner) {
+      return sql.getVCard.get(owner)?.xml;
+    },
+    async set(owner, vcardXml) {
+      sql.upsertVCard.run(owner, vcardXml);
+    },
+  };
+}
+
+function sqliteBlocklist(db: Database.Database, sql: Statements): BlockStore {
+  const add = db.transaction((owner: string, jids: string[]): string[] =>
+    jids.filter((jid) => sql.insertBlocked.run(owner, jid).changes === 1),
+  );
+  const remove = db.transaction((owner: string, jids: string[]): string[] => {
+    // XEP-0191 §3.4: an unblock without items unblocks every JID.
+    if (jids.length === 0) {
+      const all = sql.listBlocked.all(owner).map((row) => row.jid);
+      sql.deleteBlocklist.run(owner);
+      return all;
+    }
+    return jids.filter((jid) => sql.deleteBlocked.run(owner, jid).changes === 1);
+  });
+
+  return {
+    async list(owner) {
+      return sql.listBlocked.all(owner).map((row) => row.jid);
+    },
+    async add(owner, jids) {
+      return add.immediate(owner, jids);
+    },
+    async remove(owner, jids) {
+      return remove.immediate(owner, jids);
+    },
+  };
+}

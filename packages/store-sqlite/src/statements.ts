@@ -1,0 +1,78 @@
+/**
+ * Every SQL statement the store runs, prepared once per connection (preparing is the expensive
+ * part of a query in SQLite; re-preparing per call would dominate bulk imports).
+ */
+
+import type { Database } from "better-sqlite3";
+
+export type Statements = ReturnType<typeof prepareStatements>;
+
+export function prepareStatements(db: Database) {
+  return {
+    // accounts
+    insertAccount: db.prepare<[jid: string, credentials: string, createdAt: number]>(
+      "INSERT OR IGNORE INTO accounts (jid, credentials, created_at) VALUES (?, ?, ?)",
+    ),
+    getCredentials: db.prepare<[jid: string], { credentials: string }>(
+      "SELECT credentials FROM accounts WHERE jid = ?",
+    ),
+    updateCredentials: db.prepare<[credentials: string, jid: string]>(
+      "UPDATE accounts SET credentials = ? WHERE jid = ?",
+    ),
+    accountExists: db.prepare<[jid: string], { found: number }>("SELECT 1 AS found FROM accounts WHERE jid = ?"),
+    listAccounts: db.prepare<[], { jid: string }>("SELECT jid FROM accounts"),
+    deleteAccount: db.prepare<[jid: string]>("DELETE FROM accounts WHERE jid = ?"),
+
+    // roster
+    listRoster: db.prepare<[owner: string], { item: string }>("SELECT item FROM roster WHERE owner = ?"),
+    getRosterItem: db.prepare<[owner: string, contact: string], { item: string }>(
+      "SELECT item FROM roster WHERE owner = ? AND contact = ?",
+    ),
+    upsertRosterItem: db.prepare<[owner: string, contact: string, item: string]>(
+      "INSERT INTO roster (owner, contact, item) VALUES (?, ?, ?) " +
+        "ON CONFLICT (owner, contact) DO UPDATE SET item = excluded.item",
+    ),
+    deleteRosterItem: db.prepare<[owner: string, contact: string]>(
+      "DELETE FROM roster WHERE owner = ? AND contact = ?",
+    ),
+    deleteRoster: db.prepare<[owner: string]>("DELETE FROM roster WHERE owner = ?"),
+    nextRosterVersion: db.prepare<[], { value: number }>(
+      "UPDATE counters SET value = value + 1 WHERE name = 'roster_version' RETURNING value",
+    ),
+    setRosterVersion: db.prepare<[owner: string, version: number]>(
+      "INSERT INTO roster_version (owner, version) VALUES (?, ?) " +
+        "ON CONFLICT (owner) DO UPDATE SET version = excluded.version",
+    ),
+    getRosterVersion: db.prepare<[owner: string], { version: number }>(
+      "SELECT version FROM roster_version WHERE owner = ?",
+    ),
+    deleteRosterVersion: db.prepare<[owner: string]>("DELETE FROM roster_version WHERE owner = ?"),
+
+    // offline
+    countOffline: db.prepare<[owner: string], { n: number }>("SELECT COUNT(*) AS n FROM offline WHERE owner = ?"),
+    insertOffline: db.prepare<[owner: string, xml: string, storedAt: number]>(
+      "INSERT INTO offline (owner, xml, stored_at) VALUES (?, ?, ?)",
+    ),
+    listOffline: db.prepare<[owner: string], { xml: string }>(
+      "SELECT xml FROM offline WHERE owner = ? ORDER BY id",
+    ),
+    deleteOffline: db.prepare<[owner: string]>("DELETE FROM offline WHERE owner = ?"),
+
+    // vcard
+    getVCard: db.prepare<[owner: string], { xml: string }>("SELECT xml FROM vcard WHERE owner = ?"),
+    upsertVCard: db.prepare<[owner: string, xml: string]>(
+      "INSERT INTO vcard (owner, xml) VALUES (?, ?) ON CONFLICT (owner) DO UPDATE SET xml = excluded.xml",
+    ),
+    deleteVCard: db.prepare<[owner: string]>("DELETE FROM vcard WHERE owner = ?"),
+
+    // blocklist (rowid order = the order JIDs were blocked)
+    listBlocked: db.prepare<[owner: string], { jid: string }>(
+      "SELECT jid FROM blocklist WHERE owner = ? ORDER BY rowid",
+    ),
+    insertBlocked: db.prepare<[owner: string, jid: string]>(
+      "INSERT OR IGNORE INTO blocklist (owner, jid) VALUES (?, ?)",
+    ),
+    deleteBlocked: db.prepare<[owner: string, jid: string]>("DELETE FROM blocklist WHERE owner = ? AND jid = ?"),
+    deleteBlocklist: db.prepare<[owner: string]>("DELETE FROM blocklist WHERE owner = ?"),
+  };
+}

@@ -1,0 +1,297 @@
+/**
+ * Contract tests for the Store port (packages/core/src/ports.ts). Every Store implementation
+ * (memory, SQLite, later Redis) runs this same suite, so behaviour is identical whichever
+ * backend a deployment picks (ARCHITECTURE.md "Behaviour is identical in both modes").
+ *
+ * Errors are matched by `name`, not by class identity, so an adapter that re-creates the error
+ * classes across a package boundary still passes.
+ */
+
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { AccountCredentials, RosterItem, Store } from "../../packages/core/src/ports.js";
+
+/** Fake SCRAM material; the store treats it as opaque data. */
+export function fakeCredentials(tag: string): AccountCredentials {
+  const credential = (hash: string) => ({
+    salt: Buffer.from(`salt-${tag}-${hash}`).toString("base64"),
+    iterations: 4096,
+    storedKey: Buffer.from(`stored-${tag}-${hash}`).toString("base64"),
+    serverKey: Buffer.from(`server-${tag}-${hash}`).toString("base64"),
+  });
+  return { "SCRAM-SHA-1": credential("1"), "SCRAM-SHA-256": credential("256") };
+}
+
+function rosterItem(jid: string, patch: Partial<RosterItem> = {}): RosterItem {
+  return { jid, groups: [], subscription: "none", askOut: false, askIn: false, approved: false, inRoster: true, ...patch };
+}
+
+const ALICE = "alice@example.com";
+const BOB = "bob@example.com";
+const CAROL = "carol@example.com";
+
+export function storeContract(name: string, open: () => Promise<Store> | Store): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await open();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    describe("accounts", () => {
+      it("creates an account and returns its credentials", async () => {
+        await store.accounts.create(ALICE, fakeCredentials("a"));
+        expect(await store.accounts.exists(ALICE)).toBe(true);
+        expect(await store.accounts.get(ALICE)).toEqual(fakeCredentials("a"));
+        expect(await store.accounts.exists(BOB)).toBe(false);
+        expect(await store.accounts.get(BOB)).toBeUndefined();
+      });
+
+      it("rejects creating an existing account with AccountExistsError and keeps the old credentials", async () => {
+        await store.accounts.create(ALICE, fakeCredentials("a"));
+        await expect(store.accounts.create(ALICE, fakeCredentials("b"))).rejects.toMatchObject({
+          name: "AccountExistsError",
+          bare: ALICE,
+        });
+        expect(await store.accounts.get(ALICE)).toEqual(fakeCredentials("a"));
+      });
+
+      it("replaces credentials, and rejects with AccountNotFoundError for a missing account", async () => {
+        await store.accounts.create(ALICE, fakeCredentials("a"));
+        await store.accounts.setCredentials(ALICE, fakeCredentials("b"));
+        expect(await store.accounts.get(ALICE)).toEqual(fakeCredentials("b"));
+        await expect(store.accounts.setCredentials(BOB, fakeCredentials("b"))).rejects.toMatchObject({
+          name: "AccountNotFoundError",
+          bare: BOB,
+        });
+        expect(await store.accounts.exists(BOB)).toBe(false);
+      });
+
+      it("lists bare JIDs in lexical order", async () => {
+        for (const bare of [CAROL, ALICE, "zed@a.example", BOB]) {
+          await store.accounts.create(bare, fakeCredentials(bare));
+        }
+        expect(await store.accounts.list()).toEqual([ALICE, BOB, CAROL, "zed@a.example"]);
+      });
+
+      it("delete returns true once, then false when absent", async () => {
+        await store.accounts.create(ALICE, fakeCredentials("a"));
+        expect(await store.accounts.delete(ALICE)).toBe(true);
+        expect(await store.accounts.exists(ALICE)).toBe(false);
+        expect(await store.accounts.delete(ALICE)).toBe(false);
+        expect(await store.accounts.list()).toEqual([]);
+      });
+
+      it("delete wipes the user's roster, offline messages, vCard and blocklist but nobody else's", async () => {
+        for (const bare of [ALICE, BOB]) {
+          await store.accounts.create(bare, fakeCredentials(bare));
+          await store.roster.put(bare, rosterItem(CAROL));
+          await store.offline.push(bare, `<message to='${bare}'/>`, 10);
+          await store.vcard.set(bare, `<vCard xmlns='vcard-temp'><FN>${bare}</FN></vCard>`);
+          await store.blocklist.add(bare, ["spam@example.net"]);
+        }
+        expect(await store.accounts.delete(ALICE)).toBe(true);
+
+        expect(await store.roster.list(ALICE)).toEqual([]);
+        expect(await store.roster.get(ALICE, CAROL)).toBeUndefined();
+        expect(await store.offline.count(ALICE)).toBe(0);
+        expect(await store.offline.takeAll(ALICE)).toEqual([]);
+        expect(await store.vcard.get(ALICE)).toBeUndefined();
+        expect(await store.blocklist.list(ALICE)).toEqual([]);
+
+        expect(await store.roster.list(BOB)).toEqual([rosterItem(CAROL)]);
+        expect(await store.offline.count(BOB)).toBe(1);
+        expect(await store.vcard.get(BOB)).toContain(BOB);
+        expect(await store.blocklist.list(BOB)).toEqual(["spam@example.net"]);
+      });
+
+      it("a re-created account starts with an empty roster and never reuses an old roster version", async () => {
+        await store.accounts.create(ALICE, fakeCredentials("a"));
+        const oldVersion = await store.roster.put(ALICE, rosterItem(BOB));
+        await store.accounts.delete(ALICE);
+        await store.accounts.create(ALICE, fakeCredentials("a"));
+        expect(await store.roster.list(ALICE)).toEqual([]);
+        expect(await store.roster.put(ALICE, rosterItem(CAROL))).toBeGreaterThan(oldVersion);
+      });
+
+      it("createMany reports created/exists per entry in order, including duplicates within the batch", async () => {
+        expect(store.accounts.createMany).toBeTypeOf("function");
+        await store.accounts.create(BOB, fakeCredentials("old"));
+        const results = await store.accounts.createMany!([
+          { bare: ALICE, credentials: fakeCredentials("a") },
+          { bare: BOB, credentials: fakeCredentials("new") },
+          { bare: CAROL, credentials: fakeCredentials("c") },
+          { bare: ALICE, credentials: fakeCredentials("again") },
+        ]);
+        expect(results).toEqual(["created", "exists", "created", "exists"]);
+        expect(await store.accounts.list()).toEqual([ALICE, BOB, CAROL]);
+        expect(await store.accounts.get(ALICE)).toEqual(fakeCredentials("a"));
+        expect(await store.accounts.get(BOB)).toEqual(fakeCredentials("old"));
+      });
+
+      it("returns copies: mutating what was passed in or handed out does not change the store", async () => {
+        const credentials = fakeCredentials("a");
+        await store.accounts.create(ALICE, credentials);
+        credentials["SCRAM-SHA-256"].iterations = 1;
+        const fetched = (await store.accounts.get(ALICE))!;
+        expect(fetched["SCRAM-SHA-256"].iterations).toBe(4096);
+        fetched["SCRAM-SHA-1"].salt = "tampered";
+        expect((await store.accounts.get(ALICE))!["SCRAM-SHA-1"].salt).toBe(fakeCredentials("a")["SCRAM-SHA-1"].salt);
+      });
+    });
+
+    describe("roster", () => {
+      it("starts empty at version 0", async () => {
+        expect(await store.roster.list(ALICE)).toEqual([]);
+        expect(await store.roster.get(ALICE, BOB)).toBeUndefined();
+        expect(await store.roster.version(ALICE)).toBe(0);
+      });
+
+      it("puts, replaces and gets items with every field intact", async () => {
+        const full = rosterItem(BOB, {
+          name: "Bob",
+          groups: ["Friends", "Work"],
+          subscription: "both",
+          askOut: true,
+          askIn: true,
+          askInStatus: "let me in",
+          approved: true,
+          inRoster: false,
+        });
+        await store.roster.put(ALICE, full);
+        expect(await store.roster.get(ALICE, BOB)).toEqual(full);
+        await store.roster.put(ALICE, rosterItem(BOB, { subscription: "to" }));
+        expect(await store.roster.get(ALICE, BOB)).toEqual(rosterItem(BOB, { subscription: "to" }));
+        expect(await store.roster.list(ALICE)).toHaveLength(1);
+      });
+
+      it("lists every entry of the owner only, including inRoster=false state entries", async () => {
+        await store.roster.put(ALICE, rosterItem(BOB));
+        await store.roster.put(ALICE, rosterItem(CAROL, { inRoster: false, askIn: true }));
+        await store.roster.put(BOB, rosterItem(ALICE));
+        const byJid = (a: RosterItem, b: RosterItem) => a.jid.localeCompare(b.jid);
+        expect((await store.roster.list(ALICE)).sort(byJid)).toEqual(
+          [rosterItem(BOB), rosterItem(CAROL, { inRoster: false, askIn: true })].sort(byJid),
+        );
+        expect(await store.roster.list(BOB)).toEqual([rosterItem(ALICE)]);
+      });
+
+      it("put and remove bump the version monotonically per owner", async () => {
+        const v1 = await store.roster.put(ALICE, rosterItem(BOB));
+        expect(v1).toBeGreaterThan(0);
+        expect(await store.roster.version(ALICE)).toBe(v1);
+        const v2 = await store.roster.put(ALICE, rosterItem(CAROL));
+        expect(v2).toBeGreaterThan(v1);
+        const v3 = await store.roster.remove(ALICE, BOB);
+        expect(v3).toBeGreaterThan(v2);
+        expect(await store.roster.version(ALICE)).toBe(v3);
+        expect(await store.roster.get(ALICE, BOB)).toBeUndefined();
+        expect(await store.roster.list(ALICE)).toEqual([rosterItem(CAROL)]);
+        // Another owner's changes leave Alice's version alone.
+        await store.roster.put(BOB, rosterItem(ALICE));
+        expect(await store.roster.version(ALICE)).toBe(v3);
+      });
+
+      it("returns copies of items", async () => {
+        const item = rosterItem(BOB, { groups: ["Friends"] });
+        await store.roster.put(ALICE, item);
+        item.groups.push("Injected");
+        const fetched = (await store.roster.get(ALICE, BOB))!;
+        expect(fetched.groups).toEqual(["Friends"]);
+        fetched.groups.push("Mutated");
+        fetched.subscription = "both";
+        (await store.roster.list(ALICE))[0]!.groups.push("Mutated");
+        expect(await store.roster.get(ALICE, BOB)).toEqual(rosterItem(BOB, { groups: ["Friends"] }));
+      });
+    });
+
+    describe("offline", () => {
+      it("stores up to the cap exactly, then refuses and stores nothing", async () => {
+        for (let i = 0; i < 3; i++) {
+          expect(await store.offline.push(ALICE, `<message id='${i}'/>`, 3)).toBe(true);
+        }
+        expect(await store.offline.count(ALICE)).toBe(3);
+        expect(await store.offline.push(ALICE, "<message id='over'/>", 3)).toBe(false);
+        expect(await store.offline.count(ALICE)).toBe(3);
+        expect(await store.offline.takeAll(ALICE)).not.toContain("<message id='over'/>");
+      });
+
+      it("a cap of 0 stores nothing; the cap counts per user", async () => {
+        expect(await store.offline.push(ALICE, "<message/>", 0)).toBe(false);
+        expect(await store.offline.count(ALICE)).toBe(0);
+        expect(await store.offline.push(BOB, "<message id='b'/>", 1)).toBe(true);
+        expect(await store.offline.push(ALICE, "<message id='a'/>", 1)).toBe(true);
+        expect(await store.offline.push(BOB, "<message id='b2'/>", 1)).toBe(false);
+      });
+
+      it("concurrent pushes never exceed the cap", async () => {
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => store.offline.push(ALICE, `<message id='${i}'/>`, 5)),
+        );
+        expect(results.filter(Boolean)).toHaveLength(5);
+        expect(await store.offline.count(ALICE)).toBe(5);
+      });
+
+      it("takeAll returns stanzas in arrival order and empties the queue", async () => {
+        const stanzas = Array.from({ length: 12 }, (_, i) => `<message id='m${i}'><body>${i}</body></message>`);
+        for (const xml of stanzas) await store.offline.push(ALICE, xml, 100);
+        await store.offline.push(BOB, "<message id='bob'/>", 100);
+        expect(await store.offline.takeAll(ALICE)).toEqual(stanzas);
+        expect(await store.offline.count(ALICE)).toBe(0);
+        expect(await store.offline.takeAll(ALICE)).toEqual([]);
+        expect(await store.offline.takeAll(BOB)).toEqual(["<message id='bob'/>"]);
+      });
+
+      it("after takeAll the full cap is available again", async () => {
+        await store.offline.push(ALICE, "<message id='1'/>", 1);
+        await store.offline.takeAll(ALICE);
+        expect(await store.offline.push(ALICE, "<message id='2'/>", 1)).toBe(true);
+        expect(await store.offline.takeAll(ALICE)).toEqual(["<message id='2'/>"]);
+      });
+    });
+
+    describe("vcard", () => {
+      it("is undefined until set, then set replaces", async () => {
+        expect(await store.vcard.get(ALICE)).toBeUndefined();
+        await store.vcard.set(ALICE, "<vCard xmlns='vcard-temp'><FN>A</FN></vCard>");
+        expect(await store.vcard.get(ALICE)).toBe("<vCard xmlns='vcard-temp'><FN>A</FN></vCard>");
+        await store.vcard.set(ALICE, "<vCard xmlns='vcard-temp'><FN>B</FN></vCard>");
+        expect(await store.vcard.get(ALICE)).toBe("<vCard xmlns='vcard-temp'><FN>B</FN></vCard>");
+        expect(await store.vcard.get(BOB)).toBeUndefined();
+      });
+    });
+
+    describe("blocklist", () => {
+      const sorted = (jids: string[]) => [...jids].sort();
+
+      it("add returns only the JIDs actually added, skipping duplicates", async () => {
+        expect(sorted(await store.blocklist.add(ALICE, ["a@x", "x", "b@x/res"]))).toEqual(["a@x", "b@x/res", "x"]);
+        expect(await store.blocklist.add(ALICE, ["a@x", "c@x", "c@x"])).toEqual(["c@x"]);
+        expect(sorted(await store.blocklist.list(ALICE))).toEqual(["a@x", "b@x/res", "c@x", "x"]);
+        expect(await store.blocklist.list(BOB)).toEqual([]);
+      });
+
+      it("remove returns only the JIDs actually removed", async () => {
+        await store.blocklist.add(ALICE, ["a@x", "b@x", "c@x"]);
+        expect(await store.blocklist.remove(ALICE, ["b@x", "missing@x", "b@x"])).toEqual(["b@x"]);
+        expect(sorted(await store.blocklist.list(ALICE))).toEqual(["a@x", "c@x"]);
+      });
+
+      it("remove with an empty list clears everything and returns what was blocked", async () => {
+        await store.blocklist.add(ALICE, ["a@x", "b@x"]);
+        await store.blocklist.add(BOB, ["a@x"]);
+        expect(sorted(await store.blocklist.remove(ALICE, []))).toEqual(["a@x", "b@x"]);
+        expect(await store.blocklist.list(ALICE)).toEqual([]);
+        expect(await store.blocklist.remove(ALICE, [])).toEqual([]);
+        expect(await store.blocklist.list(BOB)).toEqual(["a@x"]);
+      });
+
+      it("returns copies of the list", async () => {
+        await store.blocklist.add(ALICE, ["a@x"]);
+        (await store.blocklist.list(ALICE)).push("injected@x");
+        expect(await store.blocklist.list(ALICE)).toEqual(["a@x"]);
+      });
+    });
+  });
+}
