@@ -1,0 +1,111 @@
+/**
+ * Network listeners for client streams: TCP with STARTTLS on the c2s port, direct TLS
+ * (XEP-0368) on the TLS port, and RFC 7395 WebSocket on an HTTP server path.
+ */
+import net from "node:net";
+import tls from "node:tls";
+import type { IncomingMessage, Server as HttpServer } from "node:http";
+import { WebSocketServer } from "ws";
+import { StreamError } from "@switchboard/xml";
+import type { Host } from "@switchboard/core";
+import { AUTH_FAILURE_POLICY, type C2sOptions } from "./options.js";
+import { C2sStream } from "./stream.js";
+import { TcpTransport } from "./tcp-transport.js";
+import { WebSocketTransport } from "./ws-transport.js";
+
+export interface C2sListenOptions extends C2sOptions {
+  bind: string;
+  port: number;
+  tlsPort: number;
+  tls: { cert: string; key: string };
+}
+
+export interface C2sListeners {
+  ports: { c2s: number; c2sTls: number };
+  /** attaches the RFC 7395 endpoint to an HTTP(S) server */
+  attachWebSocket(server: HttpServer, path: string, secure?: boolean): void;
+  /** stops accepting and closes every stream with <system-shutdown/> */
+  close(): Promise<void>;
+}
+
+export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sListeners> {
+  const secureContext = tls.createSecureContext({ cert: opts.tls.cert, key: opts.tls.key });
+  const options: C2sOptions = { ...opts, tlsContext: secureContext };
+  host.limiter.define(AUTH_FAILURE_POLICY, { limit: opts.authFailuresPerIp, intervalMs: opts.authFailureWindowMs });
+  const streams = new Set<C2sStream>();
+  const track = (stream: C2sStream, transport: { on(e: "disconnect", l: () => void): void }) => {
+    streams.add(stream);
+    transport.on("disconnect", () => streams.delete(stream));
+  };
+
+  const plain = net.createServer((socket) => {
+    const transport = new TcpTransport(socket, opts.parser);
+    track(new C2sStream(host, transport, options), transport);
+  });
+  const direct = tls.createServer({ secureContext, ALPNProtocols: ["xmpp-client"] }, (socket) => {
+    const transport = new TcpTransport(socket, opts.parser);
+    track(new C2sStream(host, transport, options), transport);
+  });
+  // A client that fails the TLS handshake must not leave an error unhandled.
+  direct.on("tlsClientError", (err) => host.log.debug({ err: err.message }, "direct TLS handshake failed"));
+  plain.on("error", (err) => host.log.error({ err }, "c2s listener error"));
+  direct.on("error", (err) => host.log.error({ err }, "c2s TLS listener error"));
+
+  const c2s = await listen(plain, opts.bind, opts.port);
+  const c2sTls = await listen(direct, opts.bind, opts.tlsPort);
+  const wss: WebSocketServer[] = [];
+
+  return {
+    ports: { c2s, c2sTls },
+    attachWebSocket(server, path, secure = false) {
+      const ws = new WebSocketServer({
+        server,
+        path,
+        maxPayload: opts.parser.maxStanzaBytes + 1024,
+        handleProtocols: (protocols) => (protocols.has("xmpp") ? "xmpp" : false),
+      });
+      ws.on("connection", (socket, req: IncomingMessage) => {
+        if (socket.protocol !== "xmpp") {
+          // RFC 7395 §3.1: the "xmpp" subprotocol is required.
+          socket.close(1002, "the xmpp subprotocol is required");
+          return;
+        }
+        const forwardedSecure = secure || req.headers["x-forwarded-proto"] === "https";
+        const transport = new WebSocketTransport(socket, req.socket.remoteAddress ?? "unknown", forwardedSecure, opts.parser);
+        track(new C2sStream(host, transport, { ...options, requireTls: options.requireTls && !forwardedSecure && !isLoopback(req) }), transport);
+      });
+      wss.push(ws);
+    },
+    async close() {
+      plain.close();
+      direct.close();
+      for (const w of wss) w.close();
+      for (const s of streams) s.close(new StreamError("system-shutdown", "the server is stopping"));
+      await Promise.all([closed(plain), closed(direct)]);
+    },
+  };
+}
+
+/**
+ * COMPAT: browsers reach a local server over ws:// (there is no STARTTLS on WebSocket); TLS for
+ * WebSocket is a deployment concern (reverse proxy setting X-Forwarded-Proto). Plain ws:// is
+ * accepted from loopback only when TLS is required.
+ */
+function isLoopback(req: IncomingMessage): boolean {
+  const ip = req.socket.remoteAddress ?? "";
+  return ip === "127.0.0.1" || ip === "::1" || ip.startsWith("::ffff:127.") || ip.startsWith("127.");
+}
+
+function listen(server: net.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
+
+function closed(server: net.Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}

@@ -1,0 +1,24 @@
+import type { SecureContext } from "node:tls";
+import type { ParserLimits } from "@switchboard/xml";
+
+export interface C2sOptions {
+  /** TLS material for STARTTLS; undefined disables STARTTLS */
+  tlsContext?: SecureContext;
+  /** refuse SASL until the stream is encrypted (RFC 6120 §5.3.1 "mandatory-to-negotiate") */
+  requireTls: boolean;
+  parser: ParserLimits;
+  /** unsent output above this closes the connection: a client that stops reading cannot grow our memory */
+  outboundBufferBytes: number;
+  /** time allowed from connect to bound resource */
+  handshakeTimeoutMs: number;
+  /** failed SASL attempts per IP within authFailureWindowMs before logins are refused */
+  authFailuresPerIp: number;
+  authFailureWindowMs: number;
+  /**
+   * Secret behind the fake SCRAM salts of unknown users; every node of a cluster must share it,
+   * or comparing two nodes' answers would reveal which accounts exist.
+   */
+  unknownUserSecret?: Buffer;
+}
+
+export const AUTH_FAILURE_POLICY = "c2s.auth-failures-per-ip";

@@ -1,0 +1,108 @@
+/**
+ * SASL negotiation over the stream (RFC 6120 §6): <auth/>, <challenge/>/<response/>, <abort/>,
+ * <success/>/<failure/>. Failed attempts are counted per IP and throttled.
+ */
+import { createMechanism, offeredMechanisms, saslPrep, type SaslServerMechanism, type SaslStep } from "@switchboard/sasl";
+import { Element, NS_SASL, x } from "@switchboard/xml";
+import type { Host } from "@switchboard/core";
+import { AUTH_FAILURE_POLICY } from "./options.js";
+
+export type SaslOutcome = { done: false } | { done: true; username: string } | { done: true; failed: true; closeStream: boolean };
+
+export class SaslNegotiation {
+  private mechanism?: SaslServerMechanism;
+
+  constructor(
+    private readonly host: Host,
+    private readonly ip: string,
+    private readonly tls: boolean,
+    private readonly send: (el: Element) => void,
+    private readonly unknownUserSecret?: Buffer,
+  ) {}
+
+  mechanismsFeature(): Element {
+    return x("mechanisms", { xmlns: NS_SASL }, ...offeredMechanisms({ tls: this.tls }).map((m) => x("mechanism", {}, m)));
+  }
+
+  /** Handles one SASL element; resolves with the outcome. */
+  async handle(el: Element): Promise<SaslOutcome> {
+    if (el.name === "abort") {
+      this.mechanism = undefined;
+      this.send(failure("aborted"));
+      return { done: false };
+    }
+    if (el.name === "auth") {
+      if (this.host.limiter.remaining(AUTH_FAILURE_POLICY, this.ip) < 1) {
+        this.send(failure("temporary-auth-failure", "too many failed logins from your address; try again later"));
+        return { done: true, failed: true, closeStream: true };
+      }
+      const name = el.attrs.mechanism ?? "";
+      const lookup = async (username: string) => {
+        const bare = `${normaliseLocal(username)}@${this.host.domain}`;
+        return this.host.store.accounts.get(bare);
+      };
+      this.mechanism = createMechanism(name, lookup, { tls: this.tls, unknownUserSecret: this.unknownUserSecret });
+      if (!this.mechanism) {
+        this.send(failure("invalid-mechanism", `mechanism ${name || "(none)"} is not offered`));
+        return { done: false };
+      }
+      return this.step(el);
+    }
+    if (el.name === "response") {
+      if (!this.mechanism) {
+        this.send(failure("malformed-request", "no authentication in progress"));
+        return { done: false };
+      }
+      return this.step(el);
+    }
+    this.send(failure("malformed-request", `unexpected <${el.name}/>`));
+    return { done: false };
+  }
+
+  private async step(el: Element): Promise<SaslOutcome> {
+    const text = el.getText().trim();
+    let input: Buffer;
+    if (text === "=" || text === "") input = Buffer.alloc(0);
+    else if (/^[A-Za-z0-9+/]*={0,2}$/.test(text)) input = Buffer.from(text, "base64");
+    else {
+      this.mechanism = undefined;
+      this.send(failure("incorrect-encoding", "payload is not base64"));
+      return { done: false };
+    }
+    let result: SaslStep;
+    try {
+      result = await this.mechanism!.step(input);
+    } catch (err) {
+      this.host.log.error({ err, ip: this.ip }, "SASL mechanism failed");
+      result = { kind: "failure", condition: "temporary-auth-failure" };
+    }
+    switch (result.kind) {
+      case "challenge":
+        this.send(x("challenge", { xmlns: NS_SASL }, result.data.length ? result.data.toString("base64") : "="));
+        return { done: false };
+      case "success":
+        this.mechanism = undefined;
+        this.send(x("success", { xmlns: NS_SASL }, result.data?.length ? result.data.toString("base64") : undefined));
+        return { done: true, username: normaliseLocal(result.username) };
+      case "failure": {
+        this.mechanism = undefined;
+        const allowed = this.host.limiter.hit(AUTH_FAILURE_POLICY, this.ip);
+        this.send(failure(result.condition, result.text));
+        return allowed ? { done: false } : { done: true, failed: true, closeStream: true };
+      }
+    }
+  }
+}
+
+function failure(condition: string, text?: string): Element {
+  return x("failure", { xmlns: NS_SASL }, x(condition), text ? x("text", { "xml:lang": "en" }, text) : undefined);
+}
+
+/** The JID local part of a SASL username (RFC 6120 §6.3.6: simple user name → localpart). */
+export function normaliseLocal(username: string): string {
+  try {
+    return saslPrep(username).normalize("NFC").toLowerCase();
+  } catch {
+    return username.toLowerCase();
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * TCP and direct-TLS transport (RFC 6120 §4, XEP-0368) with STARTTLS upgrade (RFC 6120 §5).
+ */
+import { EventEmitter } from "node:events";
+import type { Socket } from "node:net";
+import { TLSSocket, type SecureContext } from "node:tls";
+import { Element, StreamError, StreamParser, escapeXml, type ParserLimits } from "@switchboard/xml";
+import type { Transport, TransportEvents } from "./transport.js";
+
+const CLOSE_GRACE_MS = 2000;
+
+export class TcpTransport extends EventEmitter implements Transport {
+  readonly kind: "tcp" | "tls";
+  readonly ip: string;
+  private socket: Socket;
+  private parser: StreamParser;
+  private upgrading = false;
+  private closing = false;
+  private gone = false;
+
+  constructor(socket: Socket, private readonly limits: ParserLimits) {
+    super();
+    this.socket = socket;
+    this.kind = socket instanceof TLSSocket ? "tls" : "tcp";
+    this.ip = normaliseIp(socket.remoteAddress ?? "unknown");
+    this.parser = this.makeParser();
+    this.attach(socket);
+  }
+
+  override on<K extends keyof TransportEvents>(event: K, listener: TransportEvents[K]): this {
+    return super.on(event, listener as (...args: unknown[]) => void);
+  }
+
+  get secure(): boolean {
+    return this.socket instanceof TLSSocket;
+  }
+
+  get canStartTls(): boolean {
+    return !this.secure;
+  }
+
+  private makeParser(): StreamParser {
+    const p = new StreamParser(this.limits);
+    p.on("streamStart", (attrs: Record<string, string>) => this.emit("open", attrs));
+    p.on("stanza", (el: Element) => this.emit("element", el));
+    p.on("streamEnd", () => this.emit("end"));
+    p.on("error", (err: StreamError) => this.emit("error", err));
+    return p;
+  }
+
+  private readonly onData = (chunk: Buffer) => {
+    if (this.upgrading) return;
+    this.parser.write(chunk);
+  };
+  private readonly onClose = () => this.disconnect("connection closed");
+  private readonly onError = (err: Error) => this.disconnect(`socket error: ${err.message}`);
+
+  private attach(socket: Socket): void {
+    socket.setNoDelay(true);
+    socket.on("data", this.onData);
+    socket.on("close", this.onClose);
+    socket.on("error", this.onError);
+  }
+
+  private detach(socket: Socket): void {
+    socket.off("data", this.onData);
+    socket.off("close", this.onClose);
+    socket.off("error", this.onError);
+  }
+
+  private disconnect(reason: string): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.emit("disconnect", reason);
+  }
+
+  openStream(attrs: Record<string, string>): void {
+    let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'";
+    for (const [k, v] of Object.entries(attrs)) header += ` ${k}='${escapeXml(v)}'`;
+    this.write(header + ">");
+  }
+
+  send(el: Element): void {
+    this.write(el.toString());
+  }
+
+  private write(data: string): void {
+    if (this.gone || this.socket.destroyed) return;
+    this.socket.write(data);
+  }
+
+  closeStream(error?: StreamError): void {
+    if (this.closing) return;
+    this.closing = true;
+    if (error) this.write(error.toElement().toString());
+    this.write("</stream:stream>");
+    // RFC 6120 §4.4: wait for the peer's closing tag, but not forever.
+    const timer = setTimeout(() => this.destroy(), CLOSE_GRACE_MS);
+    timer.unref();
+    this.socket.end();
+  }
+
+  bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  startTls(context: SecureContext): Promise<void> {
+    this.upgrading = true;
+    const raw = this.socket;
+    this.detach(raw);
+    return new Promise((resolve, reject) => {
+      const secure = new TLSSocket(raw, { isServer: true, secureContext: context });
+      const fail = (err: Error) => {
+        secure.destroy();
+        reject(err);
+      };
+      secure.once("error", fail);
+      secure.once("secure", () => {
+        secure.off("error", fail);
+        this.socket = secure;
+        this.attach(secure);
+        this.parser = this.makeParser();
+        this.upgrading = false;
+        resolve();
+      });
+    });
+  }
+
+  restartStream(): void {
+    this.parser.reset();
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+    this.disconnect("destroyed");
+  }
+}
+
+/** "::ffff:127.0.0.1" → "127.0.0.1" so per-IP limits see one key per address. */
+export function normaliseIp(ip: string): string {
+  return ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+}

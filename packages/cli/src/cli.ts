@@ -1,0 +1,38 @@
+/**
+ * Command dispatch and error reporting for the `switchboard` command. Commands are imported on
+ * demand so `--help` and usage errors stay fast and work even if a server package is broken.
+ */
+import { CommandError, UsageError } from "./errors.js";
+import { println, type CliIo } from "./io.js";
+import { parseCommandLine } from "./options.js";
+import { USAGE } from "./usage.js";
+
+/** Runs one command line and returns the exit code; all output goes through io. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  try {
+    const { positionals, options } = parseCommandLine(argv);
+    const [command, ...args] = positionals;
+    if (options.help || command === "help") {
+      io.stdout.write(USAGE);
+      return 0;
+    }
+    switch (command) {
+      case "start":
+        return await (await import("./commands/start.js")).startCommand(args, options, io);
+      case "user":
+        return await (await import("./commands/user.js")).userCommand(args, options, io);
+      case undefined:
+        io.stderr.write(USAGE);
+        return 2;
+      default:
+        throw new UsageError(`unknown command "${command}" (try: switchboard --help)`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof CommandError) {
+      println(io.stderr, `switchboard: ${err.message}`);
+      return err.exitCode;
+    }
+    println(io.stderr, `switchboard: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return 1;
+  }
+}

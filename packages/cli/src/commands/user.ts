@@ -1,0 +1,104 @@
+/** `switchboard user add|passwd|del|list`: account administration on the local store. */
+import { AccountExistsError, AccountNotFoundError } from "@switchboard/core";
+import { deriveCredentials, SaslPrepError } from "@switchboard/sasl";
+import { CommandError, UsageError } from "../errors.js";
+import { println, type CliIo } from "../io.js";
+import { parseAccountJid } from "../jid.js";
+import { loadCliConfig, type GlobalOptions } from "../options.js";
+import { readPassword } from "../password.js";
+import { withStore } from "../store.js";
+import { importUsers } from "./user-import.js";
+
+export async function userCommand(args: string[], options: GlobalOptions, io: CliIo): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case "add":
+      return addUser(expectArgs("user add <jid> [password]", rest, 1, 2), options, io);
+    case "passwd":
+      return changePassword(expectArgs("user passwd <jid> [password]", rest, 1, 2), options, io);
+    case "del":
+      return deleteUser(expectArgs("user del <jid>", rest, 1, 1), options, io);
+    case "list":
+      return listUsers(expectArgs("user list", rest, 0, 0), options, io);
+    case "import":
+      return importUsers(expectArgs("user import [file]", rest, 0, 1), options, io);
+    case undefined:
+      throw new UsageError("user: missing subcommand (add, passwd, del, list, import)");
+    default:
+      throw new UsageError(`user: unknown subcommand "${sub}" (add, passwd, del, list, import)`);
+  }
+}
+
+function expectArgs(usage: string, args: string[], min: number, max: number): string[] {
+  if (args.length < min || args.length > max) throw new UsageError(`usage: switchboard ${usage}`);
+  return args;
+}
+
+async function addUser([jidText, given]: string[], options: GlobalOptions, io: CliIo): Promise<number> {
+  const config = await loadCliConfig(options, io);
+  const jid = parseAccountJid(jidText!, config.domain);
+  return withStore(config, async (store) => {
+    // Checked before asking for the password so nobody types one in vain; create() re-checks.
+    if (await store.accounts.exists(jid)) throw new CommandError(`user ${jid} already exists`);
+    const credentials = credentialsFor(await passwordFrom(given, io));
+    try {
+      await store.accounts.create(jid, credentials);
+    } catch (err) {
+      if (err instanceof AccountExistsError) throw new CommandError(`user ${jid} already exists`, { cause: err });
+      throw err;
+    }
+    println(io.stdout, `created ${jid}`);
+    return 0;
+  });
+}
+
+async function changePassword([jidText, given]: string[], options: GlobalOptions, io: CliIo): Promise<number> {
+  const config = await loadCliConfig(options, io);
+  const jid = parseAccountJid(jidText!, config.domain);
+  return withStore(config, async (store) => {
+    if (!(await store.accounts.exists(jid))) throw new CommandError(`user ${jid} does not exist`);
+    const credentials = credentialsFor(await passwordFrom(given, io));
+    try {
+      await store.accounts.setCredentials(jid, credentials);
+    } catch (err) {
+      if (err instanceof AccountNotFoundError) throw new CommandError(`user ${jid} does not exist`, { cause: err });
+      throw err;
+    }
+    println(io.stdout, `password changed for ${jid}`);
+    return 0;
+  });
+}
+
+async function deleteUser([jidText]: string[], options: GlobalOptions, io: CliIo): Promise<number> {
+  const config = await loadCliConfig(options, io);
+  const jid = parseAccountJid(jidText!, config.domain);
+  return withStore(config, async (store) => {
+    if (!(await store.accounts.delete(jid))) throw new CommandError(`user ${jid} does not exist`);
+    println(io.stdout, `deleted ${jid}`);
+    return 0;
+  });
+}
+
+async function listUsers(_args: string[], options: GlobalOptions, io: CliIo): Promise<number> {
+  const config = await loadCliConfig(options, io);
+  return withStore(config, async (store) => {
+    for (const jid of await store.accounts.list()) println(io.stdout, jid);
+    return 0;
+  });
+}
+
+async function passwordFrom(given: string | undefined, io: CliIo): Promise<string> {
+  if (given === undefined) return readPassword(io);
+  if (given === "") throw new UsageError("empty password");
+  return given;
+}
+
+function credentialsFor(password: string) {
+  try {
+    return deriveCredentials(password);
+  } catch (err) {
+    // RFC 8265 OpaqueString: e.g. control characters are not allowed in passwords.
+    if (err instanceof SaslPrepError) throw new UsageError(`invalid password: ${err.message}`, { cause: err });
+    throw err;
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Command-line parsing shared by every command. Options may appear anywhere; `--` ends them (for a
+ * password starting with "-"). The config flags apply to every command, so `user add` edits the
+ * same store `start` serves.
+ */
+import { parseArgs } from "node:util";
+import type { SwitchboardConfig } from "@switchboard/server";
+import { CommandError, UsageError } from "./errors.js";
+import type { CliIo } from "./io.js";
+
+export interface GlobalOptions {
+  config?: string;
+  domain?: string;
+  dataDir?: string;
+  logLevel?: string;
+  help: boolean;
+}
+
+export interface CommandLine {
+  positionals: string[];
+  options: GlobalOptions;
+}
+
+export function parseCommandLine(argv: string[]): CommandLine {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        config: { type: "string", short: "c" },
+        domain: { type: "string" },
+        "data-dir": { type: "string" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    return {
+      positionals,
+      options: {
+        config: values.config,
+        domain: values.domain,
+        dataDir: values["data-dir"],
+        logLevel: values["log-level"],
+        help: values.help ?? false,
+      },
+    };
+  } catch (err) {
+    const { code, message } = err as NodeJS.ErrnoException;
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+      const option = /'(-[^']*)'/.exec(message)?.[1] ?? "";
+      throw new UsageError(`unknown option ${option} (try: switchboard --help; put "--" before a value starting with "-")`);
+    }
+    throw new UsageError(message.split("\n")[0]!);
+  }
+}
+
+/** The server package, loaded on demand so `--help` and usage errors never pay for it. */
+export async function serverModule(): Promise<typeof import("@switchboard/server")> {
+  try {
+    return await import("@switchboard/server");
+  } catch (err) {
+    throw new CommandError(`cannot load @switchboard/server: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export async function loadCliConfig(options: GlobalOptions, io: CliIo): Promise<SwitchboardConfig> {
+  const server = await serverModule();
+  const overrides: Record<string, unknown> = { domain: options.domain, dataDir: options.dataDir };
+  if (options.logLevel !== undefined) overrides.log = { level: options.logLevel };
+  try {
+    return server.loadConfig({ file: options.config, env: io.env, cwd: io.cwd, overrides, overridesSource: "command line" });
+  } catch (err) {
+    if (err instanceof server.ConfigError) throw new CommandError(err.message, { cause: err });
+    throw err;
+  }
+}

@@ -1,0 +1,25 @@
+/** Text of `switchboard --help`. */
+export const USAGE = `Usage: switchboard <command> [options]
+
+Commands:
+  start                          run the server (every role, embedded backends)
+  user add <jid> [password]      create an account (password from stdin/prompt when omitted)
+  user passwd <jid> [password]   change an account's password
+  user del <jid>                 delete an account and all its data
+  user list                      list accounts
+  user import [file]             create accounts from "jid password" lines (stdin when no file)
+  help                           show this help
+
+Options (every command):
+  -c, --config FILE     YAML configuration file (default: $SWITCHBOARD_CONFIG, else none)
+      --domain D        XMPP domain served
+      --data-dir DIR    data directory (SQLite store, generated TLS files)
+      --log-level L     fatal, error, warn, info, debug, trace or silent
+  -h, --help            show this help
+
+User commands work while the server runs. Settings and their SWITCHBOARD_* environment
+variables are listed in docs/configuration.md.
+
+Exit codes: 0 success, 1 failure (existing or missing user, bad config, store error,
+bad import lines), 2 usage error (unknown command or option, missing or invalid argument).
+`;

@@ -1,0 +1,190 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, configMarkdownTable, CONFIG_SCHEMA, defaultConfig, describeConfig, loadConfig } from "./config.js";
+
+const repoRoot = resolve(import.meta.dirname, "../../..");
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "sb-config-"));
+}
+
+function yamlFile(text: string): string {
+  const path = join(tempDir(), "switchboard.yaml");
+  writeFileSync(path, text);
+  return path;
+}
+
+function loadError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("loadConfig", () => {
+  it("returns the documented defaults with nothing configured", () => {
+    const config = loadConfig({ env: {}, cwd: "/srv/sb" });
+    expect(config).toMatchObject({
+      domain: "localhost",
+      dataDir: "/srv/sb/data",
+      bind: "0.0.0.0",
+      log: { level: "info", format: "auto" },
+      c2s: { port: 5222, tlsPort: 5223, requireTls: true },
+      http: { port: 5280, websocketPath: "/xmpp-websocket" },
+      tls: {},
+      limits: {
+        maxStanzaBytes: 262144, maxDepth: 32, outboundBufferBytes: 1048576, authFailuresPerIp: 5,
+        authFailureWindowSeconds: 60, offlinePerUser: 100, handshakeTimeoutSeconds: 30,
+      },
+      registration: { enabled: false, perIpPerHour: 5 },
+    });
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.nodeId).toMatch(/^node-[0-9a-f]{6}$/);
+  });
+
+  it("gives each process a different default node id", () => {
+    expect(defaultConfig().nodeId).not.toBe(defaultConfig().nodeId);
+  });
+
+  it("applies defaults < file < env < overrides", () => {
+    const file = yamlFile("domain: file.example\nc2s:\n  port: 1111\n  tlsPort: 2222\nhttp:\n  port: 3333\n");
+    const config = loadConfig({
+      file,
+      env: { SWITCHBOARD_C2S_TLS_PORT: "4444", SWITCHBOARD_HTTP_PORT: "5555" },
+      overrides: { http: { port: 6666 } },
+    });
+    expect(config.domain).toBe("file.example");
+    expect(config.c2s).toEqual({ port: 1111, tlsPort: 4444, requireTls: true });
+    expect(config.http.port).toBe(6666);
+  });
+
+  it("reads the file named by SWITCHBOARD_CONFIG, relative to cwd", () => {
+    const file = yamlFile("domain: Chat.Example.ORG\n");
+    const config = loadConfig({ env: { SWITCHBOARD_CONFIG: "switchboard.yaml" }, cwd: resolve(file, "..") });
+    expect(config.domain).toBe("chat.example.org");
+  });
+
+  it("parses env booleans, levels, urls and resolves paths against cwd", () => {
+    const config = loadConfig({
+      cwd: "/opt/x",
+      env: {
+        SWITCHBOARD_REGISTRATION: "yes", SWITCHBOARD_LOG_LEVEL: "DEBUG", SWITCHBOARD_DATA_DIR: "state",
+        SWITCHBOARD_TLS_CERT: "a.crt", SWITCHBOARD_TLS_KEY: "/etc/a.key", SWITCHBOARD_OFFLINE_MAX: "7",
+        SWITCHBOARD_REDIS_URL: "rediss://r:6380/0", SWITCHBOARD_NATS_URL: "nats://a:4222, nats://b:4222",
+        SWITCHBOARD_BIND: "::",
+      },
+    });
+    expect(config.registration.enabled).toBe(true);
+    expect(config.log.level).toBe("debug");
+    expect(config.dataDir).toBe("/opt/x/state");
+    expect(config.tls).toEqual({ cert: "/opt/x/a.crt", key: "/etc/a.key" });
+    expect(config.limits.offlinePerUser).toBe(7);
+    expect(config.redisUrl).toBe("rediss://r:6380/0");
+    expect(config.natsUrl).toBe("nats://a:4222,nats://b:4222");
+    expect(config.bind).toBe("::");
+    expect(loadConfig({ env: { SWITCHBOARD_REGISTRATION: "0" } }).registration.enabled).toBe(false);
+  });
+
+  it("treats an empty environment variable as unset", () => {
+    expect(loadConfig({ env: { SWITCHBOARD_C2S_PORT: "", SWITCHBOARD_REDIS_URL: " " } }).c2s.port).toBe(5222);
+  });
+
+  it("accepts port 0 (pick a free port)", () => {
+    expect(loadConfig({ env: { SWITCHBOARD_C2S_PORT: "0" } }).c2s.port).toBe(0);
+  });
+
+  it("names the key, the value and the variable for a bad env value", () => {
+    const err = loadError(() => loadConfig({ env: { SWITCHBOARD_C2S_PORT: "abc" } }));
+    expect(err.key).toBe("c2s.port");
+    expect(err.message).toBe('config: c2s.port: must be an integer from 0 to 65535, got "abc" (from SWITCHBOARD_C2S_PORT)');
+  });
+
+  it.each([
+    ["SWITCHBOARD_HTTP_PORT", "65536", "http.port"],
+    ["SWITCHBOARD_C2S_PORT", "-1", "c2s.port"],
+    ["SWITCHBOARD_C2S_PORT", "52.5", "c2s.port"],
+    ["SWITCHBOARD_DOMAIN", "bad domain", "domain"],
+    ["SWITCHBOARD_DOMAIN", "-x.org", "domain"],
+    ["SWITCHBOARD_REGISTRATION", "maybe", "registration.enabled"],
+    ["SWITCHBOARD_LOG_LEVEL", "verbose", "log.level"],
+    ["SWITCHBOARD_LOG_FORMAT", "xml", "log.format"],
+    ["SWITCHBOARD_NODE_ID", "edge.1", "nodeId"],
+    ["SWITCHBOARD_REDIS_URL", "http://x", "redisUrl"],
+    ["SWITCHBOARD_NATS_URL", "nats://a,redis://b", "natsUrl"],
+    ["SWITCHBOARD_BIND", "not an address", "bind"],
+  ])("rejects %s=%s", (variable, value, key) => {
+    const err = loadError(() => loadConfig({ env: { [variable]: value } }));
+    expect(err.key).toBe(key);
+    expect(err.message).toContain(`(from ${variable})`);
+  });
+
+  it("rejects an unknown YAML key and suggests the near miss", () => {
+    const file = yamlFile("c2s:\n  prot: 5222\n");
+    const err = loadError(() => loadConfig({ file, env: {} }));
+    expect(err.key).toBe("c2s.prot");
+    expect(err.message).toContain("unknown key");
+    expect(err.message).toContain("did you mean c2s.port?");
+    expect(err.message).toContain(file);
+  });
+
+  it("rejects a bad value in the file, naming the file", () => {
+    const file = yamlFile("limits:\n  maxDepth: 0\n");
+    const err = loadError(() => loadConfig({ file, env: {} }));
+    expect(err.key).toBe("limits.maxDepth");
+    expect(err.message).toContain(`(from ${file})`);
+  });
+
+  it("rejects a section given as a scalar", () => {
+    const err = loadError(() => loadConfig({ file: yamlFile("c2s: 5222\n"), env: {} }));
+    expect(err.key).toBe("c2s");
+  });
+
+  it("reports a missing file and invalid YAML naming the file", () => {
+    const missing = join(tempDir(), "nope.yaml");
+    expect(loadError(() => loadConfig({ file: missing, env: {} })).message).toContain(missing);
+    const broken = yamlFile("domain: [unclosed\n");
+    const err = loadError(() => loadConfig({ file: broken, env: {} }));
+    expect(err.key).toBe("file");
+    expect(err.message).toContain(broken);
+    expect(err.message).toContain("not valid YAML");
+  });
+
+  it("rejects only one of tls.cert and tls.key", () => {
+    const err = loadError(() => loadConfig({ env: { SWITCHBOARD_TLS_CERT: "/x.crt" } }));
+    expect(err.key).toBe("tls.key");
+  });
+
+  it("validates overrides and names them", () => {
+    const err = loadError(() => loadConfig({ env: {}, overrides: { domain: "a b" }, overridesSource: "--domain" }));
+    expect(err.message).toContain("(from --domain)");
+  });
+});
+
+describe("documentation stays in step with the schema", () => {
+  it("describes every key once", () => {
+    const keys = describeConfig().map((row) => row.key);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(keys).toContain("limits.outboundBufferBytes");
+  });
+
+  it("docs/configuration.md contains the generated table", () => {
+    const doc = readFileSync(join(repoRoot, "docs/configuration.md"), "utf8");
+    expect(doc).toContain(configMarkdownTable());
+  });
+
+  it("switchboard.example.yaml loads, mentions every key and holds the defaults", () => {
+    const path = join(repoRoot, "switchboard.example.yaml");
+    const text = readFileSync(path, "utf8");
+    for (const spec of CONFIG_SCHEMA) {
+      const leaf = spec.key.split(".").at(-1)!;
+      expect(text, spec.key).toMatch(new RegExp(`^\\s*#?\\s*${leaf}:`, "m"));
+    }
+    const fromExample = loadConfig({ file: path, env: {}, cwd: "/w", overrides: { nodeId: "n1" } });
+    expect(fromExample).toEqual({ ...defaultConfig("/w"), nodeId: "n1" });
+  });
+});

@@ -1,0 +1,224 @@
+/**
+ * Server configuration: defaults < YAML file < SWITCHBOARD_* environment variables < overrides
+ * (command-line flags). Every value is validated against CONFIG_SCHEMA (config-schema.ts) and a
+ * bad value is reported with its key and where it came from, so an operator can fix it at once.
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { CONFIG_SCHEMA, CONFIG_SECTIONS, InvalidValue, type LogFormat, type LogLevel } from "./config-schema.js";
+
+export { CONFIG_SCHEMA, LOG_FORMATS, LOG_LEVELS, type ConfigKeySpec, type LogFormat, type LogLevel } from "./config-schema.js";
+
+export interface SwitchboardConfig {
+  domain: string;
+  /** absolute path */
+  dataDir: string;
+  nodeId: string;
+  log: { level: LogLevel; format: LogFormat };
+  bind: string;
+  c2s: { port: number; tlsPort: number; requireTls: boolean };
+  http: { port: number; websocketPath: string };
+  /** absolute file paths when set */
+  tls: { cert?: string; key?: string };
+  limits: {
+    maxStanzaBytes: number;
+    maxDepth: number;
+    outboundBufferBytes: number;
+    authFailuresPerIp: number;
+    authFailureWindowSeconds: number;
+    offlinePerUser: number;
+    handshakeTimeoutSeconds: number;
+  };
+  registration: { enabled: boolean; perIpPerHour: number };
+  redisUrl?: string;
+  natsUrl?: string;
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(
+    readonly key: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`config: ${key}: ${reason}`, options);
+  }
+}
+
+export interface LoadConfigOptions {
+  /** YAML file; when absent, env SWITCHBOARD_CONFIG names it; when both are absent none is read. */
+  file?: string;
+  /** defaults to process.env */
+  env?: NodeJS.ProcessEnv;
+  /** base for relative paths; defaults to process.cwd() */
+  cwd?: string;
+  /** highest precedence, typically command-line flags */
+  overrides?: DeepPartial<SwitchboardConfig>;
+  /** how overrides are named in error messages; default "command line" */
+  overridesSource?: string;
+}
+
+interface RawValue {
+  value: unknown;
+  /** shown in errors as "(from …)" */
+  source: string;
+}
+
+const SPEC_BY_KEY = new Map(CONFIG_SCHEMA.map((spec) => [spec.key, spec]));
+/** Keys holding file-system paths, resolved against cwd. */
+const PATH_KEYS = ["dataDir", "tls.cert", "tls.key"];
+
+export function defaultConfig(cwd: string = process.cwd()): SwitchboardConfig {
+  const config = {} as Record<string, unknown>;
+  for (const section of CONFIG_SECTIONS) setPath(config, section, {});
+  for (const spec of CONFIG_SCHEMA) {
+    const value = spec.default();
+    if (value !== undefined) setPath(config, spec.key, value);
+  }
+  return resolvePaths(config as unknown as SwitchboardConfig, cwd);
+}
+
+export function loadConfig(opts: LoadConfigOptions = {}): SwitchboardConfig {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const raw = new Map<string, RawValue>();
+
+  const file = opts.file ?? nonEmpty(env.SWITCHBOARD_CONFIG);
+  if (file !== undefined) {
+    const path = resolve(cwd, file);
+    flatten(readYamlFile(path), "", path, raw);
+  }
+  for (const spec of CONFIG_SCHEMA) {
+    const value = spec.env === undefined ? undefined : nonEmpty(env[spec.env]);
+    if (value !== undefined) raw.set(spec.key, { value, source: spec.env! });
+  }
+  if (opts.overrides) flatten(opts.overrides, "", opts.overridesSource ?? "command line", raw);
+
+  const config = defaultConfig(cwd) as unknown as Record<string, unknown>;
+  for (const [key, { value, source }] of raw) {
+    const spec = SPEC_BY_KEY.get(key)!;
+    try {
+      setPath(config, key, spec.parse(value));
+    } catch (err) {
+      if (!(err instanceof InvalidValue)) throw err;
+      throw new ConfigError(key, `${err.message}, got ${JSON.stringify(value)} (from ${source})`);
+    }
+  }
+  const result = resolvePaths(config as unknown as SwitchboardConfig, cwd);
+  if ((result.tls.cert === undefined) !== (result.tls.key === undefined)) {
+    const missing = result.tls.cert === undefined ? "tls.cert" : "tls.key";
+    throw new ConfigError(missing, "tls.cert and tls.key must be set together (or both left unset to generate a certificate)");
+  }
+  return result;
+}
+
+/** One row per key, for docs and `--help`-style listings. */
+export interface ConfigKeyDescription {
+  key: string;
+  type: string;
+  default: string;
+  env?: string;
+  description: string;
+}
+
+export function describeConfig(): ConfigKeyDescription[] {
+  return CONFIG_SCHEMA.map((spec) => ({
+    key: spec.key,
+    type: spec.type,
+    default: spec.defaultText ?? `\`${String(spec.default())}\``,
+    env: spec.env,
+    description: spec.description,
+  }));
+}
+
+/** The Markdown table in docs/configuration.md (a test checks the document contains exactly this). */
+export function configMarkdownTable(): string {
+  const rows = describeConfig().map(
+    (row) => `| \`${row.key}\` | ${row.type} | ${row.default} | ${row.env ? `\`${row.env}\`` : ""} | ${row.description} |`,
+  );
+  return ["| key | type | default | env | description |", "| --- | --- | --- | --- | --- |", ...rows].join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function nonEmpty(value: string | undefined): string | undefined {
+  // An empty variable (FOO= in a compose file) means "unset", not "set to the empty string".
+  return value === undefined || value.trim() === "" ? undefined : value;
+}
+
+function readYamlFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError("file", `cannot read ${path}${code ? ` (${code})` : ""}`, { cause: err });
+  }
+  try {
+    // uniqueKeys (default true) rejects a key given twice, a classic copy-paste mistake.
+    return parseYaml(text) ?? {};
+  } catch (err) {
+    throw new ConfigError("file", `${path} is not valid YAML: ${(err as Error).message.split("\n")[0]}`, { cause: err });
+  }
+}
+
+/** Walks a nested mapping into dotted keys, rejecting keys the schema does not know. */
+function flatten(node: unknown, prefix: string, source: string, out: Map<string, RawValue>): void {
+  if (node === null || typeof node !== "object" || Array.isArray(node)) {
+    throw new ConfigError(prefix || "file", `must be a mapping of keys (in ${source})`);
+  }
+  for (const [name, value] of Object.entries(node)) {
+    const key = prefix ? `${prefix}.${name}` : name;
+    if (CONFIG_SECTIONS.has(key)) {
+      // A section left empty in YAML ("c2s:" with every child commented out) is null: allowed.
+      if (value !== null && value !== undefined) flatten(value, key, source, out);
+    } else if (SPEC_BY_KEY.has(key)) {
+      if (value !== undefined) out.set(key, { value, source });
+    } else {
+      const hint = closestKey(key);
+      throw new ConfigError(key, `unknown key (in ${source})${hint ? `; did you mean ${hint}?` : ""}`);
+    }
+  }
+}
+
+function closestKey(key: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3; // suggest only near misses (typos)
+  for (const candidate of [...SPEC_BY_KEY.keys(), ...CONFIG_SECTIONS]) {
+    const d = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+function setPath(target: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split(".");
+  let node = target;
+  for (const part of parts.slice(0, -1)) node = node[part] as Record<string, unknown>;
+  node[parts.at(-1)!] = value;
+}
+
+function resolvePaths(config: SwitchboardConfig, cwd: string): SwitchboardConfig {
+  for (const key of PATH_KEYS) {
+    const parts = key.split(".");
+    const holder = (parts.length === 1 ? config : (config as unknown as Record<string, unknown>)[parts[0]!]) as Record<string, unknown>;
+    const name = parts.at(-1)!;
+    if (typeof holder[name] === "string") holder[name] = resolve(cwd, holder[name] as string);
+  }
+  return config;
+}

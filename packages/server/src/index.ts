@@ -1,0 +1,5 @@
+export * from "./config.js";
+export * from "./tls.js";
+export * from "./logger.js";
+export * from "./server.js";
+export * from "./http.js";
