@@ -42,7 +42,7 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
     const transport = new TcpTransport(socket, opts.parser);
     track(new C2sStream(host, transport, options), transport);
   });
-  const direct = tls.createServer({ secureContext, ALPNProtocols: ["xmpp-client"] }, (socket) => {
+  const direct = tls.createServer({ cert: opts.tls.cert, key: opts.tls.key, ALPNProtocols: ["xmpp-client"] }, (socket) => {
     const transport = new TcpTransport(socket, opts.parser);
     track(new C2sStream(host, transport, options), transport);
   });

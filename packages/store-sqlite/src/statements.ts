@@ -3,7 +3,8 @@
  * part of a query in SQLite; re-preparing per call would dominate bulk imports).
  */
 
-import type { Database } from "better-sqlite3";
+import type BetterSqlite3 from "better-sqlite3";
+type Database = BetterSqlite3.Database;
 
 export type Statements = ReturnType<typeof prepareStatements>;
 

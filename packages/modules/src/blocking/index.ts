@@ -1,0 +1,116 @@
+/**
+ * XEP-0191 Blocking Command: the blocklist get (§3.1), block (§3.3) and unblock (§3.4, no
+ * items = unblock all) with pushes to the user's interested resources, and enforcement in
+ * both directions (enforce.ts).
+ *
+ * Pushes go to resources that requested the roster (registry `interested`, RFC 6121 §2.1.6):
+ * every client that implements blocking also loads the roster, and the flag is already in
+ * the registry for all nodes to see.
+ */
+import { type Element, type Jid, NS_BLOCKING, StanzaError, parseJid, x } from "@switchboard/xml";
+import { REPLIED, defineModule, iqResult, type Host, type StanzaEvent } from "@switchboard/core";
+import { BlocklistCache, parseItems } from "./blocklist.js";
+import { enforceBlocking } from "./enforce.js";
+
+export { NS_BLOCKING_ERRORS } from "./enforce.js";
+export { blocklistMatches } from "./blocklist.js";
+
+export interface BlockingOptions {
+  /** most JIDs one account may block */
+  maxItems: number;
+  /** blocklists kept in memory (least recently used leave first) */
+  cacheEntries: number;
+}
+
+export const blockingModule = defineModule<BlockingOptions>({
+  name: "blocking",
+  spec: "XEP-0191",
+  defaults: { maxItems: 1000, cacheEntries: 50_000 },
+  validate(o) {
+    if (!(Number.isInteger(o.maxItems) && o.maxItems > 0)) throw new Error("blocking.maxItems must be a positive integer");
+    if (!(Number.isInteger(o.cacheEntries) && o.cacheEntries > 0)) throw new Error("blocking.cacheEntries must be a positive integer");
+  },
+  setup(ctx) {
+    const { host, options } = ctx;
+    const cache = new BlocklistCache(host.store.blocklist, options.cacheEntries);
+    ctx.hostFeature(NS_BLOCKING);
+    enforceBlocking(ctx, cache);
+    // A login reloads the list once, so a change made on another node (or an account
+    // re-created under the same name) is never served stale for a whole session.
+    ctx.on("session/bound", ({ session }) => void cache.invalidate(session.jid.bare));
+
+    ctx.iq({ type: "get", xmlns: NS_BLOCKING, name: "blocklist", targets: ["bare"] }, async (ev) => {
+      assertOwn(ev);
+      const list = await host.store.blocklist.list(ev.from.bare);
+      return x("blocklist", { xmlns: NS_BLOCKING }, list.map((jid) => x("item", { jid })));
+    });
+
+    ctx.iq({ type: "set", xmlns: NS_BLOCKING, name: "block", targets: ["bare"] }, async (ev, payload): Promise<typeof REPLIED> => {
+      assertOwn(ev);
+      const owner = ev.from.bare;
+      const jids = parseItems(payload);
+      // §3.3: a block without items is a bad request (unlike unblock).
+      if (jids.length === 0) throw new StanzaError("bad-request", "block at least one JID");
+      const current = await cache.get(owner);
+      const fresh = jids.filter((j) => !current.has(j));
+      if (current.size + fresh.length > options.maxItems) {
+        throw new StanzaError("policy-violation", `a blocklist holds at most ${options.maxItems} JIDs`);
+      }
+      const added = await host.store.blocklist.add(owner, jids);
+      cache.invalidate(owner);
+      await host.router.reply(ev, iqResult(ev.stanza));
+      await pushToInterested(host, owner, () => x("block", { xmlns: NS_BLOCKING }, jids.map((jid) => x("item", { jid }))));
+      await appearOffline(host, ev.from.toBare(), added);
+      return REPLIED;
+    });
+
+    ctx.iq({ type: "set", xmlns: NS_BLOCKING, name: "unblock", targets: ["bare"] }, async (ev, payload): Promise<typeof REPLIED> => {
+      assertOwn(ev);
+      const owner = ev.from.bare;
+      const jids = parseItems(payload);
+      await host.store.blocklist.remove(owner, jids);
+      cache.invalidate(owner);
+      await host.router.reply(ev, iqResult(ev.stanza));
+      await pushToInterested(host, owner, () => x("unblock", { xmlns: NS_BLOCKING }, jids.map((jid) => x("item", { jid }))));
+      return REPLIED;
+    });
+  },
+});
+
+/** The blocklist is private: only the account's own resources may read or change it. */
+function assertOwn(ev: StanzaEvent): void {
+  if (ev.to.bare !== ev.from.bare) throw new StanzaError("service-unavailable");
+}
+
+/** §3.3/§3.4: tell every interested resource what changed, so all clients stay in sync. */
+async function pushToInterested(host: Host, owner: string, change: () => Element): Promise<void> {
+  for (const info of await host.registry.list(owner)) {
+    if (!info.interested) continue;
+    const push = x("iq", { type: "set", id: `block-${Math.random().toString(36).slice(2, 10)}`, from: owner, to: info.jid }, change());
+    await host.deliver(info, push);
+  }
+}
+
+/**
+ * §3.3: once a contact is blocked the user must appear offline to it, so each available
+ * resource sends it unavailable presence — only to contacts that were receiving the user's
+ * presence (subscription 'from' or 'both'), which is who saw the user online.
+ */
+async function appearOffline(host: Host, owner: Jid, added: string[]): Promise<void> {
+  if (added.length === 0) return;
+  const resources = (await host.registry.list(owner.bare)).filter((r) => r.available);
+  if (resources.length === 0) return;
+  const blocked = added.map((j) => parseJid(j));
+  const targets = new Set<string>();
+  for (const item of await host.store.roster.list(owner.bare)) {
+    if (item.subscription !== "from" && item.subscription !== "both") continue;
+    const contact = parseJid(item.jid);
+    for (const b of blocked) {
+      if (b.full === contact.bare || b.full === contact.domain) targets.add(contact.bare);
+      else if (b.bare === contact.bare) targets.add(b.full);
+    }
+  }
+  for (const to of targets) {
+    for (const r of resources) await host.router.route(x("presence", { type: "unavailable", from: r.jid, to }));
+  }
+}

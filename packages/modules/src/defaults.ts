@@ -1,0 +1,35 @@
+import type { ModuleDefinition } from "@switchboard/core";
+import { rosterModule } from "./roster/index.js";
+import { presenceModule } from "./presence/index.js";
+import { messageModule } from "./message/index.js";
+import { offlineModule } from "./offline/index.js";
+import { carbonsModule } from "./carbons/index.js";
+import { discoModule } from "./disco/index.js";
+import { pingModule } from "./ping/index.js";
+import { versionModule } from "./version/index.js";
+import { vcardModule } from "./vcard/index.js";
+import { blockingModule } from "./blocking/index.js";
+import { registerModule } from "./register/index.js";
+
+export interface ModuleSettings {
+  offlinePerUser: number;
+  registration: { enabled: boolean; perIpPerHour: number };
+}
+
+/** The modules a server loads, with options taken from the server configuration. */
+export function defaultModules(s: ModuleSettings): Array<[ModuleDefinition<any>, Record<string, unknown>]> {
+  const list: Array<[ModuleDefinition<any>, Record<string, unknown>]> = [
+    [rosterModule, {}],
+    [presenceModule, {}],
+    [messageModule, {}],
+    [offlineModule, { maxPerUser: s.offlinePerUser }],
+    [carbonsModule, {}],
+    [discoModule, {}],
+    [pingModule, {}],
+    [versionModule, {}],
+    [vcardModule, {}],
+    [blockingModule, {}],
+  ];
+  if (s.registration.enabled) list.push([registerModule, { perIpPerHour: s.registration.perIpPerHour }]);
+  return list;
+}

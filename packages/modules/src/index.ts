@@ -1,0 +1,13 @@
+/** Feature modules, one per RFC section or XEP, and the default set the server loads. */
+export { rosterModule } from "./roster/index.js";
+export { presenceModule } from "./presence/index.js";
+export { messageModule } from "./message/index.js";
+export { offlineModule } from "./offline/index.js";
+export { carbonsModule } from "./carbons/index.js";
+export { discoModule } from "./disco/index.js";
+export { pingModule } from "./ping/index.js";
+export { versionModule } from "./version/index.js";
+export { vcardModule } from "./vcard/index.js";
+export { blockingModule } from "./blocking/index.js";
+export { registerModule } from "./register/index.js";
+export { defaultModules, type ModuleSettings } from "./defaults.js";

@@ -1,0 +1,46 @@
+/**
+ * XEP-0160 §4 delivery: stored messages go to the first resource that sends initial available
+ * presence with non-negative priority, in storage order. Nothing stored is lost: when the
+ * resource disappears mid-way the rest is put back.
+ */
+import { parseFrame, type Element } from "@switchboard/xml";
+import type { Host, SessionInfo } from "@switchboard/core";
+import type { Logger } from "@switchboard/core";
+
+/** Putting messages back must never fail on the quota: they were accepted already. */
+const NO_CAP = Number.MAX_SAFE_INTEGER;
+
+export async function flushOffline(host: Host, fullJid: string, sessionId: string, log: Logger): Promise<void> {
+  const target = await host.registry.get(fullJid);
+  if (!target || target.sessionId !== sessionId) return;
+  const bare = fullJid.split("/")[0]!;
+  const stored = await host.store.offline.takeAll(bare);
+  for (let i = 0; i < stored.length; i++) {
+    const xml = stored[i]!;
+    let stanza: Element;
+    try {
+      stanza = parseFrame(xml);
+    } catch (err) {
+      log.warn({ err, owner: bare }, "unparseable offline message discarded");
+      continue;
+    }
+    if (await host.deliver(target, stanza)) continue;
+    if (!(await stillBound(host, target))) {
+      await putBack(host, bare, stored.slice(i));
+      log.info({ owner: bare, kept: stored.length - i }, "resource left during offline delivery, messages kept");
+      return;
+    }
+    // Still bound but delivery refused: a module vetoed it (e.g. blocking); storing it again
+    // would only repeat the veto at every login.
+    log.debug({ owner: bare }, "offline message vetoed at delivery");
+  }
+}
+
+async function stillBound(host: Host, target: SessionInfo): Promise<boolean> {
+  const now = await host.registry.get(target.jid);
+  return now !== undefined && now.sessionId === target.sessionId;
+}
+
+async function putBack(host: Host, bare: string, rest: string[]): Promise<void> {
+  for (const xml of rest) await host.store.offline.push(bare, xml, NO_CAP);
+}

@@ -1,0 +1,78 @@
+/**
+ * XEP-0160 (best practices for offline messages) with XEP-0203 delayed-delivery stamps.
+ * Storage hooks the message module's undeliverable hand-off; delivery waits for the initial
+ * available presence with non-negative priority (XEP-0160 §4, RFC 6121 §4.2).
+ */
+import { defineModule } from "@switchboard/core";
+import { NS_OFFLINE } from "@switchboard/xml";
+import { undeliverableHooks } from "../message/undeliverable.js";
+import { flushOffline } from "./flush.js";
+import { isStorable, stampDelay } from "./storable.js";
+
+export { delayStamp, isStorable, stampDelay } from "./storable.js";
+
+export interface OfflineOptions {
+  /** messages kept per account; past it senders get <resource-constraint/> */
+  maxPerUser: number;
+}
+
+/** Runs before the presence module so the session's previous availability is still visible. */
+const BEFORE_PRESENCE = 100;
+
+export const offlineModule = defineModule<OfflineOptions>({
+  name: "offline",
+  spec: "XEP-0160 + XEP-0203",
+  defaults: { maxPerUser: 100 },
+  validate(options) {
+    if (!Number.isInteger(options.maxPerUser) || options.maxPerUser < 0) {
+      throw new Error(`offline.maxPerUser must be a non-negative integer, got ${String(options.maxPerUser)}`);
+    }
+  },
+  setup(ctx) {
+    const { host, log } = ctx;
+    ctx.hostFeature(NS_OFFLINE);
+
+    ctx.onUnload(
+      undeliverableHooks(host).on("message/offline", async (ev) => {
+        if (!isStorable(ev.stanza)) return false; // the message module bounces service-unavailable
+        const stamped = stampDelay(ev.stanza, host.domain, new Date());
+        if (await host.store.offline.push(ev.to.bare, stamped.toString(), ctx.options.maxPerUser)) return true;
+        // Architecture: beyond the per-user quota, bounce — nothing silently dropped.
+        log.info({ owner: ev.to.bare, cap: ctx.options.maxPerUser }, "offline storage full, message bounced");
+        await host.router.bounce(ev, "resource-constraint", "offline storage for this user is full");
+        return true;
+      }),
+    );
+
+    // Sessions whose flush is scheduled, so a burst of presences does not flush twice at once.
+    const flushing = new Set<string>();
+    ctx.on(
+      "presence/self",
+      async (ev) => {
+        if (!ev.origin || ev.stanza.attrs.type !== undefined) return; // only available presence
+        if (presencePriority(ev.stanza.getChildText("priority")) < 0) return;
+        const session = ev.origin;
+        const info = await host.registry.get(session.jid.full);
+        // Initial presence only: once available, later presences are mere updates.
+        if (!info || info.sessionId !== session.id || info.available) return;
+        if (flushing.has(session.id)) return;
+        flushing.add(session.id);
+        // Deliver after the presence module has handled the presence (XEP-0160 §4: after the
+        // initial presence), without holding up the hook chain.
+        setImmediate(() => {
+          flushOffline(host, session.jid.full, session.id, log)
+            .catch((err: unknown) => log.error({ err, jid: session.jid.full }, "offline delivery failed"))
+            .finally(() => flushing.delete(session.id));
+        });
+      },
+      BEFORE_PRESENCE,
+    );
+  },
+});
+
+/** RFC 6121 §4.7.2.3: integer -128..127, absent means 0; garbage is treated as 0. */
+function presencePriority(text: string | null): number {
+  if (text === null) return 0;
+  const n = Number.parseInt(text.trim(), 10);
+  return Number.isNaN(n) ? 0 : n;
+}

@@ -1,0 +1,147 @@
+import { describe, expect, it } from "vitest";
+import { NS_DELAY, parseFrame, type Element } from "@switchboard/xml";
+import { loadModule } from "@switchboard/core";
+import { createTestHost, type FakeSession, type TestHost } from "../testing/harness.js";
+import { messageModule } from "../message/index.js";
+import { offlineModule } from "./index.js";
+import { delayStamp, isStorable } from "./storable.js";
+
+const isMessage = (el: Element) => el.name === "message";
+const errorCondition = (el: Element) => el.getChild("error")?.getChildElements()[0]?.name;
+
+async function setup(maxPerUser = 100): Promise<{ t: TestHost; alice: FakeSession }> {
+  const t = await createTestHost([messageModule, [offlineModule, { maxPerUser }]]);
+  const alice = await t.login("alice@localhost/a");
+  await t.host.registry.update("alice@localhost/a", alice.id, { available: true });
+  const cred = { salt: "", iterations: 1, storedKey: "", serverKey: "" };
+  await t.store.accounts.create("bob@localhost", { "SCRAM-SHA-1": cred, "SCRAM-SHA-256": cred });
+  return { t, alice };
+}
+
+describe("offline storage (XEP-0160)", () => {
+  it("stores a chat message for an offline user with a server delay stamp", async () => {
+    const { t, alice } = await setup();
+    await alice.sendAsClient("<message to='bob@localhost' type='chat' id='o1'><body>hello</body></message>");
+    expect(alice.take(isMessage)).toHaveLength(0);
+    const stored = await t.store.offline.takeAll("bob@localhost");
+    expect(stored).toHaveLength(1);
+    const el = parseFrame(stored[0]!);
+    expect(el.attrs.id).toBe("o1");
+    const delay = el.getChild("delay", NS_DELAY);
+    expect(delay?.attrs.from).toBe("localhost");
+    expect(delay?.attrs.stamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  });
+
+  it("keeps an existing delay and does not add a second one", async () => {
+    const { t, alice } = await setup();
+    await alice.sendAsClient(
+      "<message to='bob@localhost' id='o2'><body>old</body><delay xmlns='urn:xmpp:delay' from='remote.example' stamp='2001-01-01T00:00:00Z'/></message>",
+    );
+    const el = parseFrame((await t.store.offline.takeAll("bob@localhost"))[0]!);
+    expect(el.getChildren("delay", NS_DELAY).map((d) => d.attrs.from)).toEqual(["remote.example"]);
+  });
+
+  it("delivers stored messages in order on initial available presence with non-negative priority", async () => {
+    const { t, alice } = await setup();
+    for (const n of [1, 2, 3]) await alice.sendAsClient(`<message to='bob@localhost' type='chat' id='n${n}'><body>${n}</body></message>`);
+    const bob = await t.login("bob@localhost/phone");
+
+    await bob.sendAsClient("<presence><priority>-1</priority></presence>");
+    await new Promise((r) => setImmediate(r));
+    expect(bob.take(isMessage)).toHaveLength(0);
+    expect(await t.store.offline.count("bob@localhost")).toBe(3);
+
+    await bob.sendAsClient("<presence><priority>2</priority></presence>");
+    await bob.waitFor((el) => el.attrs.id === "n3");
+    expect(bob.take(isMessage).map((m) => m.attrs.id)).toEqual(["n1", "n2", "n3"]);
+    expect(await t.store.offline.count("bob@localhost")).toBe(0);
+  });
+
+  it("does not flush again on presence updates once the resource is available", async () => {
+    const { t, alice } = await setup();
+    const bob = await t.login("bob@localhost/phone");
+    await t.host.registry.update("bob@localhost/phone", bob.id, { available: true, priority: -1 });
+    await alice.sendAsClient("<message to='bob@localhost' type='chat' id='k1'><body>x</body></message>");
+    await bob.sendAsClient("<presence><priority>1</priority></presence>");
+    await new Promise((r) => setImmediate(r));
+    expect(bob.take(isMessage)).toHaveLength(0);
+    expect(await t.store.offline.count("bob@localhost")).toBe(1);
+  });
+
+  it("puts messages back when the resource leaves before delivery", async () => {
+    const { t, alice } = await setup();
+    await alice.sendAsClient("<message to='bob@localhost' type='chat' id='p1'><body>1</body></message>");
+    await alice.sendAsClient("<message to='bob@localhost' type='chat' id='p2'><body>2</body></message>");
+    const bob = await t.login("bob@localhost/phone");
+    let writes = 0;
+    // The stream dies after the first stanza reaches it.
+    t.host.hooks.on("stanza/deliver", (ev) => {
+      if (ev.target.jid === "bob@localhost/phone" && ++writes === 2) void bob.disconnect();
+      return undefined;
+    });
+    await bob.sendAsClient("<presence/>");
+    await bob.waitFor((el) => el.attrs.id === "p1");
+    await new Promise((r) => setTimeout(r, 20));
+    const left = (await t.store.offline.takeAll("bob@localhost")).map((xml) => parseFrame(xml).attrs.id);
+    expect(left).toEqual(["p2"]);
+  });
+
+  it("bounces resource-constraint past the cap and keeps the stored count at the cap", async () => {
+    const { t, alice } = await setup(2);
+    for (const n of [1, 2, 3]) await alice.sendAsClient(`<message to='bob@localhost' type='chat' id='c${n}'><body>${n}</body></message>`);
+    expect(await t.store.offline.count("bob@localhost")).toBe(2);
+    const bounces = alice.take(isMessage);
+    expect(bounces.map((b) => b.attrs.id)).toEqual(["c3"]);
+    const error = bounces[0]!.getChild("error");
+    expect(error?.attrs.type).toBe("wait");
+    expect(errorCondition(bounces[0]!)).toBe("resource-constraint");
+    expect(error?.getChildText("text", "urn:ietf:params:xml:ns:xmpp-stanzas")).toBe("offline storage for this user is full");
+  });
+
+  it("does not store messages with a no-store hint, and the sender is told", async () => {
+    const { t, alice } = await setup();
+    await alice.sendAsClient("<message to='bob@localhost' type='chat' id='h1'><body>x</body><no-store xmlns='urn:xmpp:hints'/></message>");
+    expect(await t.store.offline.count("bob@localhost")).toBe(0);
+    expect(errorCondition(alice.take(isMessage)[0]!)).toBe("service-unavailable");
+  });
+
+  it("does not store chat-state-only messages, nor headlines", async () => {
+    const { t, alice } = await setup();
+    await alice.sendAsClient("<message to='bob@localhost' type='chat'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>");
+    await alice.sendAsClient("<message to='bob@localhost' type='headline'><body>news</body></message>");
+    expect(await t.store.offline.count("bob@localhost")).toBe(0);
+  });
+
+  it("answers service-unavailable for an unknown recipient and stores nothing", async () => {
+    const { t, alice } = await setup();
+    await alice.sendAsClient("<message to='ghost@localhost' type='chat' id='u1'><body>x</body></message>");
+    expect(await t.store.offline.count("ghost@localhost")).toBe(0);
+    expect(errorCondition(alice.take(isMessage)[0]!)).toBe("service-unavailable");
+  });
+
+  it("advertises msgoffline, and once unloaded stores nothing and the sender is told", async () => {
+    const t = await createTestHost([messageModule]);
+    const loaded = await loadModule(t.host, offlineModule);
+    expect(t.host.disco.hostFeatures.has("msgoffline")).toBe(true);
+    loaded.unload();
+    expect(t.host.disco.hostFeatures.has("msgoffline")).toBe(false);
+    const alice = await t.login("alice@localhost/a");
+    await t.login("bob@localhost/b");
+    await alice.sendAsClient("<message to='bob@localhost' type='chat' id='z1'><body>x</body></message>");
+    expect(await t.store.offline.count("bob@localhost")).toBe(0);
+    expect(errorCondition(alice.take(isMessage)[0]!)).toBe("service-unavailable");
+  });
+});
+
+describe("storable messages and stamps", () => {
+  it("keeps messages with a payload other than chat states", () => {
+    expect(isStorable(parseFrame("<message><x xmlns='jabber:x:oob'><url>u</url></x></message>"))).toBe(true);
+    expect(isStorable(parseFrame("<message><active xmlns='http://jabber.org/protocol/chatstates'/><thread>t</thread></message>"))).toBe(false);
+    expect(isStorable(parseFrame("<message type='groupchat'><body>x</body></message>"))).toBe(false);
+    expect(isStorable(parseFrame("<message type='error'><body>x</body></message>"))).toBe(false);
+  });
+
+  it("stamps UTC with seconds precision", () => {
+    expect(delayStamp(new Date(Date.UTC(2002, 8, 10, 23, 8, 25, 123)))).toBe("2002-09-10T23:08:25Z");
+  });
+});

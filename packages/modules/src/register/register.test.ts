@@ -1,0 +1,127 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { type Element, StanzaError, parseFrame } from "@switchboard/xml";
+import { verifyPasswordAsync } from "@switchboard/sasl";
+import type { PreAuthContext } from "@switchboard/core";
+import { createTestHost, type TestHost } from "../testing/harness.js";
+import { registerModule } from "./index.js";
+
+const NS = "jabber:iq:register";
+let t: TestHost;
+afterEach(async () => t?.stop());
+
+/** Calls the pre-auth handler the way the c2s stream does before authentication. */
+async function preAuth(xml: string, conn: PreAuthContext = { ip: "192.0.2.1", secure: true }): Promise<Element | void> {
+  const handler = t.host.streamFeatures.findPreAuthIq(NS);
+  if (!handler) throw new Error("no pre-auth handler");
+  const stanza = parseFrame(xml);
+  const payload = stanza.getChild("query", NS)!;
+  return handler(stanza, payload, conn);
+}
+
+const registration = (user: string, password: string) =>
+  `<iq type='set' id='r1'><query xmlns='${NS}'><username>${user}</username><password>${password}</password></query></iq>`;
+
+async function refusal(p: Promise<unknown>): Promise<StanzaError> {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(StanzaError);
+  return err as StanzaError;
+}
+
+describe("registration before authentication", () => {
+  it("offers the stream feature and the form", async () => {
+    t = await createTestHost([registerModule]);
+    expect(t.host.streamFeatures.preAuth.map((f) => f().toString())).toContain(
+      '<register xmlns="http://jabber.org/features/iq-register"/>',
+    );
+    const form = (await preAuth(`<iq type='get' id='g1'><query xmlns='${NS}'/></iq>`)) as Element;
+    expect(form.getChild("username")).toBeDefined();
+    expect(form.getChild("password")).toBeDefined();
+    expect(form.getChildText("instructions")).toMatch(/\S/);
+  });
+
+  it("creates the account with SCRAM credentials under the normalised name", async () => {
+    t = await createTestHost([registerModule]);
+    await preAuth(registration("Alice", "s3cret"));
+    const creds = await t.store.accounts.get("alice@localhost");
+    expect(creds).toBeDefined();
+    expect(await verifyPasswordAsync(creds!, "s3cret")).toBe(true);
+    expect(await verifyPasswordAsync(creds!, "wrong")).toBe(false);
+  });
+
+  it("refuses a taken username with conflict", async () => {
+    t = await createTestHost([registerModule]);
+    await preAuth(registration("alice", "one"));
+    expect((await refusal(preAuth(registration("alice", "two")))).condition).toBe("conflict");
+  });
+
+  it("refuses missing fields, an invalid username and overlong values with not-acceptable", async () => {
+    t = await createTestHost([[registerModule, { maxUsernameLength: 8, maxPasswordLength: 8, perIpPerHour: 100 }]]);
+    expect((await refusal(preAuth(registration("alice", "")))).condition).toBe("not-acceptable");
+    expect((await refusal(preAuth(`<iq type='set' id='x'><query xmlns='${NS}'><password>p</password></query></iq>`)))).toMatchObject({ condition: "not-acceptable" });
+    expect((await refusal(preAuth(registration("a:b", "pw")))).condition).toBe("not-acceptable");
+    expect((await refusal(preAuth(registration("muchtoolong", "pw")))).condition).toBe("not-acceptable");
+    expect((await refusal(preAuth(registration("bob", "123456789")))).condition).toBe("not-acceptable");
+    expect(await t.store.accounts.list()).toEqual([]);
+  });
+
+  it("refuses registration over an unencrypted stream by default", async () => {
+    t = await createTestHost([registerModule]);
+    const err = await refusal(preAuth(registration("alice", "pw"), { ip: "192.0.2.1", secure: false }));
+    expect(err.condition).toBe("not-authorized");
+  });
+
+  it("throttles registrations per IP address", async () => {
+    t = await createTestHost([[registerModule, { perIpPerHour: 2 }]]);
+    await preAuth(registration("u1", "pw"));
+    await preAuth(registration("u2", "pw"));
+    const err = await refusal(preAuth(registration("u3", "pw")));
+    expect(err).toMatchObject({ condition: "resource-constraint", type: "wait" });
+    expect(err.text).toMatch(/too many registrations/);
+    expect(await t.store.accounts.exists("u3@localhost")).toBe(false);
+    // another address is not affected
+    await preAuth(registration("u3", "pw"), { ip: "198.51.100.7", secure: true });
+    expect(await t.store.accounts.exists("u3@localhost")).toBe(true);
+  });
+});
+
+describe("after authentication", () => {
+  it("reports the registration and changes the password", async () => {
+    t = await createTestHost([registerModule]);
+    const alice = await t.login("alice@localhost/a");
+    await alice.sendAsClient(`<iq type='get' id='q1'><query xmlns='${NS}'/></iq>`);
+    const info = (await alice.waitFor((el) => el.attrs.id === "q1")).getChild("query", NS)!;
+    expect(info.getChild("registered")).toBeDefined();
+    expect(info.getChildText("username")).toBe("alice");
+
+    await alice.sendAsClient(`<iq type='set' id='q2' to='localhost'><query xmlns='${NS}'><username>alice</username><password>n3w</password></query></iq>`);
+    expect((await alice.waitFor((el) => el.attrs.id === "q2")).attrs.type).toBe("result");
+    expect(await verifyPasswordAsync((await t.store.accounts.get("alice@localhost"))!, "n3w")).toBe(true);
+  });
+
+  it("refuses password changes for another account or when disabled", async () => {
+    t = await createTestHost([[registerModule, { allowPasswordChange: false }]]);
+    const alice = await t.login("alice@localhost/a");
+    await alice.sendAsClient(`<iq type='set' id='q3'><query xmlns='${NS}'><username>alice</username><password>x</password></query></iq>`);
+    const err = await alice.waitFor((el) => el.attrs.id === "q3");
+    expect(err.getChild("error")!.getChild("not-allowed")).toBeDefined();
+
+    await t.stop();
+    t = await createTestHost([registerModule]);
+    const bob = await t.login("bob@localhost/b");
+    await t.login("carol@localhost/c");
+    const before = await t.store.accounts.get("carol@localhost");
+    await bob.sendAsClient(`<iq type='set' id='q4'><query xmlns='${NS}'><username>carol</username><password>x</password></query></iq>`);
+    expect((await bob.waitFor((el) => el.attrs.id === "q4")).attrs.type).toBe("error");
+    expect(await t.store.accounts.get("carol@localhost")).toEqual(before);
+  });
+
+  it("removes the account and closes the stream after answering", async () => {
+    t = await createTestHost([registerModule]);
+    const alice = await t.login("alice@localhost/a");
+    await alice.sendAsClient(`<iq type='set' id='q5'><query xmlns='${NS}'><remove/></query></iq>`);
+    expect(alice.sent.find((el) => el.attrs.id === "q5")?.attrs.type).toBe("result");
+    expect(await t.store.accounts.exists("alice@localhost")).toBe(false);
+    expect(alice.closed).toBe(true);
+    expect(alice.closeError?.condition).toBe("not-authorized");
+  });
+});
