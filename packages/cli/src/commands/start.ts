@@ -25,7 +25,6 @@ export async function startCommand(args: string[], options: GlobalOptions, io: C
   if (typeof startServer !== "function") throw new CommandError("@switchboard/server does not export startServer");
 
   const running = await startServer(config, log);
-  log.info({ nodeId: config.nodeId, domain: config.domain, ports: running.ports }, "switchboard started");
 
   return new Promise<number>((resolve) => {
     let stopping = false;
