@@ -53,4 +53,13 @@ export interface CoreEvents {
   "stanza/deliver": DeliverEvent;
   "session/bound": SessionEvent;
   "session/closed": ClosedSessionEvent;
+  /**
+   * a session of another node was removed because that node died (cluster mode); modules clean
+   * up after it as if the stream had closed (unavailable presence to contacts)
+   */
+  "session/purged": PurgedSessionEvent;
+}
+
+export interface PurgedSessionEvent {
+  info: SessionInfo;
 }

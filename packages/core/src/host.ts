@@ -28,6 +28,11 @@ export interface HostOptions {
   limiter: Limiter;
   log: Logger;
   limits?: Partial<HostLimits>;
+  /**
+   * Liveness of other nodes (cluster mode): a stanza for a session on a dead node is treated as
+   * undeliverable at once instead of vanishing into the bus until the purge.
+   */
+  isNodeAlive?: (nodeId: string) => boolean;
 }
 
 /** Counters the tests and metrics read (e.g. to prove no store round trip per stanza). */
@@ -58,6 +63,7 @@ export class Host {
   /** streams held by this process, by session id */
   readonly sessions = new Map<string, LocalSession>();
   private unsubscribeBus?: () => void;
+  private readonly isNodeAlive: (nodeId: string) => boolean;
 
   constructor(opts: HostOptions) {
     this.domain = opts.domain;
@@ -70,6 +76,7 @@ export class Host {
     this.log = opts.log;
     this.limits = { offlinePerUser: 100, iqTimeoutMs: 30_000, ...opts.limits };
     this.router = new Router(this);
+    this.isNodeAlive = opts.isNodeAlive ?? (() => true);
   }
 
   /** Starts receiving stanzas other nodes address to streams held here. */
@@ -88,10 +95,13 @@ export class Host {
 
   /**
    * Writes a stanza to one resource: directly when the stream is held here, over the bus
-   * otherwise. The `stanza/deliver` hook may veto (blocking, privacy).
+   * otherwise. Resolves true when the stanza was taken care of — written, handed to the bus, or
+   * deliberately suppressed by a `stanza/deliver` hook (blocking) — and false when the resource
+   * cannot be reached (stream gone, node dead, bus unavailable), so the caller can fall back
+   * (RFC 6121 §8.5.3.2: treat as the bare JID, offline storage, or an error to the sender).
    */
   async deliver(target: SessionInfo, stanza: Element): Promise<boolean> {
-    if (this.hooks.has("stanza/deliver") && (await this.hooks.fire("stanza/deliver", { stanza, target }))) return false;
+    if (this.hooks.has("stanza/deliver") && (await this.hooks.fire("stanza/deliver", { stanza, target }))) return true;
     if (target.nodeId === this.nodeId) {
       const session = this.sessions.get(target.sessionId);
       if (!session || session.closed) return false;
@@ -99,8 +109,14 @@ export class Host {
       session.send(stanza);
       return true;
     }
+    if (!this.isNodeAlive(target.nodeId)) return false;
+    try {
+      await this.bus.publish(target.nodeId, { to: target.jid, sessionId: target.sessionId, xml: stanza.toString() });
+    } catch (err) {
+      this.log.warn({ err, node: target.nodeId }, "stanza bus refused a stanza");
+      return false;
+    }
     this.counters.deliveredBus++;
-    await this.bus.publish(target.nodeId, { to: target.jid, sessionId: target.sessionId, xml: stanza.toString() });
     return true;
   }
 

@@ -13,3 +13,4 @@ export * from "./router.js";
 export * from "./disco.js";
 export * from "./module.js";
 export * from "./stream-features.js";
+export * from "./cached-registry.js";

@@ -177,11 +177,30 @@ export interface BusEnvelope {
   headers?: Record<string, string>;
 }
 
+/** A cluster-wide notice every node receives (cache invalidation, kicks, config changes). */
+export interface ControlMessage {
+  type: string;
+  /** node that sent it, so a node can ignore its own notices */
+  origin: string;
+  [key: string]: unknown;
+}
+
 export interface StanzaBus {
-  /** Sends to the node; resolves when handed to the transport. */
+  /**
+   * Sends to the node; resolves when handed to the transport, rejects when the bus cannot take
+   * it (disconnected with a full reconnect buffer), so the caller can answer the sender.
+   */
   publish(nodeId: string, envelope: BusEnvelope): Promise<void>;
   /** Receives everything addressed to this node. Returns an unsubscribe function. */
   subscribe(nodeId: string, handler: (envelope: BusEnvelope) => void): () => void;
+  /** Sends a notice to every node (including the sender). */
+  publishControl(message: ControlMessage): Promise<void>;
+  subscribeControl(handler: (message: ControlMessage) => void): () => void;
+  /**
+   * Called after the bus lost its connection and got it back: notices may have been missed, so
+   * caches that rely on them must be flushed. Returns an unsubscribe function.
+   */
+  onReconnect(handler: () => void): () => void;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 /** In-process StanzaBus: delivers to handlers subscribed in the same process, in order. */
-import type { BusEnvelope, StanzaBus } from "../ports.js";
+import type { BusEnvelope, ControlMessage, StanzaBus } from "../ports.js";
 
 export class MemoryStanzaBus implements StanzaBus {
   private readonly handlers = new Map<string, Set<(env: BusEnvelope) => void>>();
@@ -17,7 +17,24 @@ export class MemoryStanzaBus implements StanzaBus {
     return () => set.delete(handler);
   }
 
+  private readonly control = new Set<(m: ControlMessage) => void>();
+
+  async publishControl(message: ControlMessage): Promise<void> {
+    for (const h of this.control) h(message);
+  }
+
+  subscribeControl(handler: (message: ControlMessage) => void): () => void {
+    this.control.add(handler);
+    return () => this.control.delete(handler);
+  }
+
+  /** An in-process bus never disconnects. */
+  onReconnect(_handler: () => void): () => void {
+    return () => {};
+  }
+
   async close(): Promise<void> {
     this.handlers.clear();
+    this.control.clear();
   }
 }

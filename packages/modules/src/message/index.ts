@@ -27,13 +27,9 @@ export const messageModule = defineModule<Record<string, never>>({
 async function deliverToFull(host: Host, ev: StanzaEvent): Promise<true> {
   const type = messageType(ev.stanza);
   const info = await host.registry.get(ev.to.full);
-  if (info) {
-    if (await host.deliver(info, ev.stanza)) return true;
-    // false means either a module vetoed delivery (blocking: the stanza must go nowhere else) or
-    // the stream vanished meanwhile; only the latter may fall back to the bare JID.
-    const still = await host.registry.get(ev.to.full);
-    if (still && still.sessionId === info.sessionId) return true;
-  }
+  // host.deliver is true when written or deliberately suppressed (blocking); false only when the
+  // resource cannot be reached, which falls back to the bare JID like an offline resource.
+  if (info && (await host.deliver(info, ev.stanza))) return true;
   if (type === "groupchat") {
     // §8.5.3.2.1: a groupchat message to an unavailable resource is answered with an error.
     await host.router.bounce(ev, "service-unavailable");

@@ -4,7 +4,7 @@
  * resource disappears mid-way the rest is put back.
  */
 import { parseFrame, type Element } from "@switchboard/xml";
-import type { Host, SessionInfo } from "@switchboard/core";
+import type { Host } from "@switchboard/core";
 import type { Logger } from "@switchboard/core";
 
 /** Putting messages back must never fail on the quota: they were accepted already. */
@@ -24,21 +24,12 @@ export async function flushOffline(host: Host, fullJid: string, sessionId: strin
       log.warn({ err, owner: bare }, "unparseable offline message discarded");
       continue;
     }
+    // true also covers a deliberate veto (blocking): storing it again would only repeat it.
     if (await host.deliver(target, stanza)) continue;
-    if (!(await stillBound(host, target))) {
-      await putBack(host, bare, stored.slice(i));
-      log.info({ owner: bare, kept: stored.length - i }, "resource left during offline delivery, messages kept");
-      return;
-    }
-    // Still bound but delivery refused: a module vetoed it (e.g. blocking); storing it again
-    // would only repeat the veto at every login.
-    log.debug({ owner: bare }, "offline message vetoed at delivery");
+    await putBack(host, bare, stored.slice(i));
+    log.info({ owner: bare, kept: stored.length - i }, "resource unreachable during offline delivery, messages kept");
+    return;
   }
-}
-
-async function stillBound(host: Host, target: SessionInfo): Promise<boolean> {
-  const now = await host.registry.get(target.jid);
-  return now !== undefined && now.sessionId === target.sessionId;
 }
 
 async function putBack(host: Host, bare: string, rest: string[]): Promise<void> {

@@ -6,7 +6,7 @@
  * entity is implicitly subscribed to its own presence).
  */
 import { x, type Element } from "@switchboard/xml";
-import type { Host, LocalSession, RosterItem, StanzaEvent } from "@switchboard/core";
+import type { Host, LocalSession, RosterItem, SessionInfo, StanzaEvent } from "@switchboard/core";
 import type { PresenceSessions } from "./session-state.js";
 import { sendsPresenceTo, syncNewResource } from "./probes.js";
 import { parsePriority, readdressed } from "./stanzas.js";
@@ -102,6 +102,19 @@ export async function trackDirectedPresence(host: Host, sessions: PresenceSessio
 export async function handleSessionClosed(host: Host, sessions: PresenceSessions, session: LocalSession): Promise<void> {
   await becomeUnavailable(host, sessions, session);
   sessions.take(session);
+}
+
+/**
+ * "session/purged" (cluster mode): a resource held by a node that died never said goodbye; its
+ * contacts and the user's other resources get unavailable presence on its behalf (RFC 6121
+ * §4.5.1: the server generates it when the stream ends without one). Directed presence was kept
+ * by the dead node and is lost with it.
+ */
+export async function handlePurgedSession(host: Host, info: SessionInfo): Promise<void> {
+  if (!info.available) return;
+  const owner = bareOf(info.jid);
+  const presence = x("presence", { from: info.jid, type: "unavailable" });
+  await broadcast(host, owner, presence, await host.store.roster.list(owner));
 }
 
 function bareOf(jid: string): string {

@@ -6,7 +6,7 @@
  */
 import { x } from "@switchboard/xml";
 import { defineModule } from "@switchboard/core";
-import { handleSelfPresence, handleSessionClosed, trackDirectedPresence, type PresenceLimits } from "./broadcast.js";
+import { handlePurgedSession, handleSelfPresence, handleSessionClosed, trackDirectedPresence, type PresenceLimits } from "./broadcast.js";
 import { handlePresenceToBare, handlePresenceToFull } from "./inbound.js";
 import { handleOutboundSubscription } from "./outbound.js";
 import { PresenceSessions } from "./session-state.js";
@@ -51,6 +51,9 @@ export const presenceModule = defineModule<PresenceOptions>({
     ctx.on("presence/full", (ev) => handlePresenceToFull(host, ev));
     ctx.on("session/closed", async ({ session }) => {
       await handleSessionClosed(host, sessions, session);
+    });
+    ctx.on("session/purged", async ({ info }) => {
+      await handlePurgedSession(host, info);
     });
   },
 });

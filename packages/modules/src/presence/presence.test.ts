@@ -224,3 +224,21 @@ describe("remote contacts", () => {
     expect(routed.sort()).toEqual(["available alice@localhost/phone → romeo@remote.example", "probe alice@localhost → romeo@remote.example"]);
   });
 });
+
+describe("purged sessions (cluster mode)", () => {
+  it("tells contacts a resource of a dead node is unavailable", async () => {
+    const { createTestHost } = await import("../testing/harness.js");
+    const { rosterModule } = await import("../roster/index.js");
+    const { presenceModule } = await import("./index.js");
+    const t = await createTestHost([rosterModule, presenceModule]);
+    const watcher = await t.login("watcher@localhost/w");
+    await t.store.roster.put("ghost@localhost", { jid: "watcher@localhost", groups: [], subscription: "from", askOut: false, askIn: false, approved: false, inRoster: true });
+    await watcher.sendAsClient("<presence/>");
+    const info = { jid: "ghost@localhost/r", sessionId: "gone", nodeId: "dead-node", priority: 0, available: true, interested: false, since: 0 };
+    await t.host.hooks.fire("session/purged", { info });
+    const p = await watcher.waitFor((el) => el.name === "presence" && el.attrs.from === "ghost@localhost/r");
+    expect(p.attrs.type).toBe("unavailable");
+    await t.host.hooks.fire("session/purged", { info: { ...info, jid: "ghost@localhost/quiet", available: false } });
+    expect(watcher.sent.filter((el) => el.attrs.from === "ghost@localhost/quiet")).toHaveLength(0);
+  });
+});
