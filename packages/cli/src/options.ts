@@ -13,6 +13,7 @@ export interface GlobalOptions {
   domain?: string;
   dataDir?: string;
   logLevel?: string;
+  role?: string;
   help: boolean;
 }
 
@@ -32,6 +33,7 @@ export function parseCommandLine(argv: string[]): CommandLine {
         domain: { type: "string" },
         "data-dir": { type: "string" },
         "log-level": { type: "string" },
+        role: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -42,6 +44,7 @@ export function parseCommandLine(argv: string[]): CommandLine {
         domain: values.domain,
         dataDir: values["data-dir"],
         logLevel: values["log-level"],
+        role: values.role,
         help: values.help ?? false,
       },
     };
@@ -66,7 +69,7 @@ export async function serverModule(): Promise<typeof import("@switchboard/server
 
 export async function loadCliConfig(options: GlobalOptions, io: CliIo): Promise<SwitchboardConfig> {
   const server = await serverModule();
-  const overrides: Record<string, unknown> = { domain: options.domain, dataDir: options.dataDir };
+  const overrides: Record<string, unknown> = { domain: options.domain, dataDir: options.dataDir, role: options.role };
   if (options.logLevel !== undefined) overrides.log = { level: options.logLevel };
   try {
     return server.loadConfig({ file: options.config, env: io.env, cwd: io.cwd, overrides, overridesSource: "command line" });

@@ -1,6 +1,7 @@
 /**
- * User commands open the SQLite store directly. This is safe next to a running server: the store
- * uses WAL mode and a busy timeout, so the two processes take turns on the write lock.
+ * User commands open the store directly. Embedded: the SQLite file, safe next to a running
+ * server (WAL mode and a busy timeout let the two processes take turns on the write lock).
+ * Cluster (SWITCHBOARD_REDIS_URL / redisUrl set): the Redis store every edge reads.
  */
 import { join } from "node:path";
 import type { Store } from "@switchboard/core";
@@ -12,10 +13,13 @@ export function storeFile(config: Pick<SwitchboardConfig, "dataDir">): string {
   return join(config.dataDir, "switchboard.db");
 }
 
-export async function withStore<T>(config: Pick<SwitchboardConfig, "dataDir">, use: (store: Store) => Promise<T>): Promise<T> {
+export async function withStore<T>(config: Pick<SwitchboardConfig, "dataDir" | "redisUrl">, use: (store: Store) => Promise<T>): Promise<T> {
   let store: Store;
   try {
-    store = openSqliteStore(storeFile(config));
+    if (config.redisUrl) {
+      const { openRedisStore } = await import("@switchboard/redis");
+      store = openRedisStore(config.redisUrl);
+    } else store = openSqliteStore(storeFile(config));
   } catch (err) {
     throw new CommandError((err as Error).message, { cause: err });
   }

@@ -2,7 +2,8 @@
 export const USAGE = `Usage: switchboard <command> [options]
 
 Commands:
-  start                          run the server (every role, embedded backends)
+  start                          run the server (default: every role, embedded backends;
+                                 --role edge: a cluster edge over Redis and NATS)
   user add <jid> [password]      create an account (password from stdin/prompt when omitted)
   user passwd <jid> [password]   change an account's password
   user del <jid>                 delete an account and all its data
@@ -15,9 +16,12 @@ Options (every command):
       --domain D        XMPP domain served
       --data-dir DIR    data directory (SQLite store, generated TLS files)
       --log-level L     fatal, error, warn, info, debug, trace or silent
+      --role R          all (embedded all-in-one) or edge (needs SWITCHBOARD_REDIS_URL and
+                        SWITCHBOARD_NATS_URL)
   -h, --help            show this help
 
-User commands work while the server runs. Settings and their SWITCHBOARD_* environment
+User commands work while the server runs; with SWITCHBOARD_REDIS_URL set they act on the
+cluster's Redis store instead of the SQLite file. Settings and their SWITCHBOARD_* environment
 variables are listed in docs/configuration.md.
 
 Exit codes: 0 success, 1 failure (existing or missing user, bad config, store error,

@@ -8,6 +8,8 @@ import { isIP } from "node:net";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export const LOG_FORMATS = ["json", "pretty", "auto"] as const;
+export const ROLES = ["all", "edge"] as const;
+export type Role = (typeof ROLES)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
@@ -102,6 +104,12 @@ export function randomNodeId(): string {
   return `node-${randomBytes(3).toString("hex")}`;
 }
 
+function clusterPrefix(raw: unknown): string {
+  const value = nonEmptyString(raw);
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(value)) throw new InvalidValue("must be 1 to 32 letters, digits, - or _");
+  return value;
+}
+
 function websocketPath(raw: unknown): string {
   const text = nonEmptyString(raw);
   if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(text)) throw new InvalidValue("must be a URL path starting with '/'");
@@ -141,6 +149,9 @@ export const CONFIG_SCHEMA: readonly ConfigKeySpec[] = [
   { key: "nodeId", type: "string", default: randomNodeId, defaultText: "random `node-xxxxxx`", env: "SWITCHBOARD_NODE_ID",
     description: "Unique name of this process in a cluster (letters, digits, - and _). Set it explicitly for cluster nodes.",
     parse: nodeId },
+  { key: "role", type: ROLES.join(" \\| "), default: () => "all", env: "SWITCHBOARD_ROLE",
+    description: "`all`: every role in one process on embedded backends; `edge`: a stateless cluster edge (needs redisUrl and natsUrl).",
+    parse: oneOf(ROLES) },
   { key: "bind", type: "address", default: () => "0.0.0.0", env: "SWITCHBOARD_BIND",
     description: "Address every listener binds to; `::` listens on IPv6 and IPv4 where the host supports it.",
     parse: bindAddress },
@@ -188,10 +199,13 @@ export const CONFIG_SCHEMA: readonly ConfigKeySpec[] = [
   { key: "registration.perIpPerHour", type: "integer", default: () => 5,
     description: "In-band registrations allowed per IP address per hour.", parse: integer(1, 1_000_000) },
   { key: "redisUrl", type: "URL", default: none, defaultText: "unset", env: "SWITCHBOARD_REDIS_URL",
-    description: "Redis for cluster mode, `redis://` or `rediss://` (not used yet).",
+    description: "Redis for cluster mode (session registry and store), `redis://` or `rediss://`. The user commands use it too when set.",
     parse: urlList(["redis:", "rediss:"], false) },
+  { key: "clusterPrefix", type: "string", default: () => "sb", env: "SWITCHBOARD_CLUSTER_PREFIX",
+    description: "Prefix of every Redis key and NATS subject, so several deployments can share one Redis and NATS.",
+    parse: clusterPrefix },
   { key: "natsUrl", type: "URL list", default: none, defaultText: "unset", env: "SWITCHBOARD_NATS_URL",
-    description: "NATS for cluster mode, `nats://` or `tls://`; several servers comma-separated (not used yet).",
+    description: "NATS for cluster mode (stanza bus), `nats://` or `tls://`; several servers comma-separated.",
     parse: urlList(["nats:", "tls:"], true) },
 ];
 

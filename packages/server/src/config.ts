@@ -6,15 +6,17 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { CONFIG_SCHEMA, CONFIG_SECTIONS, InvalidValue, type LogFormat, type LogLevel } from "./config-schema.js";
+import { CONFIG_SCHEMA, CONFIG_SECTIONS, InvalidValue, type LogFormat, type LogLevel, type Role } from "./config-schema.js";
 
-export { CONFIG_SCHEMA, LOG_FORMATS, LOG_LEVELS, type ConfigKeySpec, type LogFormat, type LogLevel } from "./config-schema.js";
+export { CONFIG_SCHEMA, LOG_FORMATS, LOG_LEVELS, ROLES, type ConfigKeySpec, type LogFormat, type LogLevel, type Role } from "./config-schema.js";
 
 export interface SwitchboardConfig {
   domain: string;
   /** absolute path */
   dataDir: string;
   nodeId: string;
+  /** "all": embedded all-in-one; "edge": cluster edge over Redis and NATS */
+  role: Role;
   log: { level: LogLevel; format: LogFormat };
   bind: string;
   c2s: { port: number; tlsPort: number; requireTls: boolean };
@@ -33,6 +35,7 @@ export interface SwitchboardConfig {
   registration: { enabled: boolean; perIpPerHour: number };
   redisUrl?: string;
   natsUrl?: string;
+  clusterPrefix: string;
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -111,6 +114,11 @@ export function loadConfig(opts: LoadConfigOptions = {}): SwitchboardConfig {
   if ((result.tls.cert === undefined) !== (result.tls.key === undefined)) {
     const missing = result.tls.cert === undefined ? "tls.cert" : "tls.key";
     throw new ConfigError(missing, "tls.cert and tls.key must be set together (or both left unset to generate a certificate)");
+  }
+  if (result.role === "edge") {
+    for (const key of ["redisUrl", "natsUrl"] as const) {
+      if (result[key] === undefined) throw new ConfigError(key, `required when role is edge (set ${key === "redisUrl" ? "SWITCHBOARD_REDIS_URL" : "SWITCHBOARD_NATS_URL"})`);
+    }
   }
   return result;
 }

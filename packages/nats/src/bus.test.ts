@@ -1,0 +1,151 @@
+/** NatsStanzaBus against the shared nats-server (SWITCHBOARD_TEST_NATS_URL); fails if it is down. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BusEnvelope } from "@switchboard/core";
+import { NatsStanzaBus } from "./bus.js";
+import { BusUnavailableError, InvalidBusEnvelopeError, NodeUnreachableError } from "./errors.js";
+import { eventually, requireSharedNats } from "./test-servers.js";
+
+const url = process.env.SWITCHBOARD_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+const prefix = `sbtest${Math.random().toString(36).slice(2, 10)}`;
+const open: NatsStanzaBus[] = [];
+
+async function bus(): Promise<NatsStanzaBus> {
+  const b = await NatsStanzaBus.connect({ servers: url, subjectPrefix: prefix });
+  open.push(b);
+  return b;
+}
+
+function envelope(n: number, headers?: Record<string, string>): BusEnvelope {
+  return { to: `u${n}@example.com/r`, sessionId: `s${n}`, xml: `<message id='${n}'><body>${n}</body></message>`, headers };
+}
+
+beforeAll(() => requireSharedNats(url));
+
+afterAll(async () => {
+  await Promise.all(open.map((b) => b.close()));
+});
+
+describe("NatsStanzaBus on the shared server", () => {
+  it("carries the envelope and its headers to the destination node", async () => {
+    const [a, b] = [await bus(), await bus()];
+    const got: BusEnvelope[] = [];
+    b.subscribe("edge-b", (env) => got.push(env));
+    await b.flush();
+    await a.publish("edge-b", {
+      to: "juliet@example.com/balcony",
+      sessionId: "sess-1",
+      xml: "<message to='juliet@example.com/balcony'><body>wherefore ☃</body></message>",
+      headers: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", control: "conflict" },
+    });
+    await eventually(() => got.length === 1, "envelope delivered");
+    expect(got[0]).toEqual({
+      to: "juliet@example.com/balcony",
+      sessionId: "sess-1",
+      xml: "<message to='juliet@example.com/balcony'><body>wherefore ☃</body></message>",
+      headers: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", control: "conflict" },
+    });
+    expect(a.status()).toEqual({ connected: true, reconnecting: false, pendingBytes: 0, closed: false });
+  });
+
+  it("delivers 10,000 stanzas from one publisher in order", async () => {
+    const [a, b] = [await bus(), await bus()];
+    const seen: number[] = [];
+    b.subscribe("edge-order", (env) => seen.push(Number(env.sessionId.slice(1))));
+    await b.flush();
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < 10_000; i++) sends.push(a.publish("edge-order", envelope(i)));
+    await Promise.all(sends);
+    await eventually(() => seen.length >= 10_000, "all 10,000 delivered");
+    expect(seen).toEqual(Array.from({ length: 10_000 }, (_, i) => i));
+  });
+
+  it("routes by node: each node gets only its own stanzas", async () => {
+    const [pub, n1, n2] = [await bus(), await bus(), await bus()];
+    const got1: string[] = [];
+    const got2: string[] = [];
+    n1.subscribe("node-1", (env) => got1.push(env.sessionId));
+    n2.subscribe("node-2", (env) => got2.push(env.sessionId));
+    await Promise.all([n1.flush(), n2.flush()]);
+    await pub.publish("node-1", envelope(1));
+    await pub.publish("node-2", envelope(2));
+    await pub.publish("node-1", envelope(3));
+    await eventually(() => got1.length === 2 && got2.length === 1, "both nodes served");
+    expect(got1).toEqual(["s1", "s3"]);
+    expect(got2).toEqual(["s2"]);
+  });
+
+  it("stops delivering to a handler after unsubscribe", async () => {
+    const [pub, sub] = [await bus(), await bus()];
+    const removed: string[] = [];
+    const kept: string[] = [];
+    const unsubscribe = sub.subscribe("edge-unsub", (env) => removed.push(env.sessionId));
+    sub.subscribe("edge-unsub", (env) => kept.push(env.sessionId));
+    await sub.flush();
+    await pub.publish("edge-unsub", envelope(1));
+    await eventually(() => removed.length === 1 && kept.length === 1, "first stanza to both");
+    unsubscribe();
+    await sub.flush();
+    await pub.publish("edge-unsub", envelope(2));
+    await eventually(() => kept.length === 2, "second stanza to the remaining handler");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(removed).toEqual(["s1"]);
+  });
+
+  it("close is idempotent and later publishes reject with BusUnavailableError", async () => {
+    const b = await bus();
+    const statuses: string[] = [];
+    b.onStatus((_s, event) => statuses.push(event));
+    await Promise.all([b.close(), b.close()]);
+    await b.close();
+    expect(statuses).toEqual(["closed"]);
+    expect(b.status()).toMatchObject({ connected: false, closed: true });
+    const err = await b.publish("edge-x", envelope(1)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BusUnavailableError);
+    expect(err).toMatchObject({ name: "BusUnavailableError", reason: "closed" });
+    expect(() => b.subscribe("edge-x", () => {})).toThrow(BusUnavailableError);
+  });
+
+  it("rejects node ids that would add subject tokens or wildcards, and reserved headers", async () => {
+    const b = await bus();
+    for (const bad of ["a.b", "*", ">", "", "edge 1"]) {
+      await expect(b.publish(bad, envelope(1))).rejects.toBeInstanceOf(InvalidBusEnvelopeError);
+    }
+    await expect(b.publish("ok", envelope(1, { "sb-to": "x" }))).rejects.toBeInstanceOf(InvalidBusEnvelopeError);
+    await expect(b.publish("ok", envelope(1, { note: "a\r\nb" }))).rejects.toBeInstanceOf(InvalidBusEnvelopeError);
+    expect(() => b.subscribe("a.>", () => {})).toThrow(InvalidBusEnvelopeError);
+  });
+
+  it("publishChecked resolves once the node handled it and reports a node nobody serves", async () => {
+    const [pub, sub] = [await bus(), await bus()];
+    const got: string[] = [];
+    sub.subscribe("edge-checked", (env) => got.push(env.headers?.control ?? ""));
+    await sub.flush();
+    await pub.publishChecked("edge-checked", envelope(1, { control: "conflict" }));
+    expect(got).toEqual(["conflict"]);
+    const err = await pub.publishChecked("edge-nobody", envelope(2), 1_000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NodeUnreachableError);
+    expect(err).toMatchObject({ nodeId: "edge-nobody", reason: "no-subscriber" });
+  });
+
+  it("broadcasts control notices to every node, the sender included, and ignores malformed ones", async () => {
+    const [a, b] = [await bus(), await bus()];
+    const atA: unknown[] = [];
+    const atB: unknown[] = [];
+    a.subscribeControl((m) => atA.push(m));
+    b.subscribeControl((m) => atB.push(m));
+    await Promise.all([a.flush(), b.flush()]);
+    const notice = { type: "registry/invalidate", origin: "edge-a", bares: ["u@example.com"] };
+    await a.publishControl(notice);
+    await b.publishControl({ type: "ping", origin: "edge-b" });
+    await eventually(() => atA.length === 2 && atB.length === 2, "notices reach both nodes");
+    expect(atA).toEqual([notice, { type: "ping", origin: "edge-b" }]);
+    expect(atB).toEqual(atA);
+    // A subscriber survives garbage on the control subject (another client, another version).
+    const raw = await NatsStanzaBus.connect({ servers: url, subjectPrefix: prefix });
+    open.push(raw);
+    await raw.publishControl({ type: 42 } as never);
+    await a.publishControl({ type: "after", origin: "edge-a" });
+    await eventually(() => atB.length === 3, "next valid notice still arrives");
+    expect(atB[2]).toEqual({ type: "after", origin: "edge-a" });
+  });
+});

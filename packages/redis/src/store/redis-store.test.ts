@@ -1,0 +1,231 @@
+/**
+ * Runs the shared Store contract and Redis-specific behaviour against a real Redis at
+ * SWITCHBOARD_TEST_REDIS_URL (default redis://127.0.0.1:6379). When Redis is unreachable this
+ * file fails rather than skips: CI starts Redis, and a silently skipped adapter suite is how a
+ * broken cluster mode ships. Every store uses a fresh random prefix; all keys are removed after.
+ */
+
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { afterAll, describe, expect, it } from "vitest";
+import { fakeCredentials, storeContract } from "../../../../test/contracts/store-contract.js";
+import { accountIndexKey, hashSlot, userKeys } from "./keys.js";
+import { openRedisStore, RedisStore } from "./redis-store.js";
+
+const REDIS_URL = process.env.SWITCHBOARD_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+const RUN_PREFIX = `sbtest-${randomUUID().slice(0, 8)}`;
+
+const client = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3_000, retryStrategy: () => null });
+// Top-level await: an unreachable Redis fails the whole file here.
+await client.connect();
+await client.ping();
+
+let prefixCounter = 0;
+const freshPrefix = () => `${RUN_PREFIX}-${++prefixCounter}`;
+const extraClients: Redis[] = [];
+function newClient(): Redis {
+  const extra = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  extraClients.push(extra);
+  return extra;
+}
+
+afterAll(async () => {
+  let cursor = "0";
+  do {
+    const [next, keys] = await client.scan(cursor, "MATCH", `${RUN_PREFIX}*`, "COUNT", 1000);
+    if (keys.length > 0) await client.unlink(...keys);
+    cursor = next;
+  } while (cursor !== "0");
+  await Promise.all(extraClients.map((extra) => extra.quit()));
+  await client.quit();
+});
+
+async function keysUnder(prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+    found.push(...keys);
+    cursor = next;
+  } while (cursor !== "0");
+  return found.sort();
+}
+
+const ALICE = "alice@example.com";
+const rosterItem = (jid: string) => ({
+  jid,
+  groups: [],
+  subscription: "none" as const,
+  askOut: false,
+  askIn: false,
+  approved: false,
+  inRoster: true,
+});
+
+storeContract("RedisStore (shared client)", () => new RedisStore(client, { prefix: freshPrefix() }));
+
+describe("RedisStore key layout", () => {
+  it("computes Redis Cluster hash slots like CLUSTER KEYSLOT", () => {
+    // Reference values from the Redis Cluster specification and `CLUSTER KEYSLOT`.
+    expect(hashSlot("123456789")).toBe(0x31c3);
+    expect(hashSlot("foo")).toBe(12182);
+    expect(hashSlot("bar")).toBe(5061);
+    expect(hashSlot("{user1000}.following")).toBe(hashSlot("user1000"));
+    expect(hashSlot("foo{}{bar}")).not.toBe(hashSlot("bar"));
+    expect(hashSlot("foo{{bar}}zap")).toBe(hashSlot("{bar"));
+  });
+
+  it("puts every key of a user in one hash slot tagged with the bare JID; only the index is global", async () => {
+    const prefix = freshPrefix();
+    const store = new RedisStore(client, { prefix });
+    const users = [ALICE, "we{ir}d@example.com"];
+    for (const bare of users) {
+      await store.accounts.create(bare, fakeCredentials(bare));
+      await store.roster.put(bare, rosterItem("bob@example.com"));
+      await store.offline.push(bare, "<message/>", 10);
+      await store.vcard.set(bare, "<vCard xmlns='vcard-temp'/>");
+      await store.blocklist.add(bare, ["spam@example.net"]);
+    }
+    const keys = await keysUnder(prefix);
+    expect(keys).toHaveLength(1 + 6 * users.length);
+    expect(keys).toContain(accountIndexKey(prefix));
+    for (const bare of users) {
+      const own = keys.filter((key) => key.startsWith(`${prefix}:{${bare}}:`));
+      expect(own.sort()).toEqual(Object.values(userKeys(prefix, bare)).sort());
+      expect(new Set(own.map(hashSlot)).size).toBe(1);
+    }
+    expect(hashSlot(userKeys(prefix, ALICE).account)).toBe(hashSlot(ALICE));
+  });
+
+  it("keeps only the roster version counter after deleting an account", async () => {
+    const prefix = freshPrefix();
+    const store = new RedisStore(client, { prefix });
+    await store.accounts.create(ALICE, fakeCredentials("a"));
+    await store.roster.put(ALICE, rosterItem("bob@example.com"));
+    await store.offline.push(ALICE, "<message/>", 10);
+    await store.accounts.delete(ALICE);
+    expect(await keysUnder(prefix)).toEqual([userKeys(prefix, ALICE).rosterVersion]);
+  });
+
+  it("lists blocked JIDs in blocking order", async () => {
+    const store = new RedisStore(client, { prefix: freshPrefix() });
+    await store.blocklist.add(ALICE, ["z@x", "a@x"]);
+    await store.blocklist.add(ALICE, ["m@x", "z@x"]);
+    await store.blocklist.remove(ALICE, ["a@x"]);
+    await store.blocklist.add(ALICE, ["a@x"]);
+    expect(await store.blocklist.list(ALICE)).toEqual(["z@x", "m@x", "a@x"]);
+  });
+
+  it("rejects a prefix that would change the hash tag", () => {
+    expect(() => new RedisStore(client, { prefix: "sb{x}" })).toThrow(expect.objectContaining({ name: "InvalidKeyPrefixError" }));
+  });
+});
+
+describe("RedisStore atomicity across connections", () => {
+  it("50 concurrent pushes from 5 connections with cap 10 store exactly 10", async () => {
+    const prefix = freshPrefix();
+    const stores = Array.from({ length: 5 }, () => new RedisStore(newClient(), { prefix }));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => stores[i % 5]!.offline.push(ALICE, `<message id='${i}'/>`, 10)),
+    );
+    expect(results.filter(Boolean)).toHaveLength(10);
+    expect(await stores[0]!.offline.count(ALICE)).toBe(10);
+  });
+
+  it("takeAll running concurrently with pushes loses and duplicates nothing", async () => {
+    const prefix = freshPrefix();
+    const pusher = new RedisStore(newClient(), { prefix });
+    const taker = new RedisStore(newClient(), { prefix });
+    const sent = Array.from({ length: 300 }, (_, i) => `<message id='${i}'/>`);
+    const taken: string[] = [];
+    let pushing = true;
+    const pushes = (async () => {
+      for (const xml of sent) expect(await pusher.offline.push(ALICE, xml, 1_000)).toBe(true);
+      pushing = false;
+    })();
+    const takes = (async () => {
+      let rounds = 0;
+      while (pushing || rounds === 0) {
+        taken.push(...(await taker.offline.takeAll(ALICE)));
+        rounds++;
+      }
+    })();
+    await Promise.all([pushes, takes]);
+    taken.push(...(await taker.offline.takeAll(ALICE)));
+    // Exactly the stanzas sent, each once, in arrival order.
+    expect(taken).toEqual(sent);
+  });
+});
+
+describe("RedisStore lifecycle", () => {
+  it("keeps data across clients: a store opened later on a new connection sees everything", async () => {
+    const prefix = freshPrefix();
+    const first = openRedisStore(REDIS_URL, { prefix });
+    await first.accounts.create(ALICE, fakeCredentials("a"));
+    const version = await first.roster.put(ALICE, rosterItem("bob@example.com"));
+    await first.offline.push(ALICE, "<message id='1'/>", 10);
+    await first.vcard.set(ALICE, "<vCard xmlns='vcard-temp'/>");
+    await first.blocklist.add(ALICE, ["spam@example.net"]);
+    await first.close();
+    expect(first.client.status).toBe("end");
+
+    const second = openRedisStore(REDIS_URL, { prefix });
+    try {
+      expect(await second.accounts.get(ALICE)).toEqual(fakeCredentials("a"));
+      expect(await second.accounts.list()).toEqual([ALICE]);
+      expect(await second.roster.version(ALICE)).toBe(version);
+      expect(await second.offline.takeAll(ALICE)).toEqual(["<message id='1'/>"]);
+      expect(await second.vcard.get(ALICE)).toBe("<vCard xmlns='vcard-temp'/>");
+      expect(await second.blocklist.list(ALICE)).toEqual(["spam@example.net"]);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("close() leaves a client it was given connected", async () => {
+    const shared = newClient();
+    const store = new RedisStore(shared, { prefix: freshPrefix() });
+    await store.vcard.set(ALICE, "<vCard/>");
+    await store.close();
+    expect(await shared.ping()).toBe("PONG");
+  });
+
+  it("fails fast with a rejected promise, not a hang or crash, when Redis is unreachable", async () => {
+    const errors: Error[] = [];
+    const store = openRedisStore("redis://127.0.0.1:1", { prefix: freshPrefix(), onError: (e) => errors.push(e) });
+    try {
+      const started = Date.now();
+      await expect(store.accounts.get(ALICE)).rejects.toBeInstanceOf(Error);
+      await expect(store.offline.push(ALICE, "<message/>", 10)).rejects.toBeInstanceOf(Error);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(errors.length).toBeGreaterThan(0);
+      expect(await store.checkDurability()).toMatchObject({ aof: false, fsync: "unknown", error: expect.any(String) });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("checkDurability reports the server's appendonly and appendfsync settings", async () => {
+    const [, appendonly] = (await client.config("GET", "appendonly")) as string[];
+    const [, appendfsync] = (await client.config("GET", "appendfsync")) as string[];
+    const report = await new RedisStore(client, { prefix: freshPrefix() }).checkDurability();
+    expect(report).toEqual({ aof: appendonly === "yes", fsync: appendfsync });
+  });
+});
+
+describe("RedisStore bulk import", () => {
+  it("createMany imports 10,000 accounts in pipelined batches", async () => {
+    const store = new RedisStore(client, { prefix: freshPrefix() });
+    const entries = Array.from({ length: 10_000 }, (_, i) => ({
+      bare: `user${String(i).padStart(5, "0")}@example.com`,
+      credentials: fakeCredentials(String(i)),
+    }));
+    const started = performance.now();
+    const results = await store.accounts.createMany(entries);
+    const seconds = (performance.now() - started) / 1000;
+    console.info(`createMany: ${entries.length} accounts in ${seconds.toFixed(3)} s = ${Math.round(entries.length / seconds)} accounts/s`);
+    expect(results.every((result) => result === "created")).toBe(true);
+    expect(await store.accounts.list()).toEqual(entries.map((entry) => entry.bare));
+    expect(await store.accounts.createMany(entries.slice(0, 600))).toEqual(Array(600).fill("exists"));
+  });
+});

@@ -1,0 +1,124 @@
+/**
+ * Lua scripts that make each multi-step store operation atomic per user. Every script receives
+ * only keys of one user (one hash slot, see keys.ts) through KEYS, as Redis Cluster requires.
+ * They are registered with ioredis `defineCommand`, which sends EVALSHA and falls back to EVAL
+ * after a NOSCRIPT (e.g. after a Redis restart or failover flushed the script cache).
+ */
+
+import type { Cluster, Redis } from "ioredis";
+
+export type RedisClient = Redis | Cluster;
+
+/** KEYS[1] offline list; ARGV[1] stanza, ARGV[2] cap. Check and append in one step. */
+const OFFLINE_PUSH = `
+if redis.call('LLEN', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('RPUSH', KEYS[1], ARGV[1])
+  return 1
+end
+return 0`;
+
+/** KEYS[1] offline list. Read and delete in one step, so a concurrent push is never lost. */
+const OFFLINE_TAKE_ALL = `
+local stanzas = redis.call('LRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1])
+return stanzas`;
+
+/** KEYS[1] roster hash, KEYS[2] version counter; ARGV[1] contact, ARGV[2] item JSON. */
+const ROSTER_PUT = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('INCR', KEYS[2])`;
+
+/** KEYS[1] roster hash, KEYS[2] version counter; ARGV[1] contact. */
+const ROSTER_REMOVE = `
+redis.call('HDEL', KEYS[1], ARGV[1])
+return redis.call('INCR', KEYS[2])`;
+
+/**
+ * KEYS: account, roster, offline, vcard, blocklist. Returns 1 when the account existed. The
+ * user data goes even when the account is already gone, so stray data never outlives it. The
+ * roster version counter is deliberately not among the keys: see RedisStore's roster comment.
+ */
+const DELETE_USER = `
+local existed = redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+return existed`;
+
+/**
+ * KEYS[1] blocklist sorted set; ARGV the JIDs. Scores are an insertion sequence continuing from
+ * the highest score present, so the list keeps blocking order. Returns the JIDs actually added,
+ * in request order (a JID repeated in one request is added once).
+ */
+const BLOCK_ADD = `
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+local seq = 0
+if top[2] then seq = tonumber(top[2]) end
+local added = {}
+for _, jid in ipairs(ARGV) do
+  if not redis.call('ZSCORE', KEYS[1], jid) then
+    seq = seq + 1
+    redis.call('ZADD', KEYS[1], seq, jid)
+    added[#added + 1] = jid
+  end
+end
+return added`;
+
+/**
+ * KEYS[1] blocklist; ARGV the JIDs. No JIDs means "unblock all" (XEP-0191 §3.4). Returns the
+ * JIDs actually removed.
+ */
+const BLOCK_REMOVE = `
+if #ARGV == 0 then
+  local all = redis.call('ZRANGE', KEYS[1], 0, -1)
+  redis.call('DEL', KEYS[1])
+  return all
+end
+local removed = {}
+for _, jid in ipairs(ARGV) do
+  if redis.call('ZREM', KEYS[1], jid) == 1 then removed[#removed + 1] = jid end
+end
+return removed`;
+
+const SCRIPTS = {
+  switchboardStoreOfflinePush: { numberOfKeys: 1, lua: OFFLINE_PUSH },
+  switchboardStoreOfflineTakeAll: { numberOfKeys: 1, lua: OFFLINE_TAKE_ALL },
+  switchboardStoreRosterPut: { numberOfKeys: 2, lua: ROSTER_PUT },
+  switchboardStoreRosterRemove: { numberOfKeys: 2, lua: ROSTER_REMOVE },
+  switchboardStoreDeleteUser: { numberOfKeys: 5, lua: DELETE_USER },
+  switchboardStoreBlockAdd: { numberOfKeys: 1, lua: BLOCK_ADD },
+  switchboardStoreBlockRemove: { numberOfKeys: 1, lua: BLOCK_REMOVE },
+} as const;
+
+/** Typed calls to the scripts above. */
+export interface StoreScripts {
+  offlinePush(offline: string, stanzaXml: string, cap: number): Promise<number>;
+  offlineTakeAll(offline: string): Promise<string[]>;
+  rosterPut(roster: string, version: string, contact: string, itemJson: string): Promise<number>;
+  rosterRemove(roster: string, version: string, contact: string): Promise<number>;
+  deleteUser(account: string, roster: string, offline: string, vcard: string, blocklist: string): Promise<number>;
+  blockAdd(blocklist: string, jids: string[]): Promise<string[]>;
+  blockRemove(blocklist: string, jids: string[]): Promise<string[]>;
+}
+
+type ScriptName = keyof typeof SCRIPTS;
+type ScriptCall = (...keysThenArgs: Array<string | number>) => Promise<unknown>;
+
+/**
+ * Registers the scripts on the client (names are namespaced, so defining them on a client shared
+ * with other adapters is harmless, and defining them twice just replaces them).
+ */
+export function defineStoreScripts(client: RedisClient): StoreScripts {
+  for (const [name, definition] of Object.entries(SCRIPTS)) client.defineCommand(name, definition);
+  const call = (name: ScriptName, ...keysThenArgs: Array<string | number>): Promise<unknown> =>
+    (client as unknown as Record<ScriptName, ScriptCall>)[name](...keysThenArgs);
+  return {
+    offlinePush: (offline, xml, cap) => call("switchboardStoreOfflinePush", offline, xml, cap) as Promise<number>,
+    offlineTakeAll: (offline) => call("switchboardStoreOfflineTakeAll", offline) as Promise<string[]>,
+    rosterPut: (roster, version, contact, json) =>
+      call("switchboardStoreRosterPut", roster, version, contact, json) as Promise<number>,
+    rosterRemove: (roster, version, contact) =>
+      call("switchboardStoreRosterRemove", roster, version, contact) as Promise<number>,
+    deleteUser: (...keys) => call("switchboardStoreDeleteUser", ...keys) as Promise<number>,
+    blockAdd: (blocklist, jids) => call("switchboardStoreBlockAdd", blocklist, ...jids) as Promise<string[]>,
+    blockRemove: (blocklist, jids) => call("switchboardStoreBlockRemove", blocklist, ...jids) as Promise<string[]>,
+  };
+}

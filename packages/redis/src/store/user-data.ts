@@ -1,0 +1,81 @@
+/**
+ * Roster (RFC 6121 §2), offline (XEP-0160), vcard-temp (XEP-0054) and blocking (XEP-0191) on
+ * Redis. Each multi-step operation is one Lua script over keys of a single user (scripts.ts).
+ */
+
+import type { BlockStore, OfflineStore, RosterItem, RosterStore, VCardStore } from "@switchboard/core";
+import { userKeys } from "./keys.js";
+import type { RedisClient, StoreScripts } from "./scripts.js";
+
+/**
+ * Roster versions (RFC 6121 §2.6) come from a per-user INCR counter bumped in the same script as
+ * the write. The counter key is kept when the account is deleted: a re-created account continues
+ * the sequence, so a client caching an old roster under a reused version can never be told "no
+ * changes". We chose this over a clock-derived version because clocks jump back (failover to a
+ * replica on another host, NTP steps), which would break monotonicity; the cost is one small
+ * string key per deleted account.
+ */
+export function redisRoster(client: RedisClient, scripts: StoreScripts, prefix: string): RosterStore {
+  return {
+    async list(owner) {
+      const items = await client.hvals(userKeys(prefix, owner).roster);
+      return items.map((json) => JSON.parse(json) as RosterItem);
+    },
+    async get(owner, contact) {
+      const json = await client.hget(userKeys(prefix, owner).roster, contact);
+      return json === null ? undefined : (JSON.parse(json) as RosterItem);
+    },
+    async put(owner, item) {
+      const keys = userKeys(prefix, owner);
+      return scripts.rosterPut(keys.roster, keys.rosterVersion, item.jid, JSON.stringify(item));
+    },
+    async remove(owner, contact) {
+      const keys = userKeys(prefix, owner);
+      return scripts.rosterRemove(keys.roster, keys.rosterVersion, contact);
+    },
+    async version(owner) {
+      const value = await client.get(userKeys(prefix, owner).rosterVersion);
+      return value === null ? 0 : Number(value);
+    },
+  };
+}
+
+export function redisOffline(client: RedisClient, scripts: StoreScripts, prefix: string): OfflineStore {
+  return {
+    async push(owner, stanzaXml, cap) {
+      return (await scripts.offlinePush(userKeys(prefix, owner).offline, stanzaXml, cap)) === 1;
+    },
+    async takeAll(owner) {
+      return scripts.offlineTakeAll(userKeys(prefix, owner).offline);
+    },
+    async count(owner) {
+      return client.llen(userKeys(prefix, owner).offline);
+    },
+  };
+}
+
+export function redisVCard(client: RedisClient, prefix: string): VCardStore {
+  return {
+    async get(owner) {
+      return (await client.get(userKeys(prefix, owner).vcard)) ?? undefined;
+    },
+    async set(owner, vcardXml) {
+      await client.set(userKeys(prefix, owner).vcard, vcardXml);
+    },
+  };
+}
+
+export function redisBlocklist(client: RedisClient, scripts: StoreScripts, prefix: string): BlockStore {
+  return {
+    async list(owner) {
+      return client.zrange(userKeys(prefix, owner).blocklist, 0, -1);
+    },
+    async add(owner, jids) {
+      if (jids.length === 0) return [];
+      return scripts.blockAdd(userKeys(prefix, owner).blocklist, jids);
+    },
+    async remove(owner, jids) {
+      return scripts.blockRemove(userKeys(prefix, owner).blocklist, jids);
+    },
+  };
+}

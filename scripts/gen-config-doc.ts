@@ -1,0 +1,11 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { configMarkdownTable } from "@switchboard/server";
+const p = "docs/configuration.md";
+const doc = readFileSync(p, "utf8");
+const lines = doc.split("\n");
+const start = lines.findIndex((l) => l.startsWith("| key") || l.startsWith("| Key"));
+let end = start;
+while (end < lines.length && lines[end].startsWith("|")) end++;
+lines.splice(start, end - start, ...configMarkdownTable().trimEnd().split("\n"));
+writeFileSync(p, lines.join("\n"));
+console.log("table rows", end - start);

@@ -1,0 +1,98 @@
+/**
+ * Real Redis and NATS processes for cluster and fault tests, on free loopback ports, each with
+ * its own directory so a test can kill and restart them. Redis runs with the durability settings
+ * the deployment uses (AOF, fsync always), so a restart keeps what was accepted.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, "127.0.0.1");
+      s.once("connect", () => (s.destroy(), resolve(true)));
+      s.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function requireBinary(name: string): void {
+  if (spawnSync("sh", ["-c", `command -v ${name}`]).status !== 0) {
+    throw new Error(`${name} is not installed (apt-get install ${name === "nats-server" ? "nats-server" : "redis-server"}); .ci/run installs it`);
+  }
+}
+
+abstract class ManagedProcess {
+  protected child?: ChildProcess;
+  readonly dir = mkdtempSync(join(tmpdir(), "sb-proc-"));
+  constructor(readonly port: number) {}
+  protected abstract command(): [string, string[]];
+
+  async start(): Promise<void> {
+    const [cmd, args] = this.command();
+    requireBinary(cmd);
+    this.child = spawn(cmd, args, { stdio: "ignore", cwd: this.dir });
+    await waitForPort(this.port);
+  }
+
+  /** SIGKILL: the process dies without any goodbye */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGKILL");
+    await exited;
+    this.child = undefined;
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export class RedisProcess extends ManagedProcess {
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+  protected command(): [string, string[]] {
+    return ["redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always"]];
+  }
+  static async create(): Promise<RedisProcess> {
+    const p = new RedisProcess(await freePort());
+    await p.start();
+    return p;
+  }
+}
+
+export class NatsProcess extends ManagedProcess {
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+  protected command(): [string, string[]] {
+    return ["nats-server", ["-a", "127.0.0.1", "-p", String(this.port)]];
+  }
+  static async create(): Promise<NatsProcess> {
+    const p = new NatsProcess(await freePort());
+    await p.start();
+    return p;
+  }
+}
