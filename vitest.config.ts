@@ -1,15 +1,36 @@
 import { defineConfig } from "vitest/config";
 
+// The servers under test use self-signed certificates generated per data dir.
+const env = { NODE_TLS_REJECT_UNAUTHORIZED: "0" };
+
 export default defineConfig({
   resolve: { conditions: ["source"] },
   ssr: { resolve: { conditions: ["source"] } },
   test: {
-    include: ["packages/*/src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
-    // The servers under test use self-signed certificates generated per data dir.
-    env: { NODE_TLS_REJECT_UNAUTHORIZED: "0" },
     reporters: ["default"],
+    projects: [
+      {
+        extends: true,
+        test: { name: "unit", include: ["packages/*/src/**/*.test.ts", "test/infra/**/*.test.ts"], env },
+      },
+      {
+        // the protocol suite against the embedded all-in-one node
+        extends: true,
+        test: { name: "protocol", include: ["test/protocol/**/*.test.ts"], env },
+      },
+      {
+        // the same suite against two edges over real Redis and NATS
+        extends: true,
+        test: { name: "protocol-cluster", include: ["test/protocol/**/*.test.ts"], env: { ...env, SB_TEST_MODE: "cluster" } },
+      },
+      {
+        // fault tests on real processes (kill -9, Redis/NATS restarts)
+        extends: true,
+        test: { name: "cluster", include: ["test/cluster/**/*.test.ts"], env, testTimeout: 60_000 },
+      },
+    ],
   },
 });

@@ -105,6 +105,10 @@ describe("carbons (XEP-0280)", () => {
       await c.iq(xml("iq", { type: "set" }, xml("enable", { xmlns: "urn:xmpp:carbons:2" })));
       await c.send(xml("presence"));
     }
+    // each resource sees the other come online before the test goes on (the two may sit on
+    // different edges, where the other's state arrives a moment later)
+    await phone.waitFor((el) => el.name === "presence" && el.attrs.from === "carla@localhost/desk");
+    await desk.waitFor((el) => el.name === "presence" && el.attrs.from === "carla@localhost/phone");
     await phone.send(xml("message", { to: "viv@localhost/f", type: "chat" }, xml("body", {}, "sent from phone")));
     const sent = await desk.waitFor((el) => !!el.getChild("sent", "urn:xmpp:carbons:2"));
     expect(sent.getChild("sent")?.getChild("forwarded")?.getChild("message")?.getChildText("body")).toBe("sent from phone");

@@ -86,9 +86,10 @@ describe("stream negotiation", () => {
   });
 
   it("replaces a resource bound twice and sends the old stream <conflict/>", async () => {
-    const first = await RawConnection.open(ts.server.ports.c2s);
+    // in cluster mode the two streams sit on different edges
+    const first = await RawConnection.open(ts.nodes.at(-1)!.ports.c2s);
     await first.login("bob", "secret", "same");
-    const second = await connect(ts, "bob", { resource: "same" });
+    const second = await connect(ts, "bob", { resource: "same", node: ts.nodes[0] });
     await first.waitFor(/<conflict/);
     await first.waitClosed();
     expect(second.jid).toBe("bob@localhost/same");

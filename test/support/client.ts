@@ -4,6 +4,7 @@
  */
 import { client, xml, type Client } from "@xmpp/client";
 import type { Element } from "ltx";
+import type { RunningServer } from "@switchboard/server";
 import type { TestServer } from "./server.js";
 
 export { xml };
@@ -24,19 +25,29 @@ export interface TestClient {
   stop(): Promise<void>;
 }
 
-export function serviceUrl(ts: TestServer, transport: Transport): string {
-  const p = ts.server.ports;
+export function serviceUrl(ts: TestServer, transport: Transport, node = ts.nextNode()): string {
+  const p = node.ports;
   return transport === "tcp" ? `xmpp://127.0.0.1:${p.c2s}` : `ws://127.0.0.1:${p.http}${ts.config.http.websocketPath}`;
 }
 
 export async function connect(
   ts: TestServer,
   local: string,
-  opts: { password?: string; resource?: string; transport?: Transport } = {},
+  opts: { password?: string; resource?: string; transport?: Transport; node?: RunningServer } = {},
+): Promise<TestClient> {
+  return connectTo(serviceUrl(ts, opts.transport ?? "tcp", opts.node ?? ts.nextNode()), ts.domain, local, opts);
+}
+
+/** Logs in to any service URL (xmpp://, xmpps://, ws://) as local@domain. */
+export async function connectTo(
+  service: string,
+  domain: string,
+  local: string,
+  opts: { password?: string; resource?: string } = {},
 ): Promise<TestClient> {
   const xmpp = client({
-    service: serviceUrl(ts, opts.transport ?? "tcp"),
-    domain: ts.domain,
+    service,
+    domain,
     username: local,
     password: opts.password ?? "secret",
     resource: opts.resource,

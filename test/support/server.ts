@@ -1,57 +1,110 @@
 /**
- * Starts a real embedded Switchboard on free loopback ports with its own temporary data dir,
- * exactly as `switchboard start` would (same config loader, same wiring).
+ * Starts a real Switchboard for protocol tests, exactly as `switchboard start` would (same
+ * config loader, same wiring), on free loopback ports with its own data dir.
+ *
+ * SB_TEST_MODE=cluster runs the same suite against two edges (role "edge") sharing Redis and
+ * NATS (backends.ts picks env URLs, testcontainers or local processes); `connect()` alternates
+ * edges, so the two parties of a two-party test sit on different edges.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deriveCredentials } from "@switchboard/sasl";
 import { createLogger, loadConfig, startServer, type DeepPartial, type RunningServer, type SwitchboardConfig } from "@switchboard/server";
+import { startBackends, type TestBackends } from "./backends.js";
+
+export type TestMode = "embedded" | "cluster";
+
+export const TEST_MODE: TestMode = process.env.SB_TEST_MODE === "cluster" ? "cluster" : "embedded";
 
 export interface TestServer {
+  mode: TestMode;
+  /** the first (or only) node */
   server: RunningServer;
+  /** every node: one when embedded, two edges in cluster mode */
+  nodes: RunningServer[];
   config: SwitchboardConfig;
+  backends?: TestBackends;
   dataDir: string;
   domain: string;
+  /** the node the next client should use (round-robin over nodes) */
+  nextNode(): RunningServer;
   addUser(local: string, password?: string): Promise<string>;
   stop(opts?: { keepData?: boolean }): Promise<void>;
-  /** stops and starts again on the same data dir (new ports) */
+  /** stops and starts every node again on the same data (new ports) */
   restart(): Promise<void>;
 }
 
-export async function startTestServer(overrides: DeepPartial<SwitchboardConfig> = {}, dataDir?: string): Promise<TestServer> {
-  const dir = dataDir ?? mkdtempSync(join(tmpdir(), "sb-test-"));
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      domain: "localhost",
-      dataDir: dir,
-      bind: "127.0.0.1",
-      c2s: { port: 0, tlsPort: 0 },
-      http: { port: 0 },
-      log: { level: (process.env.SB_TEST_LOG as never) ?? "silent", format: "json" },
-      ...overrides,
-    },
-  });
-  const log = createLogger(config.log);
+export async function startTestServer(
+  overrides: DeepPartial<SwitchboardConfig> = {},
+  opts: { mode?: TestMode; localBackends?: boolean } = {},
+): Promise<TestServer> {
+  const mode = opts.mode ?? TEST_MODE;
+  const dir = mkdtempSync(join(tmpdir(), "sb-test-"));
+  const backends = mode === "cluster" ? await startBackends({ local: opts.localBackends }) : undefined;
+  const nodeCount = mode === "cluster" ? 2 : 1;
+  const configs = Array.from({ length: nodeCount }, (_, i) =>
+    loadConfig({
+      env: {},
+      overrides: {
+        domain: "localhost",
+        dataDir: dir,
+        bind: "127.0.0.1",
+        c2s: { port: 0, tlsPort: 0 },
+        http: { port: 0 },
+        log: { level: (process.env.SB_TEST_LOG as never) ?? "silent", format: "json" },
+        ...(backends
+          ? { role: "edge" as const, redisUrl: backends.redisUrl, natsUrl: backends.natsUrl, clusterPrefix: backends.prefix, nodeId: `edge${i}-${backends.prefix}` }
+          : {}),
+        ...overrides,
+      },
+    }),
+  );
+  const log = createLogger(configs[0]!.log);
+  const startAll = async () => {
+    const nodes: RunningServer[] = [];
+    for (const cfg of configs) nodes.push(await startServer(cfg, log));
+    for (const node of nodes) await waitReady(node);
+    return nodes;
+  };
+  let next = 0;
+  const nodes = await startAll();
   const ts: TestServer = {
-    server: await startServer(config, log),
-    config,
+    mode,
+    server: nodes[0]!,
+    nodes,
+    config: configs[0]!,
+    backends,
     dataDir: dir,
-    domain: config.domain,
+    domain: configs[0]!.domain,
+    nextNode() {
+      return ts.nodes[next++ % ts.nodes.length]!;
+    },
     async addUser(local, password = "secret") {
-      const bare = `${local}@${config.domain}`;
+      const bare = `${local}@${ts.domain}`;
       await ts.server.host.store.accounts.create(bare, deriveCredentials(password, { iterations: 256 }));
       return bare;
     },
-    async stop(opts = {}) {
-      await ts.server.stop();
-      if (!opts.keepData && !dataDir) rmSync(dir, { recursive: true, force: true });
+    async stop(o = {}) {
+      for (const n of ts.nodes) await n.stop();
+      await backends?.stop();
+      if (!o.keepData) rmSync(dir, { recursive: true, force: true });
     },
     async restart() {
-      await ts.server.stop();
-      ts.server = await startServer(config, log);
+      for (const n of ts.nodes) await n.stop();
+      ts.nodes = await startAll();
+      ts.server = ts.nodes[0]!;
     },
   };
   return ts;
+}
+
+async function waitReady(node: RunningServer, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const reason = await node.notReadyReason();
+    if (!reason) return;
+    if (Date.now() > deadline) throw new Error(`node not ready after ${timeoutMs} ms: ${reason}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

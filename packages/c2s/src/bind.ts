@@ -19,7 +19,9 @@ export async function bindResource(host: Host, session: LocalSession, username: 
   if (!jid || jid.resource !== resource.normalize("NFC")) {
     return { reply: strip(errorReply(iq, "bad-request", "the requested resource is not a valid JID resourcepart", "modify")) };
   }
-  const previous = await host.registry.bind({
+  let previous: Awaited<ReturnType<typeof host.registry.bind>>;
+  try {
+    previous = await host.registry.bind({
     jid: jid.full,
     sessionId: session.id,
     nodeId: host.nodeId,
@@ -27,11 +29,22 @@ export async function bindResource(host: Host, session: LocalSession, username: 
     available: false,
     interested: false,
     since: Date.now(),
-  });
+    });
+  } catch (err) {
+    // Registry unreachable (cluster mode, Redis down): a temporary error, the client retries.
+    host.log.warn({ err, jid: jid.full }, "resource binding failed: session registry unavailable");
+    return { reply: strip(errorReply(iq, "internal-server-error", "the session registry is temporarily unavailable; try again", "wait")) };
+  }
   if (previous && previous.sessionId !== session.id) {
     const conflict = new StreamError("conflict", "replaced by a new connection for the same resource");
     if (previous.nodeId === host.nodeId) host.sessions.get(previous.sessionId)?.close(conflict);
-    else await host.bus.publish(previous.nodeId, { to: previous.jid, sessionId: previous.sessionId, xml: "", headers: { control: "conflict" } });
+    else {
+      // The old stream lives on another node: tell it to close. If that node is unreachable it
+      // is dead or fenced, and its streams are closed or purged anyway.
+      await host.bus
+        .publish(previous.nodeId, { to: previous.jid, sessionId: previous.sessionId, xml: "", headers: { control: "conflict" } })
+        .catch((err) => host.log.warn({ err, node: previous.nodeId }, "could not ask a node to close a replaced stream"));
+    }
   }
   const reply = strip(iqResult(iq, x("bind", { xmlns: NS_BIND }, x("jid", {}, jid.full))));
   return { jid, reply };

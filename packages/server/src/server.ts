@@ -1,13 +1,12 @@
 /**
- * The all-in-one embedded node: every role in one process on embedded backends (SQLite store,
- * in-memory registry, bus and limiter). This entry point is the only place that wires adapters.
+ * A Switchboard process: the all-in-one embedded node (role "all") or a cluster edge (role
+ * "edge"). Same modules, same streams; only the backends differ (backends.ts).
  */
-import { join } from "node:path";
-import { Host, MemoryLimiter, MemorySessionRegistry, MemoryStanzaBus, loadModule, type LoadedModule, type Logger, type Store } from "@switchboard/core";
+import { Host, loadModule, type LoadedModule, type Logger, type Store } from "@switchboard/core";
 import { startC2s } from "@switchboard/c2s";
 import { defaultModules } from "@switchboard/modules";
-import { openSqliteStore } from "@switchboard/store-sqlite";
 import type { SwitchboardConfig } from "./config.js";
+import { openBackends } from "./backends.js";
 import { startHttp } from "./http.js";
 import { loadOrCreateTlsMaterial } from "./tls.js";
 import { loadOrCreateSecret } from "./secret.js";
@@ -15,31 +14,31 @@ import { loadOrCreateSecret } from "./secret.js";
 export interface RunningServer {
   host: Host;
   ports: { c2s: number; c2sTls: number; http: number };
+  /** undefined when ready (same as /readyz) */
+  notReadyReason(): Promise<string | undefined>;
   stop(): Promise<void>;
-}
-
-export function storeFile(cfg: SwitchboardConfig): string {
-  return join(cfg.dataDir, "switchboard.db");
 }
 
 export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { store?: Store } = {}): Promise<RunningServer> {
   const tlsMaterial = await loadOrCreateTlsMaterial(cfg, log);
-  const store = opts.store ?? openSqliteStore(storeFile(cfg));
+  const backends = await openBackends(cfg, log, opts.store);
   const host = new Host({
     domain: cfg.domain,
     nodeId: cfg.nodeId,
-    store,
-    registry: new MemorySessionRegistry(),
-    bus: new MemoryStanzaBus(),
-    limiter: new MemoryLimiter(),
+    store: backends.store,
+    registry: backends.registry,
+    bus: backends.bus,
+    limiter: backends.limiter,
     log,
     limits: { offlinePerUser: cfg.limits.offlinePerUser },
+    isNodeAlive: backends.isNodeAlive,
   });
   host.start();
   const modules: LoadedModule[] = [];
   for (const [def, options] of defaultModules({ offlinePerUser: cfg.limits.offlinePerUser, registration: cfg.registration })) {
     modules.push(await loadModule(host, def, options));
   }
+  await backends.attach(host);
   let draining = false;
   const c2s = await startC2s(host, {
     bind: cfg.bind,
@@ -54,17 +53,17 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
     authFailureWindowMs: cfg.limits.authFailureWindowSeconds * 1000,
     unknownUserSecret: loadOrCreateSecret(cfg.dataDir),
   });
-  const http = await startHttp(cfg.bind, cfg.http.port, {
-    notReadyReason: async () => (draining ? "draining" : undefined),
-  });
+  const notReadyReason = async () => (draining ? "draining" : backends.notReadyReason());
+  const http = await startHttp(cfg.bind, cfg.http.port, { notReadyReason });
   c2s.attachWebSocket(http.server, cfg.http.websocketPath);
   const ports = { ...c2s.ports, http: http.port };
-  log.info({ domain: cfg.domain, nodeId: cfg.nodeId, ports, dataDir: cfg.dataDir }, "switchboard started");
+  log.info({ domain: cfg.domain, nodeId: cfg.nodeId, role: cfg.role, backends: backends.kind, ports, dataDir: cfg.dataDir }, "switchboard started");
 
   let stopped = false;
   return {
     host,
     ports,
+    notReadyReason,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -73,7 +72,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
       await http.close();
       for (const m of modules.reverse()) m.unload();
       await host.stop();
-      await store.close();
+      await backends.close();
       log.info("switchboard stopped");
     },
   };

@@ -86,6 +86,13 @@ export class BlocklistCache {
     return pending;
   }
 
+  /** Drops every cached list (the bus reconnected: change notices may have been missed). */
+  clear(): void {
+    this.generation++;
+    this.loaded.clear();
+    this.loading.clear();
+  }
+
   invalidate(owner: string): void {
     this.generation++;
     this.loaded.delete(owner);

@@ -38,6 +38,22 @@ export const blockingModule = defineModule<BlockingOptions>({
     // A login reloads the list once, so a change made on another node (or an account
     // re-created under the same name) is never served stale for a whole session.
     ctx.on("session/bound", ({ session }) => void cache.invalidate(session.jid.bare));
+    // Cluster mode: every node caches blocklists; a change made on one node is announced over
+    // the bus, and a bus reconnect (notices possibly missed) drops everything.
+    const forget = async (owner: string) => {
+      cache.invalidate(owner);
+      await host.bus
+        .publishControl({ type: BLOCKLIST_CHANGED, origin: host.nodeId, owner })
+        .catch((err) => ctx.log.warn({ err }, "could not announce a blocklist change"));
+    };
+    const offControl = host.bus.subscribeControl((m) => {
+      if (m.type === BLOCKLIST_CHANGED && m.origin !== host.nodeId && typeof m.owner === "string") cache.invalidate(m.owner);
+    });
+    const offReconnect = host.bus.onReconnect(() => cache.clear());
+    ctx.onUnload(() => {
+      offControl();
+      offReconnect();
+    });
 
     ctx.iq({ type: "get", xmlns: NS_BLOCKING, name: "blocklist", targets: ["bare"] }, async (ev) => {
       assertOwn(ev);
@@ -57,7 +73,7 @@ export const blockingModule = defineModule<BlockingOptions>({
         throw new StanzaError("policy-violation", `a blocklist holds at most ${options.maxItems} JIDs`);
       }
       const added = await host.store.blocklist.add(owner, jids);
-      cache.invalidate(owner);
+      await forget(owner);
       await host.router.reply(ev, iqResult(ev.stanza));
       await pushToInterested(host, owner, () => x("block", { xmlns: NS_BLOCKING }, jids.map((jid) => x("item", { jid }))));
       await appearOffline(host, ev.from.toBare(), added);
@@ -69,13 +85,15 @@ export const blockingModule = defineModule<BlockingOptions>({
       const owner = ev.from.bare;
       const jids = parseItems(payload);
       await host.store.blocklist.remove(owner, jids);
-      cache.invalidate(owner);
+      await forget(owner);
       await host.router.reply(ev, iqResult(ev.stanza));
       await pushToInterested(host, owner, () => x("unblock", { xmlns: NS_BLOCKING }, jids.map((jid) => x("item", { jid }))));
       return REPLIED;
     });
   },
 });
+
+const BLOCKLIST_CHANGED = "blocking.changed";
 
 /** The blocklist is private: only the account's own resources may read or change it. */
 function assertOwn(ev: StanzaEvent): void {

@@ -1,0 +1,2 @@
+export * from "./store/index.js";
+export * from "./registry/index.js";

@@ -1,0 +1,45 @@
+/**
+ * Removes every session a node's index points at, for a dead node (purged by a survivor) or for
+ * a node's own earlier life (purgeOwn, self-purge after fencing). Run only while holding the
+ * node's purge lock; `keepLock` extends it between batches so a big purge is not taken over.
+ *
+ * Deleted entries are pushed to `purged` as they go (each is deleted exactly once cluster-wide,
+ * the delete being conditional), so the caller can report them even if a later batch fails.
+ * Resolves false when the lock was lost midway: members may remain for the next purger.
+ */
+import type { Redis } from "ioredis";
+import type { SessionInfo } from "@switchboard/core";
+import { decode } from "./redis-registry.js";
+import { parseMember, type RegistryKeys } from "./keys.js";
+import { scriptedPipeline } from "./scripts.js";
+
+const BATCH = 500;
+
+export async function purgeNodeSessions(
+  redis: Redis,
+  keys: RegistryKeys,
+  nodeId: string,
+  keepLock: () => Promise<boolean>,
+  purged: SessionInfo[],
+): Promise<boolean> {
+  const index = keys.nodeSessions(nodeId);
+  for (;;) {
+    const members = await redis.srandmember(index, BATCH);
+    if (members.length === 0) return true;
+    const pipeline = scriptedPipeline(redis);
+    for (const member of members) {
+      const parsed = parseMember(member);
+      // An unparsable member cannot point at an entry; it is just removed below.
+      if (parsed) pipeline.switchboardRegistryPurgeEntry(keys.sessionsOf(parsed.jid), parsed.jid, nodeId, parsed.sessionId);
+    }
+    for (const [error, raw] of (await pipeline.exec()) ?? []) {
+      if (error) throw error;
+      const entry = decode(raw as string | null);
+      if (entry) purged.push(entry);
+    }
+    // Removed only after their entries are gone: a purger dying in between leaves members for
+    // the next one, never entries without members.
+    await redis.srem(index, ...members);
+    if (!(await keepLock())) return false;
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Where a process keeps its state. Embedded (role "all", the default): SQLite store, in-memory
+ * registry, bus and limiter. Cluster (role "edge"): Redis store and session registry (cached on
+ * the hot path, invalidated over the bus), NATS stanza bus, node liveness with dead-edge purge.
+ * This file and server.ts are the only places that wire adapters (ARCHITECTURE.md).
+ */
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import {
+  CachedSessionRegistry,
+  MemoryLimiter,
+  MemorySessionRegistry,
+  MemoryStanzaBus,
+  type Host,
+  type Limiter,
+  type Logger,
+  type SessionInfo,
+  type SessionRegistry,
+  type StanzaBus,
+  type Store,
+} from "@switchboard/core";
+import { openSqliteStore } from "@switchboard/store-sqlite";
+import { FAIL_FAST_CLIENT_OPTIONS, NodeLiveness, RedisSessionRegistry, RedisStore } from "@switchboard/redis";
+import { NatsStanzaBus } from "@switchboard/nats";
+import { StreamError } from "@switchboard/xml";
+import type { SwitchboardConfig } from "./config.js";
+
+export interface Backends {
+  kind: "embedded" | "cluster";
+  store: Store;
+  registry: SessionRegistry;
+  bus: StanzaBus;
+  limiter: Limiter;
+  isNodeAlive?: (nodeId: string) => boolean;
+  /** runs once the Host exists and its modules are loaded, before listeners open */
+  attach(host: Host): Promise<void>;
+  /** undefined when logins can be accepted */
+  notReadyReason(): Promise<string | undefined>;
+  close(): Promise<void>;
+}
+
+export function isCluster(cfg: SwitchboardConfig): boolean {
+  return cfg.role === "edge";
+}
+
+export async function openBackends(cfg: SwitchboardConfig, log: Logger, store?: Store): Promise<Backends> {
+  return isCluster(cfg) ? clusterBackends(cfg, log, store) : embeddedBackends(cfg, store);
+}
+
+function embeddedBackends(cfg: SwitchboardConfig, given?: Store): Backends {
+  const store = given ?? openSqliteStore(join(cfg.dataDir, "switchboard.db"));
+  return {
+    kind: "embedded",
+    store,
+    registry: new MemorySessionRegistry(),
+    bus: new MemoryStanzaBus(),
+    limiter: new MemoryLimiter(),
+    attach: async () => {},
+    notReadyReason: async () => undefined,
+    async close() {
+      await store.close();
+    },
+  };
+}
+
+async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Store): Promise<Backends> {
+  const prefix = cfg.clusterPrefix;
+  const redis = new Redis(cfg.redisUrl!, { ...FAIL_FAST_CLIENT_OPTIONS, connectionName: cfg.nodeId });
+  let redisErrorLogged = false;
+  redis.on("error", (err) => {
+    if (!redisErrorLogged) log.warn({ err: err.message }, "redis connection error (retrying)");
+    redisErrorLogged = true;
+  });
+  redis.on("ready", () => {
+    if (redisErrorLogged) log.info("redis connection restored");
+    redisErrorLogged = false;
+  });
+  const store = given ?? new RedisStore(redis, { prefix });
+  // start(): the edge comes up even when NATS is not there yet and turns ready once it is.
+  const bus = NatsStanzaBus.start({ servers: cfg.natsUrl!.split(","), name: cfg.nodeId, subjectPrefix: prefix, log });
+  let host: Host | undefined;
+  const onPurged = async (sessions: SessionInfo[]) => {
+    if (!host || sessions.length === 0) return;
+    await registry.invalidate([...new Set(sessions.map((s) => s.jid.split("/")[0]!))]);
+    log.info({ count: sessions.length }, "purged sessions of a dead node");
+    for (const info of sessions) {
+      if (info.nodeId === cfg.nodeId) continue; // our own leftovers: no stream to tell about
+      await host.hooks.fire("session/purged", { info }).catch((err) => log.error({ err }, "session/purged handler failed"));
+    }
+  };
+  const liveness = new NodeLiveness(redis, {
+    nodeId: cfg.nodeId,
+    prefix,
+    onPurged,
+    onFenced: () => {
+      // Others may have purged our sessions while we could not reach Redis: nobody would route
+      // to our streams any more, so close them and let the clients bind again.
+      log.warn("this node was presumed dead by the cluster; closing its streams");
+      for (const s of host?.sessions.values() ?? []) s.close(new StreamError("reset", "the server lost track of this session; please reconnect"));
+    },
+    logger: log,
+  });
+  const inner = new RedisSessionRegistry(redis, { prefix, liveness });
+  const registry = new CachedSessionRegistry(inner, bus, cfg.nodeId, log);
+
+  return {
+    kind: "cluster",
+    store,
+    registry,
+    bus,
+    limiter: new MemoryLimiter(),
+    isNodeAlive: (nodeId) => liveness.isAlive(nodeId),
+    async attach(h) {
+      host = h;
+      // A node id reused after a crash: remove what the previous life left behind first.
+      await liveness.purgeOwn().catch((err) => log.warn({ err }, "could not purge leftovers of this node id yet"));
+      liveness.start();
+      await bus.flush().catch(() => {});
+    },
+    async notReadyReason() {
+      if (redis.status !== "ready") return `redis ${redis.status}`;
+      const status = bus.status();
+      if (!status.connected) return "nats disconnected";
+      if (!liveness.ready) return "node not registered as live yet";
+      return undefined;
+    },
+    async close() {
+      await liveness.stop().catch(() => {});
+      registry.close();
+      await bus.close().catch(() => {});
+      if (!given) await store.close().catch(() => {});
+      redis.disconnect();
+    },
+  };
+}

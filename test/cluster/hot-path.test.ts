@@ -1,0 +1,62 @@
+/**
+ * ARCHITECTURE.md "Routing a stanza": steady-state chat between two online users on different
+ * edges must not cost a Redis round trip per stanza. Counted on Redis itself (INFO stats of a
+ * redis-server used by nothing else), so nothing in the test can hide a call.
+ */
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { Redis } from "ioredis";
+import { connect, xml, type TestClient } from "../support/client.js";
+import { startTestServer, type TestServer } from "../support/server.js";
+
+let ts: TestServer;
+let redis: Redis;
+let alice: TestClient;
+let bob: TestClient;
+
+async function commandsProcessed(): Promise<number> {
+  const info = await redis.info("stats");
+  return Number(/total_commands_processed:(\d+)/.exec(info)![1]);
+}
+
+beforeAll(async () => {
+  ts = await startTestServer({}, { mode: "cluster", localBackends: true });
+  redis = new Redis(ts.backends!.redisUrl);
+  await ts.addUser("alice");
+  await ts.addUser("bob");
+  alice = await connect(ts, "alice", { resource: "a", node: ts.nodes[0] });
+  bob = await connect(ts, "bob", { resource: "b", node: ts.nodes[1] });
+  await alice.send(xml("presence"));
+  await bob.send(xml("presence"));
+}, 60_000);
+
+afterAll(async () => {
+  await alice?.stop();
+  await bob?.stop();
+  redis?.disconnect();
+  await ts?.stop();
+});
+
+it("routes chat between edges without a Redis round trip per stanza", async () => {
+  const MESSAGES = 300;
+  const exchange = async (tag: string) => {
+    for (let i = 0; i < MESSAGES; i++) {
+      await alice.send(xml("message", { to: i % 2 ? "bob@localhost" : "bob@localhost/b", type: "chat" }, xml("body", {}, `${tag}${i}`)));
+    }
+    await bob.waitFor((el) => el.getChildText("body") === `${tag}${MESSAGES - 1}`, 20_000);
+  };
+  await exchange("warm"); // fills the registry caches
+  const before = await commandsProcessed();
+  const started = Date.now();
+  await exchange("m");
+  const elapsed = Date.now() - started;
+  const used = (await commandsProcessed()) - before;
+  // Heartbeats and liveness sweeps of the two edges run meanwhile (a few commands per second
+  // each); anything proportional to the traffic would be ≥ 300.
+  const allowance = 20 + Math.ceil(elapsed / 1000) * 20;
+  console.log(`hot path: ${MESSAGES} cross-edge messages in ${elapsed} ms used ${used} Redis commands (allowance ${allowance})`);
+  expect(used).toBeLessThan(allowance);
+  expect(used).toBeLessThan(MESSAGES / 3);
+  const delivered = bob.received.filter((el) => (el.getChildText("body") ?? "").startsWith("m")).length;
+  expect(delivered).toBe(MESSAGES);
+  expect(ts.nodes[0]!.host.counters.deliveredBus).toBeGreaterThanOrEqual(2 * MESSAGES);
+});

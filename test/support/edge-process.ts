@@ -1,0 +1,98 @@
+/**
+ * A cluster edge in its own OS process, started exactly as an operator would
+ * (`switchboard start --role edge` with SWITCHBOARD_* variables), so a test can kill -9 it.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { freePort } from "./processes.js";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+export class EdgeProcess {
+  private child?: ChildProcess;
+  output = "";
+  readonly dataDir = mkdtempSync(join(tmpdir(), "sb-edge-"));
+
+  private constructor(
+    readonly nodeId: string,
+    readonly ports: { c2s: number; c2sTls: number; http: number },
+    private readonly env: Record<string, string>,
+  ) {}
+
+  static async start(opts: { nodeId: string; redisUrl: string; natsUrl: string; prefix: string; env?: Record<string, string> }): Promise<EdgeProcess> {
+    const ports = { c2s: await freePort(), c2sTls: await freePort(), http: await freePort() };
+    const edge = new EdgeProcess(opts.nodeId, ports, {
+      SWITCHBOARD_NODE_ID: opts.nodeId,
+      SWITCHBOARD_REDIS_URL: opts.redisUrl,
+      SWITCHBOARD_NATS_URL: opts.natsUrl,
+      SWITCHBOARD_CLUSTER_PREFIX: opts.prefix,
+      SWITCHBOARD_C2S_PORT: String(ports.c2s),
+      SWITCHBOARD_C2S_TLS_PORT: String(ports.c2sTls),
+      SWITCHBOARD_HTTP_PORT: String(ports.http),
+      SWITCHBOARD_BIND: "127.0.0.1",
+      SWITCHBOARD_LOG_LEVEL: process.env.SB_TEST_LOG ?? "info",
+      SWITCHBOARD_LOG_FORMAT: "json",
+      ...opts.env,
+    });
+    await edge.launch();
+    return edge;
+  }
+
+  async launch(): Promise<void> {
+    this.output = "";
+    // One OS process (node with the tsx loader, not the tsx CLI, which would fork a child that
+    // survives a kill -9 of its parent).
+    this.child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", join(ROOT, "packages/cli/src/main.ts"), "start", "--role", "edge"], {
+      cwd: ROOT,
+      env: { ...process.env, ...this.env, SWITCHBOARD_DATA_DIR: this.dataDir, SWITCHBOARD_CONFIG: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child.stdout!.on("data", (d) => (this.output += d));
+    this.child.stderr!.on("data", (d) => (this.output += d));
+    await this.waitReady();
+  }
+
+  async readyz(): Promise<{ status: number; body: string }> {
+    try {
+      const res = await fetch(`http://127.0.0.1:${this.ports.http}/readyz`);
+      return { status: res.status, body: await res.text() };
+    } catch (err) {
+      return { status: 0, body: String(err) };
+    }
+  }
+
+  async waitReady(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) throw new Error(`edge ${this.nodeId} exited: ${this.output.slice(-2000)}`);
+      if ((await this.readyz()).status === 200) return;
+      if (Date.now() > deadline) throw new Error(`edge ${this.nodeId} not ready after ${timeoutMs} ms: ${(await this.readyz()).body}\n${this.output.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** kill -9: no goodbye, no cleanup */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGKILL");
+    await exited;
+  }
+
+  /** SIGTERM: drain and stop */
+  async terminate(): Promise<number | null> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    child.kill("SIGTERM");
+    return exited;
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
