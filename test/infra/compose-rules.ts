@@ -1,0 +1,155 @@
+/**
+ * The invariants docker-compose.yml and infra/haproxy/haproxy.cfg must keep (docs/deployment.md).
+ * Each rule returns human-readable problems; an empty list means the file is sound. Kept apart
+ * from the tests so the tests can also feed deliberately broken copies and see them rejected.
+ */
+import { asArray, at, isObject, type Json } from "./yaml.js";
+
+export const PUBLIC_PORTS = [5222, 5223, 5280] as const;
+export const NATS_NODES = ["nats-1", "nats-2", "nats-3"] as const;
+
+/** `command` as a list of words, whether written as a list or a string. */
+function words(value: unknown): string[] {
+  if (typeof value === "string") return value.split(/\s+/).filter(Boolean);
+  return asArray(value).map(String);
+}
+
+/** The value following `flag` in a command line, if any. */
+function flagValue(command: string[], flag: string): string | undefined {
+  const i = command.indexOf(flag);
+  return i >= 0 ? command[i + 1] : undefined;
+}
+
+/** `environment` as a map, whether written as a map or as KEY=value lines. */
+export function environmentOf(service: unknown): Map<string, string> {
+  const env = at(service, "environment");
+  const out = new Map<string, string>();
+  if (isObject(env)) for (const [k, v] of Object.entries(env)) out.set(k, String(v ?? ""));
+  for (const line of asArray(env)) {
+    const [k, ...rest] = String(line).split("=");
+    out.set(k!, rest.join("="));
+  }
+  return out;
+}
+
+/** Host ports a service publishes ("5222:5222", "127.0.0.1:5222:5222", {published: 5222}). */
+export function publishedPorts(service: unknown): number[] {
+  return asArray(at(service, "ports")).map((entry) => {
+    if (isObject(entry)) return Number(entry.published);
+    const parts = String(entry).split(":");
+    return parts.length >= 2 ? Number(parts[parts.length - 2]) : Number.NaN;
+  });
+}
+
+function dependsOnCondition(service: unknown, dependency: string): string | undefined {
+  const deps = at(service, "depends_on");
+  if (isObject(deps)) return String(at(deps[dependency], "condition") ?? "service_started");
+  return asArray(deps).includes(dependency) ? "service_started" : undefined;
+}
+
+function healthcheckText(service: unknown): string {
+  return words(at(service, "healthcheck.test")).join(" ");
+}
+
+/** "40s", "1m30s" → seconds (compose duration format). */
+function seconds(duration: unknown): number {
+  const text = String(duration ?? "10s");
+  let total = 0;
+  for (const [, n, unit] of text.matchAll(/(\d+)(h|m|s)/g)) total += Number(n) * ({ h: 3600, m: 60, s: 1 }[unit as "h" | "m" | "s"]);
+  return total;
+}
+
+export function composeProblems(compose: unknown): string[] {
+  const problems: string[] = [];
+  const services = at(compose, "services");
+  if (!isObject(services)) return ["no services"];
+  const service = (name: string): Json | undefined => (isObject(services[name]) ? (services[name] as Json) : undefined);
+
+  // Redis: durable before acknowledging (ARCHITECTURE.md: no accepted stanza is lost).
+  const redis = service("redis");
+  if (!redis) problems.push("no redis service");
+  else {
+    const cmd = words(redis.command);
+    if (flagValue(cmd, "--appendonly") !== "yes") problems.push("redis: --appendonly yes missing");
+    if (flagValue(cmd, "--appendfsync") !== "always") problems.push("redis: --appendfsync always missing");
+    const dataVolume = asArray(redis.volumes).map(String).find((v) => v.split(":")[1] === "/data");
+    if (!dataVolume) problems.push("redis: /data is not on a volume");
+    else if (!isObject(at(compose, "volumes")) || !(dataVolume.split(":")[0]! in (at(compose, "volumes") as Json)))
+      problems.push(`redis: volume ${dataVolume.split(":")[0]} is not a declared named volume`);
+    if (!healthcheckText(redis).includes("redis-cli ping")) problems.push("redis: healthcheck is not redis-cli ping");
+  }
+
+  // NATS: three core servers, one cluster, each routed to the two others.
+  for (const name of NATS_NODES) {
+    const nats = service(name);
+    if (!nats) {
+      problems.push(`no ${name} service`);
+      continue;
+    }
+    const cmd = words(nats.command);
+    if (flagValue(cmd, "--cluster_name") !== "switchboard") problems.push(`${name}: --cluster_name switchboard missing`);
+    if (!/:6222$/.test(flagValue(cmd, "--cluster") ?? "")) problems.push(`${name}: no cluster listener on 6222`);
+    const routes = (flagValue(cmd, "--routes") ?? "").split(",").map((r) => r.trim());
+    for (const peer of NATS_NODES.filter((n) => n !== name))
+      if (!routes.includes(`nats://${peer}:6222`)) problems.push(`${name}: no route to ${peer}`);
+    if (!nats.healthcheck) problems.push(`${name}: no healthcheck (edges wait for service_healthy)`);
+  }
+
+  // Edges: scalable (no host ports, no fixed name or node id), wired to Redis and all of NATS.
+  const edge = service("edge");
+  if (!edge) problems.push("no edge service");
+  else {
+    if (publishedPorts(edge).length > 0 || asArray(edge.ports).length > 0) problems.push("edge: publishes host ports (breaks --scale)");
+    if (edge.container_name !== undefined) problems.push("edge: container_name set (breaks --scale)");
+    const env = environmentOf(edge);
+    if (env.get("SWITCHBOARD_REDIS_URL") !== "redis://redis:6379") problems.push("edge: SWITCHBOARD_REDIS_URL is not redis://redis:6379");
+    const natsUrls = (env.get("SWITCHBOARD_NATS_URL") ?? "").split(",");
+    for (const name of NATS_NODES)
+      if (!natsUrls.includes(`nats://${name}:4222`)) problems.push(`edge: SWITCHBOARD_NATS_URL lacks nats://${name}:4222`);
+    if (env.has("SWITCHBOARD_NODE_ID")) problems.push("edge: SWITCHBOARD_NODE_ID set (replicas would share it)");
+    if (!env.has("SWITCHBOARD_DOMAIN")) problems.push("edge: SWITCHBOARD_DOMAIN not passed");
+    for (const dep of ["redis", ...NATS_NODES])
+      if (dependsOnCondition(edge, dep) !== "service_healthy") problems.push(`edge: does not wait for ${dep} to be healthy`);
+    if (!healthcheckText(edge).includes("/readyz")) problems.push("edge: healthcheck does not use /readyz");
+    if (seconds(edge.stop_grace_period) < 30) problems.push("edge: stop_grace_period under 30s leaves no time to drain");
+    const build = at(edge, "build.dockerfile");
+    if (build !== "infra/Dockerfile") problems.push("edge: not built from infra/Dockerfile");
+  }
+
+  // Exactly one entry point publishes the client ports.
+  const publishers = Object.entries(services).filter(([, s]) => publishedPorts(s).length > 0);
+  const lb = publishers.find(([, s]) => PUBLIC_PORTS.every((p) => publishedPorts(s).includes(p)));
+  if (!lb) problems.push(`no load balancer publishing ${PUBLIC_PORTS.join("/")}`);
+  for (const [name] of publishers) if (name !== lb?.[0]) problems.push(`${name}: publishes host ports besides the load balancer`);
+  return problems;
+}
+
+/** haproxy.cfg: one listener per public port, each sending to edge:<same port>, health-checked on /readyz. */
+export function haproxyProblems(cfg: string): string[] {
+  const problems: string[] = [];
+  const lines = cfg.split("\n").map((l) => l.replace(/#.*/, "").trim()).filter(Boolean);
+  const sections: Array<{ head: string; body: string[] }> = [];
+  for (const line of lines) {
+    if (/^(global|defaults|frontend|backend|listen|resolvers)\b/.test(line)) sections.push({ head: line, body: [] });
+    else sections.at(-1)?.body.push(line);
+  }
+  const backendByName = new Map(sections.filter((s) => s.head.startsWith("backend ")).map((s) => [s.head.split(/\s+/)[1]!, s]));
+  for (const port of PUBLIC_PORTS) {
+    const frontend = sections.find((s) => s.head.startsWith("frontend ") && s.body.some((l) => new RegExp(`^bind\\s+\\S*:${port}\\b`).test(l)));
+    if (!frontend) {
+      problems.push(`haproxy: nothing binds :${port}`);
+      continue;
+    }
+    const backendName = frontend.body.find((l) => l.startsWith("default_backend "))?.split(/\s+/)[1];
+    const backend = backendName ? backendByName.get(backendName) : undefined;
+    if (!backend) {
+      problems.push(`haproxy: :${port} has no backend`);
+      continue;
+    }
+    if (!backend.body.some((l) => new RegExp(`^server-template\\s+\\S+\\s+\\d+\\s+edge:${port}\\b`).test(l)))
+      problems.push(`haproxy: :${port} does not go to edge:${port} through DNS discovery`);
+    if (!backend.body.some((l) => /^http-check send .*uri \/readyz\b/.test(l))) problems.push(`haproxy: :${port} edges not checked on /readyz`);
+  }
+  if (!lines.some((l) => /^nameserver\s+\S+\s+127\.0\.0\.11:53$/.test(l))) problems.push("haproxy: Docker's DNS (127.0.0.11) is not a resolver");
+  return problems;
+}
