@@ -138,4 +138,13 @@ describe("cluster faults", () => {
     await z.send(xml("presence"));
     await z.waitFor(body("survives every fault"), 5000);
   });
+
+  it("stops an edge cleanly on SIGTERM, leaving no session behind in the registry", async () => {
+    const b = edges[1]!;
+    await login(b, "r2", "bye");
+    expect(await redis.hexists(`${backends.prefix}:{r2@localhost}:sessions`, "r2@localhost/bye")).toBe(1);
+    expect(await b.terminate()).toBe(0);
+    expect(await redis.hexists(`${backends.prefix}:{r2@localhost}:sessions`, "r2@localhost/bye")).toBe(0);
+    expect(await redis.sismember(`${backends.prefix}:nodes`, "edge-b")).toBe(0);
+  });
 });

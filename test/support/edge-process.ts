@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { freePort } from "./processes.js";
+import { freePort, signalAndWait } from "./processes.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -75,20 +75,12 @@ export class EdgeProcess {
 
   /** kill -9: no goodbye, no cleanup */
   async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGKILL");
-    await exited;
+    await signalAndWait(this.child, "SIGKILL");
   }
 
   /** SIGTERM: drain and stop */
-  async terminate(): Promise<number | null> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return child?.exitCode ?? null;
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    child.kill("SIGTERM");
-    return exited;
+  terminate(): Promise<number | null> {
+    return signalAndWait(this.child, "SIGTERM");
   }
 
   async stop(): Promise<void> {

@@ -34,6 +34,14 @@ export async function waitForPort(port: number, timeoutMs = 10_000): Promise<voi
   }
 }
 
+/** Sends a signal and resolves once the process has exited (at once if it already has). */
+export async function signalAndWait(child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<number | null> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  child.kill(signal);
+  return exited;
+}
+
 function requireBinary(name: string): void {
   if (spawnSync("sh", ["-c", `command -v ${name}`]).status !== 0) {
     throw new Error(`${name} is not installed (apt-get install ${name === "nats-server" ? "nats-server" : "redis-server"}); .ci/run installs it`);
@@ -55,11 +63,7 @@ abstract class ManagedProcess {
 
   /** SIGKILL: the process dies without any goodbye */
   async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGKILL");
-    await exited;
+    await signalAndWait(this.child, "SIGKILL");
     this.child = undefined;
   }
 
