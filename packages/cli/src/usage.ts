@@ -18,6 +18,7 @@ Options (every command):
       --log-level L     fatal, error, warn, info, debug, trace or silent
       --role R          all (embedded all-in-one) or edge (needs SWITCHBOARD_REDIS_URL and
                         SWITCHBOARD_NATS_URL)
+      --iterations N    SCRAM PBKDF2 iterations for new passwords (default 4096, the minimum)
   -h, --help            show this help
 
 User commands work while the server runs; with SWITCHBOARD_REDIS_URL set they act on the

@@ -58,11 +58,11 @@ export async function importUsers([file]: string[], options: GlobalOptions, io: 
         continue;
       }
       if (batch.length >= BATCH_SIZE) {
-        await writeBatch(store.accounts, batch, summary, reportBad);
+        await writeBatch(options.iterations, store.accounts, batch, summary, reportBad);
         batch = [];
       }
     }
-    await writeBatch(store.accounts, batch, summary, reportBad);
+    await writeBatch(options.iterations, store.accounts, batch, summary, reportBad);
   });
 
   println(io.stdout, `created ${summary.created}, existed ${summary.existed}, bad ${summary.bad}`);
@@ -80,6 +80,7 @@ async function openInput(path: string): Promise<NodeJS.ReadableStream> {
 }
 
 async function writeBatch(
+  iterations: number | undefined,
   accounts: AccountStore,
   batch: PendingAccount[],
   summary: ImportSummary,
@@ -88,7 +89,7 @@ async function writeBatch(
   const derived = await Promise.all(
     batch.map(async (entry) => {
       try {
-        return { entry, credentials: await deriveCredentialsAsync(entry.password) };
+        return { entry, credentials: await deriveCredentialsAsync(entry.password, { iterations }) };
       } catch (err) {
         reportBad(entry.line, `invalid password: ${(err as Error).message}`);
         return undefined;

@@ -40,7 +40,7 @@ async function addUser([jidText, given]: string[], options: GlobalOptions, io: C
   return withStore(config, async (store) => {
     // Checked before asking for the password so nobody types one in vain; create() re-checks.
     if (await store.accounts.exists(jid)) throw new CommandError(`user ${jid} already exists`);
-    const credentials = credentialsFor(await passwordFrom(given, io));
+    const credentials = credentialsFor(await passwordFrom(given, io), options.iterations);
     try {
       await store.accounts.create(jid, credentials);
     } catch (err) {
@@ -57,7 +57,7 @@ async function changePassword([jidText, given]: string[], options: GlobalOptions
   const jid = parseAccountJid(jidText!, config.domain);
   return withStore(config, async (store) => {
     if (!(await store.accounts.exists(jid))) throw new CommandError(`user ${jid} does not exist`);
-    const credentials = credentialsFor(await passwordFrom(given, io));
+    const credentials = credentialsFor(await passwordFrom(given, io), options.iterations);
     try {
       await store.accounts.setCredentials(jid, credentials);
     } catch (err) {
@@ -93,9 +93,9 @@ async function passwordFrom(given: string | undefined, io: CliIo): Promise<strin
   return given;
 }
 
-function credentialsFor(password: string) {
+function credentialsFor(password: string, iterations?: number) {
   try {
-    return deriveCredentials(password);
+    return deriveCredentials(password, { iterations });
   } catch (err) {
     // RFC 8265 OpaqueString: e.g. control characters are not allowed in passwords.
     if (err instanceof SaslPrepError) throw new UsageError(`invalid password: ${err.message}`, { cause: err });
