@@ -10,6 +10,23 @@ import type { LocalSession } from "./session.js";
 
 type Target = "host" | "bare" | "full";
 
+/**
+ * Parsed addresses, kept for the addresses a busy server sees again and again (a chat partner's
+ * JID), since RFC 7622 normalisation is not free. Bounded: cleared when full.
+ */
+const JID_CACHE_MAX = 10_000;
+const jidCache = new Map<string, Jid | null>();
+
+function cachedJid(text: string): Jid | undefined {
+  let jid = jidCache.get(text);
+  if (jid === undefined) {
+    jid = tryParseJid(text) ?? null;
+    if (jidCache.size >= JID_CACHE_MAX) jidCache.clear();
+    jidCache.set(text, jid);
+  }
+  return jid ?? undefined;
+}
+
 export class Router {
   constructor(private readonly host: Host) {}
 
@@ -21,7 +38,9 @@ export class Router {
     const host = this.host;
     host.counters.routed++;
     const kind = stanza.name as StanzaKind;
-    const from = stanza.attrs.from ? tryParseJid(stanza.attrs.from) : host.domainJid;
+    // The stream stamped `from` with its own JID: reuse the parsed one (hot path).
+    const fromAttr = stanza.attrs.from;
+    const from = !fromAttr ? host.domainJid : origin && !origin.closed && fromAttr === origin.jid.full ? origin.jid : cachedJid(fromAttr);
     if (!from) {
       host.log.warn({ from: stanza.attrs.from }, "dropping stanza with an unparseable from");
       return;
@@ -37,7 +56,7 @@ export class Router {
       // RFC 6120 §10.3: no 'to' means the user's own account.
       to = from.toBare();
     } else {
-      to = tryParseJid(stanza.attrs.to);
+      to = cachedJid(stanza.attrs.to);
       if (!to) {
         await this.bounceTo(stanza, from, origin, "jid-malformed", "the 'to' address is not a valid JID");
         return;
