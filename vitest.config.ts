@@ -27,6 +27,11 @@ export default defineConfig({
         test: { name: "protocol-cluster", include: ["test/protocol/**/*.test.ts"], env: { ...env, SB_TEST_MODE: "cluster" } },
       },
       {
+        // smoke runs of the load generator and the benchmark launchers (the full runs are `pnpm bench`)
+        extends: true,
+        test: { name: "bench", include: ["test/bench/**/*.test.ts"], env },
+      },
+      {
         // fault tests on real processes (kill -9, Redis/NATS restarts)
         extends: true,
         test: { name: "cluster", include: ["test/cluster/**/*.test.ts"], env, testTimeout: 60_000 },

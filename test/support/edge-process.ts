@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { freePort, signalAndWait } from "./processes.js";
+import { freePort, signalAndWait, track } from "./processes.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -44,11 +44,11 @@ export class EdgeProcess {
     this.output = "";
     // One OS process (node with the tsx loader, not the tsx CLI, which would fork a child that
     // survives a kill -9 of its parent).
-    this.child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", join(ROOT, "packages/cli/src/main.ts"), "start", "--role", "edge"], {
+    this.child = track(spawn(process.execPath, ["--conditions=source", "--import", "tsx", join(ROOT, "packages/cli/src/main.ts"), "start", "--role", "edge"], {
       cwd: ROOT,
       env: { ...process.env, ...this.env, SWITCHBOARD_DATA_DIR: this.dataDir, SWITCHBOARD_CONFIG: "" },
       stdio: ["ignore", "pipe", "pipe"],
-    });
+    }));
     this.child.stdout!.on("data", (d) => (this.output += d));
     this.child.stderr!.on("data", (d) => (this.output += d));
     await this.waitReady();

@@ -48,6 +48,18 @@ function requireBinary(name: string): void {
   }
 }
 
+/** Children still running when the test process exits are killed, even after a failed hook. */
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+export function track(child: ChildProcess): ChildProcess {
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  return child;
+}
+
 abstract class ManagedProcess {
   protected child?: ChildProcess;
   readonly dir = mkdtempSync(join(tmpdir(), "sb-proc-"));
@@ -57,7 +69,7 @@ abstract class ManagedProcess {
   async start(): Promise<void> {
     const [cmd, args] = this.command();
     requireBinary(cmd);
-    this.child = spawn(cmd, args, { stdio: "ignore", cwd: this.dir });
+    this.child = track(spawn(cmd, args, { stdio: "ignore", cwd: this.dir }));
     await waitForPort(this.port);
   }
 

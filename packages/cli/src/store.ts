@@ -13,12 +13,12 @@ export function storeFile(config: Pick<SwitchboardConfig, "dataDir">): string {
   return join(config.dataDir, "switchboard.db");
 }
 
-export async function withStore<T>(config: Pick<SwitchboardConfig, "dataDir" | "redisUrl">, use: (store: Store) => Promise<T>): Promise<T> {
+export async function withStore<T>(config: Pick<SwitchboardConfig, "dataDir" | "redisUrl" | "clusterPrefix">, use: (store: Store) => Promise<T>): Promise<T> {
   let store: Store;
   try {
     if (config.redisUrl) {
       const { openRedisStore } = await import("@switchboard/redis");
-      store = openRedisStore(config.redisUrl);
+      store = openRedisStore(config.redisUrl, { prefix: config.clusterPrefix });
     } else store = openSqliteStore(storeFile(config));
   } catch (err) {
     throw new CommandError((err as Error).message, { cause: err });
