@@ -84,8 +84,23 @@ export class TcpTransport extends EventEmitter implements Transport {
     this.write(el.toString());
   }
 
+  private corked = false;
+
+  /**
+   * Writes made in the same tick are corked and leave as one TLS record and one syscall: a
+   * burst of stanzas (a broadcast, offline delivery, a busy chat) costs far less CPU that way.
+   */
   private write(data: string): void {
     if (this.gone || this.socket.destroyed) return;
+    if (!this.corked) {
+      this.corked = true;
+      const socket = this.socket;
+      socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        socket.uncork();
+      });
+    }
     this.socket.write(data);
   }
 
