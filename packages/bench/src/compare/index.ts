@@ -1,0 +1,140 @@
+/**
+ * `compare`: the same scenarios against Switchboard (one node), Switchboard (two edges over Redis
+ * and NATS) and ejabberd, on one machine. Servers are pinned to one core, this process (the load
+ * generator) to another. For each scenario and target: start the server fresh, run the scenario
+ * `reps` times (idle: on a fresh server each time, for honest RSS deltas), stop it. The chat scenario then gets one extra fixed-rate step per repetition at
+ * half of the reference saturation rate (ejabberd's when it is a target), for a latency that is
+ * measured below saturation on every server. Prints one table of medians and writes every raw
+ * repetition to JSON. docs/benchmarks.md describes the method and its limits.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { launchers, type LaunchedServer, type ServerName } from "../servers/index.js";
+import { REPO_ROOT } from "../servers/switchboard.js";
+import type { ChatResult, ScenarioName, ScenarioResult, ScenarioSpec, Target } from "../types.js";
+import { machineFacts, pinLoadGenerator } from "./machine.js";
+import { COMPARE_USAGE, CompareUsageError, parseCompareOptions, type CompareOptions } from "./options.js";
+import { buildTable, formatTable, median, type RawResults } from "./table.js";
+
+type RunScenario = (target: Target, spec: ScenarioSpec) => Promise<ScenarioResult>;
+
+async function loadRunScenario(): Promise<RunScenario> {
+  // The load generator lives beside this module (packages/bench/src/run.ts).
+  const mod = (await import("../run.js")) as { runScenario: RunScenario };
+  return mod.runScenario;
+}
+
+export function scenarioSpec(name: ScenarioName, o: CompareOptions): ScenarioSpec {
+  switch (name) {
+    case "idle":
+      return { scenario: "idle", connections: o.idleConnections, rampPerSecond: o.idleRampPerSecond, holdSeconds: o.idleHoldSeconds };
+    case "storm":
+      return { scenario: "storm", clients: o.stormClients, concurrency: o.stormConcurrency, timeoutSeconds: o.stormTimeoutSeconds };
+    case "chat":
+      return { scenario: "chat", users: o.chatUsers, rates: o.chatRates, stepSeconds: o.chatStepSeconds };
+  }
+}
+
+function usersNeeded(spec: ScenarioSpec): number {
+  return spec.scenario === "idle" ? spec.connections : spec.scenario === "storm" ? spec.clients : spec.users;
+}
+
+const log = (msg: string) => process.stderr.write(`[compare ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+/** ejabberd first: its saturation sets the rate of the latency step for every target. */
+function orderTargets(targets: ServerName[]): ServerName[] {
+  return [...targets].sort((a, b) => (a === "ejabberd" ? -1 : b === "ejabberd" ? 1 : 0));
+}
+
+export async function runCompare(argv: string[]): Promise<number> {
+  let opts: CompareOptions;
+  try {
+    opts = parseCompareOptions(argv);
+  } catch (err) {
+    if (err instanceof CompareUsageError) {
+      process.stderr.write(`compare: ${err.message}\n${COMPARE_USAGE}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const runScenario = await loadRunScenario();
+  const affinity = pinLoadGenerator(opts.loaderCore);
+  if (!affinity.pinned) log(`warning: could not pin the load generator to core ${opts.loaderCore} (taskset missing?)`);
+  const machine = machineFacts(REPO_ROOT);
+  const targets = orderTargets(opts.targets);
+  const results: RawResults = {};
+  const versions: Record<string, string> = {};
+  let latencyRate: number | null = null;
+  const errors: Array<{ scenario: string; target: string; error: string }> = [];
+
+  // Always stop what was started, also on Ctrl-C.
+  let running: LaunchedServer | undefined;
+  const onSignal = () => void running?.stop().finally(() => process.exit(130));
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  try {
+    for (const scenario of opts.scenarios) {
+      const spec = scenarioSpec(scenario, opts);
+      for (const name of targets) {
+        log(`${scenario} on ${name}: starting (${usersNeeded(spec)} accounts, core ${opts.serverCore})`);
+        try {
+          running = await launchers[name]({ users: usersNeeded(spec), core: opts.serverCore });
+          versions[name] = running.version;
+          const reps: ScenarioResult[] = ((results[scenario] ??= {})[name] = []);
+          for (let rep = 1; rep <= opts.reps; rep++) {
+            // RSS per idle connection needs a fresh server each time: a VM that has already grown
+            // (BEAM, V8) keeps its memory after the clients leave, and the next delta reads ~0.
+            if (scenario === "idle" && rep > 1) {
+              await running.stop();
+              running = await launchers[name]({ users: usersNeeded(spec), core: opts.serverCore });
+            }
+            const result = await runScenario(running.target, spec);
+            reps.push(result);
+            log(`${scenario} on ${name}: rep ${rep}/${opts.reps} done ${summary(result)}`);
+          }
+          if (scenario === "chat") {
+            latencyRate ??= Math.max(1, Math.round((median(reps.map((r) => (r as ChatResult).saturationPerSecond)) ?? 0) / 2));
+            const latencySpec: ScenarioSpec = { scenario: "chat", users: opts.chatUsers, rates: [latencyRate], stepSeconds: opts.chatStepSeconds };
+            const latencyReps: ScenarioResult[] = ((results.latency ??= {})[name] = []);
+            for (let rep = 1; rep <= opts.reps; rep++) {
+              const result = await runScenario(running.target, latencySpec);
+              latencyReps.push(result);
+              log(`latency step at ${latencyRate} msg/s on ${name}: rep ${rep}/${opts.reps} ${summary(result)}`);
+            }
+          }
+        } catch (err) {
+          // One broken target must not lose the others' results: record it and go on.
+          errors.push({ scenario, target: name, error: String((err as Error)?.stack ?? err) });
+          log(`${scenario} on ${name} FAILED: ${(err as Error).message}`);
+        } finally {
+          await running?.stop().catch((err) => log(`stopping ${name}: ${(err as Error).message}`));
+          running = undefined;
+        }
+      }
+    }
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+
+  const columns = opts.targets.filter((t) => targets.includes(t));
+  const table = buildTable(results, columns);
+  const text = formatTable(table, columns);
+  process.stdout.write(`\n${text}\n\nref rate for latency: ${latencyRate ?? "–"} msg/s (half of ${targets[0]}'s median saturation); medians of ${opts.reps} repetitions\n`);
+
+  const jsonPath = resolve(process.cwd(), opts.jsonPath);
+  mkdirSync(dirname(jsonPath), { recursive: true });
+  writeFileSync(jsonPath, JSON.stringify({ machine, versions, options: opts, affinity, latencyRatePerSecond: latencyRate, table, results, errors }, null, 2) + "\n");
+  process.stdout.write(`wrote ${jsonPath}\n`);
+  return errors.length > 0 ? 1 : 0;
+}
+
+function summary(r: ScenarioResult): string {
+  const failures = Object.entries(r.failures).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`).join(",");
+  const main =
+    r.scenario === "idle" ? `${r.online}/${r.connections} online in ${r.secondsToOnline.toFixed(1)} s, ${(r.bytesPerConnection / 1024).toFixed(1)} KiB/conn`
+    : r.scenario === "storm" ? `${r.succeeded}/${r.clients}, ${r.loginsPerSecond.toFixed(0)} logins/s`
+    : `saturation ${r.saturationPerSecond.toFixed(0)} msg/s, p99 ${r.steps.map((s) => s.latencyMs.p99.toFixed(0)).join("/")} ms`;
+  return failures ? `${main} (failures ${failures})` : main;
+}

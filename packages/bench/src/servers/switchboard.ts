@@ -1,0 +1,90 @@
+/**
+ * Switchboard single node (`switchboard start`, embedded SQLite store, in-memory registry and bus)
+ * pinned to one core. Accounts are imported with `switchboard user import` before start-up: it
+ * writes the SQLite file directly. No configuration key throttles a benchmark today: the only rate
+ * limits are on failed logins and in-band registration, and the offline cap does not matter while
+ * every recipient is online; defaults are therefore kept, so the numbers are those of a default node.
+ */
+import { resolve } from "node:path";
+import { PinnedProcess, freePort, httpStatus, makeTempDir, runCommand, waitUntil, withCleanupOnFailure } from "./process.js";
+import { BENCH_DOMAIN, DEFAULT_PASSWORD, DEFAULT_USER_PREFIX, accountLines, type LaunchOptions, type LaunchedServer } from "./launcher.js";
+
+export const REPO_ROOT = resolve(import.meta.dirname, "../../../..");
+const CLI_MAIN = resolve(REPO_ROOT, "packages/cli/src/main.ts");
+
+/** node with the tsx loader (not the tsx CLI, which forks a second process) on the sources */
+export function switchboardCommand(args: string[]): [string, string[]] {
+  return [process.execPath, ["--conditions=source", "--import", "tsx", CLI_MAIN, ...args]];
+}
+
+export async function importSwitchboardUsers(env: Record<string, string>, users: number, prefix: string, password: string): Promise<void> {
+  const [cmd, args] = switchboardCommand(["user", "import"]);
+  await runCommand(cmd, args, { cwd: REPO_ROOT, env: { ...env, SWITCHBOARD_CONFIG: "" }, input: accountLines(users, prefix, password), timeoutMs: 300_000 });
+}
+
+export interface SwitchboardNodeOptions {
+  label: string;
+  core?: number;
+  dataDir: string;
+  role?: "edge";
+  env?: Record<string, string>;
+}
+
+export interface SwitchboardNode {
+  process: PinnedProcess;
+  c2sPort: number;
+  httpPort: number;
+}
+
+/** Start one `switchboard start` process and wait until /readyz answers 200. */
+export async function startSwitchboardNode(opts: SwitchboardNodeOptions): Promise<SwitchboardNode> {
+  const [c2sPort, tlsPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+  const [cmd, args] = switchboardCommand(opts.role ? ["start", "--role", opts.role] : ["start"]);
+  const proc = PinnedProcess.spawn(opts.label, cmd, args, {
+    core: opts.core,
+    cwd: REPO_ROOT,
+    env: {
+      ...opts.env,
+      SWITCHBOARD_CONFIG: "",
+      SWITCHBOARD_DATA_DIR: opts.dataDir,
+      SWITCHBOARD_DOMAIN: BENCH_DOMAIN,
+      SWITCHBOARD_BIND: "127.0.0.1",
+      SWITCHBOARD_C2S_PORT: String(c2sPort),
+      SWITCHBOARD_C2S_TLS_PORT: String(tlsPort),
+      SWITCHBOARD_HTTP_PORT: String(httpPort),
+      SWITCHBOARD_LOG_LEVEL: "warn",
+      SWITCHBOARD_LOG_FORMAT: "json",
+    },
+  });
+  const node = { process: proc, c2sPort, httpPort };
+  await withCleanupOnFailure([() => proc.stop()], () =>
+    waitUntil(`${opts.label} /readyz`, proc, 60_000, async () => (await httpStatus(`http://127.0.0.1:${httpPort}/readyz`)) === 200),
+  );
+  return node;
+}
+
+export async function startSwitchboard(opts: LaunchOptions): Promise<LaunchedServer> {
+  const prefix = opts.userPrefix ?? DEFAULT_USER_PREFIX;
+  const password = opts.password ?? DEFAULT_PASSWORD;
+  const tmp = makeTempDir("sb-bench-");
+  return withCleanupOnFailure([tmp.remove], async () => {
+    await importSwitchboardUsers({ SWITCHBOARD_DATA_DIR: tmp.path, SWITCHBOARD_DOMAIN: BENCH_DOMAIN }, opts.users, prefix, password);
+    const node = await startSwitchboardNode({ label: "switchboard", core: opts.core ?? 0, dataDir: tmp.path });
+    return {
+      target: {
+        name: "switchboard",
+        endpoints: [{ host: "127.0.0.1", port: node.c2sPort }],
+        domain: BENCH_DOMAIN,
+        userPrefix: prefix,
+        password,
+        serverPids: [node.process.pid],
+        tls: true,
+      },
+      version: `switchboard (node ${process.version})`,
+      async stop() {
+        await node.process.stop();
+        tmp.remove();
+      },
+    };
+  });
+}
