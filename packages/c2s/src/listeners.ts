@@ -12,12 +12,15 @@ import { AUTH_FAILURE_POLICY, type C2sOptions } from "./options.js";
 import { C2sStream } from "./stream.js";
 import { TcpTransport } from "./tcp-transport.js";
 import { WebSocketTransport } from "./ws-transport.js";
+import { OverloadGuard, type OverloadOptions } from "./overload.js";
 
 export interface C2sListenOptions extends C2sOptions {
   bind: string;
   port: number;
   tlsPort: number;
   tls: { cert: string; key: string };
+  /** load shedding on event-loop lag (overload.ts) */
+  overload?: OverloadOptions;
 }
 
 export interface C2sListeners {
@@ -33,8 +36,11 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
   const options: C2sOptions = { ...opts, tlsContext: secureContext };
   host.limiter.define(AUTH_FAILURE_POLICY, { limit: opts.authFailuresPerIp, intervalMs: opts.authFailureWindowMs });
   const streams = new Set<C2sStream>();
+  const guard = new OverloadGuard(() => streams, host.log, opts.overload);
+  guard.start();
   const track = (stream: C2sStream, transport: { on(e: "disconnect", l: () => void): void }) => {
     streams.add(stream);
+    if (guard.overloaded) stream.pauseReading("overload");
     transport.on("disconnect", () => streams.delete(stream));
   };
 
@@ -77,6 +83,7 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
       wss.push(ws);
     },
     async close() {
+      guard.stop();
       plain.close();
       direct.close();
       for (const w of wss) w.close();

@@ -31,7 +31,8 @@ export class C2sStream implements LocalSession {
   private sasl?: SaslNegotiation;
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
-  private paused = false;
+  /** why reading from the peer is paused: its own backlog ("queue"), or the whole process ("overload") */
+  private readonly pauseReasons = new Set<"queue" | "overload">();
   private handshakeTimer?: NodeJS.Timeout;
   private cleanedUp = false;
 
@@ -149,10 +150,7 @@ export class C2sStream implements LocalSession {
   private enqueue(el: Element): void {
     if (this.state === "closed") return;
     this.queued++;
-    if (this.queued > MAX_QUEUED && !this.paused) {
-      this.paused = true;
-      this.transport.pause();
-    }
+    if (this.queued > MAX_QUEUED) this.pauseReading("queue");
     this.queue = this.queue
       .then(() => this.process(el))
       .catch((err) => {
@@ -161,11 +159,20 @@ export class C2sStream implements LocalSession {
       })
       .finally(() => {
         this.queued--;
-        if (this.paused && this.queued <= MAX_QUEUED / 2) {
-          this.paused = false;
-          this.transport.resume();
-        }
+        if (this.queued <= MAX_QUEUED / 2) this.resumeReading("queue");
       });
+  }
+
+  /** Stops reading from the peer; several reasons may hold at once, reading resumes when none does. */
+  pauseReading(reason: "queue" | "overload"): void {
+    if (this.pauseReasons.has(reason)) return;
+    this.pauseReasons.add(reason);
+    if (this.pauseReasons.size === 1) this.transport.pause();
+  }
+
+  resumeReading(reason: "queue" | "overload"): void {
+    if (!this.pauseReasons.delete(reason)) return;
+    if (this.pauseReasons.size === 0 && this.state !== "closed") this.transport.resume();
   }
 
   private async process(el: Element): Promise<void> {
