@@ -24,7 +24,7 @@ let connectionSeq = 0;
 
 export class C2sStream implements LocalSession {
   readonly id: string;
-  readonly log: Logger;
+  private logger?: Logger;
   state: StreamState;
   private boundJid?: Jid;
   private username?: string;
@@ -42,7 +42,6 @@ export class C2sStream implements LocalSession {
     private readonly opts: C2sOptions,
   ) {
     this.id = `${host.nodeId}:${(++connectionSeq).toString(36)}${randomBytes(3).toString("hex")}`;
-    this.log = host.log.child({ conn: this.id });
     // A plain stream starts in "connected" (STARTTLS offered); with requireTls off it may also
     // authenticate from there.
     this.state = transport.secure ? "secured" : "connected";
@@ -56,6 +55,11 @@ export class C2sStream implements LocalSession {
     }, opts.handshakeTimeoutMs);
     this.handshakeTimer.unref();
     this.log.debug({ ip: transport.ip, transport: transport.kind }, "connection opened");
+  }
+
+  /** Connection-scoped log (every line carries `conn`); made on first use, idle streams never pay for it. */
+  get log(): Logger {
+    return (this.logger ??= this.host.log.child({ conn: this.id }));
   }
 
   get jid(): Jid {
@@ -216,6 +220,7 @@ export class C2sStream implements LocalSession {
       if ("username" in outcome) {
         this.username = outcome.username;
         this.state = "authenticated";
+        this.sasl = undefined; // its mechanism state is no longer needed
         this.transport.restartStream();
         this.log.info({ user: `${this.username}@${this.host.domain}` }, "authenticated");
         return;
@@ -251,6 +256,7 @@ export class C2sStream implements LocalSession {
           this.boundJid = result.jid;
           this.state = "bound";
           clearTimeout(this.handshakeTimer);
+          this.handshakeTimer = undefined;
           this.host.sessions.set(this.id, this);
           this.transport.send(result.reply);
           this.log.info({ jid: result.jid.full }, "resource bound");
