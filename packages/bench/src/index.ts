@@ -8,3 +8,4 @@ export { ScenarioSpecError, runScenario, validateSpec } from "./run.js";
 export type { RunOptions } from "./pool.js";
 export { LatencyHistogram, serverRssBytes } from "./stats.js";
 export { formatResult } from "./format.js";
+export { freePort } from "./servers/process.js";
