@@ -29,6 +29,10 @@ const ALICE = "alice@example.com";
 const BOB = "bob@example.com";
 const CAROL = "carol@example.com";
 
+async function xmlOf(peeked: Promise<Array<{ xml: string }>>): Promise<string[]> {
+  return (await peeked).map((stored) => stored.xml);
+}
+
 export function storeContract(name: string, open: () => Promise<Store> | Store): void {
   describe(`Store contract: ${name}`, () => {
     let store: Store;
@@ -96,7 +100,7 @@ export function storeContract(name: string, open: () => Promise<Store> | Store):
         expect(await store.roster.list(ALICE)).toEqual([]);
         expect(await store.roster.get(ALICE, CAROL)).toBeUndefined();
         expect(await store.offline.count(ALICE)).toBe(0);
-        expect(await store.offline.takeAll(ALICE)).toEqual([]);
+        expect(await store.offline.peek(ALICE)).toEqual([]);
         expect(await store.vcard.get(ALICE)).toBeUndefined();
         expect(await store.blocklist.list(ALICE)).toEqual([]);
 
@@ -214,7 +218,7 @@ export function storeContract(name: string, open: () => Promise<Store> | Store):
         expect(await store.offline.count(ALICE)).toBe(3);
         expect(await store.offline.push(ALICE, "<message id='over'/>", 3)).toBe(false);
         expect(await store.offline.count(ALICE)).toBe(3);
-        expect(await store.offline.takeAll(ALICE)).not.toContain("<message id='over'/>");
+        expect(await xmlOf(store.offline.peek(ALICE))).not.toContain("<message id='over'/>");
       });
 
       it("a cap of 0 stores nothing; the cap counts per user", async () => {
@@ -233,21 +237,66 @@ export function storeContract(name: string, open: () => Promise<Store> | Store):
         expect(await store.offline.count(ALICE)).toBe(5);
       });
 
-      it("takeAll returns stanzas in arrival order and empties the queue", async () => {
+      it("peek returns stanzas in arrival order and removes nothing", async () => {
         const stanzas = Array.from({ length: 12 }, (_, i) => `<message id='m${i}'><body>${i}</body></message>`);
         for (const xml of stanzas) await store.offline.push(ALICE, xml, 100);
         await store.offline.push(BOB, "<message id='bob'/>", 100);
-        expect(await store.offline.takeAll(ALICE)).toEqual(stanzas);
-        expect(await store.offline.count(ALICE)).toBe(0);
-        expect(await store.offline.takeAll(ALICE)).toEqual([]);
-        expect(await store.offline.takeAll(BOB)).toEqual(["<message id='bob'/>"]);
+        expect(await xmlOf(store.offline.peek(ALICE))).toEqual(stanzas);
+        expect(await xmlOf(store.offline.peek(ALICE))).toEqual(stanzas);
+        expect(await store.offline.count(ALICE)).toBe(12);
+        expect(await xmlOf(store.offline.peek(BOB))).toEqual(["<message id='bob'/>"]);
+        expect(await store.offline.peek(CAROL)).toEqual([]);
       });
 
-      it("after takeAll the full cap is available again", async () => {
+      it("peek with a limit returns only the oldest stanzas, with distinct ids", async () => {
+        for (let i = 0; i < 5; i++) await store.offline.push(ALICE, `<message id='${i}'/>`, 100);
+        const firstTwo = await store.offline.peek(ALICE, 2);
+        expect(firstTwo.map((stored) => stored.xml)).toEqual(["<message id='0'/>", "<message id='1'/>"]);
+        expect(await store.offline.peek(ALICE, 0)).toEqual([]);
+        expect(await xmlOf(store.offline.peek(ALICE, 50))).toHaveLength(5);
+        const ids = (await store.offline.peek(ALICE)).map((stored) => stored.id);
+        expect(new Set(ids).size).toBe(5);
+        expect(ids.slice(0, 2)).toEqual(firstTwo.map((stored) => stored.id));
+      });
+
+      it("remove deletes exactly the given ids and keeps the rest in order", async () => {
+        for (let i = 0; i < 5; i++) await store.offline.push(ALICE, `<message id='${i}'/>`, 100);
+        await store.offline.push(BOB, "<message id='bob'/>", 100);
+        const stored = await store.offline.peek(ALICE);
+        await store.offline.remove(ALICE, [stored[0]!.id, stored[2]!.id]);
+        expect(await xmlOf(store.offline.peek(ALICE))).toEqual(["<message id='1'/>", "<message id='3'/>", "<message id='4'/>"]);
+        expect(await store.offline.count(ALICE)).toBe(3);
+        // Removing Bob's stanza leaves Alice's alone (ids are only meaningful per owner).
+        await store.offline.remove(BOB, (await store.offline.peek(BOB)).map((entry) => entry.id));
+        expect(await store.offline.count(ALICE)).toBe(3);
+        expect(await store.offline.count(BOB)).toBe(0);
+      });
+
+      it("remove is idempotent and ignores unknown ids", async () => {
+        await store.offline.push(ALICE, "<message id='1'/>", 100);
+        await store.offline.push(ALICE, "<message id='2'/>", 100);
+        const [first] = await store.offline.peek(ALICE, 1);
+        await store.offline.remove(ALICE, [first!.id]);
+        await store.offline.remove(ALICE, [first!.id, "no-such-id", "999999999-0", "424242"]);
+        await store.offline.remove(ALICE, []);
+        expect(await xmlOf(store.offline.peek(ALICE))).toEqual(["<message id='2'/>"]);
+      });
+
+      it("a stanza pushed after a peek survives removal of the peeked ids", async () => {
+        await store.offline.push(ALICE, "<message id='1'/>", 100);
+        const peeked = await store.offline.peek(ALICE);
+        await store.offline.push(ALICE, "<message id='2'/>", 100);
+        await store.offline.remove(ALICE, peeked.map((stored) => stored.id));
+        expect(await xmlOf(store.offline.peek(ALICE))).toEqual(["<message id='2'/>"]);
+      });
+
+      it("after removing everything the full cap is available again", async () => {
         await store.offline.push(ALICE, "<message id='1'/>", 1);
-        await store.offline.takeAll(ALICE);
+        expect(await store.offline.push(ALICE, "<message id='x'/>", 1)).toBe(false);
+        await store.offline.remove(ALICE, (await store.offline.peek(ALICE)).map((stored) => stored.id));
+        expect(await store.offline.count(ALICE)).toBe(0);
         expect(await store.offline.push(ALICE, "<message id='2'/>", 1)).toBe(true);
-        expect(await store.offline.takeAll(ALICE)).toEqual(["<message id='2'/>"]);
+        expect(await xmlOf(store.offline.peek(ALICE))).toEqual(["<message id='2'/>"]);
       });
     });
 

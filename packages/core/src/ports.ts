@@ -82,14 +82,30 @@ export interface RosterStore {
 // ---------------------------------------------------------------------------------------------
 // Offline messages (XEP-0160)
 
+/**
+ * One stored offline stanza. `id` is opaque, unique only among the owner's stanzas, and only
+ * meaningful in `remove` for the owner it was peeked for.
+ */
+export interface StoredStanza {
+  id: string;
+  xml: string;
+}
+
+/**
+ * Read-then-acknowledge: `peek` never removes, the caller `remove`s what it delivered. A single
+ * read-and-delete step loses the messages when the process or connection dies between the
+ * delete and the delivery; XEP-0160 storage must not lose anything it accepted.
+ */
 export interface OfflineStore {
   /**
    * Appends a serialized stanza unless the user already holds `cap` messages.
    * Returns false (nothing stored) when the cap is reached. Must be atomic per user.
    */
   push(owner: string, stanzaXml: string, cap: number): Promise<boolean>;
-  /** Returns all stored stanzas in arrival order and deletes them. */
-  takeAll(owner: string): Promise<string[]>;
+  /** Up to `limit` (default all) oldest stored stanzas, in arrival order, WITHOUT removing them. */
+  peek(owner: string, limit?: number): Promise<StoredStanza[]>;
+  /** Removes the given ids once delivered; unknown ids are ignored (idempotent). */
+  remove(owner: string, ids: string[]): Promise<void>;
   count(owner: string): Promise<number>;
 }
 

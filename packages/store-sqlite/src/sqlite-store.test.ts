@@ -41,7 +41,10 @@ describe("SqliteStore persistence", () => {
       expect(await second.accounts.get("alice@example.com")).toEqual(fakeCredentials("a"));
       expect(await second.roster.version("alice@example.com")).toBe(version);
       expect((await second.roster.get("alice@example.com", "bob@example.com"))?.groups).toEqual(["Friends"]);
-      expect(await second.offline.takeAll("alice@example.com")).toEqual(["<message id='1'/>", "<message id='2'/>"]);
+      expect((await second.offline.peek("alice@example.com")).map((stanza) => stanza.xml)).toEqual([
+        "<message id='1'/>",
+        "<message id='2'/>",
+      ]);
       expect(await second.vcard.get("alice@example.com")).toBe("<vCard xmlns='vcard-temp'/>");
       expect(await second.blocklist.list("alice@example.com")).toEqual(["spam@example.net"]);
       // The roster version sequence continues after a restart rather than starting over.

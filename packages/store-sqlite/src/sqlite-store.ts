@@ -171,24 +171,44 @@ function sqliteRoster(db: Database.Database, sql: Statements): RosterStore {
   };
 }
 
+/** Ids per DELETE: well under SQLite's bound-parameter limit (999 in older builds). */
+const REMOVE_CHUNK = 100;
+
 function sqliteOffline(db: Database.Database, sql: Statements): OfflineStore {
   const push = db.transaction((owner: string, xml: string, cap: number): boolean => {
     if (sql.countOffline.get(owner)!.n >= cap) return false;
     sql.insertOffline.run(owner, xml, Date.now());
     return true;
   });
-  const takeAll = db.transaction((owner: string): string[] => {
-    const stanzas = sql.listOffline.all(owner).map((row) => row.xml);
-    sql.deleteOffline.run(owner);
-    return stanzas;
+  // One prepared DELETE per chunk length: a full chunk always, plus the tail lengths seen.
+  const deleteByLength = new Map<number, Database.Statement<unknown[]>>();
+  const deleteStatement = (length: number): Database.Statement<unknown[]> => {
+    let statement = deleteByLength.get(length);
+    if (statement === undefined) {
+      const placeholders = new Array<string>(length).fill("?").join(", ");
+      statement = db.prepare(`DELETE FROM offline WHERE owner = ? AND id IN (${placeholders})`);
+      deleteByLength.set(length, statement);
+    }
+    return statement;
+  };
+  const remove = db.transaction((owner: string, ids: number[]): void => {
+    for (let start = 0; start < ids.length; start += REMOVE_CHUNK) {
+      const chunk = ids.slice(start, start + REMOVE_CHUNK);
+      deleteStatement(chunk.length).run(owner, ...chunk);
+    }
   });
 
   return {
     async push(owner, stanzaXml, cap) {
       return push.immediate(owner, stanzaXml, cap);
     },
-    async takeAll(owner) {
-      return takeAll.immediate(owner);
+    async peek(owner, limit) {
+      return sql.peekOffline.all(owner, limit ?? -1).map((row) => ({ id: String(row.id), xml: row.xml }));
+    },
+    async remove(owner, ids) {
+      // Ids this store never issued cannot match a row; dropping them keeps remove() idempotent.
+      const rowIds = ids.filter((id) => /^[0-9]+$/.test(id)).map(Number);
+      if (rowIds.length > 0) remove.immediate(owner, rowIds);
     },
     async count(owner) {
       return sql.countOffline.get(owner)!.n;

@@ -54,8 +54,9 @@ export function prepareStatements(db: Database) {
     insertOffline: db.prepare<[owner: string, xml: string, storedAt: number]>(
       "INSERT INTO offline (owner, xml, stored_at) VALUES (?, ?, ?)",
     ),
-    listOffline: db.prepare<[owner: string], { xml: string }>(
-      "SELECT xml FROM offline WHERE owner = ? ORDER BY id",
+    // A negative LIMIT means "no limit" in SQLite, which is how peek() without a limit binds.
+    peekOffline: db.prepare<[owner: string, limit: number], { id: number; xml: string }>(
+      "SELECT id, xml FROM offline WHERE owner = ? ORDER BY id LIMIT ?",
     ),
     deleteOffline: db.prepare<[owner: string]>("DELETE FROM offline WHERE owner = ?"),
 

@@ -17,6 +17,7 @@ import {
   type RosterItem,
   type RosterStore,
   type Store,
+  type StoredStanza,
   type VCardStore,
 } from "../ports.js";
 
@@ -24,7 +25,7 @@ import {
 interface UserData {
   roster: Map<string, Map<string, RosterItem>>;
   rosterVersion: Map<string, number>;
-  offline: Map<string, string[]>;
+  offline: Map<string, StoredStanza[]>;
   vcard: Map<string, string>;
   blocklist: Map<string, Set<string>>;
 }
@@ -129,21 +130,33 @@ class MemoryRosterStore implements RosterStore {
 }
 
 class MemoryOfflineStore implements OfflineStore {
+  /** Monotonic across owners, so ids also order arrival like the SQLite rowid does. */
+  private lastId = 0;
+
   constructor(private readonly userData: UserData) {}
 
   // Atomic per user for free: there is no await between the cap check and the append.
   async push(owner: string, stanzaXml: string, cap: number): Promise<boolean> {
     const queue = this.userData.offline.get(owner) ?? [];
     if (queue.length >= cap) return false;
-    queue.push(stanzaXml);
+    this.lastId += 1;
+    queue.push({ id: String(this.lastId), xml: stanzaXml });
     this.userData.offline.set(owner, queue);
     return true;
   }
 
-  async takeAll(owner: string): Promise<string[]> {
+  async peek(owner: string, limit?: number): Promise<StoredStanza[]> {
     const queue = this.userData.offline.get(owner) ?? [];
-    this.userData.offline.delete(owner);
-    return queue;
+    return queue.slice(0, limit ?? queue.length).map((stanza) => ({ ...stanza }));
+  }
+
+  async remove(owner: string, ids: string[]): Promise<void> {
+    const queue = this.userData.offline.get(owner);
+    if (queue === undefined) return;
+    const delivered = new Set(ids);
+    const rest = queue.filter((stanza) => !delivered.has(stanza.id));
+    if (rest.length === 0) this.userData.offline.delete(owner);
+    else this.userData.offline.set(owner, rest);
   }
 
   async count(owner: string): Promise<number> {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { NS_DELAY, parseFrame, type Element } from "@switchboard/xml";
 import { loadModule } from "@switchboard/core";
 import { createTestHost, type FakeSession, type TestHost } from "../testing/harness.js";
@@ -23,9 +23,9 @@ describe("offline storage (XEP-0160)", () => {
     const { t, alice } = await setup();
     await alice.sendAsClient("<message to='bob@localhost' type='chat' id='o1'><body>hello</body></message>");
     expect(alice.take(isMessage)).toHaveLength(0);
-    const stored = await t.store.offline.takeAll("bob@localhost");
+    const stored = await t.store.offline.peek("bob@localhost");
     expect(stored).toHaveLength(1);
-    const el = parseFrame(stored[0]!);
+    const el = parseFrame(stored[0]!.xml);
     expect(el.attrs.id).toBe("o1");
     const delay = el.getChild("delay", NS_DELAY);
     expect(delay?.attrs.from).toBe("localhost");
@@ -37,7 +37,7 @@ describe("offline storage (XEP-0160)", () => {
     await alice.sendAsClient(
       "<message to='bob@localhost' id='o2'><body>old</body><delay xmlns='urn:xmpp:delay' from='remote.example' stamp='2001-01-01T00:00:00Z'/></message>",
     );
-    const el = parseFrame((await t.store.offline.takeAll("bob@localhost"))[0]!);
+    const el = parseFrame((await t.store.offline.peek("bob@localhost"))[0]!.xml);
     expect(el.getChildren("delay", NS_DELAY).map((d) => d.attrs.from)).toEqual(["remote.example"]);
   });
 
@@ -54,7 +54,8 @@ describe("offline storage (XEP-0160)", () => {
     await bob.sendAsClient("<presence><priority>2</priority></presence>");
     await bob.waitFor((el) => el.attrs.id === "n3");
     expect(bob.take(isMessage).map((m) => m.attrs.id)).toEqual(["n1", "n2", "n3"]);
-    expect(await t.store.offline.count("bob@localhost")).toBe(0);
+    // Removal follows delivery of the batch, so it may land a moment after the last stanza.
+    await vi.waitFor(async () => expect(await t.store.offline.count("bob@localhost")).toBe(0));
   });
 
   it("does not flush again on presence updates once the resource is available", async () => {
@@ -68,22 +69,49 @@ describe("offline storage (XEP-0160)", () => {
     expect(await t.store.offline.count("bob@localhost")).toBe(1);
   });
 
-  it("puts messages back when the resource leaves before delivery", async () => {
-    const { t, alice } = await setup();
-    await alice.sendAsClient("<message to='bob@localhost' type='chat' id='p1'><body>1</body></message>");
-    await alice.sendAsClient("<message to='bob@localhost' type='chat' id='p2'><body>2</body></message>");
+  /** Sends `count` messages to bob while offline, then logs bob in; his stream dies on delivery `dieAt`. */
+  async function flushUntilDisconnect(count: number, dieAt: number): Promise<{ t: TestHost; received: string[] }> {
+    const { t, alice } = await setup(count);
+    for (let n = 1; n <= count; n++) {
+      await alice.sendAsClient(`<message to='bob@localhost' type='chat' id='p${n}'><body>${n}</body></message>`);
+    }
     const bob = await t.login("bob@localhost/phone");
     let writes = 0;
-    // The stream dies after the first stanza reaches it.
     t.host.hooks.on("stanza/deliver", (ev) => {
-      if (ev.target.jid === "bob@localhost/phone" && ++writes === 2) void bob.disconnect();
+      if (ev.target.jid === "bob@localhost/phone" && ++writes === dieAt) void bob.disconnect();
       return undefined;
     });
     await bob.sendAsClient("<presence/>");
-    await bob.waitFor((el) => el.attrs.id === "p1");
+    await bob.waitFor((el) => el.attrs.id === `p${dieAt - 1}`);
     await new Promise((r) => setTimeout(r, 20));
-    const left = (await t.store.offline.takeAll("bob@localhost")).map((xml) => parseFrame(xml).attrs.id);
-    expect(left).toEqual(["p2"]);
+    return { t, received: bob.take(isMessage).map((m) => m.attrs.id!) };
+  }
+
+  const storedIds = async (t: TestHost) =>
+    (await t.store.offline.peek("bob@localhost")).map((stored) => parseFrame(stored.xml).attrs.id);
+
+  it("keeps the undelivered rest stored, in order, when the resource leaves mid-flush", async () => {
+    const { t, received } = await flushUntilDisconnect(4, 2);
+    expect(received).toEqual(["p1"]);
+    expect(await storedIds(t)).toEqual(["p2", "p3", "p4"]);
+  });
+
+  it("removes delivered batches and keeps the rest when the resource leaves in a later batch", async () => {
+    // 130 messages span two peek batches of 100; the stream dies on the 120th delivery.
+    const { t, received } = await flushUntilDisconnect(130, 120);
+    const ids = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `p${from + i}`);
+    expect(received).toEqual(ids(1, 119));
+    expect(await storedIds(t)).toEqual(ids(120, 130));
+  });
+
+  it("removes an unparseable stored message instead of blocking the ones after it", async () => {
+    const { t } = await setup();
+    await t.store.offline.push("bob@localhost", "<message id='broken'", 10);
+    await t.store.offline.push("bob@localhost", "<message to='bob@localhost' id='ok'><body>x</body></message>", 10);
+    const bob = await t.login("bob@localhost/phone");
+    await bob.sendAsClient("<presence/>");
+    await bob.waitFor((el) => el.attrs.id === "ok");
+    await vi.waitFor(async () => expect(await t.store.offline.count("bob@localhost")).toBe(0));
   });
 
   it("bounces resource-constraint past the cap and keeps the stored count at the cap", async () => {

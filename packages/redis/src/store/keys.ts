@@ -17,7 +17,7 @@ export interface UserKeys {
   roster: string;
   /** string counter: last issued roster version (kept when the account is deleted) */
   rosterVersion: string;
-  /** list: serialized stanzas in arrival order */
+  /** stream: one entry per stanza (field `xml`), in arrival order; a list in older versions */
   offline: string;
   /** string: serialized vCard element */
   vcard: string;

@@ -132,28 +132,84 @@ describe("RedisStore atomicity across connections", () => {
     expect(await stores[0]!.offline.count(ALICE)).toBe(10);
   });
 
-  it("takeAll running concurrently with pushes loses and duplicates nothing", async () => {
+  it("peek and remove running concurrently with pushes lose and duplicate nothing", async () => {
     const prefix = freshPrefix();
     const pusher = new RedisStore(newClient(), { prefix });
-    const taker = new RedisStore(newClient(), { prefix });
+    const reader = new RedisStore(newClient(), { prefix });
     const sent = Array.from({ length: 300 }, (_, i) => `<message id='${i}'/>`);
-    const taken: string[] = [];
+    const delivered: string[] = [];
+    const drain = async () => {
+      const batch = await reader.offline.peek(ALICE, 7);
+      delivered.push(...batch.map((stored) => stored.xml));
+      await reader.offline.remove(ALICE, batch.map((stored) => stored.id));
+      return batch.length;
+    };
     let pushing = true;
     const pushes = (async () => {
       for (const xml of sent) expect(await pusher.offline.push(ALICE, xml, 1_000)).toBe(true);
       pushing = false;
     })();
-    const takes = (async () => {
-      let rounds = 0;
-      while (pushing || rounds === 0) {
-        taken.push(...(await taker.offline.takeAll(ALICE)));
-        rounds++;
-      }
+    const reads = (async () => {
+      while (pushing) await drain();
     })();
-    await Promise.all([pushes, takes]);
-    taken.push(...(await taker.offline.takeAll(ALICE)));
+    await Promise.all([pushes, reads]);
+    while ((await drain()) > 0);
     // Exactly the stanzas sent, each once, in arrival order.
-    expect(taken).toEqual(sent);
+    expect(delivered).toEqual(sent);
+    expect(await reader.offline.count(ALICE)).toBe(0);
+  });
+});
+
+describe("RedisStore offline list to stream migration", () => {
+  /** The layout of earlier versions: a LIST of stanzas under the same key. */
+  async function legacyQueue(prefix: string, stanzas: string[]): Promise<string> {
+    const key = userKeys(prefix, ALICE).offline;
+    await client.rpush(key, ...stanzas);
+    return key;
+  }
+
+  it("peek converts a legacy list into a stream, keeping order, and remove then works", async () => {
+    const prefix = freshPrefix();
+    const key = await legacyQueue(prefix, ["<message id='1'/>", "<message id='2'/>", "<message id='3'/>"]);
+    const store = new RedisStore(client, { prefix });
+    expect(await store.offline.count(ALICE)).toBe(3);
+    const stored = await store.offline.peek(ALICE);
+    expect(stored.map((entry) => entry.xml)).toEqual(["<message id='1'/>", "<message id='2'/>", "<message id='3'/>"]);
+    expect(await client.type(key)).toBe("stream");
+    await store.offline.remove(ALICE, [stored[0]!.id]);
+    expect((await store.offline.peek(ALICE)).map((entry) => entry.xml)).toEqual(["<message id='2'/>", "<message id='3'/>"]);
+  });
+
+  it("push converts a legacy list, appends after its stanzas and counts them against the cap", async () => {
+    const prefix = freshPrefix();
+    const key = await legacyQueue(prefix, ["<message id='old1'/>", "<message id='old2'/>"]);
+    const store = new RedisStore(client, { prefix });
+    expect(await store.offline.push(ALICE, "<message id='new'/>", 3)).toBe(true);
+    expect(await client.type(key)).toBe("stream");
+    expect(await store.offline.push(ALICE, "<message id='over'/>", 3)).toBe(false);
+    expect((await store.offline.peek(ALICE)).map((entry) => entry.xml)).toEqual([
+      "<message id='old1'/>",
+      "<message id='old2'/>",
+      "<message id='new'/>",
+    ]);
+  });
+
+  it("remove on a not yet migrated list changes nothing instead of failing", async () => {
+    const prefix = freshPrefix();
+    const key = await legacyQueue(prefix, ["<message id='1'/>"]);
+    const store = new RedisStore(client, { prefix });
+    await store.offline.remove(ALICE, ["1-0"]);
+    expect(await client.lrange(key, 0, -1)).toEqual(["<message id='1'/>"]);
+  });
+
+  it("account deletion removes a migrated stream", async () => {
+    const prefix = freshPrefix();
+    await legacyQueue(prefix, ["<message id='1'/>"]);
+    const store = new RedisStore(client, { prefix });
+    await store.accounts.create(ALICE, fakeCredentials("a"));
+    await store.offline.peek(ALICE);
+    await store.accounts.delete(ALICE);
+    expect(await keysUnder(prefix)).toEqual([]);
   });
 });
 
@@ -174,7 +230,7 @@ describe("RedisStore lifecycle", () => {
       expect(await second.accounts.get(ALICE)).toEqual(fakeCredentials("a"));
       expect(await second.accounts.list()).toEqual([ALICE]);
       expect(await second.roster.version(ALICE)).toBe(version);
-      expect(await second.offline.takeAll(ALICE)).toEqual(["<message id='1'/>"]);
+      expect((await second.offline.peek(ALICE)).map((stored) => stored.xml)).toEqual(["<message id='1'/>"]);
       expect(await second.vcard.get(ALICE)).toBe("<vCard xmlns='vcard-temp'/>");
       expect(await second.blocklist.list(ALICE)).toEqual(["spam@example.net"]);
     } finally {

@@ -9,19 +9,51 @@ import type { Cluster, Redis } from "ioredis";
 
 export type RedisClient = Redis | Cluster;
 
-/** KEYS[1] offline list; ARGV[1] stanza, ARGV[2] cap. Check and append in one step. */
-const OFFLINE_PUSH = `
-if redis.call('LLEN', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('RPUSH', KEYS[1], ARGV[1])
+/**
+ * Offline storage (XEP-0160) is a Redis Stream per user: entry ids are assigned by Redis, never
+ * reused within a stream, and let the reader acknowledge exactly what it delivered (XDEL), so a
+ * connection lost mid-flush leaves the messages stored instead of losing them.
+ *
+ * Earlier versions kept a LIST under the same key. Any script that would write or read the key
+ * first converts such a list into a stream, in order, in the same atomic step.
+ */
+const MIGRATE_OFFLINE_LIST = `
+if redis.call('TYPE', KEYS[1])['ok'] == 'list' then
+  local old = redis.call('LRANGE', KEYS[1], 0, -1)
+  redis.call('DEL', KEYS[1])
+  for _, xml in ipairs(old) do redis.call('XADD', KEYS[1], '*', 'xml', xml) end
+end
+`;
+
+/** KEYS[1] offline stream; ARGV[1] stanza, ARGV[2] cap. Check and append in one step. */
+const OFFLINE_PUSH = `${MIGRATE_OFFLINE_LIST}
+if redis.call('XLEN', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('XADD', KEYS[1], '*', 'xml', ARGV[1])
   return 1
 end
 return 0`;
 
-/** KEYS[1] offline list. Read and delete in one step, so a concurrent push is never lost. */
-const OFFLINE_TAKE_ALL = `
-local stanzas = redis.call('LRANGE', KEYS[1], 0, -1)
-redis.call('DEL', KEYS[1])
-return stanzas`;
+/** KEYS[1] offline stream; ARGV[1] max entries (0 = all). Oldest first; removes nothing. */
+const OFFLINE_PEEK = `${MIGRATE_OFFLINE_LIST}
+local limit = tonumber(ARGV[1])
+if limit > 0 then return redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', limit) end
+return redis.call('XRANGE', KEYS[1], '-', '+')`;
+
+/**
+ * KEYS[1] offline stream; ARGV entry ids. Unknown ids are ignored by XDEL. The emptied stream is
+ * kept rather than deleted: it remembers its last id, so Redis never reissues an id that a late
+ * or repeated remove() could then match (account deletion still DELs it).
+ */
+const OFFLINE_REMOVE = `
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'stream' then return 0 end
+return redis.call('XDEL', KEYS[1], unpack(ARGV))`;
+
+/** KEYS[1] offline stream (or a not yet migrated list). Read-only. */
+const OFFLINE_COUNT = `
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind == 'list' then return redis.call('LLEN', KEYS[1]) end
+if kind == 'stream' then return redis.call('XLEN', KEYS[1]) end
+return 0`;
 
 /** KEYS[1] roster hash, KEYS[2] version counter; ARGV[1] contact, ARGV[2] item JSON. */
 const ROSTER_PUT = `
@@ -80,7 +112,9 @@ return removed`;
 
 const SCRIPTS = {
   switchboardStoreOfflinePush: { numberOfKeys: 1, lua: OFFLINE_PUSH },
-  switchboardStoreOfflineTakeAll: { numberOfKeys: 1, lua: OFFLINE_TAKE_ALL },
+  switchboardStoreOfflinePeek: { numberOfKeys: 1, lua: OFFLINE_PEEK },
+  switchboardStoreOfflineRemove: { numberOfKeys: 1, lua: OFFLINE_REMOVE },
+  switchboardStoreOfflineCount: { numberOfKeys: 1, lua: OFFLINE_COUNT },
   switchboardStoreRosterPut: { numberOfKeys: 2, lua: ROSTER_PUT },
   switchboardStoreRosterRemove: { numberOfKeys: 2, lua: ROSTER_REMOVE },
   switchboardStoreDeleteUser: { numberOfKeys: 5, lua: DELETE_USER },
@@ -91,7 +125,10 @@ const SCRIPTS = {
 /** Typed calls to the scripts above. */
 export interface StoreScripts {
   offlinePush(offline: string, stanzaXml: string, cap: number): Promise<number>;
-  offlineTakeAll(offline: string): Promise<string[]>;
+  /** Raw XRANGE reply: [entry id, [field, value, ...]] per entry. */
+  offlinePeek(offline: string, limit: number): Promise<Array<[string, string[]]>>;
+  offlineRemove(offline: string, ids: string[]): Promise<number>;
+  offlineCount(offline: string): Promise<number>;
   rosterPut(roster: string, version: string, contact: string, itemJson: string): Promise<number>;
   rosterRemove(roster: string, version: string, contact: string): Promise<number>;
   deleteUser(account: string, roster: string, offline: string, vcard: string, blocklist: string): Promise<number>;
@@ -112,7 +149,10 @@ export function defineStoreScripts(client: RedisClient): StoreScripts {
     (client as unknown as Record<ScriptName, ScriptCall>)[name](...keysThenArgs);
   return {
     offlinePush: (offline, xml, cap) => call("switchboardStoreOfflinePush", offline, xml, cap) as Promise<number>,
-    offlineTakeAll: (offline) => call("switchboardStoreOfflineTakeAll", offline) as Promise<string[]>,
+    offlinePeek: (offline, limit) =>
+      call("switchboardStoreOfflinePeek", offline, limit) as Promise<Array<[string, string[]]>>,
+    offlineRemove: (offline, ids) => call("switchboardStoreOfflineRemove", offline, ...ids) as Promise<number>,
+    offlineCount: (offline) => call("switchboardStoreOfflineCount", offline) as Promise<number>,
     rosterPut: (roster, version, contact, json) =>
       call("switchboardStoreRosterPut", roster, version, contact, json) as Promise<number>,
     rosterRemove: (roster, version, contact) =>

@@ -40,18 +40,33 @@ export function redisRoster(client: RedisClient, scripts: StoreScripts, prefix: 
   };
 }
 
-export function redisOffline(client: RedisClient, scripts: StoreScripts, prefix: string): OfflineStore {
+/** Stream entry ids as Redis issues them (`<ms>-<seq>`); anything else cannot be stored here. */
+const STREAM_ID = /^[0-9]+-[0-9]+$/;
+
+export function redisOffline(scripts: StoreScripts, prefix: string): OfflineStore {
   return {
     async push(owner, stanzaXml, cap) {
       return (await scripts.offlinePush(userKeys(prefix, owner).offline, stanzaXml, cap)) === 1;
     },
-    async takeAll(owner) {
-      return scripts.offlineTakeAll(userKeys(prefix, owner).offline);
+    async peek(owner, limit) {
+      if (limit !== undefined && limit <= 0) return [];
+      const entries = await scripts.offlinePeek(userKeys(prefix, owner).offline, limit ?? 0);
+      return entries.map(([id, fields]) => ({ id, xml: streamField(fields, "xml") }));
+    },
+    async remove(owner, ids) {
+      // XDEL rejects a malformed id outright; an id this store never issued is simply unknown.
+      const streamIds = ids.filter((id) => STREAM_ID.test(id));
+      if (streamIds.length > 0) await scripts.offlineRemove(userKeys(prefix, owner).offline, streamIds);
     },
     async count(owner) {
-      return client.llen(userKeys(prefix, owner).offline);
+      return scripts.offlineCount(userKeys(prefix, owner).offline);
     },
   };
+}
+
+function streamField(fields: string[], name: string): string {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1]!;
+  return "";
 }
 
 export function redisVCard(client: RedisClient, prefix: string): VCardStore {
