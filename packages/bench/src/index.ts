@@ -9,3 +9,4 @@ export type { RunOptions } from "./pool.js";
 export { LatencyHistogram, serverRssBytes } from "./stats.js";
 export { formatResult } from "./format.js";
 export { freePort } from "./servers/process.js";
+export { main as benchMain } from "./cli.js";

@@ -10,6 +10,8 @@ import { USAGE } from "./usage.js";
 /** Runs one command line and returns the exit code; all output goes through io. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
+    // `switchboard bench …` hands its own flags to the load generator (same as `pnpm bench …`).
+    if (argv[0] === "bench") return await (await import("@switchboard/bench")).benchMain(argv.slice(1));
     const { positionals, options } = parseCommandLine(argv);
     const [command, ...args] = positionals;
     if (options.help || command === "help") {

@@ -9,6 +9,7 @@ Commands:
   user del <jid>                 delete an account and all its data
   user list                      list accounts
   user import [file]             create accounts from "jid password" lines (stdin when no file)
+  bench [run|compare] [options]  load generator and side-by-side benchmark (see docs/benchmarks.md)
   help                           show this help
 
 Options (every command):
