@@ -55,6 +55,23 @@ describe("switchboard CLI", { timeout: 90_000 }, () => {
     expect(option.stderr).toMatch(/^switchboard: unknown option --frob/);
   });
 
+  it("refuses bad --iterations and --role values and garbage for bench, with exit code 2", () => {
+    const dir = freshDataDir();
+    const few = switchboard(dir, ["user", "add", "x@localhost", "pw", "--iterations", "10"]);
+    expect(few.status).toBe(2);
+    expect(few.stderr).toMatch(/^switchboard: --iterations must be an integer from 4096/);
+    expect(switchboard(dir, ["user", "list"]).stdout).not.toContain("x@localhost");
+    const role = switchboard(dir, ["start", "--role", "router"]);
+    expect(role.status).toBe(1);
+    expect(role.stderr).toMatch(/role/);
+    const edge = switchboard(dir, ["start", "--role", "edge"]);
+    expect(edge.status).toBe(1);
+    expect(edge.stderr).toMatch(/redisUrl: required when role is edge/);
+    const bench = switchboard(dir, ["bench", "run", "--host", "192.0.2.1", "--scenario", "idle"]);
+    expect(bench.status).toBe(2);
+    expect(bench.stderr).toMatch(/only loopback/);
+  });
+
   it("adds, lists, changes the password of and deletes users", () => {
     const dir = freshDataDir();
     const add = switchboard(dir, ["user", "add", "Alice@localhost", "s3cret"]);

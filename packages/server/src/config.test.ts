@@ -188,3 +188,29 @@ describe("documentation stays in step with the schema", () => {
     expect(fromExample).toEqual({ ...defaultConfig("/w"), nodeId: "n1" });
   });
 });
+
+describe("cluster settings", () => {
+  it("refuses an unknown role, naming the key and the variable", () => {
+    const err = loadError(() => loadConfig({ env: { SWITCHBOARD_ROLE: "router" } }));
+    expect(err.key).toBe("role");
+    expect(err.message).toMatch(/SWITCHBOARD_ROLE/);
+  });
+
+  it("requires the Redis and NATS URLs for role edge", () => {
+    expect(loadError(() => loadConfig({ env: { SWITCHBOARD_ROLE: "edge" } })).key).toBe("redisUrl");
+    const err = loadError(() => loadConfig({ env: { SWITCHBOARD_ROLE: "edge", SWITCHBOARD_REDIS_URL: "redis://127.0.0.1:6379" } }));
+    expect(err.key).toBe("natsUrl");
+    expect(err.message).toMatch(/SWITCHBOARD_NATS_URL/);
+    const ok = loadConfig({
+      env: { SWITCHBOARD_ROLE: "edge", SWITCHBOARD_REDIS_URL: "redis://127.0.0.1:6379", SWITCHBOARD_NATS_URL: "nats://127.0.0.1:4222" },
+    });
+    expect(ok.role).toBe("edge");
+  });
+
+  it("refuses a cluster prefix that would break Redis hash tags or NATS subjects", () => {
+    for (const bad of ["a{b}", "with.dot", "x".repeat(33)]) {
+      expect(loadError(() => loadConfig({ env: { SWITCHBOARD_CLUSTER_PREFIX: bad } })).key).toBe("clusterPrefix");
+    }
+    expect(loadConfig({ env: { SWITCHBOARD_CLUSTER_PREFIX: "prod_1" } }).clusterPrefix).toBe("prod_1");
+  });
+});
