@@ -58,6 +58,9 @@ describe("stream negotiation", () => {
     await r2.login("alice", "secret", "legacy");
     r2.write("<iq type='set' id='s1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>");
     await r2.waitFor(/<iq[^>]*type="result"[^>]*id="s1"|<iq[^>]*id="s1"[^>]*type="result"/);
+    // COMPAT: some clients address it to the domain
+    r2.write("<iq type='set' id='s2' to='localhost'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>");
+    await r2.waitFor(/<iq[^>]*type="result"[^>]*id="s2"|<iq[^>]*id="s2"[^>]*type="result"/);
     r2.write(" \n ");
     r2.write("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>");
     await r2.waitFor(/id="p1"/);

@@ -8,7 +8,7 @@
  * negotiates the stream and hands stanzas to the router with a server-stamped `from`.
  */
 import { randomBytes } from "node:crypto";
-import { Element, Jid, NS_BIND, NS_SASL, NS_SESSION, NS_STREAM, NS_TLS, StreamError, errorReply, tryParseJid, x } from "@switchboard/xml";
+import { Element, Jid, NS_BIND, NS_SASL, NS_SESSION, NS_STREAM, NS_TLS, StanzaError, StreamError, errorReply, tryParseJid, x } from "@switchboard/xml";
 import { iqResult, type Host, type LocalSession, type Logger } from "@switchboard/core";
 import type { C2sOptions } from "./options.js";
 import type { Transport } from "./transport.js";
@@ -237,9 +237,8 @@ export class C2sStream implements LocalSession {
           const out = await handler(stanza, payload, { ip: this.ip, secure: this.secure });
           this.transport.send(stripAddresses(iqResult(stanza, out ?? undefined)));
         } catch (err) {
-          const e = err as { condition?: string; text?: string; type?: string };
-          if (!e.condition) throw err;
-          this.transport.send(stripAddresses(errorReply(stanza, e.condition as never, e.text, e.type as never)));
+          if (!(err instanceof StanzaError)) throw err;
+          this.transport.send(stripAddresses(errorReply(stanza, err.condition, err.text, err.type)));
         }
         return;
       }
@@ -266,7 +265,7 @@ export class C2sStream implements LocalSession {
         }
         return;
       }
-      if (el.getChild("session", NS_SESSION)) return this.transport.send(stripAddresses(iqResult(el)));
+      if (isLegacySession(el, this.host.domain)) return this.transport.send(stripAddresses(iqResult(el)));
     }
     this.fail(new StreamError("not-authorized", "bind a resource first"));
   }
@@ -290,9 +289,7 @@ export class C2sStream implements LocalSession {
         return this.fail(new StreamError("invalid-from", "the from address does not match your JID"));
       }
     }
-    if (el.name === "iq" && el.attrs.type === "set" && el.getChild("session", NS_SESSION) && !el.attrs.to) {
-      return this.transport.send(stripAddresses(iqResult(el)));
-    }
+    if (isLegacySession(el, this.host.domain)) return this.transport.send(stripAddresses(iqResult(el)));
     delete el.attrs.xmlns;
     el.attrs.from = jid.full;
     await this.host.router.route(el, this);
@@ -318,6 +315,12 @@ export class C2sStream implements LocalSession {
     }
     this.log.info({ jid: this.boundJid.full, reason }, "session closed");
   }
+}
+
+/** RFC 3921 §3 session establishment: a no-op kept for old clients, answered before or after bind. */
+function isLegacySession(el: Element, domain: string): boolean {
+  const to = el.attrs.to;
+  return el.name === "iq" && el.attrs.type === "set" && (!to || to === domain) && el.getChild("session", NS_SESSION) !== undefined;
 }
 
 function stripAddresses(el: Element): Element {
