@@ -6,6 +6,7 @@
  * invalidation is not cached (generation check), entries expire after a TTL as a safety net, and
  * the whole cache is dropped when the bus reconnects, since notices may have been missed.
  */
+import { bareOf } from "@switchboard/xml";
 import type { ControlMessage, SessionInfo, SessionPatch, SessionRegistry, StanzaBus } from "./ports.js";
 import type { Logger } from "./logger.js";
 
@@ -22,10 +23,6 @@ interface Entry {
   at: number;
 }
 
-function bareOf(full: string): string {
-  const slash = full.indexOf("/");
-  return slash === -1 ? full : full.slice(0, slash);
-}
 
 export class CachedSessionRegistry implements SessionRegistry {
   readonly counters = { hits: 0, misses: 0, invalidations: 0 };

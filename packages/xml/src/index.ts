@@ -2,7 +2,7 @@
 // It knows no server: no sockets, logging, storage or bus imports.
 export { Element, x, serialize, escapeXml, escapeXmlText, type Attrs, type Child, type Node } from "./element.js";
 export * from "./ns.js";
-export { Jid, JidError, jid, parseJid, tryParseJid } from "./jid.js";
+export { Jid, JidError, bareOf, jid, parseJid, tryParseJid } from "./jid.js";
 export {
   DEFAULT_ERROR_TYPE,
   StanzaError,

@@ -105,3 +105,13 @@ describe("Jid", () => {
     expect(full.equals(parseJid("a@b.example/R"))).toBe(false);
   });
 });
+
+describe("bareOf", () => {
+  it("strips the resource of a JID string, keeping slashes inside the resource", async () => {
+    const { bareOf } = await import("./jid.js");
+    expect(bareOf("a@b/c")).toBe("a@b");
+    expect(bareOf("a@b/c/d")).toBe("a@b");
+    expect(bareOf("a@b")).toBe("a@b");
+    expect(bareOf("b/c")).toBe("b");
+  });
+});

@@ -159,3 +159,13 @@ function isIPv6(s: string): boolean {
   }
   return halves.length === 2 ? units < 8 : units === 8;
 }
+
+/**
+ * The bare part of an already-normalised JID string ("user@domain/res" → "user@domain"),
+ * without parsing: for registry keys and lookups on the hot path, where the string came from
+ * a parsed Jid in the first place.
+ */
+export function bareOf(jid: string): string {
+  const slash = jid.indexOf("/");
+  return slash === -1 ? jid : jid.slice(0, slash);
+}

@@ -1,10 +1,7 @@
 /** In-process SessionRegistry for the embedded single node. */
+import { bareOf } from "@switchboard/xml";
 import type { SessionInfo, SessionPatch, SessionRegistry } from "../ports.js";
 
-function bareOf(full: string): string {
-  const slash = full.indexOf("/");
-  return slash === -1 ? full : full.slice(0, slash);
-}
 
 export class MemorySessionRegistry implements SessionRegistry {
   private readonly byBare = new Map<string, Map<string, SessionInfo>>();

@@ -3,7 +3,7 @@
  * store round trip per stanza (ARCHITECTURE.md "Avoid a Redis round trip per stanza").
  */
 import type { BlockStore } from "@switchboard/core";
-import { type Element, type Jid, StanzaError, tryParseJid } from "@switchboard/xml";
+import { type Element, type Jid, StanzaError, tryParseJid, bareOf } from "@switchboard/xml";
 
 /**
  * XEP-0191 §3.2 defers to XEP-0016 §2.1 for matching: an item matches a JID when it equals the
@@ -16,11 +16,6 @@ export function blocklistMatches(list: ReadonlySet<string>, jid: Jid): boolean {
   return jid.resource !== "" && list.has(`${jid.domain}/${jid.resource}`);
 }
 
-/** The bare part of a normalised full JID string, without parsing. */
-export function bareOf(full: string): string {
-  const slash = full.indexOf("/");
-  return slash === -1 ? full : full.slice(0, slash);
-}
 
 /**
  * Parses the <item jid='…'/> children of <block/> or <unblock/> into normalised JID strings
@@ -111,3 +106,4 @@ export class BlocklistCache {
     }
   }
 }
+

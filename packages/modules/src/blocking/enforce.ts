@@ -14,8 +14,8 @@
  * unavailable presence of §3.3 and errors (the bounces above).
  */
 import type { DeliverEvent, Host, ModuleContext, StanzaEvent } from "@switchboard/core";
-import { type Element, type Jid, NS_BLOCKING, errorReply, tryParseJid, x } from "@switchboard/xml";
-import { type BlocklistCache, bareOf, blocklistMatches } from "./blocklist.js";
+import { type Element, type Jid, NS_BLOCKING, bareOf, errorReply, tryParseJid, x } from "@switchboard/xml";
+import { type BlocklistCache, blocklistMatches } from "./blocklist.js";
 
 export const NS_BLOCKING_ERRORS = `${NS_BLOCKING}:errors`;
 

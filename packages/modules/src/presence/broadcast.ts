@@ -5,7 +5,7 @@
  * fans it out, plus all of the user's available resources, including the sender (§4.2.2: an
  * entity is implicitly subscribed to its own presence).
  */
-import { x, type Element } from "@switchboard/xml";
+import { x, type Element, bareOf } from "@switchboard/xml";
 import type { Host, LocalSession, RosterItem, SessionInfo, StanzaEvent } from "@switchboard/core";
 import type { PresenceSessions } from "./session-state.js";
 import { sendsPresenceTo, syncNewResource } from "./probes.js";
@@ -117,7 +117,3 @@ export async function handlePurgedSession(host: Host, info: SessionInfo): Promis
   await broadcast(host, owner, presence, await host.store.roster.list(owner));
 }
 
-function bareOf(jid: string): string {
-  const slash = jid.indexOf("/");
-  return slash === -1 ? jid : jid.slice(0, slash);
-}

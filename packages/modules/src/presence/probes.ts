@@ -4,7 +4,7 @@
  * initial presence (§4.2.2) and the presence sent right after a subscription is approved or
  * cancelled (§3.1.5, §3.2.2, §3.3.3).
  */
-import { x, type Element } from "@switchboard/xml";
+import { x, type Element, bareOf } from "@switchboard/xml";
 import type { Host, RosterItem, SessionInfo, StanzaEvent } from "@switchboard/core";
 import { availablePresences, readdressed } from "./stanzas.js";
 
@@ -78,10 +78,6 @@ export async function syncNewResource(host: Host, target: SessionInfo, roster: R
   }
 }
 
-function bareOf(full: string): string {
-  const slash = full.indexOf("/");
-  return slash === -1 ? full : full.slice(0, slash);
-}
 
 function domainOf(bare: string): string {
   const at = bare.indexOf("@");

@@ -12,13 +12,10 @@
  *
  * Index members are `[fullJid, sessionId]` (JSON), not the bare full JID: see memberOf() for why.
  */
+import { bareOf } from "@switchboard/xml";
 
 export const DEFAULT_PREFIX = "sb";
 
-export function bareOf(fullJid: string): string {
-  const slash = fullJid.indexOf("/");
-  return slash === -1 ? fullJid : fullJid.slice(0, slash);
-}
 
 export class RegistryKeys {
   constructor(readonly prefix: string = DEFAULT_PREFIX) {}
@@ -76,3 +73,4 @@ export function parseMember(member: string): { jid: string; sessionId: string } 
   }
   return undefined;
 }
+
