@@ -33,6 +33,8 @@ export interface HostOptions {
    * undeliverable at once instead of vanishing into the bus until the purge.
    */
   isNodeAlive?: (nodeId: string) => boolean;
+  /** How many nodes are live in the cluster, this one included (cluster mode; default 1). */
+  liveNodeCount?: () => number;
 }
 
 /** Counters the tests and metrics read (e.g. to prove no store round trip per stanza). */
@@ -64,6 +66,7 @@ export class Host {
   readonly sessions = new Map<string, LocalSession>();
   private unsubscribeBus?: () => void;
   private readonly isNodeAlive: (nodeId: string) => boolean;
+  private readonly liveNodeCount: () => number;
 
   constructor(opts: HostOptions) {
     this.domain = opts.domain;
@@ -77,6 +80,7 @@ export class Host {
     this.limits = { offlinePerUser: 100, iqTimeoutMs: 30_000, ...opts.limits };
     this.router = new Router(this);
     this.isNodeAlive = opts.isNodeAlive ?? (() => true);
+    this.liveNodeCount = opts.liveNodeCount ?? (() => 1);
   }
 
   /** Starts receiving stanzas other nodes address to streams held here. */
@@ -87,6 +91,15 @@ export class Host {
   async stop(): Promise<void> {
     this.unsubscribeBus?.();
     this.pendingIqs.clear();
+  }
+
+  /**
+   * A cluster-wide control notice that every live node has applied by the time it resolves (or
+   * after timeoutMs, when a node is dying or stalled): read-your-writes for rare changes a user
+   * expects to hold everywhere at once. Resolves to how many nodes confirmed.
+   */
+  announceConfirmed(message: { type: string; [key: string]: unknown }, timeoutMs = 1_000): Promise<number> {
+    return this.bus.publishControlConfirmed({ ...message, origin: this.nodeId }, this.liveNodeCount(), timeoutMs);
   }
 
   isLocalDomain(domain: string): boolean {

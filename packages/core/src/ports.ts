@@ -211,6 +211,14 @@ export interface StanzaBus {
   subscribe(nodeId: string, handler: (envelope: BusEnvelope) => void): () => void;
   /** Sends a notice to every node (including the sender). */
   publishControl(message: ControlMessage): Promise<void>;
+  /**
+   * Like publishControl, but waits until `nodes` nodes (the sender included) have run their
+   * control handlers, or `timeoutMs` passed; resolves to how many confirmed. For changes a user
+   * must see take effect everywhere before the server answers them (a blocklist edit), never
+   * for the hot path. When the bus cannot confirm (disconnected) it publishes like
+   * publishControl and resolves 0: caches then converge on reconnect or by TTL.
+   */
+  publishControlConfirmed(message: ControlMessage, nodes: number, timeoutMs: number): Promise<number>;
   subscribeControl(handler: (message: ControlMessage) => void): () => void;
   /**
    * Called after the bus lost its connection and got it back: notices may have been missed, so

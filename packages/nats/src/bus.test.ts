@@ -9,8 +9,9 @@ const url = process.env.SWITCHBOARD_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 const prefix = `sbtest${Math.random().toString(36).slice(2, 10)}`;
 const open: NatsStanzaBus[] = [];
 
-async function bus(): Promise<NatsStanzaBus> {
-  const b = await NatsStanzaBus.connect({ servers: url, subjectPrefix: prefix });
+/** `own` gives the bus a cluster of its own (control notices reach only buses of that prefix) */
+async function bus(own?: string): Promise<NatsStanzaBus> {
+  const b = await NatsStanzaBus.connect({ servers: url, subjectPrefix: own ? `${prefix}${own}` : prefix });
   open.push(b);
   return b;
 }
@@ -147,5 +148,29 @@ describe("NatsStanzaBus on the shared server", () => {
     await a.publishControl({ type: "after", origin: "edge-a" });
     await eventually(() => atB.length === 3, "next valid notice still arrives");
     expect(atB[2]).toEqual({ type: "after", origin: "edge-a" });
+  });
+
+  it("a confirmed notice resolves once every node ran all its control handlers, one acknowledgement per node", async () => {
+    const buses = [await bus("c3"), await bus("c3"), await bus("c3")];
+    const seen = buses.map(() => [] as string[]);
+    buses.forEach((b, i) => {
+      // two handlers per node (registry cache and blocklist cache, say): still one acknowledgement
+      b.subscribeControl((m) => seen[i]!.push(`first:${m.type}`));
+      b.subscribeControl((m) => seen[i]!.push(`second:${m.type}`));
+    });
+    await Promise.all(buses.map((b) => b.flush()));
+    const confirmed = await buses[0]!.publishControlConfirmed({ type: "blocklist", origin: "edge-a" }, 3, 2_000);
+    expect(confirmed).toBe(3);
+    // no waiting: every node has applied it by the time the call resolves
+    for (const s of seen) expect(s).toEqual(["first:blocklist", "second:blocklist"]);
+    // asking for more nodes than exist resolves with what answered once the time is up
+    const started = Date.now();
+    expect(await buses[1]!.publishControlConfirmed({ type: "again", origin: "edge-b" }, 5, 300)).toBe(3);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+  });
+
+  it("a confirmed notice nobody subscribes to resolves 0 instead of failing", async () => {
+    const lonely = await bus("c1");
+    expect(await lonely.publishControlConfirmed({ type: "x", origin: "edge-a" }, 2, 500)).toBe(0);
   });
 });

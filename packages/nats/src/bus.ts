@@ -13,7 +13,7 @@
  *   session registry's liveness keys, not per message; publishChecked() exists for the rare
  *   control message worth a round trip.
  */
-import { connect as natsConnect, ErrorCode, Events, type Msg, type NatsConnection, type Subscription } from "nats";
+import { connect as natsConnect, ErrorCode, Events, RequestStrategy, type Msg, type NatsConnection, type Subscription } from "nats";
 import type { BusEnvelope, ControlMessage, StanzaBus } from "@switchboard/core";
 import {
   controlSubject,
@@ -57,6 +57,8 @@ export class NatsStanzaBus implements StanzaBus {
   private linkUp = false;
   private isClosed = false;
   private closing?: Promise<void>;
+  private readonly controlHandlers = new Set<(message: ControlMessage) => void>();
+  private controlSubscription?: () => void;
 
   /**
    * Waits until NATS answers (retrying forever, `waitOnFirstConnect`), then resolves. Use it when
@@ -129,8 +131,61 @@ export class NatsStanzaBus implements StanzaBus {
     this.send({ subject: controlSubject(this.prefix), data, size: data.length });
   }
 
+  /**
+   * Sends a notice and waits for `nodes` acknowledgements (NATS request with many replies): each
+   * bus answers once, after all its control handlers ran, so `nodes` replies mean that many nodes
+   * applied the notice. Resolves early with fewer on timeout (a node just died or is slow); with
+   * no live connection, or stanzas still buffered that a request would overtake, it falls back to
+   * publishControl and resolves 0.
+   */
+  async publishControlConfirmed(message: ControlMessage, nodes: number, timeoutMs: number): Promise<number> {
+    const nc = this.nc;
+    if (!nc || !this.canWriteDirect() || this.buffer.length > 0) {
+      await this.publishControl(message);
+      return 0;
+    }
+    let confirmed = 0;
+    try {
+      const replies = await nc.requestMany(controlSubject(this.prefix), encodeControl(message), {
+        strategy: RequestStrategy.Count,
+        maxMessages: Math.max(1, nodes),
+        maxWait: timeoutMs,
+      });
+      for await (const reply of replies) {
+        if (reply.data.length === 0) confirmed++;
+      }
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== ErrorCode.NoResponders && code !== ErrorCode.Timeout) {
+        throw new BusUnavailableError("rejected", "confirmed control notice failed", { cause: err });
+      }
+    }
+    return confirmed;
+  }
+
+  /**
+   * Every handler of this bus shares one NATS subscription, so a confirmed notice gets exactly
+   * one acknowledgement per node, sent after all of them ran.
+   */
   subscribeControl(handler: (message: ControlMessage) => void): () => void {
-    return this.addSubscription(controlSubject(this.prefix), (msg) => handler(decodeControl(msg.data)));
+    this.controlHandlers.add(handler);
+    this.controlSubscription ??= this.addSubscription(controlSubject(this.prefix), (msg) => {
+      const message = decodeControl(msg.data);
+      for (const h of [...this.controlHandlers]) {
+        try {
+          h(message);
+        } catch (err) {
+          this.log.warn({ err, type: message.type }, "NATS bus control handler threw");
+        }
+      }
+    });
+    return () => {
+      this.controlHandlers.delete(handler);
+      if (this.controlHandlers.size === 0 && this.controlSubscription) {
+        this.controlSubscription();
+        this.controlSubscription = undefined;
+      }
+    };
   }
 
   /**
@@ -228,6 +283,8 @@ export class NatsStanzaBus implements StanzaBus {
     const dropped = this.buffer.clear();
     if (dropped > 0) this.log.warn({ dropped }, "NATS bus closed with stanzas still waiting for NATS; dropped");
     this.subscriptions.clear();
+    this.controlHandlers.clear();
+    this.controlSubscription = undefined;
     const nc = this.nc;
     if (!nc || nc.isClosed()) return this.emit("closed");
     try {

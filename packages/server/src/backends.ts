@@ -32,6 +32,7 @@ export interface Backends {
   bus: StanzaBus;
   limiter: Limiter;
   isNodeAlive?: (nodeId: string) => boolean;
+  liveNodeCount?: () => number;
   /** runs once the Host exists and its modules are loaded, before listeners open */
   attach(host: Host): Promise<void>;
   /** undefined when logins can be accepted */
@@ -110,6 +111,7 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
     bus,
     limiter: new MemoryLimiter(),
     isNodeAlive: (nodeId) => liveness.isAlive(nodeId),
+    liveNodeCount: () => liveness.liveCount(),
     async attach(h) {
       host = h;
       // A node id reused after a crash: remove what the previous life left behind first.

@@ -32,6 +32,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
     log,
     limits: { offlinePerUser: cfg.limits.offlinePerUser },
     isNodeAlive: backends.isNodeAlive,
+    liveNodeCount: backends.liveNodeCount,
   });
   host.start();
   const modules: LoadedModule[] = [];

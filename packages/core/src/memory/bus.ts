@@ -23,6 +23,12 @@ export class MemoryStanzaBus implements StanzaBus {
     for (const h of this.control) h(message);
   }
 
+  /** One process is one node: the handlers have run when this returns. */
+  async publishControlConfirmed(message: ControlMessage, _nodes: number, _timeoutMs: number): Promise<number> {
+    await this.publishControl(message);
+    return 1;
+  }
+
   subscribeControl(handler: (message: ControlMessage) => void): () => void {
     this.control.add(handler);
     return () => this.control.delete(handler);

@@ -40,10 +40,13 @@ export const blockingModule = defineModule<BlockingOptions>({
     ctx.on("session/bound", ({ session }) => void cache.invalidate(session.jid.bare));
     // Cluster mode: every node caches blocklists; a change made on one node is announced over
     // the bus, and a bus reconnect (notices possibly missed) drops everything.
+    // The change is confirmed by every live node before the IQ result goes out: a client that
+    // unblocks a contact and at once hears from it (the contact's stream on another edge) must
+    // not get the stale list applied there.
     const forget = async (owner: string) => {
       cache.invalidate(owner);
-      await host.bus
-        .publishControl({ type: BLOCKLIST_CHANGED, origin: host.nodeId, owner })
+      await host
+        .announceConfirmed({ type: BLOCKLIST_CHANGED, owner })
         .catch((err) => ctx.log.warn({ err }, "could not announce a blocklist change"));
     };
     const offControl = host.bus.subscribeControl((m) => {

@@ -97,6 +97,16 @@ export class NodeLiveness {
     return this.alive.get(nodeId) ?? true;
   }
 
+  /**
+   * Live nodes as of the last sweep, this one included (at least 1): how many acknowledgements a
+   * confirmed control notice waits for.
+   */
+  liveCount(): number {
+    let count = 0;
+    for (const [node, alive] of this.alive) if (alive && node !== this.nodeId) count++;
+    return count + 1;
+  }
+
   /** Starts heartbeating and purging. Call purgeOwn() first when reusing a node id. */
   start(): void {
     if (this.state !== "stopped") return;

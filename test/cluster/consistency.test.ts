@@ -1,0 +1,47 @@
+/**
+ * Read-your-writes across edges: once the server has answered a change, every edge applies it.
+ * Each node caches blocklists (no store round trip per stanza); an unblock answered on one edge
+ * must not leave the other edge bouncing the contact's next message with the stale list.
+ */
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { connect, xml, type TestClient } from "../support/client.js";
+import { startTestServer, type TestServer } from "../support/server.js";
+
+let ts: TestServer;
+let owner: TestClient;
+let contact: TestClient;
+
+beforeAll(async () => {
+  ts = await startTestServer({}, { mode: "cluster", localBackends: true });
+  await ts.addUser("owner");
+  await ts.addUser("contact");
+  owner = await connect(ts, "owner", { resource: "o", node: ts.nodes[0] });
+  contact = await connect(ts, "contact", { resource: "c", node: ts.nodes[1] });
+  await owner.send(xml("presence"));
+}, 60_000);
+
+afterAll(async () => {
+  await owner?.stop();
+  await contact?.stop();
+  await ts?.stop();
+});
+
+const body = (el: { getChildText(name: string): string | null }) => el.getChildText("body");
+
+it("a block or unblock answered on one edge holds on the other edge for the very next stanza", async () => {
+  const blocking = { xmlns: "urn:xmpp:blocking" };
+  for (let round = 0; round < 25; round++) {
+    await owner.iq(xml("iq", { type: "set" }, xml("block", blocking, xml("item", { jid: "contact@localhost" }))));
+    await contact.send(xml("message", { to: "owner@localhost/o", type: "chat", id: `b${round}` }, xml("body", {}, `blocked ${round}`)));
+    const bounce = await contact.waitFor((el) => el.attrs.id === `b${round}`);
+    expect(bounce.attrs.type, `round ${round}: a message sent right after the block`).toBe("error");
+
+    await owner.iq(xml("iq", { type: "set" }, xml("unblock", blocking)));
+    await contact.send(xml("message", { to: "owner@localhost/o", type: "chat", id: `u${round}` }, xml("body", {}, `open ${round}`)));
+    const got = await Promise.race([
+      owner.waitFor((el) => body(el) === `open ${round}`).then(() => "delivered", () => "nothing"),
+      contact.waitFor((el) => el.attrs.id === `u${round}` && el.attrs.type === "error").then(() => "bounced", () => "nothing"),
+    ]);
+    expect(got, `round ${round}: a message sent right after the unblock`).toBe("delivered");
+  }
+}, 60_000);
