@@ -2,7 +2,7 @@
  * The per-process server context: one served domain, the ports, the hook bus, the IQ table and
  * the local stream table. Modules get it through their ModuleContext; only entry points build it.
  */
-import { Element, Jid, StreamError, parseFrame, parseJid } from "@switchboard/xml";
+import { Element, Jid, StreamError, bareOf, parseFrame, parseJid } from "@switchboard/xml";
 import type { CoreEvents } from "./events.js";
 import { HookBus } from "./hooks.js";
 import { IqDispatcher, PendingIqs } from "./iq.js";
@@ -136,7 +136,8 @@ export class Host {
   private receiveFromBus(env: BusEnvelope): void {
     const session = this.sessions.get(env.sessionId);
     if (!session || session.closed) {
-      this.log.debug({ to: env.to }, "bus stanza for a stream no longer here, dropped");
+      if (env.headers?.control) return;
+      this.rerouteOrphan(env).catch((err: unknown) => this.log.warn({ err, to: env.to }, "could not re-route a stanza for a closed stream"));
       return;
     }
     if (env.headers?.control === "conflict") {
@@ -148,6 +149,33 @@ export class Host {
     } catch (err) {
       this.log.warn({ err, to: env.to }, "malformed stanza on the bus");
     }
+  }
+
+  /**
+   * The stream a bus stanza was sent to closed while it was in flight (the sender's node routed
+   * with what it knew a moment earlier). Messages and IQ requests are routed again from here,
+   * where the registry already knows the stream is gone: a message reaches the user's other
+   * resources or the offline store, an IQ gets its error — never silence. A message that was
+   * addressed to the bare JID is routed again only when no other resource is available, since
+   * the sender's node fanned it out to those already. Presence is dropped: a presence for a
+   * resource that is gone has no one to inform, and replaying subscription handling would run it
+   * twice.
+   */
+  private async rerouteOrphan(env: BusEnvelope): Promise<void> {
+    const stanza = parseFrame(env.xml);
+    const type = stanza.attrs.type;
+    const request = stanza.name === "iq" ? type === "get" || type === "set" : stanza.name === "message" && type !== "error";
+    if (!request) {
+      this.log.debug({ to: env.to, name: stanza.name }, "bus stanza for a stream no longer here, dropped");
+      return;
+    }
+    const addressed = stanza.attrs.to ?? "";
+    if (stanza.name === "message" && !addressed.includes("/")) {
+      const others = (await this.registry.list(bareOf(env.to))).filter((s) => s.available && s.sessionId !== env.sessionId);
+      if (others.length > 0) return;
+    }
+    this.log.debug({ to: env.to, name: stanza.name }, "bus stanza for a stream no longer here, routing it again");
+    await this.router.route(stanza);
   }
 
   /** Sends an IQ from the server to a JID and waits for the answer (times out, never blocks). */

@@ -92,15 +92,20 @@ let seq = 0;
 
 export async function createTestHost(
   modules: Array<ModuleDefinition<any> | [ModuleDefinition<any>, Record<string, unknown>]>,
-  opts: { domain?: string; offlinePerUser?: number } = {},
+  opts: {
+    domain?: string;
+    offlinePerUser?: number;
+    /** a second node of the same cluster: pass the first one's ports and a node id of its own */
+    cluster?: { nodeId: string; store: MemoryStore; registry: MemorySessionRegistry; bus: MemoryStanzaBus };
+  } = {},
 ): Promise<TestHost> {
-  const store = new MemoryStore();
+  const store = opts.cluster?.store ?? new MemoryStore();
   const host = new Host({
     domain: opts.domain ?? "localhost",
-    nodeId: "test-node",
+    nodeId: opts.cluster?.nodeId ?? "test-node",
     store,
-    registry: new MemorySessionRegistry(),
-    bus: new MemoryStanzaBus(),
+    registry: opts.cluster?.registry ?? new MemorySessionRegistry(),
+    bus: opts.cluster?.bus ?? new MemoryStanzaBus(),
     limiter: new MemoryLimiter(),
     log: silentLogger,
     limits: { offlinePerUser: opts.offlinePerUser ?? 100 },
