@@ -45,3 +45,19 @@ it("a block or unblock answered on one edge holds on the other edge for the very
     expect(got, `round ${round}: a message sent right after the unblock`).toBe("delivered");
   }
 }, 60_000);
+
+it("a user who comes online on one edge is reached live from the other edge, whose cache knew them offline", async () => {
+  await ts.addUser("sleeper");
+  for (let round = 0; round < 10; round++) {
+    // the contact's edge routes to the sleeper while offline: it caches "no session"
+    await contact.send(xml("message", { to: "sleeper@localhost", type: "chat" }, xml("body", {}, `while away ${round}`)));
+    const sleeper = await connect(ts, "sleeper", { resource: `s${round}`, node: ts.nodes[0] });
+    await sleeper.send(xml("presence"));
+    await sleeper.waitFor((el) => body(el) === `while away ${round}`);
+    // online now: the next message must arrive live, not sit in the offline store
+    await contact.send(xml("message", { to: "sleeper@localhost", type: "chat" }, xml("body", {}, `live ${round}`)));
+    await sleeper.waitFor((el) => body(el) === `live ${round}`, 3_000);
+    await sleeper.stop();
+    // gone again: wait until the offline store takes messages for it (the unbind reached edge 1)
+  }
+}, 60_000);

@@ -14,6 +14,13 @@ export const REGISTRY_INVALIDATE = "registry.invalidate";
 
 export interface CachedRegistryOptions {
   ttlMs?: number;
+  /**
+   * Live nodes in the cluster (this one included). When given, a write resolves only once that
+   * many nodes dropped their entry (or confirmTimeoutMs passed): a client told "bound" can be
+   * reached at once from every edge, even by a sender whose edge had cached the user before.
+   */
+  liveNodeCount?: () => number;
+  confirmTimeoutMs?: number;
   maxEntries?: number;
   now?: () => number;
 }
@@ -39,7 +46,7 @@ export class CachedSessionRegistry implements SessionRegistry {
     private readonly bus: StanzaBus,
     private readonly nodeId: string,
     private readonly log: Logger,
-    opts: CachedRegistryOptions = {},
+    private readonly opts: CachedRegistryOptions = {},
   ) {
     this.ttlMs = opts.ttlMs ?? 60_000;
     this.maxEntries = opts.maxEntries ?? 100_000;
@@ -71,8 +78,11 @@ export class CachedSessionRegistry implements SessionRegistry {
   /** Drops the users' entries here and on every other node. */
   async invalidate(bares: string[]): Promise<void> {
     for (const b of bares) this.drop(b);
+    const notice = { type: REGISTRY_INVALIDATE, origin: this.nodeId, bares };
     try {
-      await this.bus.publishControl({ type: REGISTRY_INVALIDATE, origin: this.nodeId, bares });
+      const nodes = this.opts.liveNodeCount?.();
+      if (nodes !== undefined && nodes > 1) await this.bus.publishControlConfirmed(notice, nodes, this.opts.confirmTimeoutMs ?? 1_000);
+      else await this.bus.publishControl(notice);
     } catch (err) {
       // Other nodes flush everything when their bus reconnects; TTL bounds the rest.
       this.log.warn({ err }, "could not broadcast a registry invalidation");

@@ -45,6 +45,9 @@ interface LocalSubscription {
   nats?: Subscription;
 }
 
+/** how long a confirmed notice waits for the next acknowledgement once the first arrived */
+const CONFIRM_STALL_MS = 200;
+
 const silentLog: BusLog = { warn() {}, info() {} };
 
 export class NatsStanzaBus implements StanzaBus {
@@ -134,8 +137,10 @@ export class NatsStanzaBus implements StanzaBus {
   /**
    * Sends a notice and waits for `nodes` acknowledgements (NATS request with many replies): each
    * bus answers once, after all its control handlers ran, so `nodes` replies mean that many nodes
-   * applied the notice. Resolves early with fewer on timeout (a node just died or is slow); with
-   * no live connection, or stanzas still buffered that a request would overtake, it falls back to
+   * applied the notice. Gives up early, resolving with fewer, at timeoutMs or when the replies
+   * stall for CONFIRM_STALL_MS after the first one: a node that just died still counts as live
+   * until its alive key expires, and must not hold every caller for the whole timeout. With no
+   * live connection, or stanzas still buffered that a request would overtake, it falls back to
    * publishControl and resolves 0.
    */
   async publishControlConfirmed(message: ControlMessage, nodes: number, timeoutMs: number): Promise<number> {
@@ -144,21 +149,37 @@ export class NatsStanzaBus implements StanzaBus {
       await this.publishControl(message);
       return 0;
     }
+    const wanted = Math.max(1, nodes);
     let confirmed = 0;
+    let replies: AsyncIterator<Msg> | undefined;
     try {
-      const replies = await nc.requestMany(controlSubject(this.prefix), encodeControl(message), {
+      const iterable = await nc.requestMany(controlSubject(this.prefix), encodeControl(message), {
         strategy: RequestStrategy.Count,
-        maxMessages: Math.max(1, nodes),
+        maxMessages: wanted,
         maxWait: timeoutMs,
       });
-      for await (const reply of replies) {
-        if (reply.data.length === 0) confirmed++;
+      replies = iterable[Symbol.asyncIterator]();
+      const deadline = Date.now() + timeoutMs;
+      while (confirmed < wanted) {
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        const next = replies.next();
+        next.catch(() => {}); // may settle after we stopped waiting for it
+        let timer: NodeJS.Timeout | undefined;
+        const stalled = new Promise<"stalled">((resolve) => {
+          timer = setTimeout(() => resolve("stalled"), confirmed === 0 ? left : Math.min(left, CONFIRM_STALL_MS));
+        });
+        const step = await Promise.race([next, stalled]).finally(() => clearTimeout(timer));
+        if (step === "stalled" || step.done) break;
+        confirmed++;
       }
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code !== ErrorCode.NoResponders && code !== ErrorCode.Timeout) {
         throw new BusUnavailableError("rejected", "confirmed control notice failed", { cause: err });
       }
+    } finally {
+      void replies?.return?.().catch(() => {});
     }
     return confirmed;
   }

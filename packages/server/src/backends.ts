@@ -102,7 +102,7 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
     logger: log,
   });
   const inner = new RedisSessionRegistry(redis, { prefix, liveness });
-  const registry = new CachedSessionRegistry(inner, bus, cfg.nodeId, log);
+  const registry = new CachedSessionRegistry(inner, bus, cfg.nodeId, log, { liveNodeCount: () => liveness.liveCount() });
 
   return {
     kind: "cluster",
