@@ -46,6 +46,10 @@ export const offlineModule = defineModule<OfflineOptions>({
 
     // Sessions whose flush is scheduled, so a burst of presences does not flush twice at once.
     const flushing = new Set<string>();
+    // Flushes of one user run one after another on this node: two resources coming online
+    // together must not both read the same stored messages. The first gets them (XEP-0160 §4);
+    // the second's flush finds the store empty, or what the first could not take (it left).
+    const perUser = new Map<string, Promise<void>>();
     ctx.on(
       "presence/self",
       async (ev) => {
@@ -59,11 +63,17 @@ export const offlineModule = defineModule<OfflineOptions>({
         flushing.add(session.id);
         // Deliver after the presence module has handled the presence (XEP-0160 §4: after the
         // initial presence), without holding up the hook chain.
-        setImmediate(() => {
-          flushOffline(host, session.jid.full, session.id, log)
-            .catch((err: unknown) => log.error({ err, jid: session.jid.full }, "offline delivery failed"))
-            .finally(() => flushing.delete(session.id));
-        });
+        const bare = session.jid.bare;
+        const previous = perUser.get(bare) ?? Promise.resolve();
+        const run: Promise<void> = previous
+          .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+          .then(() => flushOffline(host, session.jid.full, session.id, log))
+          .catch((err: unknown) => log.error({ err, jid: session.jid.full }, "offline delivery failed"))
+          .finally(() => {
+            flushing.delete(session.id);
+            if (perUser.get(bare) === run) perUser.delete(bare);
+          });
+        perUser.set(bare, run);
       },
       BEFORE_PRESENCE,
     );

@@ -58,6 +58,32 @@ describe("offline storage (XEP-0160)", () => {
     await vi.waitFor(async () => expect(await t.store.offline.count("bob@localhost")).toBe(0));
   });
 
+  it("delivers each stored message once when two resources send initial presence together", async () => {
+    const { t, alice } = await setup(300);
+    for (let n = 0; n < 250; n++) await alice.sendAsClient(`<message to='bob@localhost' type='chat' id='d${n}'><body>${n}</body></message>`);
+    // a store with a round trip (Redis, in a cluster): both flushes would read the same batch
+    const peek = t.store.offline.peek.bind(t.store.offline);
+    t.store.offline.peek = async (owner, limit) => {
+      await new Promise((r) => setTimeout(r, 5));
+      return peek(owner, limit);
+    };
+    const remove = t.store.offline.remove.bind(t.store.offline);
+    t.store.offline.remove = async (owner, ids) => {
+      await new Promise((r) => setTimeout(r, 5));
+      return remove(owner, ids);
+    };
+    const phone = await t.login("bob@localhost/phone");
+    const desk = await t.login("bob@localhost/desk");
+    await Promise.all([phone.sendAsClient("<presence/>"), desk.sendAsClient("<presence/>")]);
+    await vi.waitFor(async () => expect(await t.store.offline.count("bob@localhost")).toBe(0));
+    await new Promise((r) => setTimeout(r, 20));
+    const [atPhone, atDesk] = [phone.take(isMessage), desk.take(isMessage)];
+    // XEP-0160 §4: the first resource gets them all
+    expect([atPhone.length, atDesk.length]).toEqual([250, 0]);
+    const ids = atPhone.map((m) => m.attrs.id);
+    expect(new Set(ids).size).toBe(250);
+  });
+
   it("does not flush again on presence updates once the resource is available", async () => {
     const { t, alice } = await setup();
     const bob = await t.login("bob@localhost/phone");
