@@ -1,0 +1,73 @@
+/**
+ * Interop with a client not written here: Debian's python3-slixmpp drives two accounts through
+ * login (STARTTLS and direct TLS), chat, a mutual subscription, disco, ping, version, vcard and
+ * blocking (test/interop/slixmpp_session.py prints each step's outcome as JSON).
+ *
+ * .ci/run installs python3-slixmpp; on a machine without it (the README's quick start needs only
+ * Node and npm) the test is skipped and says so.
+ */
+import { spawnSync, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "../support/server.js";
+
+const script = fileURLToPath(new URL("../interop/slixmpp_session.py", import.meta.url));
+/** Debian's interpreter first: a python3 earlier on PATH (pyenv) lacks the apt package */
+const python = ["/usr/bin/python3", "python3"].find(
+  (bin) => spawnSync(bin, ["-c", "import slixmpp"], { stdio: "ignore" }).status === 0,
+);
+if (!python) console.warn("interop-slixmpp: python3-slixmpp not installed (apt install python3-slixmpp); skipped");
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(python!, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe.skipIf(!python)("slixmpp (a client not written here)", () => {
+  let ts: TestServer;
+  beforeAll(async () => {
+    ts = await startTestServer();
+    await ts.addUser("sli-alice", "alice secret");
+    await ts.addUser("sli-bob", "bob secret");
+  }, 60_000);
+  afterAll(() => ts?.stop());
+
+  it("logs in, chats, subscribes, and uses disco, ping, version, vcard and blocking", async () => {
+    // two parties on different edges in cluster mode; the direct-TLS resource on Alice's edge
+    const [a, b] = [ts.nodes[0]!, ts.nodes[ts.nodes.length - 1]!];
+    const { code, stdout, stderr } = await run([
+      "127.0.0.1",
+      String(a.ports.c2s),
+      String(b.ports.c2s),
+      String(a.ports.c2sTls),
+      "sli-alice@localhost",
+      "alice secret",
+      "sli-bob@localhost",
+      "bob secret",
+    ]);
+    expect(code, stderr).toBe(0);
+    const r = JSON.parse(stdout.trim().split("\n").pop()!);
+    expect(r.login.alice).toMatch(/^sli-alice@localhost\/.+/);
+    expect(r.chat).toEqual({ from: "sli-alice@localhost", body: "hello from slixmpp", type: "chat" });
+    expect(r.subscribe).toEqual({ alice_sees_bob: "both", bob_sees_alice: "both" });
+    expect(r.disco.features).toEqual(
+      expect.arrayContaining(["urn:xmpp:ping", "vcard-temp", "urn:xmpp:blocking", "urn:xmpp:carbons:2", "jabber:iq:version", "msgoffline"]),
+    );
+    expect(r.ping).toEqual({ answered: true });
+    expect(r.version).toEqual({ name: "Switchboard" });
+    expect(r.vcard).toEqual({ fn: "Alice Interop" });
+    expect(r.blocking).toEqual({ blocklist: ["sli-alice@localhost"], bounce: "service-unavailable", after_unblock: "after unblock" });
+    expect(r.direct_tls).toEqual({ bound: "sli-alice@localhost/laptop", body: "to the laptop" });
+  }, 120_000);
+});
