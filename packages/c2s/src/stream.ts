@@ -32,7 +32,8 @@ export class C2sStream implements LocalSession {
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
   /** why reading from the peer is paused: its own backlog ("queue"), or the whole process ("overload") */
-  private readonly pauseReasons = new Set<"queue" | "overload">();
+  /** why reading is paused: "queue" and/or "overload" (two flags, not a Set: one per connection) */
+  private pausedFor: { queue: boolean; overload: boolean } | undefined;
   private handshakeTimer?: NodeJS.Timeout;
   private cleanedUp = false;
 
@@ -169,14 +170,18 @@ export class C2sStream implements LocalSession {
 
   /** Stops reading from the peer; several reasons may hold at once, reading resumes when none does. */
   pauseReading(reason: "queue" | "overload"): void {
-    if (this.pauseReasons.has(reason)) return;
-    this.pauseReasons.add(reason);
-    if (this.pauseReasons.size === 1) this.transport.pause();
+    const paused = (this.pausedFor ??= { queue: false, overload: false });
+    if (paused[reason]) return;
+    const wasReading = !paused.queue && !paused.overload;
+    paused[reason] = true;
+    if (wasReading) this.transport.pause();
   }
 
   resumeReading(reason: "queue" | "overload"): void {
-    if (!this.pauseReasons.delete(reason)) return;
-    if (this.pauseReasons.size === 0 && this.state !== "closed") this.transport.resume();
+    const paused = this.pausedFor;
+    if (!paused?.[reason]) return;
+    paused[reason] = false;
+    if (!paused.queue && !paused.overload && this.state !== "closed") this.transport.resume();
   }
 
   private async process(el: Element): Promise<void> {

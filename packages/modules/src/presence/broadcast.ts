@@ -62,10 +62,10 @@ export async function becomeUnavailable(host: Host, sessions: PresenceSessions, 
     const roster = await host.store.roster.list(owner);
     for (const jid of await broadcast(host, owner, presence, roster)) told.add(jid);
   }
-  for (const jid of state.directed) {
+  for (const jid of state.directed ?? []) {
     if (!told.has(bareOf(jid))) await host.router.route(readdressed(presence, full, jid));
   }
-  state.directed.clear();
+  state.directed = undefined;
 }
 
 /** Sends `presence` (from a full JID, no 'to') to the contacts and own resources; returns the contacts told. */
@@ -90,12 +90,12 @@ export async function trackDirectedPresence(host: Host, sessions: PresenceSessio
   const state = sessions.of(ev.origin);
   const target = ev.to.full;
   if (ev.stanza.attrs.type === "unavailable") {
-    state.directed.delete(target);
+    state.directed?.delete(target);
     return;
   }
-  if (state.directed.has(target) || state.directed.size >= limits.maxDirected) return;
+  if (state.directed?.has(target) || (state.directed?.size ?? 0) >= limits.maxDirected) return;
   if (sendsPresenceTo(await host.store.roster.get(ev.from.bare, ev.to.bare))) return;
-  state.directed.add(target);
+  (state.directed ??= new Set()).add(target);
 }
 
 /** "session/closed": a stream that ends without unavailable presence still goes offline (§4.5.1 note). */

@@ -8,8 +8,11 @@ import type { LocalSession } from "@switchboard/core";
 export interface PresenceSessionState {
   /** initial presence sent and not yet withdrawn by unavailable presence */
   available: boolean;
-  /** full or bare JIDs that received directed available presence (§4.6.2), to be told of unavailability */
-  directed: Set<string>;
+  /**
+   * full or bare JIDs that received directed available presence (§4.6.2), to be told of
+   * unavailability; made on first use, as most sessions never send any
+   */
+  directed?: Set<string>;
 }
 
 export class PresenceSessions {
@@ -17,7 +20,7 @@ export class PresenceSessions {
 
   of(session: LocalSession): PresenceSessionState {
     let state = this.states.get(session);
-    if (!state) this.states.set(session, (state = { available: false, directed: new Set() }));
+    if (!state) this.states.set(session, (state = { available: false }));
     return state;
   }
 
