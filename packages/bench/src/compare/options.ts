@@ -31,7 +31,7 @@ export const COMPARE_USAGE = `usage: compare [options]
   --targets a,b,c                     ${SERVER_NAMES.join(",")} (default all three)
   --reps N                            repetitions per target and scenario (default 3, 1..20)
   --users N                           size of every scenario (overrides the three below)
-  --idle-connections N                (default 2000)     --idle-hold S (default 5)
+  --idle-connections N                (default 6000)     --idle-hold S (default 5)
   --storm-clients N                   (default 1000)     --storm-concurrency N (default 100)
   --chat-users N                      (default 200)      --chat-rates r1,r2,… msg/s (default 1000,2000,4000,8000,16000,32000)
   --chat-step S                       seconds per rate step (default 5)
@@ -79,7 +79,9 @@ export function parseCompareOptions(argv: string[], now = new Date()): CompareOp
     scenarios: scenario === "all" ? all : [scenario as ScenarioName],
     targets: [...new Set(targets)] as ServerName[],
     reps: int("reps", parsed.reps, 3, 1, 20),
-    idleConnections: users ?? int("idle-connections", parsed["idle-connections"], 2000, 1, MAX_CONNECTIONS),
+    // 6000 rather than 2000: per-connection memory then weighs fixed costs (JIT code, young
+    // generation, TLS context) much less, for every server alike (docs/benchmarks.md).
+    idleConnections: users ?? int("idle-connections", parsed["idle-connections"], 6000, 1, MAX_CONNECTIONS),
     idleRampPerSecond: 500,
     idleHoldSeconds: int("idle-hold", parsed["idle-hold"], 5, 1, 300),
     stormClients: users ?? int("storm-clients", parsed["storm-clients"], 1000, 1, MAX_CONNECTIONS),
