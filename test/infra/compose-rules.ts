@@ -108,6 +108,9 @@ export function composeProblems(compose: unknown): string[] {
       if (!natsUrls.includes(`nats://${name}:4222`)) problems.push(`edge: SWITCHBOARD_NATS_URL lacks nats://${name}:4222`);
     if (env.has("SWITCHBOARD_NODE_ID")) problems.push("edge: SWITCHBOARD_NODE_ID set (replicas would share it)");
     if (!env.has("SWITCHBOARD_DOMAIN")) problems.push("edge: SWITCHBOARD_DOMAIN not passed");
+    // HAProxy sends PROXY headers on the client ports (haproxyProblems): without this the edges
+    // would close every connection, or with it and no header, per-IP limits would see HAProxy.
+    if (env.get("SWITCHBOARD_C2S_PROXY_PROTOCOL") !== "true") problems.push("edge: SWITCHBOARD_C2S_PROXY_PROTOCOL is not \"true\"");
     for (const dep of ["redis", ...NATS_NODES])
       if (dependsOnCondition(edge, dep) !== "service_healthy") problems.push(`edge: does not wait for ${dep} to be healthy`);
     if (!healthcheckText(edge).includes("/readyz")) problems.push("edge: healthcheck does not use /readyz");
@@ -149,6 +152,9 @@ export function haproxyProblems(cfg: string): string[] {
     if (!backend.body.some((l) => new RegExp(`^server-template\\s+\\S+\\s+\\d+\\s+edge:${port}\\b`).test(l)))
       problems.push(`haproxy: :${port} does not go to edge:${port} through DNS discovery`);
     if (!backend.body.some((l) => /^http-check send .*uri \/readyz\b/.test(l))) problems.push(`haproxy: :${port} edges not checked on /readyz`);
+    const sendsProxy = backend.body.some((l) => /^server-template\b.*\ssend-proxy(-v2)?\b/.test(l));
+    if (port !== 5280 && !sendsProxy) problems.push(`haproxy: :${port} does not send the PROXY header the edges expect`);
+    if (port === 5280 && sendsProxy) problems.push("haproxy: :5280 sends a PROXY header the HTTP server does not read");
   }
   if (!lines.some((l) => /^nameserver\s+\S+\s+127\.0\.0\.11:53$/.test(l))) problems.push("haproxy: Docker's DNS (127.0.0.11) is not a resolver");
   return problems;

@@ -75,6 +75,7 @@ describe("docker-compose.yml invariants", () => {
     ["edges with one NATS server only", (d) => { ((services(d).edge as Json).environment as Json).SWITCHBOARD_NATS_URL = "nats://nats-1:4222"; }, /lacks nats:\/\/nats-2:4222/],
     ["edges with a fixed node id", (d) => { ((services(d).edge as Json).environment as Json).SWITCHBOARD_NODE_ID = "edge-1"; }, /NODE_ID/],
     ["edges not waiting for healthy Redis", (d) => { delete ((services(d).edge as Json).depends_on as Json).redis; }, /wait for redis/],
+    ["edges not expecting the PROXY header HAProxy sends", (d) => { delete ((services(d).edge as Json).environment as Json).SWITCHBOARD_C2S_PROXY_PROTOCOL; }, /SWITCHBOARD_C2S_PROXY_PROTOCOL/],
     ["a short stop grace period", (d) => { (services(d).edge as Json).stop_grace_period = "10s"; }, /stop_grace_period/],
     ["the load balancer not publishing 5223", (d) => { (services(d).lb as Json).ports = ["5222:5222", "5280:5280"]; }, /no load balancer/],
   ];
@@ -99,6 +100,11 @@ describe("infra/haproxy/haproxy.cfg", () => {
 
   it("rejects a missing listener", () => {
     expect(haproxyProblems(haproxyCfg.replace("bind :5280", "bind :8080")).join("\n")).toMatch(/nothing binds :5280/);
+  });
+
+  it("rejects client ports without the PROXY header, and the HTTP port with one", () => {
+    expect(haproxyProblems(haproxyCfg.replace("edge:5223 send-proxy-v2", "edge:5223")).join("\n")).toMatch(/:5223 does not send the PROXY header/);
+    expect(haproxyProblems(haproxyCfg.replace("edge:5280", "edge:5280 send-proxy-v2")).join("\n")).toMatch(/:5280 sends a PROXY header/);
   });
 
   it("rejects health checks that ignore readiness", () => {

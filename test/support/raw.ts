@@ -16,13 +16,24 @@ export class RawConnection {
     this.attach(socket);
   }
 
-  static async open(port: number): Promise<RawConnection> {
-    const socket = net.connect(port, "127.0.0.1");
+  /**
+   * `localAddress`: source address in 127.0.0.0/8 (per-IP limits); `preamble`: bytes written
+   * before anything else (a PROXY protocol header); `tls`: direct TLS (XEP-0368) after the preamble.
+   */
+  static async open(port: number, opts: { localAddress?: string; preamble?: Buffer | string; tls?: boolean } = {}): Promise<RawConnection> {
+    const socket = net.connect({ port, host: "127.0.0.1", localAddress: opts.localAddress });
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", resolve);
       socket.once("error", reject);
     });
-    return new RawConnection(socket);
+    if (opts.preamble !== undefined) socket.write(opts.preamble);
+    if (!opts.tls) return new RawConnection(socket);
+    const secure = tls.connect({ socket, servername: "localhost", rejectUnauthorized: false, ALPNProtocols: ["xmpp-client"] });
+    await new Promise<void>((resolve, reject) => {
+      secure.once("secureConnect", resolve);
+      secure.once("error", reject);
+    });
+    return new RawConnection(secure);
   }
 
   private attach(socket: net.Socket): void {
@@ -100,9 +111,13 @@ export class RawConnection {
     this.attach(secure);
   }
 
-  /** STARTTLS, PLAIN, bind: leaves a bound stream with an empty buffer */
+  /** STARTTLS (unless already on TLS), PLAIN, bind: leaves a bound stream with an empty buffer */
   async login(local: string, password: string, resource = "raw", domain = "localhost"): Promise<void> {
-    await this.startTls(domain);
+    if (this.socket instanceof tls.TLSSocket) {
+      this.buffer = "";
+    } else {
+      await this.startTls(domain);
+    }
     this.open(domain);
     await this.waitFor(/<\/stream:features>/);
     const creds = Buffer.from(`\0${local}\0${password}`).toString("base64");

@@ -13,6 +13,7 @@ import { C2sStream } from "./stream.js";
 import { TcpTransport } from "./tcp-transport.js";
 import { WebSocketTransport } from "./ws-transport.js";
 import { OverloadGuard, type OverloadOptions } from "./overload.js";
+import { readProxyHeader } from "./proxy-protocol.js";
 
 export interface C2sListenOptions extends C2sOptions {
   bind: string;
@@ -21,7 +22,15 @@ export interface C2sListenOptions extends C2sOptions {
   tls: { cert: string; key: string };
   /** load shedding on event-loop lag (overload.ts) */
   overload?: OverloadOptions;
+  /**
+   * Both client ports expect a PROXY protocol header (v1 or v2) first and take the client's
+   * address from it (proxy-protocol.ts); connections without one are closed.
+   */
+  proxyProtocol?: boolean;
 }
+
+/** how long a connection may take to send its PROXY header */
+const PROXY_HEADER_TIMEOUT_MS = 10_000;
 
 export interface C2sListeners {
   ports: { c2s: number; c2sTls: number };
@@ -44,16 +53,55 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
     transport.on("disconnect", () => streams.delete(stream));
   };
 
-  const plain = net.createServer((socket) => {
-    const transport = new TcpTransport(socket, opts.parser);
+  const serve = (socket: net.Socket, clientIp?: string) => {
+    const transport = new TcpTransport(socket, opts.parser, clientIp);
     track(new C2sStream(host, transport, options), transport);
-  });
-  const direct = tls.createServer({ cert: opts.tls.cert, key: opts.tls.key, ALPNProtocols: ["xmpp-client"] }, (socket) => {
-    const transport = new TcpTransport(socket, opts.parser);
-    track(new C2sStream(host, transport, options), transport);
-  });
-  // A client that fails the TLS handshake must not leave an error unhandled.
-  direct.on("tlsClientError", (err) => host.log.debug({ err: err.message }, "direct TLS handshake failed"));
+  };
+  const tlsOptions = { cert: opts.tls.cert, key: opts.tls.key, ALPNProtocols: ["xmpp-client"] };
+  let plain: net.Server;
+  let direct: net.Server;
+  if (opts.proxyProtocol) {
+    // Behind a balancer: read the header, then go on exactly as a direct connection would.
+    const proxied = (socket: net.Socket, then: (socket: net.Socket, clientIp: string | undefined) => void) => {
+      socket.on("error", () => {}); // until a transport owns the socket
+      readProxyHeader(socket, PROXY_HEADER_TIMEOUT_MS).then(
+        (clientIp) => then(socket, clientIp),
+        (err: Error) => {
+          host.log.info({ err: err.message, peer: socket.remoteAddress }, "connection without a valid PROXY header closed");
+          socket.destroy();
+        },
+      );
+    };
+    plain = net.createServer((socket) =>
+      proxied(socket, (s, ip) => {
+        serve(s, ip);
+        s.resume();
+      }),
+    );
+    direct = net.createServer((socket) =>
+      proxied(socket, (s, ip) => {
+        // What the header was followed by (the ClientHello) is still buffered on the socket:
+        // TLSSocket reads it from there.
+        const secure = new tls.TLSSocket(s, { isServer: true, secureContext, ALPNProtocols: tlsOptions.ALPNProtocols });
+        const timer = setTimeout(() => secure.destroy(), PROXY_HEADER_TIMEOUT_MS);
+        secure.once("secure", () => {
+          clearTimeout(timer);
+          serve(secure, ip);
+        });
+        secure.on("error", (err) => {
+          clearTimeout(timer);
+          host.log.debug({ err: err.message }, "direct TLS handshake failed");
+          secure.destroy();
+        });
+        s.resume();
+      }),
+    );
+  } else {
+    plain = net.createServer((socket) => serve(socket));
+    direct = tls.createServer(tlsOptions, (socket) => serve(socket));
+    // A client that fails the TLS handshake must not leave an error unhandled.
+    direct.on("tlsClientError", (err) => host.log.debug({ err: err.message }, "direct TLS handshake failed"));
+  }
   plain.on("error", (err) => host.log.error({ err }, "c2s listener error"));
   direct.on("error", (err) => host.log.error({ err }, "c2s TLS listener error"));
 

@@ -18,11 +18,12 @@ export class TcpTransport extends EventEmitter implements Transport {
   private closing = false;
   private gone = false;
 
-  constructor(socket: Socket, private readonly limits: ParserLimits) {
+  /** `clientIp`: the client's address when a PROXY protocol header named it (proxy-protocol.ts) */
+  constructor(socket: Socket, private readonly limits: ParserLimits, clientIp?: string) {
     super();
     this.socket = socket;
     this.kind = socket instanceof TLSSocket ? "tls" : "tcp";
-    this.ip = normaliseIp(socket.remoteAddress ?? "unknown");
+    this.ip = normaliseIp(clientIp ?? socket.remoteAddress ?? "unknown");
     this.onData = (chunk: Buffer) => {
       if (!this.upgrading) this.parser.write(chunk);
     };

@@ -19,7 +19,7 @@ export interface SwitchboardConfig {
   role: Role;
   log: { level: LogLevel; format: LogFormat };
   bind: string;
-  c2s: { port: number; tlsPort: number; requireTls: boolean };
+  c2s: { port: number; tlsPort: number; requireTls: boolean; proxyProtocol: boolean };
   http: { port: number; websocketPath: string };
   /** absolute file paths when set */
   tls: { cert?: string; key?: string };

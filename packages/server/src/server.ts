@@ -47,6 +47,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
     tlsPort: cfg.c2s.tlsPort,
     tls: tlsMaterial,
     requireTls: cfg.c2s.requireTls,
+    proxyProtocol: cfg.c2s.proxyProtocol,
     parser: { maxStanzaBytes: cfg.limits.maxStanzaBytes, maxDepth: cfg.limits.maxDepth },
     outboundBufferBytes: cfg.limits.outboundBufferBytes,
     handshakeTimeoutMs: cfg.limits.handshakeTimeoutSeconds * 1000,

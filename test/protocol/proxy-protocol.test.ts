@@ -1,0 +1,72 @@
+/**
+ * c2s.proxyProtocol: behind a TCP balancer the per-IP limits must count the client's address from
+ * the PROXY header, not the balancer's. Every connection here comes from 127.0.0.1, so only the
+ * header can tell the clients apart.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RawConnection } from "../support/raw.js";
+import { startTestServer, type TestServer } from "../support/server.js";
+
+let ts: TestServer;
+
+beforeAll(async () => {
+  ts = await startTestServer({ c2s: { port: 0, tlsPort: 0, proxyProtocol: true }, limits: { authFailuresPerIp: 3 } });
+  await ts.addUser("proxied", "right password");
+}, 60_000);
+
+afterAll(() => ts?.stop());
+
+const v1 = (ip: string) => `PROXY TCP4 ${ip} 127.0.0.1 40000 5222\r\n`;
+
+function v2ipv4(ip: string): Buffer {
+  const head = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x21, 0x11, 0x00, 0x0c]);
+  const body = Buffer.alloc(12);
+  ip.split(".").forEach((octet, i) => body.writeUInt8(Number(octet), i));
+  body.writeUInt16BE(40000, 8);
+  body.writeUInt16BE(5223, 10);
+  return Buffer.concat([head, body]);
+}
+
+async function loginOutcome(conn: RawConnection, password: string): Promise<string> {
+  try {
+    await conn.login("proxied", password);
+    return "success";
+  } catch (err) {
+    const m = /<failure[^>]*><([a-z-]+)/.exec((err as Error).message);
+    return m ? m[1]! : (err as Error).message;
+  }
+}
+
+describe("PROXY protocol on the client ports", () => {
+  it("throttles failed logins per client address named in the header, not per balancer", async () => {
+    const port = ts.nodes[0]!.ports.c2s;
+    for (let i = 0; i < 3; i++) {
+      const conn = await RawConnection.open(port, { preamble: v1("198.51.100.7") });
+      expect(await loginOutcome(conn, "wrong")).toBe("not-authorized");
+      conn.close();
+    }
+    const blocked = await RawConnection.open(port, { preamble: v1("198.51.100.7") });
+    expect(await loginOutcome(blocked, "right password")).toBe("temporary-auth-failure");
+    blocked.close();
+    // another client behind the same balancer is not punished for the first one
+    const other = await RawConnection.open(port, { preamble: v1("198.51.100.8") });
+    expect(await loginOutcome(other, "right password")).toBe("success");
+    other.close();
+  });
+
+  it("takes a v2 header on the direct TLS port, with the ClientHello right behind it", async () => {
+    const conn = await RawConnection.open(ts.nodes[0]!.ports.c2sTls, { preamble: v2ipv4("203.0.113.50"), tls: true });
+    expect(await loginOutcome(conn, "right password")).toBe("success");
+    conn.close();
+  });
+
+  it("closes a connection that does not start with a PROXY header, before any XMPP", async () => {
+    const conn = await RawConnection.open(ts.nodes[0]!.ports.c2s);
+    conn.open();
+    await conn.waitClosed();
+    expect(conn.buffer).toBe("");
+    const tlsDirect = await RawConnection.open(ts.nodes[0]!.ports.c2sTls, { preamble: "GET / HTTP/1.1\r\n\r\n" });
+    await tlsDirect.waitClosed();
+    expect(tlsDirect.buffer).toBe("");
+  });
+});
