@@ -111,6 +111,7 @@ export function composeProblems(compose: unknown): string[] {
     // HAProxy sends PROXY headers on the client ports (haproxyProblems): without this the edges
     // would close every connection, or with it and no header, per-IP limits would see HAProxy.
     if (env.get("SWITCHBOARD_C2S_PROXY_PROTOCOL") !== "true") problems.push("edge: SWITCHBOARD_C2S_PROXY_PROTOCOL is not \"true\"");
+    if (env.get("SWITCHBOARD_HTTP_TRUST_FORWARDED_FOR") !== "true") problems.push("edge: SWITCHBOARD_HTTP_TRUST_FORWARDED_FOR is not \"true\"");
     for (const dep of ["redis", ...NATS_NODES])
       if (dependsOnCondition(edge, dep) !== "service_healthy") problems.push(`edge: does not wait for ${dep} to be healthy`);
     if (!healthcheckText(edge).includes("/readyz")) problems.push("edge: healthcheck does not use /readyz");

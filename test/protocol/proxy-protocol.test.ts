@@ -4,17 +4,50 @@
  * header can tell the clients apart.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { RawConnection } from "../support/raw.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 let ts: TestServer;
 
 beforeAll(async () => {
-  ts = await startTestServer({ c2s: { port: 0, tlsPort: 0, proxyProtocol: true }, limits: { authFailuresPerIp: 3 } });
+  ts = await startTestServer({
+    c2s: { port: 0, tlsPort: 0, proxyProtocol: true },
+    http: { port: 0, trustForwardedFor: true },
+    limits: { authFailuresPerIp: 3 },
+  });
   await ts.addUser("proxied", "right password");
 }, 60_000);
 
 afterAll(() => ts?.stop());
+
+/** One RFC 7395 login attempt with PLAIN, as if through a reverse proxy that set X-Forwarded-For. */
+async function wsLoginOutcome(forwardedFor: string | undefined, password: string): Promise<string> {
+  const url = `ws://127.0.0.1:${ts.nodes[0]!.ports.http}${ts.config.http.websocketPath}`;
+  // the proxy terminated TLS (X-Forwarded-Proto), so PLAIN is offered
+  const headers: Record<string, string> = { "x-forwarded-proto": "https" };
+  if (forwardedFor) headers["x-forwarded-for"] = forwardedFor;
+  const ws = new WebSocket(url, "xmpp", { headers });
+  const frames: string[] = [];
+  const next = (re: RegExp) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        const hit = frames.find((f) => re.test(f));
+        if (hit) return resolve(hit);
+        setTimeout(check, 10);
+      };
+      ws.once("close", () => setTimeout(() => reject(new Error(`closed before ${re}: ${frames.join(" ")}`)), 20));
+      check();
+    });
+  ws.on("message", (d: Buffer) => frames.push(d.toString()));
+  await new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject)));
+  ws.send("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>");
+  await next(/<mechanisms/);
+  ws.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0proxied\0${password}`).toString("base64")}</auth>`);
+  const outcome = await next(/<success|<failure/);
+  ws.close();
+  return /<success/.test(outcome) ? "success" : (/<failure[^>]*><([a-z-]+)/.exec(outcome)?.[1] ?? outcome);
+}
 
 const v1 = (ip: string) => `PROXY TCP4 ${ip} 127.0.0.1 40000 5222\r\n`;
 
@@ -58,6 +91,15 @@ describe("PROXY protocol on the client ports", () => {
     const conn = await RawConnection.open(ts.nodes[0]!.ports.c2sTls, { preamble: v2ipv4("203.0.113.50"), tls: true });
     expect(await loginOutcome(conn, "right password")).toBe("success");
     conn.close();
+  });
+
+  it("WebSocket: counts the address the proxy appended to X-Forwarded-For, not the client's own claims", async () => {
+    // the client claims 192.0.2.1 itself; the proxy appended the address it saw
+    for (let i = 0; i < 3; i++) expect(await wsLoginOutcome("192.0.2.1, 198.51.100.30", "wrong")).toBe("not-authorized");
+    expect(await wsLoginOutcome("198.51.100.30", "right password")).toBe("temporary-auth-failure");
+    expect(await wsLoginOutcome("192.0.2.1, 198.51.100.31", "right password")).toBe("success");
+    // garbage in the header falls back to the socket's address
+    expect(await wsLoginOutcome("not-an-ip", "right password")).toBe("success");
   });
 
   it("closes a connection that does not start with a PROXY header, before any XMPP", async () => {

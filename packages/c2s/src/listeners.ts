@@ -35,7 +35,7 @@ const PROXY_HEADER_TIMEOUT_MS = 10_000;
 export interface C2sListeners {
   ports: { c2s: number; c2sTls: number };
   /** attaches the RFC 7395 endpoint to an HTTP(S) server */
-  attachWebSocket(server: HttpServer, path: string, secure?: boolean): void;
+  attachWebSocket(server: HttpServer, path: string, opts?: { secure?: boolean; trustForwardedFor?: boolean }): void;
   /** stops accepting and closes every stream with <system-shutdown/> */
   close(): Promise<void>;
 }
@@ -111,7 +111,7 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
 
   return {
     ports: { c2s, c2sTls },
-    attachWebSocket(server, path, secure = false) {
+    attachWebSocket(server, path, { secure = false, trustForwardedFor = false } = {}) {
       const ws = new WebSocketServer({
         server,
         path,
@@ -125,7 +125,8 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
           return;
         }
         const forwardedSecure = secure || req.headers["x-forwarded-proto"] === "https";
-        const transport = new WebSocketTransport(socket, req.socket.remoteAddress ?? "unknown", forwardedSecure, opts.parser);
+        const ip = (trustForwardedFor ? lastForwardedFor(req) : undefined) ?? req.socket.remoteAddress ?? "unknown";
+        const transport = new WebSocketTransport(socket, ip, forwardedSecure, opts.parser);
         track(new C2sStream(host, transport, { ...options, requireTls: options.requireTls && !forwardedSecure && !isLoopback(req) }), transport);
       });
       wss.push(ws);
@@ -149,6 +150,17 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
 function isLoopback(req: IncomingMessage): boolean {
   const ip = req.socket.remoteAddress ?? "";
   return ip === "127.0.0.1" || ip === "::1" || ip.startsWith("::ffff:127.") || ip.startsWith("127.");
+}
+
+/**
+ * The address the proxy in front saw: the last X-Forwarded-For entry (a proxy appends to what the
+ * client sent, so earlier entries are the client's own claims). Undefined when absent or not an IP.
+ */
+function lastForwardedFor(req: IncomingMessage): string | undefined {
+  const header = req.headers["x-forwarded-for"];
+  const raw = Array.isArray(header) ? header.at(-1) : header;
+  const last = raw?.split(",").at(-1)?.trim();
+  return last && net.isIP(last) ? last : undefined;
 }
 
 function listen(server: net.Server, host: string, port: number): Promise<number> {

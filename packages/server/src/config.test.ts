@@ -59,7 +59,7 @@ describe("loadConfig", () => {
       overrides: { http: { port: 6666 } },
     });
     expect(config.domain).toBe("file.example");
-    expect(config.c2s).toEqual({ port: 1111, tlsPort: 4444, requireTls: true });
+    expect(config.c2s).toEqual({ port: 1111, tlsPort: 4444, requireTls: true, proxyProtocol: false });
     expect(config.http.port).toBe(6666);
   });
 
@@ -111,6 +111,8 @@ describe("loadConfig", () => {
     ["SWITCHBOARD_DOMAIN", "bad domain", "domain"],
     ["SWITCHBOARD_DOMAIN", "-x.org", "domain"],
     ["SWITCHBOARD_REGISTRATION", "maybe", "registration.enabled"],
+    ["SWITCHBOARD_C2S_PROXY_PROTOCOL", "v2", "c2s.proxyProtocol"],
+    ["SWITCHBOARD_HTTP_TRUST_FORWARDED_FOR", "sometimes", "http.trustForwardedFor"],
     ["SWITCHBOARD_LOG_LEVEL", "verbose", "log.level"],
     ["SWITCHBOARD_LOG_FORMAT", "xml", "log.format"],
     ["SWITCHBOARD_NODE_ID", "edge.1", "nodeId"],

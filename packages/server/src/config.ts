@@ -20,7 +20,7 @@ export interface SwitchboardConfig {
   log: { level: LogLevel; format: LogFormat };
   bind: string;
   c2s: { port: number; tlsPort: number; requireTls: boolean; proxyProtocol: boolean };
-  http: { port: number; websocketPath: string };
+  http: { port: number; websocketPath: string; trustForwardedFor: boolean };
   /** absolute file paths when set */
   tls: { cert?: string; key?: string };
   limits: {

@@ -57,7 +57,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
   });
   const notReadyReason = async () => (draining ? "draining" : backends.notReadyReason());
   const http = await startHttp(cfg.bind, cfg.http.port, { notReadyReason });
-  c2s.attachWebSocket(http.server, cfg.http.websocketPath);
+  c2s.attachWebSocket(http.server, cfg.http.websocketPath, { trustForwardedFor: cfg.http.trustForwardedFor });
   const ports = { ...c2s.ports, http: http.port };
   log.info({ domain: cfg.domain, nodeId: cfg.nodeId, role: cfg.role, backends: backends.kind, ports, dataDir: cfg.dataDir }, "switchboard started");
 
