@@ -33,6 +33,31 @@ export class LatencyHistogram {
   }
 }
 
+/** Kernel clock ticks per second for /proc/<pid>/stat times (USER_HZ: 100 on Linux). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * CPU time (user + system) the given processes have used so far, in ms, from /proc/<pid>/stat;
+ * undefined when no process could be read. Differences around a scenario give the server's
+ * cost per operation even when the load generator is what limits the rate.
+ */
+export function serverCpuMs(pids: readonly number[]): number | undefined {
+  let ticks = 0;
+  let read = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // fields after "(comm)": state is field 3, utime 14 and stime 15 (1-based, proc(5))
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+      read++;
+    } catch {
+      // process gone or /proc not available
+    }
+  }
+  return read > 0 ? (ticks * 1000) / CLOCK_TICKS_PER_SECOND : undefined;
+}
+
 /** Sum of VmRSS over the given processes, in bytes; a vanished process counts 0. */
 export function serverRssBytes(pids: readonly number[]): number {
   let total = 0;

@@ -73,6 +73,8 @@ export interface StormResult {
   succeeded: number;
   loginsPerSecond: number;
   secondsUntilAllOnline: number;
+  /** server CPU (user + system, all its processes) per successful login; absent without server PIDs */
+  serverCpuMsPerLogin?: number;
   failures: Failures;
 }
 

@@ -164,13 +164,24 @@ export class NatsStanzaBus implements StanzaBus {
         const left = deadline - Date.now();
         if (left <= 0) break;
         const next = replies.next();
-        next.catch(() => {}); // may settle after we stopped waiting for it
+        let settled = false;
+        next.then(
+          () => (settled = true),
+          () => (settled = true), // may settle after we stopped waiting for it
+        );
         let timer: NodeJS.Timeout | undefined;
         const stalled = new Promise<"stalled">((resolve) => {
           timer = setTimeout(() => resolve("stalled"), confirmed === 0 ? left : Math.min(left, CONFIRM_STALL_MS));
         });
-        const step = await Promise.race([next, stalled]).finally(() => clearTimeout(timer));
-        if (step === "stalled" || step.done) break;
+        let step = await Promise.race([next, stalled]).finally(() => clearTimeout(timer));
+        if (step === "stalled") {
+          // After the event loop was blocked, expired timers run before pending I/O: give
+          // acknowledgements already waiting on the socket one turn to arrive before giving up.
+          await new Promise((resolve) => setImmediate(resolve));
+          if (!settled) break;
+          step = await next;
+        }
+        if (step.done) break;
         confirmed++;
       }
     } catch (err) {

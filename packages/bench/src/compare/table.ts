@@ -26,6 +26,9 @@ const chat = (r: ScenarioResult) => (r.scenario === "chat" ? (r as ChatResult) :
 
 export const METRICS: MetricDef[] = [
   { id: "loginsPerSecond", label: "storm: logins/s", better: "higher", scenario: "storm", pick: (r) => storm(r)?.loginsPerSecond },
+  // When the load generator limits the storm (one core each), logins/s reads the loader; the
+  // server's own CPU per login is what says how many a core would take.
+  { id: "stormServerCpuMsPerLogin", label: "storm: server CPU ms per login", better: "lower", scenario: "storm", pick: (r) => storm(r)?.serverCpuMsPerLogin },
   { id: "stormSecondsUntilAllOnline", label: "storm: s until all online", better: "lower", scenario: "storm", pick: (r) => storm(r)?.secondsUntilAllOnline },
   { id: "saturationPerSecond", label: "chat: delivered msg/s at saturation", better: "higher", scenario: "chat", pick: (r) => chat(r)?.saturationPerSecond },
   { id: "p99AtHalfReference", label: "chat: p99 latency ms at ref rate", better: "lower", scenario: "latency", pick: (r) => chat(r)?.steps[0]?.latencyMs.p99 },
