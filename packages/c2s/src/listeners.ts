@@ -43,7 +43,8 @@ export interface C2sListeners {
 export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sListeners> {
   const secureContext = tls.createSecureContext({ cert: opts.tls.cert, key: opts.tls.key });
   const options: C2sOptions = { ...opts, tlsContext: secureContext };
-  host.limiter.define(AUTH_FAILURE_POLICY, { limit: opts.authFailuresPerIp, intervalMs: opts.authFailureWindowMs });
+  // cluster scope: a client spreading its attempts over several edges gets one allowance
+  host.limiter.define(AUTH_FAILURE_POLICY, { limit: opts.authFailuresPerIp, intervalMs: opts.authFailureWindowMs, scope: "cluster" });
   const streams = new Set<C2sStream>();
   const guard = new OverloadGuard(() => streams, host.log, opts.overload);
   guard.start();

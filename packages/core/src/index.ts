@@ -14,3 +14,4 @@ export * from "./disco.js";
 export * from "./module.js";
 export * from "./stream-features.js";
 export * from "./cached-registry.js";
+export * from "./shared-limiter.js";

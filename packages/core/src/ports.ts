@@ -236,6 +236,12 @@ export interface LimitPolicy {
   /** tokens per interval */
   limit: number;
   intervalMs: number;
+  /**
+   * "cluster": every node's hits count against one allowance (shared over the bus, applied
+   * asynchronously within milliseconds). For rare events an abuser must not multiply by the
+   * number of edges (failed logins, registrations), never for per-stanza rates. Default "node".
+   */
+  scope?: "node" | "cluster";
 }
 
 export interface Limiter {

@@ -9,6 +9,7 @@ import { Redis } from "ioredis";
 import {
   CachedSessionRegistry,
   MemoryLimiter,
+  SharedLimiter,
   MemorySessionRegistry,
   MemoryStanzaBus,
   type Host,
@@ -103,13 +104,15 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
   });
   const inner = new RedisSessionRegistry(redis, { prefix, liveness });
   const registry = new CachedSessionRegistry(inner, bus, cfg.nodeId, log, { liveNodeCount: () => liveness.liveCount() });
+  // Failed logins and registrations per IP are counted across the cluster (scope "cluster").
+  const limiter = new SharedLimiter(bus, cfg.nodeId, log);
 
   return {
     kind: "cluster",
     store,
     registry,
     bus,
-    limiter: new MemoryLimiter(),
+    limiter,
     isNodeAlive: (nodeId) => liveness.isAlive(nodeId),
     liveNodeCount: () => liveness.liveCount(),
     async attach(h) {
@@ -129,6 +132,7 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
     async close() {
       await liveness.stop().catch(() => {});
       registry.close();
+      limiter.close();
       await bus.close().catch(() => {});
       if (!given) await store.close().catch(() => {});
       redis.disconnect();

@@ -44,6 +44,16 @@ export class MemoryLimiter implements Limiter {
     return true;
   }
 
+  /** Takes up to `cost` tokens whatever is left (a hit made elsewhere); never refuses. */
+  charge(policy: string, key: string, cost = 1): void {
+    const r = this.refill(policy, key);
+    if (r) r.bucket.tokens = Math.max(0, r.bucket.tokens - cost);
+  }
+
+  policy(policy: string): LimitPolicy | undefined {
+    return this.policies.get(policy);
+  }
+
   remaining(policy: string, key: string): number {
     const r = this.refill(policy, key);
     return r ? Math.floor(r.bucket.tokens) : Infinity;

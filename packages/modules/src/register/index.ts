@@ -43,7 +43,7 @@ export const registerModule = defineModule<RegisterOptions>({
   },
   setup(ctx) {
     const { host, options, log } = ctx;
-    host.limiter.define(REGISTER_POLICY, { limit: options.perIpPerHour, intervalMs: 3_600_000 });
+    host.limiter.define(REGISTER_POLICY, { limit: options.perIpPerHour, intervalMs: 3_600_000, scope: "cluster" });
     ctx.hostFeature(NS_REGISTER);
     ctx.streamFeature("preAuth", () => x("register", { xmlns: NS_REGISTER_FEATURE }));
 
