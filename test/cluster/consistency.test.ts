@@ -61,3 +61,25 @@ it("a user who comes online on one edge is reached live from the other edge, who
     // gone again: wait until the offline store takes messages for it (the unbind reached edge 1)
   }
 }, 60_000);
+
+it("two resources coming online at once on two edges get each stored message once between them", async () => {
+  await ts.addUser("twin");
+  const N = 60;
+  for (let i = 0; i < N; i++) {
+    await contact.send(xml("message", { to: "twin@localhost", type: "chat", id: `t${i}` }, xml("body", {}, `stored ${i}`)));
+  }
+  // the last one is stored once the contact's edge answered a ping sent after it (same stream, in order)
+  await contact.iq(xml("iq", { type: "get", to: "localhost" }, xml("ping", { xmlns: "urn:xmpp:ping" })));
+  const [a, b] = [
+    await connect(ts, "twin", { resource: "a", node: ts.nodes[0] }),
+    await connect(ts, "twin", { resource: "b", node: ts.nodes[1] }),
+  ];
+  await Promise.all([a.send(xml("presence")), b.send(xml("presence"))]);
+  const stored = (c: typeof a) => c.received.filter((el) => el.name === "message" && /^stored /.test(el.getChildText("body") ?? ""));
+  await expect.poll(() => stored(a).length + stored(b).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(N);
+  await new Promise((r) => setTimeout(r, 500)); // a duplicate flush would land meanwhile
+  const ids = [...stored(a), ...stored(b)].map((el) => el.attrs.id);
+  expect(ids).toHaveLength(N);
+  expect(new Set(ids).size).toBe(N);
+  await Promise.all([a.stop(), b.stop()]);
+}, 60_000);

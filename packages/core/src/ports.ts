@@ -107,6 +107,19 @@ export interface OfflineStore {
   /** Removes the given ids once delivered; unknown ids are ignored (idempotent). */
   remove(owner: string, ids: string[]): Promise<void>;
   count(owner: string): Promise<number>;
+  /**
+   * For stores several nodes share (optional): claims, for ttlMs, the delivery of `owner`'s
+   * stored messages. Resolves undefined while another holder has it. Two resources of one user
+   * coming online at once on two nodes would otherwise both peek and deliver the same messages;
+   * the flush holds the claim while it runs (renewing it per batch).
+   */
+  claimDelivery?(owner: string, ttlMs: number): Promise<OfflineClaim | undefined>;
+}
+
+export interface OfflineClaim {
+  /** extends the claim by its ttl; false when it was lost (expired and taken) */
+  renew(): Promise<boolean>;
+  release(): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------

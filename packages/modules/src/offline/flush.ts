@@ -10,18 +10,56 @@
  * step instead loses the messages whenever the connection to the store dies after the delete.
  */
 import { parseFrame, type Element } from "@switchboard/xml";
-import type { Host, Logger } from "@switchboard/core";
+import type { Host, Logger, OfflineClaim } from "@switchboard/core";
 
 /** Stanzas read per round trip; also the most that can be repeated after a crash. */
 export const FLUSH_BATCH = 100;
 
+/** How long a delivery claim lasts unless renewed (renewed after every batch). */
+export const CLAIM_TTL_MS = 30_000;
+/** How long a flush waits for another node's flush of the same user to finish. */
+export const CLAIM_WAIT_MS = 10_000;
+const CLAIM_POLL_MS = 100;
+
+/**
+ * Delivers `fullJid`'s stored messages. With a store shared by several nodes it first claims the
+ * user's delivery (OfflineStore.claimDelivery), so a second resource coming online on another
+ * node at the same moment waits, then finds the store empty (XEP-0160 §4: the first resource
+ * gets them) or whatever the first could not deliver. Within one node the offline module runs a
+ * user's flushes one after another.
+ */
 export async function flushOffline(host: Host, fullJid: string, sessionId: string, log: Logger): Promise<void> {
+  const offline = host.store.offline;
+  if (!offline.claimDelivery) return deliverStored(host, fullJid, sessionId, log);
+  const bare = fullJid.split("/")[0]!;
+  const deadline = Date.now() + CLAIM_WAIT_MS;
+  let claim: OfflineClaim | undefined;
+  while (!(claim = await offline.claimDelivery(bare, CLAIM_TTL_MS))) {
+    if (Date.now() > deadline) {
+      log.info({ owner: bare }, "another node kept delivering this user's offline messages; not flushing here");
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, CLAIM_POLL_MS));
+  }
+  try {
+    await deliverStored(host, fullJid, sessionId, log, claim);
+  } finally {
+    await claim.release().catch((err: unknown) => log.warn({ err, owner: bare }, "could not release the offline delivery claim"));
+  }
+}
+
+async function deliverStored(host: Host, fullJid: string, sessionId: string, log: Logger, claim?: OfflineClaim): Promise<void> {
   const target = await host.registry.get(fullJid);
   if (!target || target.sessionId !== sessionId) return;
   const bare = fullJid.split("/")[0]!;
   const offline = host.store.offline;
   const removed = new Set<string>();
   for (;;) {
+    // Another node may deliver once the claim lapsed (a stalled batch): stop rather than race it.
+    if (claim && removed.size > 0 && !(await claim.renew())) {
+      log.warn({ owner: bare }, "offline delivery claim lost mid-flush; the rest is left to its new holder");
+      return;
+    }
     const batch = await offline.peek(bare, FLUSH_BATCH);
     if (batch.length === 0) return;
     // A store that did not remove what we acknowledged would make this loop redeliver forever.

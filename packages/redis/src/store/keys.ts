@@ -19,6 +19,8 @@ export interface UserKeys {
   rosterVersion: string;
   /** stream: one entry per stanza (field `xml`), in arrival order; a list in older versions */
   offline: string;
+  /** string with TTL: token of the node delivering the offline messages right now */
+  offlineClaim: string;
   /** string: serialized vCard element */
   vcard: string;
   /** sorted set: blocked JID scored by insertion sequence, so the blocking order is kept */
@@ -44,6 +46,7 @@ export function userKeys(prefix: string, bare: string): UserKeys {
     roster: `${base}:roster`,
     rosterVersion: `${base}:rosterver`,
     offline: `${base}:offline`,
+    offlineClaim: `${base}:offlineclaim`,
     vcard: `${base}:vcard`,
     blocklist: `${base}:blocklist`,
   };

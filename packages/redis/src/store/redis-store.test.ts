@@ -85,9 +85,10 @@ describe("RedisStore key layout", () => {
       await store.offline.push(bare, "<message/>", 10);
       await store.vcard.set(bare, "<vCard xmlns='vcard-temp'/>");
       await store.blocklist.add(bare, ["spam@example.net"]);
+      expect(await store.offline.claimDelivery!(bare, 60_000)).toBeDefined();
     }
     const keys = await keysUnder(prefix);
-    expect(keys).toHaveLength(1 + 6 * users.length);
+    expect(keys).toHaveLength(1 + 7 * users.length);
     expect(keys).toContain(accountIndexKey(prefix));
     for (const bare of users) {
       const own = keys.filter((key) => key.startsWith(`${prefix}:{${bare}}:`));
@@ -95,6 +96,29 @@ describe("RedisStore key layout", () => {
       expect(new Set(own.map(hashSlot)).size).toBe(1);
     }
     expect(hashSlot(userKeys(prefix, ALICE).account)).toBe(hashSlot(ALICE));
+  });
+
+  it("grants one offline delivery claim per user at a time, renewable and released only by its holder", async () => {
+    const prefix = freshPrefix();
+    const nodeA = new RedisStore(client, { prefix });
+    const nodeB = new RedisStore(client, { prefix });
+    const claim = await nodeA.offline.claimDelivery!(ALICE, 60_000);
+    expect(claim).toBeDefined();
+    expect(await nodeB.offline.claimDelivery!(ALICE, 60_000)).toBeUndefined();
+    expect(await nodeB.offline.claimDelivery!("bob@example.com", 60_000)).toBeDefined();
+    expect(await claim!.renew()).toBe(true);
+    await claim!.release();
+    const next = await nodeB.offline.claimDelivery!(ALICE, 150);
+    expect(next).toBeDefined();
+    // the first holder's late release must not free the new holder's claim
+    await claim!.release();
+    expect(await nodeA.offline.claimDelivery!(ALICE, 60_000)).toBeUndefined();
+    // an expired claim can be taken, and its old holder learns on renew that it lost it
+    await new Promise((r) => setTimeout(r, 250));
+    const taken = await nodeA.offline.claimDelivery!(ALICE, 60_000);
+    expect(taken).toBeDefined();
+    expect(await next!.renew()).toBe(false);
+    await taken!.release();
   });
 
   it("keeps only the roster version counter after deleting an account", async () => {

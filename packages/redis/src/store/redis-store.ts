@@ -63,7 +63,7 @@ export class RedisStore implements Store {
     const scripts = defineStoreScripts(client);
     this.accounts = redisAccounts(client, scripts, this.prefix);
     this.roster = redisRoster(client, scripts, this.prefix);
-    this.offline = redisOffline(scripts, this.prefix);
+    this.offline = redisOffline(client, scripts, this.prefix);
     this.vcard = redisVCard(client, this.prefix);
     this.blocklist = redisBlocklist(client, scripts, this.prefix);
   }

@@ -55,6 +55,19 @@ if kind == 'list' then return redis.call('LLEN', KEYS[1]) end
 if kind == 'stream' then return redis.call('XLEN', KEYS[1]) end
 return 0`;
 
+/** KEYS[1] claim key; ARGV[1] holder token, ARGV[2] ttl ms. 1 when still ours and extended. */
+const CLAIM_RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0`;
+
+/** KEYS[1] claim key; ARGV[1] holder token. Deletes it only when still ours. */
+const CLAIM_RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
 /** KEYS[1] roster hash, KEYS[2] version counter; ARGV[1] contact, ARGV[2] item JSON. */
 const ROSTER_PUT = `
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -118,6 +131,8 @@ const SCRIPTS = {
   switchboardStoreRosterPut: { numberOfKeys: 2, lua: ROSTER_PUT },
   switchboardStoreRosterRemove: { numberOfKeys: 2, lua: ROSTER_REMOVE },
   switchboardStoreDeleteUser: { numberOfKeys: 5, lua: DELETE_USER },
+  switchboardStoreClaimRenew: { numberOfKeys: 1, lua: CLAIM_RENEW },
+  switchboardStoreClaimRelease: { numberOfKeys: 1, lua: CLAIM_RELEASE },
   switchboardStoreBlockAdd: { numberOfKeys: 1, lua: BLOCK_ADD },
   switchboardStoreBlockRemove: { numberOfKeys: 1, lua: BLOCK_REMOVE },
 } as const;
@@ -134,6 +149,8 @@ export interface StoreScripts {
   deleteUser(account: string, roster: string, offline: string, vcard: string, blocklist: string): Promise<number>;
   blockAdd(blocklist: string, jids: string[]): Promise<string[]>;
   blockRemove(blocklist: string, jids: string[]): Promise<string[]>;
+  claimRenew(claim: string, token: string, ttlMs: number): Promise<number>;
+  claimRelease(claim: string, token: string): Promise<number>;
 }
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -160,5 +177,7 @@ export function defineStoreScripts(client: RedisClient): StoreScripts {
     deleteUser: (...keys) => call("switchboardStoreDeleteUser", ...keys) as Promise<number>,
     blockAdd: (blocklist, jids) => call("switchboardStoreBlockAdd", blocklist, ...jids) as Promise<string[]>,
     blockRemove: (blocklist, jids) => call("switchboardStoreBlockRemove", blocklist, ...jids) as Promise<string[]>,
+    claimRenew: (claim, token, ttlMs) => call("switchboardStoreClaimRenew", claim, token, ttlMs) as Promise<number>,
+    claimRelease: (claim, token) => call("switchboardStoreClaimRelease", claim, token) as Promise<number>,
   };
 }

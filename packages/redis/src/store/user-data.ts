@@ -3,7 +3,8 @@
  * Redis. Each multi-step operation is one Lua script over keys of a single user (scripts.ts).
  */
 
-import type { BlockStore, OfflineStore, RosterItem, RosterStore, VCardStore } from "@switchboard/core";
+import { randomUUID } from "node:crypto";
+import type { BlockStore, OfflineClaim, OfflineStore, RosterItem, RosterStore, VCardStore } from "@switchboard/core";
 import { userKeys } from "./keys.js";
 import type { RedisClient, StoreScripts } from "./scripts.js";
 
@@ -43,8 +44,17 @@ export function redisRoster(client: RedisClient, scripts: StoreScripts, prefix: 
 /** Stream entry ids as Redis issues them (`<ms>-<seq>`); anything else cannot be stored here. */
 const STREAM_ID = /^[0-9]+-[0-9]+$/;
 
-export function redisOffline(scripts: StoreScripts, prefix: string): OfflineStore {
+export function redisOffline(client: RedisClient, scripts: StoreScripts, prefix: string): OfflineStore {
   return {
+    async claimDelivery(owner, ttlMs): Promise<OfflineClaim | undefined> {
+      const key = userKeys(prefix, owner).offlineClaim;
+      const token = randomUUID();
+      if ((await client.set(key, token, "PX", ttlMs, "NX")) !== "OK") return undefined;
+      return {
+        renew: async () => (await scripts.claimRenew(key, token, ttlMs)) === 1,
+        release: async () => void (await scripts.claimRelease(key, token)),
+      };
+    },
     async push(owner, stanzaXml, cap) {
       return (await scripts.offlinePush(userKeys(prefix, owner).offline, stanzaXml, cap)) === 1;
     },
