@@ -93,12 +93,13 @@ export class C2sStream implements LocalSession {
     }
   }
 
-  close(error?: StreamError): void {
+  /** `reason` is what the log says; by default "closed by server" or the stream error. */
+  close(error?: StreamError, reason?: string): void {
     if (this.state === "closed") return;
     if (error) this.log.info({ condition: error.condition, text: error.text }, "closing stream with error");
     this.state = "closed";
     this.transport.closeStream(error);
-    void this.cleanup(error ? `stream error ${error.condition}` : "closed by server");
+    void this.cleanup(reason ?? (error ? `stream error ${error.condition}` : "closed by server"));
   }
 
   private fail(error: StreamError): void {
@@ -146,7 +147,7 @@ export class C2sStream implements LocalSession {
 
   private onPeerEnd(): void {
     this.log.debug("peer closed the stream");
-    this.close();
+    this.close(undefined, "client closed the stream");
   }
 
   // ---------------------------------------------------------------------------------------
