@@ -64,6 +64,29 @@ describe("PROXY protocol header", () => {
     }
   });
 
+  it("answers random bytes, whole or cut anywhere, only with 'need more' or a ProxyHeaderError", () => {
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const valid = [
+      Buffer.from("PROXY TCP4 203.0.113.7 10.0.0.1 56324 5222\r\n"),
+      v2(1, 0x11, ipv4Block([198, 51, 100, 9], [10, 0, 0, 1], 40000, 5222)),
+    ];
+    for (let i = 0; i < 5000; i++) {
+      const base = valid[i % 2]!;
+      const bytes = Buffer.from(base);
+      // flip a few bytes of a valid header, or use pure noise
+      if (i % 3 === 0) for (let j = 0; j < bytes.length; j++) bytes[j] = Math.floor(rand() * 256);
+      else for (let k = 0; k < 3; k++) bytes[Math.floor(rand() * bytes.length)] = Math.floor(rand() * 256);
+      const cut = bytes.subarray(0, Math.floor(rand() * (bytes.length + 1)));
+      try {
+        const r = parseProxyHeader(cut);
+        if (r.done) expect(r.headerBytes).toBeLessThanOrEqual(cut.length);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ProxyHeaderError);
+      }
+    }
+  });
+
   it("reads the header off a real socket in pieces and leaves the stream bytes after it readable", async () => {
     const server = net.createServer();
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
