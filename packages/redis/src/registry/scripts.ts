@@ -5,6 +5,7 @@
  * a restarted Redis lost its script cache); names are namespaced so they cannot clash with the
  * store's scripts on a shared client.
  */
+import { RELEASE_IF_HOLDER, RENEW_IF_HOLDER } from "../token-lock.js";
 import type { ChainableCommander, Redis } from "ioredis";
 
 type Reply = Promise<string | null>;
@@ -108,17 +109,10 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`;
 
 /** KEYS purge lock; ARGV token, lock ttl. Extends a lock only while the caller still holds it. */
-const EXTEND_LOCK = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0`;
+const EXTEND_LOCK = RENEW_IF_HOLDER;
 
 /** KEYS purge lock; ARGV token. */
-const RELEASE_LOCK = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
+const RELEASE_LOCK = RELEASE_IF_HOLDER;
 
 /** KEYS alive, epoch, node index; ARGV token. Clean shutdown: returns how many index members remain. */
 const RETIRE = `

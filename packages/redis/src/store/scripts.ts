@@ -6,6 +6,7 @@
  */
 
 import type { Cluster, Redis } from "ioredis";
+import { RELEASE_IF_HOLDER, RENEW_IF_HOLDER } from "../token-lock.js";
 
 export type RedisClient = Redis | Cluster;
 
@@ -55,18 +56,9 @@ if kind == 'list' then return redis.call('LLEN', KEYS[1]) end
 if kind == 'stream' then return redis.call('XLEN', KEYS[1]) end
 return 0`;
 
-/** KEYS[1] claim key; ARGV[1] holder token, ARGV[2] ttl ms. 1 when still ours and extended. */
-const CLAIM_RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0`;
-
-/** KEYS[1] claim key; ARGV[1] holder token. Deletes it only when still ours. */
-const CLAIM_RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
+/** offline delivery claim (keys.ts offlineClaim): renewed and released by its holder only */
+const CLAIM_RENEW = RENEW_IF_HOLDER;
+const CLAIM_RELEASE = RELEASE_IF_HOLDER;
 
 /** KEYS[1] roster hash, KEYS[2] version counter; ARGV[1] contact, ARGV[2] item JSON. */
 const ROSTER_PUT = `
