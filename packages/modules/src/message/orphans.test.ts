@@ -25,13 +25,19 @@ function dropStream(t: TestHost, sessionId: string): void {
   t.host.sessions.delete(sessionId);
 }
 
+/** sender on node a; user@localhost/phone online on node b, whose stream then drops */
+async function senderAndDroppedPhone(): Promise<{ a: TestHost; sender: Awaited<ReturnType<TestHost["login"]>> }> {
+  const [a, b] = await twoNodes();
+  const sender = await a.login("sender@localhost/s");
+  const gone = await b.login("user@localhost/phone");
+  await gone.sendAsClient("<presence/>");
+  dropStream(b, gone.id);
+  return { a, sender };
+}
+
 describe("a bus stanza for a stream that closed in flight", () => {
   it("a message to the full JID goes to the offline store", async () => {
-    const [a, b] = await twoNodes();
-    const sender = await a.login("sender@localhost/s");
-    const gone = await b.login("user@localhost/phone");
-    await gone.sendAsClient("<presence/>");
-    dropStream(b, gone.id);
+    const { a, sender } = await senderAndDroppedPhone();
     await sender.sendAsClient("<message to='user@localhost/phone' type='chat' id='m1'><body>in flight</body></message>");
     await expect.poll(() => a.store.offline.count("user@localhost")).toBe(1);
     const [stored] = await a.store.offline.peek("user@localhost", 10);
@@ -40,11 +46,7 @@ describe("a bus stanza for a stream that closed in flight", () => {
   });
 
   it("a message to the bare JID is stored when no other resource is available, and not duplicated when one is", async () => {
-    const [a, b] = await twoNodes();
-    const sender = await a.login("sender@localhost/s");
-    const gone = await b.login("user@localhost/phone");
-    await gone.sendAsClient("<presence/>");
-    dropStream(b, gone.id);
+    const { a, sender } = await senderAndDroppedPhone();
     await sender.sendAsClient("<message to='user@localhost' type='chat'><body>alone</body></message>");
     await expect.poll(() => a.store.offline.count("user@localhost")).toBe(1);
 
