@@ -73,12 +73,7 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
         },
       );
     };
-    plain = net.createServer((socket) =>
-      proxied(socket, (s, ip) => {
-        serve(s, ip);
-        s.resume();
-      }),
-    );
+    plain = net.createServer((socket) => proxied(socket, (s, ip) => serve(s, ip)));
     direct = net.createServer((socket) =>
       proxied(socket, (s, ip) => {
         // What the header was followed by (the ClientHello) is still buffered on the socket:

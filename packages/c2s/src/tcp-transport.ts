@@ -31,6 +31,9 @@ export class TcpTransport extends EventEmitter implements Transport {
     this.onError = (err: Error) => this.disconnect(`socket error: ${err.message}`);
     this.parser = this.makeParser();
     this.attach(socket);
+    // A socket handed over paused (its PROXY header was read off it first) starts reading here,
+    // before anyone (load shedding) may pause it again for its own reasons.
+    if (socket.isPaused()) socket.resume();
   }
 
   override on<K extends keyof TransportEvents>(event: K, listener: TransportEvents[K]): this {
