@@ -63,12 +63,25 @@ export async function startTestServer(
   const log = createLogger(configs[0]!.log);
   const startAll = async () => {
     const nodes: RunningServer[] = [];
-    for (const cfg of configs) nodes.push(await startServer(cfg, log));
-    for (const node of nodes) await waitReady(node);
+    try {
+      for (const cfg of configs) nodes.push(await startServer(cfg, log));
+      for (const node of nodes) await waitReady(node);
+    } catch (err) {
+      // whatever did start must not outlive the failure (ports, redis/nats processes)
+      for (const node of nodes) await node.stop().catch(() => {});
+      throw err;
+    }
     return nodes;
   };
   let next = 0;
-  const nodes = await startAll();
+  let nodes: RunningServer[];
+  try {
+    nodes = await startAll();
+  } catch (err) {
+    await backends?.stop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const ts: TestServer = {
     mode,
     server: nodes[0]!,
