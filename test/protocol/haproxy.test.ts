@@ -113,10 +113,7 @@ describe.skipIf(!hasHaproxy)("behind HAProxy with the deployment's PROXY setting
     const attempt = async (localAddress: string, password: string) => {
       const conn = await RawConnection.open(fe, { localAddress });
       try {
-        await conn.login("hx-victim", password);
-        return "success";
-      } catch (err) {
-        return /<failure[^>]*><([a-z-]+)/.exec((err as Error).message)?.[1] ?? (err as Error).message;
+        return await conn.loginOutcome("hx-victim", password);
       } finally {
         conn.close();
       }

@@ -132,6 +132,17 @@ export class RawConnection {
     this.buffer = "";
   }
 
+  /** login(), reported as "success" or the SASL failure condition (e.g. "not-authorized") */
+  async loginOutcome(local: string, password: string): Promise<string> {
+    try {
+      await this.login(local, password);
+      return "success";
+    } catch (err) {
+      const message = (err as Error).message;
+      return /<failure[^>]*><([a-z-]+)/.exec(message)?.[1] ?? message;
+    }
+  }
+
   /** stops reading: the kernel buffers fill and the server's writes back up */
   pause(): void {
     this.socket.pause();

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Element, Jid, NS_BIND, StreamError, errorReply, tryParseJid, x } from "@switchboard/xml";
-import { iqResult, type Host, type LocalSession } from "@switchboard/core";
+import { freshSessionInfo, iqResult, type Host, type LocalSession } from "@switchboard/core";
 
 export interface BindResult {
   jid?: Jid;
@@ -21,15 +21,7 @@ export async function bindResource(host: Host, session: LocalSession, username: 
   }
   let previous: Awaited<ReturnType<typeof host.registry.bind>>;
   try {
-    previous = await host.registry.bind({
-    jid: jid.full,
-    sessionId: session.id,
-    nodeId: host.nodeId,
-    priority: 0,
-    available: false,
-    interested: false,
-    since: Date.now(),
-    });
+    previous = await host.registry.bind(freshSessionInfo(jid.full, session.id, host.nodeId));
   } catch (err) {
     // Registry unreachable (cluster mode, Redis down): a temporary error, the client retries.
     host.log.warn({ err, jid: jid.full }, "resource binding failed: session registry unavailable");

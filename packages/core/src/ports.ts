@@ -172,6 +172,11 @@ export interface SessionInfo {
   ext?: Record<string, string | number | boolean>;
 }
 
+/** The registry entry of a stream that has just bound: not yet available, no roster asked. */
+export function freshSessionInfo(jid: string, sessionId: string, nodeId: string): SessionInfo {
+  return { jid, sessionId, nodeId, priority: 0, available: false, interested: false, since: Date.now() };
+}
+
 export type SessionPatch = Partial<Pick<SessionInfo, "priority" | "available" | "interested" | "presence" | "ext">>;
 
 export interface SessionRegistry {

@@ -11,6 +11,7 @@ import {
   MemorySessionRegistry,
   MemoryStanzaBus,
   MemoryStore,
+  freshSessionInfo,
   loadModule,
   silentLogger,
   type LocalSession,
@@ -125,15 +126,7 @@ export async function createTestHost(
         await store.accounts.create(jid.bare, { "SCRAM-SHA-1": cred, "SCRAM-SHA-256": cred });
       }
       const session = new FakeSession(`s${++seq}`, jid, host);
-      const previous = await host.registry.bind({
-        jid: jid.full,
-        sessionId: session.id,
-        nodeId: host.nodeId,
-        priority: 0,
-        available: false,
-        interested: false,
-        since: Date.now(),
-      });
+      const previous = await host.registry.bind(freshSessionInfo(jid.full, session.id, host.nodeId));
       if (previous) host.sessions.get(previous.sessionId)?.close(new StreamError("conflict"));
       host.sessions.set(session.id, session);
       await host.hooks.fire("session/bound", { session });
