@@ -107,5 +107,15 @@ describe("PROXY protocol on the client ports", () => {
     const tlsDirect = await RawConnection.open(ts.nodes[0]!.ports.c2sTls, { preamble: "GET / HTTP/1.1\r\n\r\n" });
     await tlsDirect.waitClosed();
     expect(tlsDirect.buffer).toBe("");
+    // a header cut off by the close, and one with a bad address: closed as well
+    for (const preamble of ["PROXY TCP4 198.51.1", "PROXY TCP4 198.51.100.300 127.0.0.1 1 2\r\n"]) {
+      const bad = await RawConnection.open(ts.nodes[0]!.ports.c2s, { preamble });
+      if (preamble.endsWith("\n")) await bad.waitClosed();
+      else bad.close();
+    }
+    // and the port still serves a well-behaved client behind the balancer
+    const good = await RawConnection.open(ts.nodes[0]!.ports.c2s, { preamble: v1("198.51.100.99") });
+    expect(await loginOutcome(good, "right password")).toBe("success");
+    good.close();
   });
 });
