@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import type { SwitchboardConfig } from "@switchboard/server";
 import { CommandError, UsageError } from "./errors.js";
-import type { CliIo } from "./io.js";
+import { println, type CliIo } from "./io.js";
 
 export interface GlobalOptions {
   config?: string;
@@ -86,8 +86,9 @@ export async function loadCliConfig(options: GlobalOptions, io: CliIo): Promise<
   const server = await serverModule();
   const overrides: Record<string, unknown> = { domain: options.domain, dataDir: options.dataDir, role: options.role };
   if (options.logLevel !== undefined) overrides.log = { level: options.logLevel };
+  const onWarning = (message: string) => println(io.stderr, `switchboard: warning: ${message}`);
   try {
-    return server.loadConfig({ file: options.config, env: io.env, cwd: io.cwd, overrides, overridesSource: "command line" });
+    return server.loadConfig({ file: options.config, env: io.env, cwd: io.cwd, overrides, overridesSource: "command line", onWarning });
   } catch (err) {
     if (err instanceof server.ConfigError) throw new CommandError(err.message, { cause: err });
     throw err;

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, configMarkdownTable, CONFIG_SCHEMA, defaultConfig, describeConfig, loadConfig } from "./config.js";
+import { ConfigError, CONFIG_SCHEMA, defaultConfig, describeConfig, envName, loadConfig } from "./config.js";
+import { configMarkdownTable, exampleYaml } from "./config-docs.js";
 
 const repoRoot = resolve(import.meta.dirname, "../../..");
 
@@ -40,7 +41,9 @@ describe("loadConfig", () => {
       limits: {
         maxStanzaBytes: 262144, maxDepth: 32, outboundBufferBytes: 1048576, authFailuresPerIp: 5,
         authFailureWindowSeconds: 60, offlinePerUser: 100, handshakeTimeoutSeconds: 30,
+        tlsHandshakeSeconds: 10, maxUnauthenticated: 10000, maxUnauthenticatedPerIp: 2000,
       },
+      shutdown: { drainSeconds: 20 },
       registration: { enabled: false, perIpPerHour: 5 },
     });
     expect(config.redisUrl).toBeUndefined();
@@ -161,6 +164,59 @@ describe("loadConfig", () => {
     expect(err.key).toBe("tls.key");
   });
 
+  it.each([
+    ["c2s:\n  requireTls: \"yes\"\n", "c2s.requireTls", "true or false"],
+    ["c2s:\n  requireTls: yes\n", "c2s.requireTls", "true or false"],
+    ["registration:\n  enabled: on\n", "registration.enabled", "true or false"],
+    ["c2s:\n  port: \"12\"\n", "c2s.port", "YAML number"],
+    ["limits:\n  maxDepth: \"40\"\n", "limits.maxDepth", "YAML number"],
+  ])("refuses YAML 1.1 booleans and quoted numbers in the file: %j", (text, key, form) => {
+    const file = yamlFile(text);
+    const err = loadError(() => loadConfig({ file, env: {} }));
+    expect(err.key).toBe(key);
+    expect(err.message).toContain(form);
+    expect(err.message).toContain(file);
+  });
+
+  it("keeps accepting 1/0, yes/no, on/off and digit strings from the environment", () => {
+    const config = loadConfig({ env: { SWITCHBOARD_C2S_REQUIRE_TLS: "off", SWITCHBOARD_REGISTRATION_ENABLED: "on", SWITCHBOARD_C2S_PORT: "12" } });
+    expect(config.c2s.requireTls).toBe(false);
+    expect(config.registration.enabled).toBe(true);
+    expect(config.c2s.port).toBe(12);
+  });
+
+  it("validates every layer, even one a later layer overrides", () => {
+    const file = yamlFile("c2s:\n  port: 99999\n");
+    const err = loadError(() => loadConfig({ file, env: { SWITCHBOARD_C2S_PORT: "5222" } }));
+    expect(err.key).toBe("c2s.port");
+    expect(err.message).toContain(file);
+    const fromEnv = loadError(() => loadConfig({ env: { SWITCHBOARD_C2S_PORT: "x" }, overrides: { c2s: { port: 1 } } }));
+    expect(fromEnv.message).toContain("SWITCHBOARD_C2S_PORT");
+  });
+
+  it("accepts the older variable names as aliases, the mechanical one winning", () => {
+    const warnings: string[] = [];
+    expect(loadConfig({ env: { SWITCHBOARD_OFFLINE_MAX: "7" } }).limits.offlinePerUser).toBe(7);
+    const both = loadConfig({ env: { SWITCHBOARD_LIMITS_OFFLINE_PER_USER: "9", SWITCHBOARD_OFFLINE_MAX: "7" }, onWarning: (w) => warnings.push(w) });
+    expect(both.limits.offlinePerUser).toBe(9);
+    expect(warnings).toEqual(["SWITCHBOARD_LIMITS_OFFLINE_PER_USER and SWITCHBOARD_OFFLINE_MAX both set limits.offlinePerUser; SWITCHBOARD_LIMITS_OFFLINE_PER_USER wins"]);
+  });
+
+  it("warns about a SWITCHBOARD_* variable that names no key, with the near miss", () => {
+    const warnings: string[] = [];
+    const config = loadConfig({ env: { SWITCHBOARD_C2S_PROT: "1", SWITCHBOARD_CONFIG: "", SWITCHBOARD_TEST_REDIS_URL: "x", OTHER: "y" }, onWarning: (w) => warnings.push(w) });
+    expect(config.c2s.port).toBe(5222);
+    expect(warnings).toEqual(["environment variable SWITCHBOARD_C2S_PROT names no configuration key; did you mean SWITCHBOARD_C2S_PORT?"]);
+  });
+
+  it("reads contact addresses as a YAML list or a comma-separated variable, and refuses non-URIs", () => {
+    const file = yamlFile('contact:\n  abuse: ["mailto:abuse@example.org", "xmpp:abuse@example.org"]\n');
+    expect(loadConfig({ file, env: {} }).contact.abuse).toEqual(["mailto:abuse@example.org", "xmpp:abuse@example.org"]);
+    expect(loadConfig({ env: { SWITCHBOARD_CONTACT_ADMIN: "xmpp:a@example.org, https://example.org/contact" } }).contact.admin)
+      .toEqual(["xmpp:a@example.org", "https://example.org/contact"]);
+    expect(loadError(() => loadConfig({ env: { SWITCHBOARD_CONTACT_ABUSE: "abuse@example.org" } })).key).toBe("contact.abuse");
+  });
+
   it("validates overrides and names them", () => {
     const err = loadError(() => loadConfig({ env: {}, overrides: { domain: "a b" }, overridesSource: "--domain" }));
     expect(err.message).toContain("(from --domain)");
@@ -179,15 +235,18 @@ describe("documentation stays in step with the schema", () => {
     expect(doc).toContain(configMarkdownTable());
   });
 
-  it("switchboard.example.yaml loads, mentions every key and holds the defaults", () => {
+  it("switchboard.example.yaml is the generated file, and loads to the defaults", () => {
     const path = join(repoRoot, "switchboard.example.yaml");
-    const text = readFileSync(path, "utf8");
-    for (const spec of CONFIG_SCHEMA) {
-      const leaf = spec.key.split(".").at(-1)!;
-      expect(text, spec.key).toMatch(new RegExp(`^\\s*#?\\s*${leaf}:`, "m"));
-    }
+    expect(readFileSync(path, "utf8"), "run pnpm gen:config").toBe(exampleYaml());
     const fromExample = loadConfig({ file: path, env: {}, cwd: "/w", overrides: { nodeId: "n1" } });
     expect(fromExample).toEqual({ ...defaultConfig("/w"), nodeId: "n1" });
+  });
+
+  it("gives every key its mechanical environment variable", () => {
+    expect(envName("limits.maxStanzaBytes")).toBe("SWITCHBOARD_LIMITS_MAX_STANZA_BYTES");
+    expect(envName("c2s.tlsPort")).toBe("SWITCHBOARD_C2S_TLS_PORT");
+    expect(envName("dataDir")).toBe("SWITCHBOARD_DATA_DIR");
+    for (const row of describeConfig()) expect(row.env).toContain(`\`${envName(row.key)}\``);
   });
 });
 

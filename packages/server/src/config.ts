@@ -6,9 +6,22 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { CONFIG_SCHEMA, CONFIG_SECTIONS, InvalidValue, type LogFormat, type LogLevel, type Role } from "./config-schema.js";
+import { CONFIG_SCHEMA, CONFIG_SECTIONS, InvalidValue, envName, type ContactKind, type LogFormat, type LogLevel, type Role } from "./config-schema.js";
+import type { ValueOrigin } from "./config-values.js";
 
-export { CONFIG_SCHEMA, LOG_FORMATS, LOG_LEVELS, ROLES, type ConfigKeySpec, type LogFormat, type LogLevel, type Role } from "./config-schema.js";
+export {
+  CONFIG_SCHEMA,
+  CONTACT_KINDS,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  ROLES,
+  envName,
+  type ConfigKeySpec,
+  type ContactKind,
+  type LogFormat,
+  type LogLevel,
+  type Role,
+} from "./config-schema.js";
 
 export interface SwitchboardConfig {
   domain: string;
@@ -30,9 +43,15 @@ export interface SwitchboardConfig {
     authFailuresPerIp: number;
     authFailureWindowSeconds: number;
     offlinePerUser: number;
+    tlsHandshakeSeconds: number;
     handshakeTimeoutSeconds: number;
+    maxUnauthenticated: number;
+    maxUnauthenticatedPerIp: number;
   };
   registration: { enabled: boolean; perIpPerHour: number };
+  shutdown: { drainSeconds: number };
+  /** XEP-0157 contact addresses (URIs) per kind */
+  contact: Record<ContactKind, string[]>;
   redisUrl?: string;
   natsUrl?: string;
   clusterPrefix: string;
@@ -62,15 +81,22 @@ export interface LoadConfigOptions {
   overrides?: DeepPartial<SwitchboardConfig>;
   /** how overrides are named in error messages; default "command line" */
   overridesSource?: string;
+  /** told about what is suspicious but not fatal (a SWITCHBOARD_* variable that names no key) */
+  onWarning?: (message: string) => void;
 }
 
 interface RawValue {
   value: unknown;
   /** shown in errors as "(from …)" */
   source: string;
+  origin: ValueOrigin;
 }
 
 const SPEC_BY_KEY = new Map(CONFIG_SCHEMA.map((spec) => [spec.key, spec]));
+const KNOWN_ENV: ReadonlySet<string> = new Set([
+  "SWITCHBOARD_CONFIG",
+  ...CONFIG_SCHEMA.flatMap((spec) => [envName(spec.key), ...(spec.envAliases ?? [])]),
+]);
 /** Keys holding file-system paths, resolved against cwd. */
 const PATH_KEYS = ["dataDir", "tls.cert", "tls.key"];
 
@@ -87,29 +113,29 @@ export function defaultConfig(cwd: string = process.cwd()): SwitchboardConfig {
 export function loadConfig(opts: LoadConfigOptions = {}): SwitchboardConfig {
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
-  const raw = new Map<string, RawValue>();
+  const config = defaultConfig(cwd) as unknown as Record<string, unknown>;
+  // Each layer is validated as it is read, so a bad value is reported even when a later layer
+  // overrides it (a broken file must not wait for the day the variable is unset).
+  const apply = (key: string, raw: RawValue) => {
+    const spec = SPEC_BY_KEY.get(key)!;
+    try {
+      setPath(config, key, spec.parse(raw.value, raw.origin));
+    } catch (err) {
+      if (!(err instanceof InvalidValue)) throw err;
+      throw new ConfigError(key, `${err.message}, got ${JSON.stringify(raw.value)} (from ${raw.source})`);
+    }
+  };
 
   const file = opts.file ?? nonEmpty(env.SWITCHBOARD_CONFIG);
   if (file !== undefined) {
     const path = resolve(cwd, file);
-    flatten(readYamlFile(path), "", path, raw);
+    for (const [key, raw] of flatten(readYamlFile(path), "", path)) apply(key, raw);
   }
-  for (const spec of CONFIG_SCHEMA) {
-    const value = spec.env === undefined ? undefined : nonEmpty(env[spec.env]);
-    if (value !== undefined) raw.set(spec.key, { value, source: spec.env! });
+  for (const [key, raw] of fromEnvironment(env, opts.onWarning)) apply(key, raw);
+  if (opts.overrides) {
+    for (const [key, raw] of flatten(opts.overrides, "", opts.overridesSource ?? "command line")) apply(key, raw);
   }
-  if (opts.overrides) flatten(opts.overrides, "", opts.overridesSource ?? "command line", raw);
 
-  const config = defaultConfig(cwd) as unknown as Record<string, unknown>;
-  for (const [key, { value, source }] of raw) {
-    const spec = SPEC_BY_KEY.get(key)!;
-    try {
-      setPath(config, key, spec.parse(value));
-    } catch (err) {
-      if (!(err instanceof InvalidValue)) throw err;
-      throw new ConfigError(key, `${err.message}, got ${JSON.stringify(value)} (from ${source})`);
-    }
-  }
   const result = resolvePaths(config as unknown as SwitchboardConfig, cwd);
   if ((result.tls.cert === undefined) !== (result.tls.key === undefined)) {
     const missing = result.tls.cert === undefined ? "tls.cert" : "tls.key";
@@ -117,10 +143,34 @@ export function loadConfig(opts: LoadConfigOptions = {}): SwitchboardConfig {
   }
   if (result.role === "edge") {
     for (const key of ["redisUrl", "natsUrl"] as const) {
-      if (result[key] === undefined) throw new ConfigError(key, `required when role is edge (set ${key === "redisUrl" ? "SWITCHBOARD_REDIS_URL" : "SWITCHBOARD_NATS_URL"})`);
+      if (result[key] === undefined) throw new ConfigError(key, `required when role is edge (set ${envName(key)})`);
     }
   }
   return result;
+}
+
+/**
+ * SWITCHBOARD_* variables: each key's mechanical name, or one of its older aliases. A variable
+ * that names no key is reported (with a near miss) but does not stop start-up: an orchestrator
+ * may set variables meant for another version.
+ */
+function fromEnvironment(env: NodeJS.ProcessEnv, onWarning?: (message: string) => void): Map<string, RawValue> {
+  const out = new Map<string, RawValue>();
+  for (const spec of CONFIG_SCHEMA) {
+    const names = [envName(spec.key), ...(spec.envAliases ?? [])];
+    const set = names.filter((name) => nonEmpty(env[name]) !== undefined);
+    if (set.length === 0) continue;
+    if (set.length > 1) onWarning?.(`${set.join(" and ")} both set ${spec.key}; ${set[0]} wins`);
+    out.set(spec.key, { value: env[set[0]!], source: set[0]!, origin: "text" });
+  }
+  if (onWarning) {
+    for (const name of Object.keys(env)) {
+      if (!name.startsWith("SWITCHBOARD_") || KNOWN_ENV.has(name) || name.startsWith("SWITCHBOARD_TEST_")) continue;
+      const hint = closest(name, KNOWN_ENV);
+      onWarning(`environment variable ${name} names no configuration key${hint ? `; did you mean ${hint}?` : ""}`);
+    }
+  }
+  return out;
 }
 
 /** One row per key, for docs and `--help`-style listings. */
@@ -128,26 +178,21 @@ export interface ConfigKeyDescription {
   key: string;
   type: string;
   default: string;
-  env?: string;
+  env: string;
   description: string;
 }
 
 export function describeConfig(): ConfigKeyDescription[] {
-  return CONFIG_SCHEMA.map((spec) => ({
-    key: spec.key,
-    type: spec.type,
-    default: spec.defaultText ?? `\`${String(spec.default())}\``,
-    env: spec.env,
-    description: spec.description,
-  }));
-}
-
-/** The Markdown table in docs/configuration.md (a test checks the document contains exactly this). */
-export function configMarkdownTable(): string {
-  const rows = describeConfig().map(
-    (row) => `| \`${row.key}\` | ${row.type} | ${row.default} | ${row.env ? `\`${row.env}\`` : ""} | ${row.description} |`,
-  );
-  return ["| key | type | default | env | description |", "| --- | --- | --- | --- | --- |", ...rows].join("\n");
+  return CONFIG_SCHEMA.map((spec) => {
+    const value = spec.default();
+    return {
+      key: spec.key,
+      type: spec.type,
+      default: spec.defaultText ?? `\`${Array.isArray(value) ? JSON.stringify(value) : String(value)}\``,
+      env: [envName(spec.key), ...(spec.envAliases ?? [])].map((name) => `\`${name}\``).join(", "),
+      description: spec.description,
+    };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -173,8 +218,8 @@ function readYamlFile(path: string): unknown {
   }
 }
 
-/** Walks a nested mapping into dotted keys, rejecting keys the schema does not know. */
-function flatten(node: unknown, prefix: string, source: string, out: Map<string, RawValue>): void {
+/** Walks a nested mapping (YAML or overrides: typed values) into dotted keys, rejecting keys the schema does not know. */
+function flatten(node: unknown, prefix: string, source: string, out = new Map<string, RawValue>()): Map<string, RawValue> {
   if (node === null || typeof node !== "object" || Array.isArray(node)) {
     throw new ConfigError(prefix || "file", `must be a mapping of keys (in ${source})`);
   }
@@ -184,18 +229,19 @@ function flatten(node: unknown, prefix: string, source: string, out: Map<string,
       // A section left empty in YAML ("c2s:" with every child commented out) is null: allowed.
       if (value !== null && value !== undefined) flatten(value, key, source, out);
     } else if (SPEC_BY_KEY.has(key)) {
-      if (value !== undefined) out.set(key, { value, source });
+      if (value !== undefined) out.set(key, { value, source, origin: "typed" });
     } else {
-      const hint = closestKey(key);
+      const hint = closest(key, [...SPEC_BY_KEY.keys(), ...CONFIG_SECTIONS]);
       throw new ConfigError(key, `unknown key (in ${source})${hint ? `; did you mean ${hint}?` : ""}`);
     }
   }
+  return out;
 }
 
-function closestKey(key: string): string | undefined {
+function closest(key: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestDistance = 3; // suggest only near misses (typos)
-  for (const candidate of [...SPEC_BY_KEY.keys(), ...CONFIG_SECTIONS]) {
+  for (const candidate of candidates) {
     const d = editDistance(key.toLowerCase(), candidate.toLowerCase());
     if (d < bestDistance) [best, bestDistance] = [candidate, d];
   }

@@ -1,4 +1,5 @@
 export * from "./config.js";
+export * from "./config-docs.js";
 export * from "./tls.js";
 export * from "./logger.js";
 export * from "./server.js";

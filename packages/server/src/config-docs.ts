@@ -1,0 +1,80 @@
+/**
+ * The configuration reference, generated from CONFIG_SCHEMA so it cannot drift: the key table in
+ * docs/configuration.md and the whole of switchboard.example.yaml. `pnpm gen:config` rewrites
+ * both; config.test.ts fails when either differs from what the schema gives.
+ */
+import { stringify } from "yaml";
+import { CONFIG_SCHEMA, envName, type ConfigKeySpec } from "./config-schema.js";
+import { describeConfig } from "./config.js";
+
+/** The Markdown table in docs/configuration.md. */
+export function configMarkdownTable(): string {
+  const rows = describeConfig().map((row) => `| \`${row.key}\` | ${row.type} | ${row.default} | ${row.env} | ${row.description} |`);
+  return ["| key | type | default | env | description |", "| --- | --- | --- | --- | --- |", ...rows].join("\n");
+}
+
+/** What each YAML section is for, written above it in the example file. */
+const SECTION_NOTES: Record<string, string> = {
+  log: "Logging (pino).",
+  c2s: "Client connections (RFC 6120).",
+  http: "The HTTP listener: WebSocket (RFC 7395), /healthz and /readyz.",
+  tls: "TLS material for every client port.",
+  limits: "Limits that keep the server up while clients misbehave.",
+  registration: "In-band registration (XEP-0077).",
+  shutdown: "What SIGINT and SIGTERM do.",
+  contact: "Contact addresses published in disco#info (XEP-0157); for a public service, set abuse.",
+};
+
+/** Written above the first top-level key that follows the sections. */
+const CLUSTER_NOTE = "Cluster mode: session registry and store in Redis, stanza bus on NATS.";
+
+const HEADER = `# Switchboard configuration: every key with its default value (generated from the schema:
+# pnpm gen:config). Copy to switchboard.yaml, keep what you change, and start with:
+#   pnpm switchboard start --config switchboard.yaml
+# Environment variables override this file (each key's variable is named in its comment);
+# command-line flags override both. Booleans are true/false and numbers are plain YAML numbers.
+# Reference: docs/configuration.md`;
+
+export function exampleYaml(): string {
+  const out = [HEADER];
+  let section: string | undefined;
+  for (const spec of CONFIG_SCHEMA) {
+    const parts = spec.key.split(".");
+    const name = parts.at(-1)!;
+    const owner = parts.length > 1 ? parts.slice(0, -1).join(".") : undefined;
+    if (owner !== section) {
+      if (owner) out.push("", ...comment(SECTION_NOTES[owner] ?? "", ""), `${owner}:`);
+      else if (spec.key === "redisUrl") out.push("", ...comment(CLUSTER_NOTE, ""));
+      section = owner;
+    }
+    const indent = owner ? "  " : "";
+    if (!owner && spec.key !== "redisUrl" && spec.key !== "natsUrl" && spec.key !== "clusterPrefix") out.push("");
+    out.push(...comment(spec.description, indent), `${indent}# env: ${envName(spec.key)}`);
+    out.push(`${indent}${valueLine(spec, name)}`);
+  }
+  return out.join("\n") + "\n";
+}
+
+function valueLine(spec: ConfigKeySpec, name: string): string {
+  const value = spec.default();
+  // Keys without a fixed default (unset, generated, random) are shown commented out.
+  if (spec.example !== undefined && (value === undefined || spec.defaultText !== undefined)) return `# ${name}: ${spec.example}`;
+  if (value === undefined) return `# ${name}:`;
+  return `${name}: ${stringify(value, { flow: true }).trim()}`;
+}
+
+/** Wraps text into `# ` comment lines of at most 100 characters. */
+function comment(text: string, indent: string): string[] {
+  if (text === "") return [];
+  const width = 100 - indent.length - 2;
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.map((l) => `${indent}# ${l}`);
+}
