@@ -5,3 +5,5 @@ export * from "./ws-transport.js";
 export * from "./stream.js";
 export * from "./listeners.js";
 export * from "./overload.js";
+export * from "./admission.js";
+export * from "./listen.js";

@@ -1,6 +1,11 @@
 /**
  * Network listeners for client streams: TCP with STARTTLS on the c2s port, direct TLS
  * (XEP-0368) on the TLS port, and RFC 7395 WebSocket on an HTTP server path.
+ *
+ * Every accepted socket goes through one path (accept → admission → optional PROXY header →
+ * TLS for the direct port → stream) and is tracked until it closes, so that a socket stuck
+ * anywhere on the way is bounded in time (limits.tlsHandshakeSeconds), counted against the caps
+ * on unauthenticated connections (admission.ts), and cut at the shutdown deadline.
  */
 import net from "node:net";
 import tls from "node:tls";
@@ -10,10 +15,12 @@ import { StreamError } from "@switchboard/xml";
 import type { Host } from "@switchboard/core";
 import { AUTH_FAILURE_POLICY, type C2sOptions } from "./options.js";
 import { C2sStream } from "./stream.js";
-import { TcpTransport } from "./tcp-transport.js";
+import { TcpTransport, normaliseIp } from "./tcp-transport.js";
 import { WebSocketTransport } from "./ws-transport.js";
 import { OverloadGuard, type OverloadOptions } from "./overload.js";
 import { readProxyHeader } from "./proxy-protocol.js";
+import { Admission, type AdmissionLimits, type AdmissionTicket } from "./admission.js";
+import { listenOn } from "./listen.js";
 
 export interface C2sListenOptions extends C2sOptions {
   bind: string;
@@ -27,17 +34,32 @@ export interface C2sListenOptions extends C2sOptions {
    * address from it (proxy-protocol.ts); connections without one are closed.
    */
   proxyProtocol?: boolean;
+  /** caps on connections not yet authenticated (admission.ts) */
+  admission: AdmissionLimits;
 }
 
-/** how long a connection may take to send its PROXY header */
+/** how long a connection may take to send its PROXY header (and at most tlsHandshakeMs) */
 const PROXY_HEADER_TIMEOUT_MS = 10_000;
 
 export interface C2sListeners {
   ports: { c2s: number; c2sTls: number };
+  readonly admission: Admission;
+  /** sockets open on the client ports and the HTTP port (for tests and metrics) */
+  readonly connectionCount: number;
   /** attaches the RFC 7395 endpoint to an HTTP(S) server */
   attachWebSocket(server: HttpServer, path: string, opts?: { secure?: boolean; trustForwardedFor?: boolean }): void;
-  /** stops accepting and closes every stream with <system-shutdown/> */
-  close(): Promise<void>;
+  /**
+   * Stops accepting, closes every stream with <system-shutdown/> and cuts connections that have
+   * no stream yet (TLS handshakes, PROXY headers, idle HTTP). Resolves when every socket is gone,
+   * destroying whatever is still open after `graceMs`.
+   */
+  close(opts?: { graceMs?: number }): Promise<void>;
+}
+
+/** One accepted socket: its place in the admission count and, once it has one, its stream. */
+interface Connection {
+  ticket: AdmissionTicket;
+  stream?: C2sStream;
 }
 
 export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sListeners> {
@@ -45,69 +67,119 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
   const options: C2sOptions = { ...opts, tlsContext: secureContext };
   // cluster scope: a client spreading its attempts over several edges gets one allowance
   host.limiter.define(AUTH_FAILURE_POLICY, { limit: opts.authFailuresPerIp, intervalMs: opts.authFailureWindowMs, scope: "cluster" });
+  const admission = new Admission(opts.admission, host.log);
+  const connections = new Map<net.Socket, Connection>();
   const streams = new Set<C2sStream>();
   const guard = new OverloadGuard(() => streams, host.log, opts.overload);
   guard.start();
-  const track = (stream: C2sStream, transport: { on(e: "disconnect", l: () => void): void }) => {
+  let closing = false;
+
+  /** Admits and tracks a raw socket; undefined when it was refused (and destroyed). */
+  const accept = (socket: net.Socket): Connection | undefined => {
+    socket.on("error", () => {}); // until a transport owns the socket; a reset must not throw
+    const ticket = closing ? undefined : admission.admit(normaliseIp(socket.remoteAddress ?? "unknown"));
+    if (!ticket) {
+      socket.destroy();
+      return undefined;
+    }
+    const connection: Connection = { ticket };
+    connections.set(socket, connection);
+    socket.once("close", () => {
+      ticket.release();
+      connections.delete(socket);
+    });
+    return connection;
+  };
+
+  const startStream = (connection: Connection, transport: TcpTransport | WebSocketTransport, streamOptions: C2sOptions) => {
+    const stream = new C2sStream(host, transport, streamOptions, () => connection.ticket.release());
+    connection.stream = stream;
     streams.add(stream);
     if (guard.overloaded) stream.pauseReading("overload");
     transport.on("disconnect", () => streams.delete(stream));
   };
 
-  const serve = (socket: net.Socket, clientIp?: string) => {
-    const transport = new TcpTransport(socket, opts.parser, clientIp);
-    track(new C2sStream(host, transport, options), transport);
-  };
-  const tlsOptions = { cert: opts.tls.cert, key: opts.tls.key, ALPNProtocols: ["xmpp-client"] };
-  let plain: net.Server;
-  let direct: net.Server;
-  if (opts.proxyProtocol) {
-    // Behind a balancer: read the header, then go on exactly as a direct connection would.
-    const proxied = (socket: net.Socket, then: (socket: net.Socket, clientIp: string | undefined) => void) => {
-      socket.on("error", () => {}); // until a transport owns the socket
-      readProxyHeader(socket, PROXY_HEADER_TIMEOUT_MS).then(
-        (clientIp) => then(socket, clientIp),
-        (err: Error) => {
-          host.log.info({ err: err.message, peer: socket.remoteAddress }, "connection without a valid PROXY header closed");
-          socket.destroy();
-        },
-      );
+  /** Runs `then` with the client's address: from the PROXY header when configured, else the socket's. */
+  const withClientAddress = (socket: net.Socket, connection: Connection, then: (clientIp: string) => void) => {
+    const proceed = (address: string | undefined) => {
+      const ip = normaliseIp(address ?? socket.remoteAddress ?? "unknown");
+      if (!connection.ticket.assignIp(ip)) socket.destroy();
+      else then(ip);
     };
-    plain = net.createServer((socket) => proxied(socket, (s, ip) => serve(s, ip)));
-    direct = net.createServer((socket) =>
-      proxied(socket, (s, ip) => {
-        // What the header was followed by (the ClientHello) is still buffered on the socket:
-        // TLSSocket reads it from there.
-        const secure = new tls.TLSSocket(s, { isServer: true, secureContext, ALPNProtocols: tlsOptions.ALPNProtocols });
-        const timer = setTimeout(() => secure.destroy(), PROXY_HEADER_TIMEOUT_MS);
-        secure.once("secure", () => {
-          clearTimeout(timer);
-          serve(secure, ip);
-        });
-        secure.on("error", (err) => {
-          clearTimeout(timer);
-          host.log.debug({ err: err.message }, "direct TLS handshake failed");
-          secure.destroy();
-        });
-        s.resume();
-      }),
-    );
-  } else {
-    plain = net.createServer((socket) => serve(socket));
-    direct = tls.createServer(tlsOptions, (socket) => serve(socket));
-    // A client that fails the TLS handshake must not leave an error unhandled.
-    direct.on("tlsClientError", (err) => host.log.debug({ err: err.message }, "direct TLS handshake failed"));
-  }
+    if (!opts.proxyProtocol) return proceed(socket.remoteAddress);
+    readProxyHeader(socket, Math.min(PROXY_HEADER_TIMEOUT_MS, opts.tlsHandshakeMs)).then(proceed, (err: Error) => {
+      host.log.info({ err: err.message, peer: socket.remoteAddress }, "connection without a valid PROXY header closed");
+      socket.destroy();
+    });
+  };
+
+  const plain = net.createServer((socket) => {
+    const connection = accept(socket);
+    if (!connection) return;
+    withClientAddress(socket, connection, (ip) => startStream(connection, new TcpTransport(socket, opts.parser, ip), options));
+  });
+
+  const ALPNProtocols = ["xmpp-client"];
+  const direct = net.createServer((socket) => {
+    const connection = accept(socket);
+    if (!connection) return;
+    // limits.tlsHandshakeSeconds: from accept to a completed handshake, whatever the peer sends
+    // meanwhile (nothing, half a ClientHello, a byte every few seconds).
+    const deadline = setTimeout(() => {
+      host.log.debug({ peer: socket.remoteAddress }, "direct TLS handshake not completed in time, closed");
+      socket.destroy();
+    }, opts.tlsHandshakeMs);
+    deadline.unref();
+    socket.once("close", () => clearTimeout(deadline));
+    withClientAddress(socket, connection, (ip) => {
+      // Bytes that followed a PROXY header (the ClientHello) are still buffered on the socket.
+      const secure = new tls.TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols });
+      secure.once("secure", () => {
+        clearTimeout(deadline);
+        startStream(connection, new TcpTransport(secure, opts.parser, ip), options);
+      });
+      secure.on("error", (err) => {
+        host.log.debug({ err: err.message }, "direct TLS handshake failed");
+        secure.destroy();
+      });
+      if (socket.isPaused()) socket.resume();
+    });
+  });
   plain.on("error", (err) => host.log.error({ err }, "c2s listener error"));
   direct.on("error", (err) => host.log.error({ err }, "c2s TLS listener error"));
 
-  const c2s = await listen(plain, opts.bind, opts.port);
-  const c2sTls = await listen(direct, opts.bind, opts.tlsPort);
+  const c2s = await listenOn(plain, opts.bind, opts.port, "c2s.port");
+  const c2sTls = await listenOn(direct, opts.bind, opts.tlsPort, "c2s.tlsPort").catch(async (err: unknown) => {
+    await new Promise((resolve) => plain.close(resolve));
+    throw err;
+  });
   const wss: WebSocketServer[] = [];
+  const httpServers: HttpServer[] = [];
 
   return {
     ports: { c2s, c2sTls },
+    admission,
+    get connectionCount() {
+      return connections.size;
+    },
     attachWebSocket(server, path, { secure = false, trustForwardedFor = false } = {}) {
+      httpServers.push(server);
+      // Every HTTP connection counts as unauthenticated until its stream authenticates, and
+      // must reach the WebSocket upgrade within limits.tlsHandshakeSeconds (an HTTP request
+      // here is a health probe answered in microseconds; nothing legitimate idles that long).
+      server.on("connection", (socket: net.Socket) => {
+        const connection = accept(socket);
+        if (!connection) return;
+        if (!trustForwardedFor && !connection.ticket.assignIp(normaliseIp(socket.remoteAddress ?? "unknown"))) {
+          socket.destroy();
+          return;
+        }
+        const deadline = setTimeout(() => socket.destroy(), opts.tlsHandshakeMs);
+        deadline.unref();
+        socket.once("close", () => clearTimeout(deadline));
+        upgradeDeadlines.set(socket, deadline);
+      });
+      server.on("upgrade", (req: IncomingMessage) => clearTimeout(upgradeDeadlines.get(req.socket as net.Socket)));
       const ws = new WebSocketServer({
         server,
         path,
@@ -120,23 +192,43 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
           socket.close(1002, "the xmpp subprotocol is required");
           return;
         }
+        const connection = connections.get(req.socket as net.Socket);
+        if (!connection) {
+          socket.terminate();
+          return;
+        }
         const forwardedSecure = secure || req.headers["x-forwarded-proto"] === "https";
-        const ip = (trustForwardedFor ? lastForwardedFor(req) : undefined) ?? req.socket.remoteAddress ?? "unknown";
+        const ip = (trustForwardedFor ? lastForwardedFor(req) : undefined) ?? normaliseIp(req.socket.remoteAddress ?? "unknown");
+        if (trustForwardedFor && !connection.ticket.assignIp(ip)) {
+          socket.terminate();
+          return;
+        }
         const transport = new WebSocketTransport(socket, ip, forwardedSecure, opts.parser);
-        track(new C2sStream(host, transport, { ...options, requireTls: options.requireTls && !forwardedSecure && !isLoopback(req) }), transport);
+        startStream(connection, transport, { ...options, requireTls: options.requireTls && !forwardedSecure && !isLoopback(req) });
       });
       wss.push(ws);
     },
-    async close() {
+    async close({ graceMs = 10_000 } = {}) {
+      closing = true;
       guard.stop();
       plain.close();
       direct.close();
       for (const w of wss) w.close();
-      for (const s of streams) s.close(new StreamError("system-shutdown", "the server is stopping"));
-      await Promise.all([closed(plain), closed(direct)]);
+      for (const server of httpServers) server.close();
+      for (const [socket, connection] of connections) {
+        if (connection.stream) connection.stream.close(new StreamError("system-shutdown", "the server is stopping"));
+        else socket.destroy(); // nothing to say to a socket that has no stream yet
+      }
+      const deadline = Date.now() + graceMs;
+      while (connections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      for (const socket of connections.keys()) socket.destroy();
+      connections.clear();
     },
   };
 }
+
+/** Pending upgrade deadlines of HTTP connections, cleared when the upgrade request arrives. */
+const upgradeDeadlines = new WeakMap<net.Socket, NodeJS.Timeout>();
 
 /**
  * COMPAT: browsers reach a local server over ws:// (there is no STARTTLS on WebSocket); TLS for
@@ -156,19 +248,5 @@ function lastForwardedFor(req: IncomingMessage): string | undefined {
   const header = req.headers["x-forwarded-for"];
   const raw = Array.isArray(header) ? header.at(-1) : header;
   const last = raw?.split(",").at(-1)?.trim();
-  return last && net.isIP(last) ? last : undefined;
-}
-
-function listen(server: net.Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve((server.address() as net.AddressInfo).port);
-    });
-  });
-}
-
-function closed(server: net.Server): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
+  return last && net.isIP(last) ? normaliseIp(last) : undefined;
 }

@@ -11,6 +11,11 @@ export interface C2sOptions {
   outboundBufferBytes: number;
   /** time allowed from connect to bound resource */
   handshakeTimeoutMs: number;
+  /**
+   * time allowed from accept to a completed TLS handshake: on the direct-TLS port (listeners.ts),
+   * and on the STARTTLS port when TLS is required (from accept) or once <starttls/> was sent
+   */
+  tlsHandshakeMs: number;
   /** failed SASL attempts per IP within authFailureWindowMs before logins are refused */
   authFailuresPerIp: number;
   authFailureWindowMs: number;

@@ -35,12 +35,17 @@ export class C2sStream implements LocalSession {
   /** why reading is paused: "queue" and/or "overload" (two flags, not a Set: one per connection) */
   private pausedFor: { queue: boolean; overload: boolean } | undefined;
   private handshakeTimer?: NodeJS.Timeout;
+  /** limits.tlsHandshakeSeconds on the STARTTLS port (see startTlsDeadline) */
+  private tlsTimer?: NodeJS.Timeout;
+  private upgrading = false;
   private cleanedUp = false;
 
+  /** `onAuthenticated`: the connection no longer counts as unauthenticated (admission.ts) */
   constructor(
     private readonly host: Host,
     private readonly transport: Transport,
     private readonly opts: C2sOptions,
+    private readonly onAuthenticated?: () => void,
   ) {
     this.id = `${host.nodeId}:${(++connectionSeq).toString(36)}${randomBytes(3).toString("hex")}`;
     // A plain stream starts in "connected" (STARTTLS offered); with requireTls off it may also
@@ -55,7 +60,27 @@ export class C2sStream implements LocalSession {
       if (this.state !== "bound") this.fail(new StreamError("connection-timeout", "stream negotiation took too long"));
     }, opts.handshakeTimeoutMs);
     this.handshakeTimer.unref();
+    // With STARTTLS required nothing useful can happen in the clear: the TLS handshake must be
+    // done within limits.tlsHandshakeSeconds of accepting the connection.
+    if (this.state === "connected" && opts.requireTls && transport.canStartTls && opts.tlsContext) this.startTlsDeadline();
     this.log.debug({ ip: transport.ip, transport: transport.kind }, "connection opened");
+  }
+
+  private startTlsDeadline(): void {
+    if (this.tlsTimer) return;
+    this.tlsTimer = setTimeout(() => {
+      if (this.state !== "connected") return;
+      this.log.info("TLS not negotiated within limits.tlsHandshakeSeconds, closing");
+      // Mid-handshake the peer cannot read a stream error any more: just cut it.
+      if (this.upgrading) this.destroy();
+      else this.fail(new StreamError("connection-timeout", "TLS was not negotiated in time"));
+    }, this.opts.tlsHandshakeMs);
+    this.tlsTimer.unref();
+  }
+
+  private destroy(): void {
+    this.state = "closed";
+    this.transport.destroy();
   }
 
   /** Connection-scoped log (every line carries `conn`); made on first use, idle streams never pay for it. */
@@ -88,8 +113,7 @@ export class C2sStream implements LocalSession {
     this.transport.send(stanza);
     if (this.transport.bufferedBytes() > this.opts.outboundBufferBytes) {
       this.log.warn({ buffered: this.transport.bufferedBytes(), limit: this.opts.outboundBufferBytes }, "outbound buffer limit reached, closing");
-      this.state = "closed";
-      this.transport.destroy();
+      this.destroy();
     }
   }
 
@@ -97,6 +121,8 @@ export class C2sStream implements LocalSession {
   close(error?: StreamError, reason?: string): void {
     if (this.state === "closed") return;
     if (error) this.log.info({ condition: error.condition, text: error.text }, "closing stream with error");
+    // RFC 6120 §4.9.1.1: an error before the peer opened its stream still follows our header.
+    if (error && !this.headerSent) this.openOwnStream();
     this.state = "closed";
     this.transport.closeStream(error);
     void this.cleanup(reason ?? (error ? `stream error ${error.condition}` : "closed by server"));
@@ -111,8 +137,7 @@ export class C2sStream implements LocalSession {
 
   private onOpen(attrs: Record<string, string>): void {
     if (this.state === "closed") return;
-    const streamId = randomBytes(8).toString("hex");
-    this.transport.openStream({ id: streamId, from: this.host.domain, version: "1.0", "xml:lang": "en" });
+    this.openOwnStream();
     const to = attrs.to ? tryParseJid(attrs.to) : undefined;
     if (this.transport.kind !== "websocket" && attrs["xmlns"] !== undefined && attrs["xmlns"] !== "jabber:client") {
       return this.fail(new StreamError("invalid-namespace", "the default namespace must be jabber:client"));
@@ -124,6 +149,14 @@ export class C2sStream implements LocalSession {
       return this.fail(new StreamError("unsupported-version", "XMPP 1.0 or later is required"));
     }
     this.transport.send(this.features());
+  }
+
+  /** Our stream header was sent since the last restart (an error must follow one). */
+  private headerSent = false;
+
+  private openOwnStream(): void {
+    this.headerSent = true;
+    this.transport.openStream({ id: randomBytes(8).toString("hex"), from: this.host.domain, version: "1.0", "xml:lang": "en" });
   }
 
   private features(): Element {
@@ -207,14 +240,20 @@ export class C2sStream implements LocalSession {
       return this.close();
     }
     this.transport.send(x("proceed", { xmlns: NS_TLS }));
+    this.startTlsDeadline();
+    this.upgrading = true;
     try {
       await this.transport.startTls(this.opts.tlsContext);
+      if (this.state !== "connected") return; // timed out or closed meanwhile
       this.state = "secured";
       this.sasl = undefined;
+      this.headerSent = false;
+      clearTimeout(this.tlsTimer);
     } catch (err) {
       this.log.info({ err: (err as Error).message }, "TLS handshake failed");
-      this.state = "closed";
-      this.transport.destroy();
+      this.destroy();
+    } finally {
+      this.upgrading = false;
     }
   }
 
@@ -226,8 +265,10 @@ export class C2sStream implements LocalSession {
       if ("username" in outcome) {
         this.username = outcome.username;
         this.state = "authenticated";
+        this.onAuthenticated?.();
         this.sasl = undefined; // its mechanism state is no longer needed
         this.transport.restartStream();
+        this.headerSent = false;
         this.log.info({ user: `${this.username}@${this.host.domain}` }, "authenticated");
         return;
       }
@@ -308,6 +349,8 @@ export class C2sStream implements LocalSession {
     this.cleanedUp = true;
     this.state = "closed";
     clearTimeout(this.handshakeTimer);
+    clearTimeout(this.tlsTimer);
+    this.onAuthenticated?.();
     if (!this.boundJid || this.host.sessions.get(this.id) !== this) {
       this.log.debug({ reason }, "connection closed");
       return;

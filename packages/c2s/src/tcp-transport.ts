@@ -134,12 +134,22 @@ export class TcpTransport extends EventEmitter implements Transport {
     return new Promise((resolve, reject) => {
       const secure = new TLSSocket(raw, { isServer: true, secureContext: context });
       const fail = (err: Error) => {
+        secure.off("close", closed);
         secure.destroy();
         reject(err);
       };
+      // Cut mid-handshake (limits.tlsHandshakeSeconds, shutdown): the raw socket's listeners
+      // are detached here, so tell the stream the connection is gone.
+      const closed = () => {
+        secure.off("error", fail);
+        reject(new Error("connection closed during the TLS handshake"));
+        this.disconnect("connection closed during the TLS handshake");
+      };
       secure.once("error", fail);
+      secure.once("close", closed);
       secure.once("secure", () => {
         secure.off("error", fail);
+        secure.off("close", closed);
         this.socket = secure;
         this.attach(secure);
         this.parser = this.makeParser();
