@@ -19,6 +19,11 @@ if (!script) {
 const env = { ...process.env };
 for (const key of Object.keys(env)) if (key.toLowerCase().startsWith("npm_")) delete env[key];
 
+// A Ctrl-C reaches this process too; it must outlive the child it waits for (which handles the
+// signal and exits 0 after a clean stop) instead of dying first and making npm report a failure.
+// With a handler installed the signal waits for spawnSync to return, and is then ignored.
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => {});
+
 const hasPnpm = spawnSync("pnpm", ["--version"], { stdio: "ignore", env }).status === 0;
 const pnpm = hasPnpm ? ["pnpm"] : ["npx", "-y", "pnpm@10"];
 const run = (cmdArgs) => {

@@ -34,7 +34,21 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       println(io.stderr, `switchboard: ${err.message}`);
       return err.exitCode;
     }
-    println(io.stderr, `switchboard: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    // Any other failure (a port in use, a certificate that cannot be read, a backend that cannot
+    // be reached): one line naming the cause; the stack only for whoever asked for debug logs.
+    println(io.stderr, `switchboard: ${oneLine(err)}`);
+    if (wantsStack(argv, io.env) && err instanceof Error && err.stack) println(io.stderr, err.stack);
     return 1;
   }
+}
+
+/** The first line of the error's message: the errors raised on start-up name their setting and cause. */
+export function oneLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
+}
+
+function wantsStack(argv: string[], env: NodeJS.ProcessEnv): boolean {
+  const flag = argv.findIndex((a) => a === "--log-level" || a.startsWith("--log-level="));
+  const level = flag === -1 ? env.SWITCHBOARD_LOG_LEVEL : argv[flag]!.includes("=") ? argv[flag]!.split("=")[1] : argv[flag + 1];
+  return level === "debug" || level === "trace";
 }

@@ -3,7 +3,7 @@
  * logins: ports reachable, not draining) and the RFC 7395 WebSocket endpoint.
  */
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOn } from "@switchboard/c2s";
 
 export interface HealthSource {
   /** undefined when ready; otherwise the reason, shown in the /readyz body */
@@ -30,13 +30,7 @@ export async function startHttp(bind: string, port: number, health: HealthSource
     res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
   });
   server.keepAliveTimeout = 5_000;
-  const bound = await new Promise<number>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, bind, () => {
-      server.off("error", reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
+  const bound = await listenOn(server, bind, port, "http.port");
   return {
     server,
     port: bound,

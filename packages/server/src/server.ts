@@ -3,7 +3,7 @@
  * "edge"). Same modules, same streams; only the backends differ (backends.ts).
  */
 import { Host, loadModule, type LoadedModule, type Logger, type Store } from "@switchboard/core";
-import { startC2s } from "@switchboard/c2s";
+import { startC2s, type C2sListeners } from "@switchboard/c2s";
 import { defaultModules } from "@switchboard/modules";
 import type { SwitchboardConfig } from "./config.js";
 import { openBackends } from "./backends.js";
@@ -14,68 +14,102 @@ import { loadOrCreateSecret } from "./secret.js";
 export interface RunningServer {
   host: Host;
   ports: { c2s: number; c2sTls: number; http: number };
+  /** the client listeners (admission counts, open connections) */
+  c2s: C2sListeners;
   /** undefined when ready (same as /readyz) */
   notReadyReason(): Promise<string | undefined>;
-  stop(): Promise<void>;
+  /**
+   * Stops accepting, closes every stream with <system-shutdown/>, cuts what is still open after
+   * `drainMs` (default shutdown.drainSeconds) and frees the ports. Idempotent.
+   */
+  stop(opts?: { drainMs?: number }): Promise<void>;
 }
 
 export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { store?: Store } = {}): Promise<RunningServer> {
   const tlsMaterial = await loadOrCreateTlsMaterial(cfg, log);
   const backends = await openBackends(cfg, log, opts.store);
-  const host = new Host({
-    domain: cfg.domain,
-    nodeId: cfg.nodeId,
-    store: backends.store,
-    registry: backends.registry,
-    bus: backends.bus,
-    limiter: backends.limiter,
-    log,
-    limits: { offlinePerUser: cfg.limits.offlinePerUser },
-    isNodeAlive: backends.isNodeAlive,
-    liveNodeCount: backends.liveNodeCount,
-  });
-  host.start();
-  const modules: LoadedModule[] = [];
-  for (const [def, options] of defaultModules({ offlinePerUser: cfg.limits.offlinePerUser, registration: cfg.registration })) {
-    modules.push(await loadModule(host, def, options));
-  }
-  await backends.attach(host);
-  let draining = false;
-  const c2s = await startC2s(host, {
-    bind: cfg.bind,
-    port: cfg.c2s.port,
-    tlsPort: cfg.c2s.tlsPort,
-    tls: tlsMaterial,
-    requireTls: cfg.c2s.requireTls,
-    proxyProtocol: cfg.c2s.proxyProtocol,
-    parser: { maxStanzaBytes: cfg.limits.maxStanzaBytes, maxDepth: cfg.limits.maxDepth },
-    outboundBufferBytes: cfg.limits.outboundBufferBytes,
-    handshakeTimeoutMs: cfg.limits.handshakeTimeoutSeconds * 1000,
-    authFailuresPerIp: cfg.limits.authFailuresPerIp,
-    authFailureWindowMs: cfg.limits.authFailureWindowSeconds * 1000,
-    unknownUserSecret: loadOrCreateSecret(cfg.dataDir),
-  });
-  const notReadyReason = async () => (draining ? "draining" : backends.notReadyReason());
-  const http = await startHttp(cfg.bind, cfg.http.port, { notReadyReason });
-  c2s.attachWebSocket(http.server, cfg.http.websocketPath, { trustForwardedFor: cfg.http.trustForwardedFor });
-  const ports = { ...c2s.ports, http: http.port };
-  log.info({ domain: cfg.domain, nodeId: cfg.nodeId, role: cfg.role, backends: backends.kind, ports, dataDir: cfg.dataDir }, "switchboard started");
-
-  let stopped = false;
-  return {
-    host,
-    ports,
-    notReadyReason,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      draining = true;
-      await c2s.close();
-      await http.close();
-      for (const m of modules.reverse()) m.unload();
-      await host.stop();
-      await backends.close();
-      log.info("switchboard stopped");
-    },
+  // Whatever started is stopped again when a later step fails (a port in use): a failed start
+  // must not leave listeners, timers or connections behind.
+  const undo: Array<() => Promise<void> | void> = [() => backends.close()];
+  const unwind = async () => {
+    for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => {});
   };
+  let draining = false;
+  try {
+    const host = new Host({
+      domain: cfg.domain,
+      nodeId: cfg.nodeId,
+      store: backends.store,
+      registry: backends.registry,
+      bus: backends.bus,
+      limiter: backends.limiter,
+      log,
+      limits: { offlinePerUser: cfg.limits.offlinePerUser },
+      isNodeAlive: backends.isNodeAlive,
+      liveNodeCount: backends.liveNodeCount,
+      // New logins get a temporary error while the cluster backends are away (ARCHITECTURE.md
+      // "Failure is normal"); established sessions keep what they can.
+      loginBlocker: () => (draining ? "the server is stopping" : backends.loginBlocker()),
+    });
+    host.start();
+    undo.push(() => host.stop());
+    const modules: LoadedModule[] = [];
+    undo.push(() => {
+      for (const m of [...modules].reverse()) m.unload();
+    });
+    for (const [def, options] of defaultModules({ offlinePerUser: cfg.limits.offlinePerUser, registration: cfg.registration })) {
+      modules.push(await loadModule(host, def, options));
+    }
+    const secret = await loadOrCreateSecret(cfg.dataDir);
+    await backends.attach(host, { certPem: tlsMaterial.cert, secret });
+    const c2s = await startC2s(host, {
+      bind: cfg.bind,
+      port: cfg.c2s.port,
+      tlsPort: cfg.c2s.tlsPort,
+      tls: tlsMaterial,
+      requireTls: cfg.c2s.requireTls,
+      proxyProtocol: cfg.c2s.proxyProtocol,
+      parser: { maxStanzaBytes: cfg.limits.maxStanzaBytes, maxDepth: cfg.limits.maxDepth },
+      outboundBufferBytes: cfg.limits.outboundBufferBytes,
+      handshakeTimeoutMs: cfg.limits.handshakeTimeoutSeconds * 1000,
+      tlsHandshakeMs: cfg.limits.tlsHandshakeSeconds * 1000,
+      admission: { maxUnauthenticated: cfg.limits.maxUnauthenticated, maxUnauthenticatedPerIp: cfg.limits.maxUnauthenticatedPerIp },
+      authFailuresPerIp: cfg.limits.authFailuresPerIp,
+      authFailureWindowMs: cfg.limits.authFailureWindowSeconds * 1000,
+      unknownUserSecret: secret,
+    });
+    undo.push(() => c2s.close({ graceMs: 0 }));
+    const notReadyReason = async () => (draining ? "draining" : backends.notReadyReason());
+    const http = await startHttp(cfg.bind, cfg.http.port, { notReadyReason });
+    undo.push(() => http.close());
+    c2s.attachWebSocket(http.server, cfg.http.websocketPath, { trustForwardedFor: cfg.http.trustForwardedFor });
+    const ports = { ...c2s.ports, http: http.port };
+    log.info({ domain: cfg.domain, nodeId: cfg.nodeId, role: cfg.role, backends: backends.kind, ports, dataDir: cfg.dataDir }, "switchboard started");
+
+    let stopping: Promise<void> | undefined;
+    return {
+      host,
+      ports,
+      c2s,
+      notReadyReason,
+      stop(stopOpts = {}) {
+        stopping ??= (async () => {
+          draining = true;
+          const deadline = Date.now() + (stopOpts.drainMs ?? cfg.shutdown.drainSeconds * 1000);
+          // Streams get until a second before the deadline to close; the rest (modules, bus,
+          // Redis) is quick, and bounded by the caller's deadline anyway.
+          await c2s.close({ graceMs: Math.max(0, deadline - Date.now() - 1_000) });
+          await http.close();
+          for (const m of modules.reverse()) m.unload();
+          await host.stop();
+          await backends.close();
+          log.info("switchboard stopped");
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
 }
