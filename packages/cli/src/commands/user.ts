@@ -13,11 +13,11 @@ export async function userCommand(args: string[], options: GlobalOptions, io: Cl
   const [sub, ...rest] = args;
   switch (sub) {
     case "add":
-      return addUser(expectArgs("user add <jid> [password]", rest, 1, 2), options, io);
+      return addUser(await expectJidArgs("user add <jid> [password]", rest, 2, options, io), options, io);
     case "passwd":
-      return changePassword(expectArgs("user passwd <jid> [password]", rest, 1, 2), options, io);
+      return changePassword(await expectJidArgs("user passwd <jid> [password]", rest, 2, options, io), options, io);
     case "del":
-      return deleteUser(expectArgs("user del <jid>", rest, 1, 1), options, io);
+      return deleteUser(await expectJidArgs("user del <jid>", rest, 1, options, io), options, io);
     case "list":
       return listUsers(expectArgs("user list", rest, 0, 0), options, io);
     case "import":
@@ -27,6 +27,25 @@ export async function userCommand(args: string[], options: GlobalOptions, io: Cl
     default:
       throw new UsageError(`user: unknown subcommand "${sub}" (add, passwd, del, list, import)`);
   }
+}
+
+/**
+ * For commands taking a JID first: when the argument count is wrong, say what is wrong with the
+ * JID if that is the cause (`user add not a jid` is one JID with spaces, not three arguments),
+ * and only otherwise print the usage line.
+ */
+async function expectJidArgs(usage: string, args: string[], max: number, options: GlobalOptions, io: CliIo): Promise<string[]> {
+  if (args.length >= 1 && args.length <= max) return args;
+  if (args.length > max) {
+    const config = await loadCliConfig(options, io);
+    try {
+      parseAccountJid(args[0]!, config.domain);
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      throw new UsageError(`${err.message}; a JID has no spaces (got ${args.length} arguments: "${args.join(" ")}")`);
+    }
+  }
+  throw new UsageError(`usage: switchboard ${usage}`);
 }
 
 function expectArgs(usage: string, args: string[], min: number, max: number): string[] {
