@@ -7,7 +7,7 @@ let ts: TestServer;
 
 beforeAll(async () => {
   ts = await startTestServer({ limits: { offlinePerUser: 3 } });
-  for (const u of ["sender", "sleeper", "full", "carla", "viv", "blocker", "pest"]) await ts.addUser(u);
+  for (const u of ["sender", "sleeper", "full", "carla", "viv", "blocker", "pest", "quiet"]) await ts.addUser(u);
 });
 afterAll(async () => ts?.stop());
 
@@ -93,6 +93,36 @@ describe("blocking (XEP-0191)", () => {
     await p.send(xml("message", { to: "blocker@localhost/b", type: "chat" }, xml("body", {}, "hello again")));
     await b.waitFor((el) => body(el) === "hello again");
     await Promise.all([b.stop(), p.stop()]);
+  });
+
+  it("pushes a block made elsewhere to a resource that fetched only the blocklist (§3.3)", async () => {
+    const desk = await connect(ts, "blocker", { resource: "desk" });
+    const phone = await connect(ts, "blocker", { resource: "phone" }); // no roster, only the blocklist
+    const idle = await connect(ts, "blocker", { resource: "idle" }); // fetched neither
+    await phone.iq(xml("iq", { type: "get" }, xml("blocklist", { xmlns: "urn:xmpp:blocking" })));
+    await desk.iq(xml("iq", { type: "set" }, xml("block", { xmlns: "urn:xmpp:blocking" }, xml("item", { jid: "spam@example.org" }))));
+    const push = await phone.waitFor((el) => el.name === "iq" && el.attrs.type === "set" && el.getChild("block", "urn:xmpp:blocking") !== undefined);
+    expect(push.getChild("block")?.getChildren("item").map((i) => i.attrs.jid)).toEqual(["spam@example.org"]);
+    await idle.expectNone((el) => el.getChild("block", "urn:xmpp:blocking") !== undefined);
+    await desk.iq(xml("iq", { type: "set" }, xml("unblock", { xmlns: "urn:xmpp:blocking" })));
+    await phone.waitFor((el) => el.getChild("unblock", "urn:xmpp:blocking") !== undefined);
+    await Promise.all([desk.stop(), phone.stop(), idle.stop()]);
+  });
+});
+
+describe("chat states to an unavailable contact (XEP-0085)", () => {
+  it("are neither bounced nor stored, while a message with a body is stored", async () => {
+    const s = await connect(ts, "sender", { resource: "cs" });
+    await s.send(xml("message", { to: "quiet@localhost", type: "chat", id: "cs1" }, xml("composing", { xmlns: "http://jabber.org/protocol/chatstates" })));
+    await s.send(xml("message", { to: "quiet@localhost/gone", type: "chat", id: "cs2" }, xml("gone", { xmlns: "http://jabber.org/protocol/chatstates" })));
+    await s.send(xml("message", { to: "quiet@localhost", type: "chat", id: "cs3" }, xml("body", {}, "see you"), xml("active", { xmlns: "http://jabber.org/protocol/chatstates" })));
+    await s.expectNone((el) => el.attrs.type === "error");
+    expect(await ts.server.host.store.offline.count("quiet@localhost")).toBe(1);
+    const q = await connect(ts, "quiet", { resource: "q" });
+    await q.send(xml("presence"));
+    await q.waitFor((el) => body(el) === "see you");
+    await q.expectNone((el) => el.getChild("composing") !== undefined || el.getChild("gone") !== undefined);
+    await Promise.all([s.stop(), q.stop()]);
   });
 });
 

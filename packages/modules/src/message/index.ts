@@ -8,7 +8,9 @@
 import { defineModule, type Host, type StanzaEvent } from "@switchboard/core";
 import { bareRecipients, messageType } from "./delivery.js";
 import { undeliverableHooks } from "./undeliverable.js";
+import { isStandaloneChatState } from "./storable.js";
 
+export { isStandaloneChatState, isStorable, storability, type Storability } from "./storable.js";
 export { bareRecipients, isEligibleForBare, messageType, type MessageType } from "./delivery.js";
 export { undeliverableHooks, type UndeliverableEvents } from "./undeliverable.js";
 
@@ -64,6 +66,8 @@ async function deliverToBare(host: Host, ev: StanzaEvent): Promise<true> {
 
   const offlineEvent: StanzaEvent = { ...ev, to: ev.to.toBare() };
   if (await undeliverableHooks(host).fire("message/offline", offlineEvent)) return true;
+  // XEP-0085 §5.5: "composing" to someone who is not there is not worth an error.
+  if (isStandaloneChatState(ev.stanza)) return true;
   await host.router.bounce(ev, "service-unavailable");
   return true;
 }

@@ -7,9 +7,10 @@ import { defineModule } from "@switchboard/core";
 import { NS_OFFLINE } from "@switchboard/xml";
 import { undeliverableHooks } from "../message/undeliverable.js";
 import { flushOffline } from "./flush.js";
-import { isStorable, stampDelay } from "./storable.js";
+import { isStorable } from "../message/storable.js";
+import { stampDelay } from "./storable.js";
 
-export { delayStamp, isStorable, stampDelay } from "./storable.js";
+export { delayStamp, stampDelay } from "./storable.js";
 
 export interface OfflineOptions {
   /** messages kept per account; past it senders get <resource-constraint/> */

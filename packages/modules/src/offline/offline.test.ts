@@ -4,7 +4,8 @@ import { loadModule } from "@switchboard/core";
 import { createTestHost, type FakeSession, type TestHost } from "../testing/harness.js";
 import { messageModule } from "../message/index.js";
 import { offlineModule } from "./index.js";
-import { delayStamp, isStorable } from "./storable.js";
+import { delayStamp } from "./storable.js";
+import { isStorable } from "../message/storable.js";
 
 const isMessage = (el: Element) => el.name === "message";
 const errorCondition = (el: Element) => el.getChild("error")?.getChildElements()[0]?.name;
@@ -159,11 +160,26 @@ describe("offline storage (XEP-0160)", () => {
     expect(errorCondition(alice.take(isMessage)[0]!)).toBe("service-unavailable");
   });
 
-  it("does not store chat-state-only messages, nor headlines", async () => {
+  it("neither stores nor bounces a standalone chat state, and stores no headline", async () => {
     const { t, alice } = await setup();
     await alice.sendAsClient("<message to='bob@localhost' type='chat'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>");
+    await alice.sendAsClient("<message to='bob@localhost/gone' type='chat'><gone xmlns='http://jabber.org/protocol/chatstates'/><thread>t1</thread></message>");
     await alice.sendAsClient("<message to='bob@localhost' type='headline'><body>news</body></message>");
     expect(await t.store.offline.count("bob@localhost")).toBe(0);
+    expect(alice.take(isMessage)).toEqual([]);
+  });
+
+  it("stores a receipt, a reaction and a correction without a body, and bounces an unknown payload", async () => {
+    const { t, alice } = await setup();
+    await alice.sendAsClient("<message to='bob@localhost' type='chat' id='r1'><received xmlns='urn:xmpp:receipts' id='m0'/></message>");
+    await alice.sendAsClient("<message to='bob@localhost' type='chat' id='r2'><reactions xmlns='urn:xmpp:reactions:0' id='m0'><reaction>👍</reaction></reactions></message>");
+    await alice.sendAsClient("<message to='bob@localhost' type='chat' id='r3'><composing xmlns='http://jabber.org/protocol/chatstates'/><store xmlns='urn:xmpp:hints'/></message>");
+    expect(await t.store.offline.count("bob@localhost")).toBe(3);
+    await alice.sendAsClient("<message to='bob@localhost' type='chat' id='r4'><x xmlns='urn:example:private'/></message>");
+    expect(await t.store.offline.count("bob@localhost")).toBe(3);
+    const [bounce] = alice.take(isMessage);
+    expect(bounce?.attrs.id).toBe("r4");
+    expect(errorCondition(bounce!)).toBe("service-unavailable");
   });
 
   it("answers service-unavailable for an unknown recipient and stores nothing", async () => {
