@@ -15,3 +15,4 @@ export * from "./module.js";
 export * from "./stream-features.js";
 export * from "./cached-registry.js";
 export * from "./shared-limiter.js";
+export * from "./interest.js";

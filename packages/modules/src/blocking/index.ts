@@ -3,12 +3,12 @@
  * items = unblock all) with pushes to the user's interested resources, and enforcement in
  * both directions (enforce.ts).
  *
- * Pushes go to resources that requested the roster (registry `interested`, RFC 6121 §2.1.6):
- * every client that implements blocking also loads the roster, and the flag is already in
- * the registry for all nodes to see.
+ * Pushes go to every resource that requested the blocklist (§3.3–3.4: "interested" means that,
+ * as in Prosody; a client that fetched its blocklist but not its roster still hears of a block
+ * made elsewhere). The flag is in the session registry, so every node sees it.
  */
 import { type Element, type Jid, NS_BLOCKING, StanzaError, parseJid, x } from "@switchboard/xml";
-import { REPLIED, defineModule, iqResult, type Host, type StanzaEvent } from "@switchboard/core";
+import { REPLIED, defineModule, iqResult, markInterested, pushToInterested, type Host, type StanzaEvent } from "@switchboard/core";
 import { BlocklistCache, parseItems } from "./blocklist.js";
 import { enforceBlocking } from "./enforce.js";
 
@@ -60,6 +60,7 @@ export const blockingModule = defineModule<BlockingOptions>({
 
     ctx.iq({ type: "get", xmlns: NS_BLOCKING, name: "blocklist", targets: ["bare"] }, async (ev) => {
       assertOwn(ev);
+      await markInterested(host, ev.from.full, "blocklist", ev.origin?.id);
       const list = await host.store.blocklist.list(ev.from.bare);
       return x("blocklist", { xmlns: NS_BLOCKING }, list.map((jid) => x("item", { jid })));
     });
@@ -78,7 +79,7 @@ export const blockingModule = defineModule<BlockingOptions>({
       const added = await host.store.blocklist.add(owner, jids);
       await forget(owner);
       await host.router.reply(ev, iqResult(ev.stanza));
-      await pushToInterested(host, owner, () => x("block", { xmlns: NS_BLOCKING }, jids.map((jid) => x("item", { jid }))));
+      await pushChange(host, owner, () => x("block", { xmlns: NS_BLOCKING }, jids.map((jid) => x("item", { jid }))));
       await appearOffline(host, ev.from.toBare(), added);
       return REPLIED;
     });
@@ -90,7 +91,7 @@ export const blockingModule = defineModule<BlockingOptions>({
       await host.store.blocklist.remove(owner, jids);
       await forget(owner);
       await host.router.reply(ev, iqResult(ev.stanza));
-      await pushToInterested(host, owner, () => x("unblock", { xmlns: NS_BLOCKING }, jids.map((jid) => x("item", { jid }))));
+      await pushChange(host, owner, () => x("unblock", { xmlns: NS_BLOCKING }, jids.map((jid) => x("item", { jid }))));
       return REPLIED;
     });
   },
@@ -104,12 +105,10 @@ function assertOwn(ev: StanzaEvent): void {
 }
 
 /** §3.3/§3.4: tell every interested resource what changed, so all clients stay in sync. */
-async function pushToInterested(host: Host, owner: string, change: () => Element): Promise<void> {
-  for (const info of await host.registry.list(owner)) {
-    if (!info.interested) continue;
-    const push = x("iq", { type: "set", id: `block-${Math.random().toString(36).slice(2, 10)}`, from: owner, to: info.jid }, change());
-    await host.deliver(info, push);
-  }
+async function pushChange(host: Host, owner: string, change: () => Element): Promise<void> {
+  await pushToInterested(host, owner, "blocklist", (info) =>
+    x("iq", { type: "set", id: `block-${Math.random().toString(36).slice(2, 10)}`, from: owner, to: info.jid }, change()),
+  );
 }
 
 /**

@@ -5,7 +5,7 @@
  * (§3, the presence module); a client can never set it here.
  */
 import { Element, StanzaError, x } from "@switchboard/xml";
-import { defineModule, type Host, type StanzaEvent } from "@switchboard/core";
+import { defineModule, markInterested, type Host, type StanzaEvent } from "@switchboard/core";
 import { NS_ROSTER, NS_ROSTER_VER, newRosterItem, parseRosterSet, rosterItemElement } from "./items.js";
 import { pushRosterItem } from "./push.js";
 
@@ -46,19 +46,14 @@ function requireOwnRoster(ev: StanzaEvent): string {
 
 async function rosterGet(host: Host, ev: StanzaEvent, query: Element): Promise<Element | void> {
   const owner = requireOwnRoster(ev);
-  await markInterested(host, ev);
+  // §2.1.6: a resource that asked for the roster receives pushes from now on.
+  await markInterested(host, ev.from.full, "roster", ev.origin?.id);
   const version = String(await host.store.roster.version(owner));
   const clientVer = query.attrs.ver;
   // §2.6.3: the client's cached roster is current; changes will come as pushes.
   if (clientVer !== undefined && clientVer === version) return;
   const items = (await host.store.roster.list(owner)).filter((i) => i.inRoster);
   return x("query", { xmlns: NS_ROSTER, ver: clientVer === undefined ? undefined : version }, items.map(rosterItemElement));
-}
-
-/** §2.1.6: a resource that asked for the roster receives pushes from now on. */
-async function markInterested(host: Host, ev: StanzaEvent): Promise<void> {
-  const sessionId = ev.origin?.id ?? (await host.registry.get(ev.from.full))?.sessionId;
-  if (sessionId) await host.registry.update(ev.from.full, sessionId, { interested: true });
 }
 
 async function rosterSet(host: Host, options: RosterOptions, ev: StanzaEvent, query: Element): Promise<void> {

@@ -4,7 +4,7 @@
  * presence module, whose subscription state changes (§3) must be pushed too.
  */
 import { x } from "@switchboard/xml";
-import type { Host, RosterItem } from "@switchboard/core";
+import { pushToInterested, type Host, type RosterItem } from "@switchboard/core";
 import { NS_ROSTER, rosterItemElement, type PushedItem } from "./items.js";
 
 let pushSeq = 0;
@@ -21,12 +21,9 @@ function pushId(): string {
  */
 export async function pushRosterItem(host: Host, ownerBare: string, item: PushedItem, version: number): Promise<void> {
   if (item.subscription !== "remove" && !(item as RosterItem).inRoster) return;
-  const resources = await host.registry.list(ownerBare);
-  for (const info of resources) {
-    if (!info.interested) continue;
-    const push = x("iq", { type: "set", id: pushId(), to: info.jid }, x("query", { xmlns: NS_ROSTER, ver: String(version) }, rosterItemElement(item)));
-    await host.deliver(info, push);
-  }
+  await pushToInterested(host, ownerBare, "roster", (info) =>
+    x("iq", { type: "set", id: pushId(), to: info.jid }, x("query", { xmlns: NS_ROSTER, ver: String(version) }, rosterItemElement(item))),
+  );
 }
 
 /**
