@@ -115,14 +115,16 @@ describe("cluster faults", () => {
     expect((await a.readyz()).status).toBe(200);
   }, 60_000);
 
-  it("survives NATS going away: routing between edges resumes after it returns", async () => {
+  it("survives NATS going away: new logins get a temporary error, routing between edges resumes after it returns", async () => {
     const [a, b] = edges as [EdgeProcess, EdgeProcess];
     const one = await login(a, "r1", "n1");
     const two = await login(b, "r2", "n2");
     await backends.nats!.kill();
     await retry(async () => {
-      if ((await a.readyz()).status !== 503) throw new Error("still ready");
+      if ((await a.readyz()).status !== 503 || (await b.readyz()).status !== 503) throw new Error("still ready");
     }, 5000);
+    // While readiness is false new logins are refused with a temporary error (README, docs/architecture.md).
+    await expect(connectTo(svc(b), "localhost", "sender", { resource: "during-nats" })).rejects.toThrow(/temporary-auth-failure/);
     await backends.nats!.start();
     await a.waitReady();
     await b.waitReady();

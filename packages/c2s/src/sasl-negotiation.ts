@@ -32,6 +32,14 @@ export class SaslNegotiation {
       return { done: false };
     }
     if (el.name === "auth") {
+      // RFC 6120 §6.5.12: a temporary condition; the client tries again later. The stream stays
+      // open so a client may retry on it once the backends are back.
+      const blocked = this.host.loginBlocker();
+      if (blocked) {
+        this.host.log.info({ ip: this.ip, reason: blocked }, "login refused: not accepting logins right now");
+        this.send(failure("temporary-auth-failure", `the server cannot accept logins right now (${blocked}); try again shortly`));
+        return { done: false };
+      }
       if (this.host.limiter.remaining(AUTH_FAILURE_POLICY, this.ip) < 1) {
         this.send(failure("temporary-auth-failure", "too many failed logins from your address; try again later"));
         return { done: true, failed: true, closeStream: true };

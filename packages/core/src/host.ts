@@ -35,6 +35,11 @@ export interface HostOptions {
   isNodeAlive?: (nodeId: string) => boolean;
   /** How many nodes are live in the cluster, this one included (cluster mode; default 1). */
   liveNodeCount?: () => number;
+  /**
+   * Why new logins cannot be accepted right now (a backend is unreachable, the node is
+   * draining), or undefined when they can. Checked when a client starts authenticating.
+   */
+  loginBlocker?: () => string | undefined;
 }
 
 /** Counters the tests and metrics read (e.g. to prove no store round trip per stanza). */
@@ -67,6 +72,8 @@ export class Host {
   private unsubscribeBus?: () => void;
   private readonly isNodeAlive: (nodeId: string) => boolean;
   private readonly liveNodeCount: () => number;
+  /** Why new logins are refused right now (undefined: they are accepted); see HostOptions. */
+  readonly loginBlocker: () => string | undefined;
 
   constructor(opts: HostOptions) {
     this.domain = opts.domain;
@@ -81,6 +88,7 @@ export class Host {
     this.router = new Router(this);
     this.isNodeAlive = opts.isNodeAlive ?? (() => true);
     this.liveNodeCount = opts.liveNodeCount ?? (() => 1);
+    this.loginBlocker = opts.loginBlocker ?? (() => undefined);
   }
 
   /** Starts receiving stanzas other nodes address to streams held here. */

@@ -21,7 +21,7 @@ import {
   type Store,
 } from "@switchboard/core";
 import { openSqliteStore } from "@switchboard/store-sqlite";
-import { FAIL_FAST_CLIENT_OPTIONS, NodeLiveness, RedisSessionRegistry, RedisStore } from "@switchboard/redis";
+import { FAIL_FAST_CLIENT_OPTIONS, NodeLiveness, RedisSessionRegistry, RedisStore, announceIdentity, nodeIdentity, withdrawIdentity } from "@switchboard/redis";
 import { NatsStanzaBus } from "@switchboard/nats";
 import { StreamError } from "@switchboard/xml";
 import type { SwitchboardConfig } from "./config.js";
@@ -34,10 +34,15 @@ export interface Backends {
   limiter: Limiter;
   isNodeAlive?: (nodeId: string) => boolean;
   liveNodeCount?: () => number;
-  /** runs once the Host exists and its modules are loaded, before listeners open */
-  attach(host: Host): Promise<void>;
-  /** undefined when logins can be accepted */
+  /**
+   * runs once the Host exists and its modules are loaded, before listeners open; `identity` is
+   * what every edge of a cluster must share (checked against the other edges)
+   */
+  attach(host: Host, identity: { certPem: string; secret: Buffer }): Promise<void>;
+  /** undefined when logins can be accepted (/readyz) */
   notReadyReason(): Promise<string | undefined>;
+  /** the same, synchronously, for every login attempt (Host loginBlocker) */
+  loginBlocker(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -59,6 +64,7 @@ function embeddedBackends(cfg: SwitchboardConfig, given?: Store): Backends {
     limiter: new MemoryLimiter(),
     attach: async () => {},
     notReadyReason: async () => undefined,
+    loginBlocker: () => undefined,
     async close() {
       await store.close();
     },
@@ -107,6 +113,13 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
   // Failed logins and registrations per IP are counted across the cluster (scope "cluster").
   const limiter = new SharedLimiter(bus, cfg.nodeId, log);
 
+  const loginBlocker = () => {
+    if (redis.status !== "ready") return `redis ${redis.status}`;
+    if (!bus.status().connected) return "nats disconnected";
+    if (!liveness.ready) return "node not registered as live yet";
+    return undefined;
+  };
+
   return {
     kind: "cluster",
     store,
@@ -115,21 +128,18 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
     limiter,
     isNodeAlive: (nodeId) => liveness.isAlive(nodeId),
     liveNodeCount: () => liveness.liveCount(),
-    async attach(h) {
+    async attach(h, identity) {
       host = h;
       // A node id reused after a crash: remove what the previous life left behind first.
       await liveness.purgeOwn().catch((err) => log.warn({ err }, "could not purge leftovers of this node id yet"));
       liveness.start();
       await bus.flush().catch(() => {});
+      await warnOnIdentityMismatch(redis, prefix, cfg.nodeId, identity, log);
     },
-    async notReadyReason() {
-      if (redis.status !== "ready") return `redis ${redis.status}`;
-      const status = bus.status();
-      if (!status.connected) return "nats disconnected";
-      if (!liveness.ready) return "node not registered as live yet";
-      return undefined;
-    },
+    notReadyReason: async () => loginBlocker(),
+    loginBlocker,
     async close() {
+      await withdrawIdentity(redis, prefix, cfg.nodeId).catch(() => {});
       await liveness.stop().catch(() => {});
       registry.close();
       limiter.close();
@@ -138,4 +148,26 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
       redis.disconnect();
     },
   };
+}
+
+/**
+ * Every edge must serve the same certificate and hold the same server secret (identity.ts in
+ * the redis package says why); a differing edge is told at start, naming the other edge.
+ */
+async function warnOnIdentityMismatch(redis: Redis, prefix: string, nodeId: string, identity: { certPem: string; secret: Buffer }, log: Logger): Promise<void> {
+  let mismatches;
+  try {
+    mismatches = await announceIdentity(redis, prefix, nodeId, nodeIdentity(identity.certPem, identity.secret));
+  } catch (err) {
+    log.warn({ err }, "could not compare this edge's certificate and secret with the other edges'");
+    return;
+  }
+  for (const { nodeId: other, differs } of mismatches) {
+    if (differs.includes("certificate")) {
+      log.warn({ otherNode: other }, `this edge's TLS certificate differs from edge ${other}'s: clients moved between edges would see another certificate; give every edge the same tls.cert and tls.key (or one shared dataDir)`);
+    }
+    if (differs.includes("secret")) {
+      log.warn({ otherNode: other }, `this edge's server secret differs from edge ${other}'s: unknown users would get different fake SCRAM salts on each edge, which tells probers which accounts exist; share <dataDir>/server-secret (or one dataDir) between edges`);
+    }
+  }
 }
