@@ -13,15 +13,21 @@ const ROOT = resolve(import.meta.dirname, "../..");
 export class EdgeProcess {
   private child?: ChildProcess;
   output = "";
-  readonly dataDir = mkdtempSync(join(tmpdir(), "sb-edge-"));
+  /** its own, unless the test shares one between edges (then the test removes it) */
+  readonly dataDir: string;
+  private readonly ownsDataDir: boolean;
 
   private constructor(
     readonly nodeId: string,
     readonly ports: { c2s: number; c2sTls: number; http: number },
     private readonly env: Record<string, string>,
-  ) {}
+    dataDir?: string,
+  ) {
+    this.ownsDataDir = dataDir === undefined;
+    this.dataDir = dataDir ?? mkdtempSync(join(tmpdir(), "sb-edge-"));
+  }
 
-  static async start(opts: { nodeId: string; redisUrl: string; natsUrl: string; prefix: string; env?: Record<string, string> }): Promise<EdgeProcess> {
+  static async start(opts: { nodeId: string; redisUrl: string; natsUrl: string; prefix: string; env?: Record<string, string>; dataDir?: string }): Promise<EdgeProcess> {
     const ports = { c2s: await freePort(), c2sTls: await freePort(), http: await freePort() };
     const edge = new EdgeProcess(opts.nodeId, ports, {
       SWITCHBOARD_NODE_ID: opts.nodeId,
@@ -35,7 +41,7 @@ export class EdgeProcess {
       SWITCHBOARD_LOG_LEVEL: process.env.SB_TEST_LOG ?? "info",
       SWITCHBOARD_LOG_FORMAT: "json",
       ...opts.env,
-    });
+    }, opts.dataDir);
     await edge.launch();
     return edge;
   }
@@ -85,6 +91,6 @@ export class EdgeProcess {
 
   async stop(): Promise<void> {
     await this.kill();
-    rmSync(this.dataDir, { recursive: true, force: true });
+    if (this.ownsDataDir) rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

@@ -7,6 +7,7 @@
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { generate } from "selfsigned";
+import { withFileLock } from "./file-lock.js";
 import type { SwitchboardConfig } from "./config.js";
 
 export interface TlsMaterial {
@@ -60,15 +61,20 @@ export async function loadOrCreateTlsMaterial(
   const existing = await readPair(certFile, keyFile);
   if (existing) return { ...existing, generated: false, certFile, keyFile };
 
-  const pems = await generateSelfSigned(cfg.domain);
-  await mkdir(dir, { recursive: true });
-  // Key first with 0600 so it is never readable by others, even briefly; chmod in case the file
-  // already existed with looser permissions (mode only applies on creation).
-  await writeFile(keyFile, pems.key, { mode: 0o600 });
-  await chmod(keyFile, 0o600);
-  await writeFile(certFile, pems.cert, { mode: 0o644 });
-  log?.info({ certFile, keyFile, domain: cfg.domain }, "generated a self-signed TLS certificate");
-  return { ...pems, generated: true, certFile, keyFile };
+  // Edges sharing one data dir may all start now: one generates, the others then read its pair.
+  return withFileLock(join(dir, `${cfg.domain}.lock`), async () => {
+    const meanwhile = await readPair(certFile, keyFile);
+    if (meanwhile) return { ...meanwhile, generated: false, certFile, keyFile };
+    const pems = await generateSelfSigned(cfg.domain);
+    await mkdir(dir, { recursive: true });
+    // Key first with 0600 so it is never readable by others, even briefly; chmod in case the file
+    // already existed with looser permissions (mode only applies on creation).
+    await writeFile(keyFile, pems.key, { mode: 0o600 });
+    await chmod(keyFile, 0o600);
+    await writeFile(certFile, pems.cert, { mode: 0o644 });
+    log?.info({ certFile, keyFile, domain: cfg.domain }, "generated a self-signed TLS certificate");
+    return { ...pems, generated: true, certFile, keyFile };
+  });
 }
 
 async function readPem(key: string, path: string): Promise<string> {

@@ -9,6 +9,8 @@
  *   current life. The node keys share the `{nodeId}` tag so the fencing scripts (scripts.ts) can check
  *   alive key, lock and epoch atomically.
  * - `${prefix}:nodes` set of node ids that may hold sessions.
+ * - `${prefix}:identities` hash, field = node id, value = JSON digests of its TLS certificate and
+ *   server secret (identity.ts), so an edge can tell at start that it differs from the others.
  *
  * Index members are `[fullJid, sessionId]` (JSON), not the bare full JID: see memberOf() for why.
  */
@@ -47,6 +49,10 @@ export class RegistryKeys {
 
   nodes(): string {
     return `${this.prefix}:nodes`;
+  }
+
+  identities(): string {
+    return `${this.prefix}:identities`;
   }
 }
 
