@@ -10,6 +10,7 @@ import { versionModule } from "./version/index.js";
 import { vcardModule } from "./vcard/index.js";
 import { blockingModule } from "./blocking/index.js";
 import { registerModule } from "./register/index.js";
+import { timeModule } from "./time/index.js";
 
 export interface ModuleSettings {
   offlinePerUser: number;
@@ -29,6 +30,7 @@ export function defaultModules(s: ModuleSettings): Array<[ModuleDefinition<any>,
     [versionModule, {}],
     [vcardModule, {}],
     [blockingModule, {}],
+    [timeModule, {}],
   ];
   if (s.registration.enabled) list.push([registerModule, { perIpPerHour: s.registration.perIpPerHour }]);
   return list;

@@ -10,4 +10,5 @@ export { versionModule } from "./version/index.js";
 export { vcardModule } from "./vcard/index.js";
 export { blockingModule } from "./blocking/index.js";
 export { registerModule } from "./register/index.js";
+export { timeModule } from "./time/index.js";
 export { defaultModules, type ModuleSettings } from "./defaults.js";
