@@ -87,13 +87,14 @@ export function storeContract(name: string, open: () => Promise<Store> | Store):
         expect(await store.accounts.list()).toEqual([]);
       });
 
-      it("delete wipes the user's roster, offline messages, vCard and blocklist but nobody else's", async () => {
+      it("delete wipes the user's roster, offline messages, vCard, blocklist and last activity but nobody else's", async () => {
         for (const bare of [ALICE, BOB]) {
           await store.accounts.create(bare, fakeCredentials(bare));
           await store.roster.put(bare, rosterItem(CAROL));
           await store.offline.push(bare, `<message to='${bare}'/>`, 10);
           await store.vcard.set(bare, `<vCard xmlns='vcard-temp'><FN>${bare}</FN></vCard>`);
           await store.blocklist.add(bare, ["spam@example.net"]);
+          await store.lastActivity.set(bare, 1_700_000_000_000, `bye from ${bare}`);
         }
         expect(await store.accounts.delete(ALICE)).toBe(true);
 
@@ -103,11 +104,13 @@ export function storeContract(name: string, open: () => Promise<Store> | Store):
         expect(await store.offline.peek(ALICE)).toEqual([]);
         expect(await store.vcard.get(ALICE)).toBeUndefined();
         expect(await store.blocklist.list(ALICE)).toEqual([]);
+        expect(await store.lastActivity.get(ALICE)).toBeUndefined();
 
         expect(await store.roster.list(BOB)).toEqual([rosterItem(CAROL)]);
         expect(await store.offline.count(BOB)).toBe(1);
         expect(await store.vcard.get(BOB)).toContain(BOB);
         expect(await store.blocklist.list(BOB)).toEqual(["spam@example.net"]);
+        expect(await store.lastActivity.get(BOB)).toEqual({ at: 1_700_000_000_000, status: `bye from ${BOB}` });
       });
 
       it("a re-created account starts with an empty roster and never reuses an old roster version", async () => {
@@ -308,6 +311,34 @@ export function storeContract(name: string, open: () => Promise<Store> | Store):
         await store.vcard.set(ALICE, "<vCard xmlns='vcard-temp'><FN>B</FN></vCard>");
         expect(await store.vcard.get(ALICE)).toBe("<vCard xmlns='vcard-temp'><FN>B</FN></vCard>");
         expect(await store.vcard.get(BOB)).toBeUndefined();
+      });
+    });
+
+    describe("last activity", () => {
+      it("is undefined until set, then set replaces time and status, per user", async () => {
+        expect(await store.lastActivity.get(ALICE)).toBeUndefined();
+        await store.lastActivity.set(ALICE, 1_700_000_000_123, "Heading Home");
+        expect(await store.lastActivity.get(ALICE)).toEqual({ at: 1_700_000_000_123, status: "Heading Home" });
+        await store.lastActivity.set(ALICE, 1_700_000_999_000);
+        const replaced = await store.lastActivity.get(ALICE);
+        expect(replaced).toEqual({ at: 1_700_000_999_000 });
+        expect(replaced).not.toHaveProperty("status");
+        expect(await store.lastActivity.get(BOB)).toBeUndefined();
+      });
+
+      it("keeps an empty status and characters that need escaping as they were", async () => {
+        await store.lastActivity.set(ALICE, 1, "");
+        expect(await store.lastActivity.get(ALICE)).toEqual({ at: 1, status: "" });
+        await store.lastActivity.set(BOB, 2, `<b>"quoted" & 'ünïcødé' 🙂</b>`);
+        expect((await store.lastActivity.get(BOB))?.status).toBe(`<b>"quoted" & 'ünïcødé' 🙂</b>`);
+      });
+
+      it("returns copies", async () => {
+        await store.lastActivity.set(ALICE, 5, "away");
+        const fetched = (await store.lastActivity.get(ALICE))!;
+        fetched.at = 0;
+        fetched.status = "tampered";
+        expect(await store.lastActivity.get(ALICE)).toEqual({ at: 5, status: "away" });
       });
     });
 

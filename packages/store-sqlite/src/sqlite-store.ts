@@ -15,6 +15,7 @@ import {
   type AccountCredentials,
   type AccountStore,
   type BlockStore,
+  type LastActivityStore,
   type OfflineStore,
   type RosterItem,
   type RosterStore,
@@ -43,6 +44,7 @@ export class SqliteStore implements Store {
   readonly offline: OfflineStore;
   readonly vcard: VCardStore;
   readonly blocklist: BlockStore;
+  readonly lastActivity: LastActivityStore;
 
   constructor(private readonly db: Database.Database) {
     const sql = prepareStatements(db);
@@ -51,6 +53,7 @@ export class SqliteStore implements Store {
     this.offline = sqliteOffline(db, sql);
     this.vcard = sqliteVCard(sql);
     this.blocklist = sqliteBlocklist(db, sql);
+    this.lastActivity = sqliteLastActivity(sql);
   }
 
   async close(): Promise<void> {
@@ -94,6 +97,7 @@ function sqliteAccounts(db: Database.Database, sql: Statements): Required<Accoun
     sql.deleteOffline.run(bare);
     sql.deleteVCard.run(bare);
     sql.deleteBlocklist.run(bare);
+    sql.deleteLastActivity.run(bare);
     return existed;
   });
 
@@ -250,6 +254,19 @@ function sqliteBlocklist(db: Database.Database, sql: Statements): BlockStore {
     },
     async remove(owner, jids) {
       return remove.immediate(owner, jids);
+    },
+  };
+}
+
+function sqliteLastActivity(sql: Statements): LastActivityStore {
+  return {
+    async get(owner) {
+      const row = sql.getLastActivity.get(owner);
+      if (row === undefined) return undefined;
+      return row.status === null ? { at: row.at } : { at: row.at, status: row.status };
+    },
+    async set(owner, at, status) {
+      sql.upsertLastActivity.run(owner, at, status ?? null);
     },
   };
 }

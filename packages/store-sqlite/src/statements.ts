@@ -76,5 +76,15 @@ export function prepareStatements(db: Database) {
     ),
     deleteBlocked: db.prepare<[owner: string, jid: string]>("DELETE FROM blocklist WHERE owner = ? AND jid = ?"),
     deleteBlocklist: db.prepare<[owner: string]>("DELETE FROM blocklist WHERE owner = ?"),
+
+    // last activity
+    getLastActivity: db.prepare<[owner: string], { at: number; status: string | null }>(
+      "SELECT at, status FROM last_activity WHERE owner = ?",
+    ),
+    upsertLastActivity: db.prepare<[owner: string, at: number, status: string | null]>(
+      "INSERT INTO last_activity (owner, at, status) VALUES (?, ?, ?) " +
+        "ON CONFLICT (owner) DO UPDATE SET at = excluded.at, status = excluded.status",
+    ),
+    deleteLastActivity: db.prepare<[owner: string]>("DELETE FROM last_activity WHERE owner = ?"),
   };
 }

@@ -13,6 +13,8 @@ import {
   type AccountCredentials,
   type AccountStore,
   type BlockStore,
+  type LastActivity,
+  type LastActivityStore,
   type OfflineStore,
   type RosterItem,
   type RosterStore,
@@ -28,6 +30,7 @@ interface UserData {
   offline: Map<string, StoredStanza[]>;
   vcard: Map<string, string>;
   blocklist: Map<string, Set<string>>;
+  lastActivity: Map<string, LastActivity>;
 }
 
 function copyItem(item: RosterItem): RosterItem {
@@ -64,6 +67,7 @@ class MemoryAccountStore implements AccountStore {
     this.userData.offline.delete(bare);
     this.userData.vcard.delete(bare);
     this.userData.blocklist.delete(bare);
+    this.userData.lastActivity.delete(bare);
     return existed;
   }
 
@@ -210,12 +214,26 @@ class MemoryBlockStore implements BlockStore {
   }
 }
 
+class MemoryLastActivityStore implements LastActivityStore {
+  constructor(private readonly userData: UserData) {}
+
+  async get(owner: string): Promise<LastActivity | undefined> {
+    const last = this.userData.lastActivity.get(owner);
+    return last === undefined ? undefined : { ...last };
+  }
+
+  async set(owner: string, at: number, status?: string): Promise<void> {
+    this.userData.lastActivity.set(owner, status === undefined ? { at } : { at, status });
+  }
+}
+
 export class MemoryStore implements Store {
   readonly accounts: Required<AccountStore>;
   readonly roster: RosterStore;
   readonly offline: OfflineStore;
   readonly vcard: VCardStore;
   readonly blocklist: BlockStore;
+  readonly lastActivity: LastActivityStore;
 
   constructor() {
     const userData: UserData = {
@@ -224,12 +242,14 @@ export class MemoryStore implements Store {
       offline: new Map(),
       vcard: new Map(),
       blocklist: new Map(),
+      lastActivity: new Map(),
     };
     this.accounts = new MemoryAccountStore(userData);
     this.roster = new MemoryRosterStore(userData);
     this.offline = new MemoryOfflineStore(userData);
     this.vcard = new MemoryVCardStore(userData);
     this.blocklist = new MemoryBlockStore(userData);
+    this.lastActivity = new MemoryLastActivityStore(userData);
   }
 
   async close(): Promise<void> {}

@@ -71,13 +71,14 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 return redis.call('INCR', KEYS[2])`;
 
 /**
- * KEYS: account, roster, offline, vcard, blocklist. Returns 1 when the account existed. The
- * user data goes even when the account is already gone, so stray data never outlives it. The
- * roster version counter is deliberately not among the keys: see RedisStore's roster comment.
+ * KEYS: account, then every user data key (roster, offline, vcard, blocklist, last activity).
+ * Returns 1 when the account existed. The user data goes even when the account is already gone,
+ * so stray data never outlives it. The roster version counter is deliberately not among the
+ * keys: see RedisStore's roster comment.
  */
 const DELETE_USER = `
 local existed = redis.call('DEL', KEYS[1])
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('DEL', unpack(KEYS, 2))
 return existed`;
 
 /**
@@ -122,7 +123,7 @@ const SCRIPTS = {
   switchboardStoreOfflineCount: { numberOfKeys: 1, lua: OFFLINE_COUNT },
   switchboardStoreRosterPut: { numberOfKeys: 2, lua: ROSTER_PUT },
   switchboardStoreRosterRemove: { numberOfKeys: 2, lua: ROSTER_REMOVE },
-  switchboardStoreDeleteUser: { numberOfKeys: 5, lua: DELETE_USER },
+  switchboardStoreDeleteUser: { numberOfKeys: 6, lua: DELETE_USER },
   switchboardStoreClaimRenew: { numberOfKeys: 1, lua: CLAIM_RENEW },
   switchboardStoreClaimRelease: { numberOfKeys: 1, lua: CLAIM_RELEASE },
   switchboardStoreBlockAdd: { numberOfKeys: 1, lua: BLOCK_ADD },
@@ -138,7 +139,7 @@ export interface StoreScripts {
   offlineCount(offline: string): Promise<number>;
   rosterPut(roster: string, version: string, contact: string, itemJson: string): Promise<number>;
   rosterRemove(roster: string, version: string, contact: string): Promise<number>;
-  deleteUser(account: string, roster: string, offline: string, vcard: string, blocklist: string): Promise<number>;
+  deleteUser(account: string, roster: string, offline: string, vcard: string, blocklist: string, lastActivity: string): Promise<number>;
   blockAdd(blocklist: string, jids: string[]): Promise<string[]>;
   blockRemove(blocklist: string, jids: string[]): Promise<string[]>;
   claimRenew(claim: string, token: string, ttlMs: number): Promise<number>;
