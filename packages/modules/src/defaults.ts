@@ -11,6 +11,7 @@ import { vcardModule } from "./vcard/index.js";
 import { blockingModule } from "./blocking/index.js";
 import { registerModule } from "./register/index.js";
 import { timeModule } from "./time/index.js";
+import { lastModule } from "./last/index.js";
 
 export interface ModuleSettings {
   offlinePerUser: number;
@@ -31,6 +32,7 @@ export function defaultModules(s: ModuleSettings): Array<[ModuleDefinition<any>,
     [vcardModule, {}],
     [blockingModule, {}],
     [timeModule, {}],
+    [lastModule, {}],
   ];
   if (s.registration.enabled) list.push([registerModule, { perIpPerHour: s.registration.perIpPerHour }]);
   return list;

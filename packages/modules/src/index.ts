@@ -11,4 +11,5 @@ export { vcardModule } from "./vcard/index.js";
 export { blockingModule } from "./blocking/index.js";
 export { registerModule } from "./register/index.js";
 export { timeModule } from "./time/index.js";
+export { lastModule } from "./last/index.js";
 export { defaultModules, type ModuleSettings } from "./defaults.js";
