@@ -19,7 +19,7 @@ export interface AccountStore {
   get(bare: string): Promise<AccountCredentials | undefined>;
   /** Replaces the credentials; rejects with AccountNotFoundError when absent. */
   setCredentials(bare: string, credentials: AccountCredentials): Promise<void>;
-  /** Deletes the account and every piece of user data (roster, offline, vcard, blocklist, last activity). Returns false when absent. */
+  /** Deletes the account and every piece of user data (roster, offline, vcard, blocklist, last activity, private XML). Returns false when absent. */
   delete(bare: string): Promise<boolean>;
   exists(bare: string): Promise<boolean>;
   /** Bare JIDs in lexical order. */
@@ -155,6 +155,26 @@ export interface LastActivityStore {
   set(owner: string, at: number, status?: string): Promise<void>;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Private XML storage (XEP-0049): one serialized payload per namespace
+
+export interface PrivatePayload {
+  namespace: string;
+  /** the serialized element(s) qualified by that namespace */
+  xml: string;
+}
+
+export interface PrivateStore {
+  get(owner: string, namespace: string): Promise<string | undefined>;
+  /**
+   * Stores or replaces the payloads, all or nothing: false (nothing stored) when the namespaces
+   * the user does not hold yet would take it past `maxNamespaces`. Atomic per user.
+   */
+  set(owner: string, payloads: PrivatePayload[], maxNamespaces: number): Promise<boolean>;
+  /** How many namespaces the user holds. */
+  count(owner: string): Promise<number>;
+}
+
 export interface Store {
   accounts: AccountStore;
   roster: RosterStore;
@@ -162,6 +182,7 @@ export interface Store {
   vcard: VCardStore;
   blocklist: BlockStore;
   lastActivity: LastActivityStore;
+  privateXml: PrivateStore;
   close(): Promise<void>;
 }
 

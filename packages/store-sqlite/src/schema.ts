@@ -73,6 +73,17 @@ const migrations: Migration[] = [
       );
     `);
   },
+  // 2 → 3: XEP-0049 private XML storage, one row per (user, namespace).
+  (db) => {
+    db.exec(`
+      CREATE TABLE private_xml (
+        owner TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        xml TEXT NOT NULL,
+        PRIMARY KEY (owner, namespace)
+      );
+    `);
+  },
 ];
 
 export const CURRENT_SCHEMA_VERSION = migrations.length;

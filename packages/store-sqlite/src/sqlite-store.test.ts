@@ -35,6 +35,7 @@ describe("SqliteStore persistence", () => {
     await first.vcard.set("alice@example.com", "<vCard xmlns='vcard-temp'/>");
     await first.blocklist.add("alice@example.com", ["spam@example.net"]);
     await first.lastActivity.set("alice@example.com", 1_700_000_000_000, "Heading Home");
+    await first.privateXml.set("alice@example.com", [{ namespace: "storage:bookmarks", xml: "<storage xmlns='storage:bookmarks'/>" }], 10);
     await first.close();
 
     const second = openSqliteStore(file);
@@ -49,6 +50,7 @@ describe("SqliteStore persistence", () => {
       expect(await second.vcard.get("alice@example.com")).toBe("<vCard xmlns='vcard-temp'/>");
       expect(await second.blocklist.list("alice@example.com")).toEqual(["spam@example.net"]);
       expect(await second.lastActivity.get("alice@example.com")).toEqual({ at: 1_700_000_000_000, status: "Heading Home" });
+      expect(await second.privateXml.get("alice@example.com", "storage:bookmarks")).toBe("<storage xmlns='storage:bookmarks'/>");
       // The roster version sequence continues after a restart rather than starting over.
       await second.accounts.delete("alice@example.com");
       expect(
@@ -95,6 +97,7 @@ describe("SqliteStore persistence", () => {
       expect(await store.vcard.get("alice@example.com")).toBe("<vCard xmlns='vcard-temp'/>");
       await store.lastActivity.set("alice@example.com", 42, "bye");
       expect(await store.lastActivity.get("alice@example.com")).toEqual({ at: 42, status: "bye" });
+      expect(await store.privateXml.set("alice@example.com", [{ namespace: "a:ns", xml: "<a xmlns='a:ns'/>" }], 1)).toBe(true);
     } finally {
       await store.close();
     }

@@ -17,6 +17,8 @@ import {
   type BlockStore,
   type LastActivityStore,
   type OfflineStore,
+  type PrivatePayload,
+  type PrivateStore,
   type RosterItem,
   type RosterStore,
   type Store,
@@ -45,6 +47,7 @@ export class SqliteStore implements Store {
   readonly vcard: VCardStore;
   readonly blocklist: BlockStore;
   readonly lastActivity: LastActivityStore;
+  readonly privateXml: PrivateStore;
 
   constructor(private readonly db: Database.Database) {
     const sql = prepareStatements(db);
@@ -54,6 +57,7 @@ export class SqliteStore implements Store {
     this.vcard = sqliteVCard(sql);
     this.blocklist = sqliteBlocklist(db, sql);
     this.lastActivity = sqliteLastActivity(sql);
+    this.privateXml = sqlitePrivate(db, sql);
   }
 
   async close(): Promise<void> {
@@ -98,6 +102,7 @@ function sqliteAccounts(db: Database.Database, sql: Statements): Required<Accoun
     sql.deleteVCard.run(bare);
     sql.deleteBlocklist.run(bare);
     sql.deleteLastActivity.run(bare);
+    sql.deletePrivate.run(bare);
     return existed;
   });
 
@@ -267,6 +272,27 @@ function sqliteLastActivity(sql: Statements): LastActivityStore {
     },
     async set(owner, at, status) {
       sql.upsertLastActivity.run(owner, at, status ?? null);
+    },
+  };
+}
+
+function sqlitePrivate(db: Database.Database, sql: Statements): PrivateStore {
+  const set = db.transaction((owner: string, payloads: PrivatePayload[], maxNamespaces: number): boolean => {
+    const added = new Set(payloads.map((p) => p.namespace).filter((ns) => sql.getPrivate.get(owner, ns) === undefined));
+    if (sql.countPrivate.get(owner)!.n + added.size > maxNamespaces) return false;
+    for (const { namespace, xml } of payloads) sql.upsertPrivate.run(owner, namespace, xml);
+    return true;
+  });
+
+  return {
+    async get(owner, namespace) {
+      return sql.getPrivate.get(owner, namespace)?.xml;
+    },
+    async set(owner, payloads, maxNamespaces) {
+      return set.immediate(owner, payloads, maxNamespaces);
+    },
+    async count(owner) {
+      return sql.countPrivate.get(owner)!.n;
     },
   };
 }

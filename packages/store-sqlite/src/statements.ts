@@ -86,5 +86,16 @@ export function prepareStatements(db: Database) {
         "ON CONFLICT (owner) DO UPDATE SET at = excluded.at, status = excluded.status",
     ),
     deleteLastActivity: db.prepare<[owner: string]>("DELETE FROM last_activity WHERE owner = ?"),
+
+    // private XML
+    getPrivate: db.prepare<[owner: string, namespace: string], { xml: string }>(
+      "SELECT xml FROM private_xml WHERE owner = ? AND namespace = ?",
+    ),
+    countPrivate: db.prepare<[owner: string], { n: number }>("SELECT COUNT(*) AS n FROM private_xml WHERE owner = ?"),
+    upsertPrivate: db.prepare<[owner: string, namespace: string, xml: string]>(
+      "INSERT INTO private_xml (owner, namespace, xml) VALUES (?, ?, ?) " +
+        "ON CONFLICT (owner, namespace) DO UPDATE SET xml = excluded.xml",
+    ),
+    deletePrivate: db.prepare<[owner: string]>("DELETE FROM private_xml WHERE owner = ?"),
   };
 }

@@ -16,6 +16,8 @@ import {
   type LastActivity,
   type LastActivityStore,
   type OfflineStore,
+  type PrivatePayload,
+  type PrivateStore,
   type RosterItem,
   type RosterStore,
   type Store,
@@ -31,6 +33,7 @@ interface UserData {
   vcard: Map<string, string>;
   blocklist: Map<string, Set<string>>;
   lastActivity: Map<string, LastActivity>;
+  privateXml: Map<string, Map<string, string>>;
 }
 
 function copyItem(item: RosterItem): RosterItem {
@@ -68,6 +71,7 @@ class MemoryAccountStore implements AccountStore {
     this.userData.vcard.delete(bare);
     this.userData.blocklist.delete(bare);
     this.userData.lastActivity.delete(bare);
+    this.userData.privateXml.delete(bare);
     return existed;
   }
 
@@ -227,6 +231,28 @@ class MemoryLastActivityStore implements LastActivityStore {
   }
 }
 
+class MemoryPrivateStore implements PrivateStore {
+  constructor(private readonly userData: UserData) {}
+
+  async get(owner: string, namespace: string): Promise<string | undefined> {
+    return this.userData.privateXml.get(owner)?.get(namespace);
+  }
+
+  // Atomic per user for free: there is no await between the check and the writes.
+  async set(owner: string, payloads: PrivatePayload[], maxNamespaces: number): Promise<boolean> {
+    const held = this.userData.privateXml.get(owner) ?? new Map<string, string>();
+    const added = new Set(payloads.map((p) => p.namespace).filter((ns) => !held.has(ns)));
+    if (held.size + added.size > maxNamespaces) return false;
+    for (const { namespace, xml } of payloads) held.set(namespace, xml);
+    if (held.size > 0) this.userData.privateXml.set(owner, held);
+    return true;
+  }
+
+  async count(owner: string): Promise<number> {
+    return this.userData.privateXml.get(owner)?.size ?? 0;
+  }
+}
+
 export class MemoryStore implements Store {
   readonly accounts: Required<AccountStore>;
   readonly roster: RosterStore;
@@ -234,6 +260,7 @@ export class MemoryStore implements Store {
   readonly vcard: VCardStore;
   readonly blocklist: BlockStore;
   readonly lastActivity: LastActivityStore;
+  readonly privateXml: PrivateStore;
 
   constructor() {
     const userData: UserData = {
@@ -243,6 +270,7 @@ export class MemoryStore implements Store {
       vcard: new Map(),
       blocklist: new Map(),
       lastActivity: new Map(),
+      privateXml: new Map(),
     };
     this.accounts = new MemoryAccountStore(userData);
     this.roster = new MemoryRosterStore(userData);
@@ -250,6 +278,7 @@ export class MemoryStore implements Store {
     this.vcard = new MemoryVCardStore(userData);
     this.blocklist = new MemoryBlockStore(userData);
     this.lastActivity = new MemoryLastActivityStore(userData);
+    this.privateXml = new MemoryPrivateStore(userData);
   }
 
   async close(): Promise<void> {}

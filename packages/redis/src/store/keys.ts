@@ -27,6 +27,8 @@ export interface UserKeys {
   blocklist: string;
   /** string: JSON `{ at, status? }` of the user's last logout (XEP-0012) */
   lastActivity: string;
+  /** hash: namespace → serialized private XML (XEP-0049) */
+  privateXml: string;
 }
 
 export class InvalidKeyPrefixError extends Error {
@@ -52,6 +54,7 @@ export function userKeys(prefix: string, bare: string): UserKeys {
     vcard: `${base}:vcard`,
     blocklist: `${base}:blocklist`,
     lastActivity: `${base}:last`,
+    privateXml: `${base}:private`,
   };
 }
 

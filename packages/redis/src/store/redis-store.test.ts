@@ -86,10 +86,11 @@ describe("RedisStore key layout", () => {
       await store.vcard.set(bare, "<vCard xmlns='vcard-temp'/>");
       await store.blocklist.add(bare, ["spam@example.net"]);
       await store.lastActivity.set(bare, Date.now(), "gone");
+      await store.privateXml.set(bare, [{ namespace: "storage:bookmarks", xml: "<storage xmlns='storage:bookmarks'/>" }], 10);
       expect(await store.offline.claimDelivery!(bare, 60_000)).toBeDefined();
     }
     const keys = await keysUnder(prefix);
-    expect(keys).toHaveLength(1 + 8 * users.length);
+    expect(keys).toHaveLength(1 + 9 * users.length);
     expect(keys).toContain(accountIndexKey(prefix));
     for (const bare of users) {
       const own = keys.filter((key) => key.startsWith(`${prefix}:{${bare}}:`));
@@ -131,6 +132,7 @@ describe("RedisStore key layout", () => {
     await store.vcard.set(ALICE, "<vCard xmlns='vcard-temp'/>");
     await store.blocklist.add(ALICE, ["spam@example.net"]);
     await store.lastActivity.set(ALICE, Date.now());
+    await store.privateXml.set(ALICE, [{ namespace: "storage:bookmarks", xml: "<storage xmlns='storage:bookmarks'/>" }], 10);
     await store.accounts.delete(ALICE);
     expect(await keysUnder(prefix)).toEqual([userKeys(prefix, ALICE).rosterVersion]);
   });

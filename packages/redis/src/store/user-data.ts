@@ -1,6 +1,6 @@
 /**
- * Roster (RFC 6121 §2), offline (XEP-0160), vcard-temp (XEP-0054), blocking (XEP-0191) and last
- * activity (XEP-0012) on Redis. Each multi-step operation is one Lua script over keys of a single user (scripts.ts).
+ * Roster (RFC 6121 §2), offline (XEP-0160), vcard-temp (XEP-0054), blocking (XEP-0191), last
+ * activity (XEP-0012) and private XML (XEP-0049) on Redis. Each multi-step operation is one Lua script over keys of a single user (scripts.ts).
  */
 
 import { randomUUID } from "node:crypto";
@@ -10,6 +10,7 @@ import type {
   LastActivityStore,
   OfflineClaim,
   OfflineStore,
+  PrivateStore,
   RosterItem,
   RosterStore,
   VCardStore,
@@ -124,6 +125,22 @@ export function redisLastActivity(client: RedisClient, prefix: string): LastActi
     },
     async set(owner, at, status) {
       await client.set(userKeys(prefix, owner).lastActivity, JSON.stringify({ at, status }));
+    },
+  };
+}
+
+export function redisPrivate(client: RedisClient, scripts: StoreScripts, prefix: string): PrivateStore {
+  return {
+    async get(owner, namespace) {
+      return (await client.hget(userKeys(prefix, owner).privateXml, namespace)) ?? undefined;
+    },
+    async set(owner, payloads, maxNamespaces) {
+      if (payloads.length === 0) return true;
+      const pairs = payloads.flatMap(({ namespace, xml }) => [namespace, xml]);
+      return (await scripts.privateSet(userKeys(prefix, owner).privateXml, maxNamespaces, pairs)) === 1;
+    },
+    async count(owner) {
+      return client.hlen(userKeys(prefix, owner).privateXml);
     },
   };
 }
