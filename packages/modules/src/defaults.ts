@@ -12,6 +12,7 @@ import { blockingModule } from "./blocking/index.js";
 import { registerModule } from "./register/index.js";
 import { timeModule } from "./time/index.js";
 import { lastModule } from "./last/index.js";
+import { privateModule } from "./private/index.js";
 
 export interface ModuleSettings {
   offlinePerUser: number;
@@ -33,6 +34,7 @@ export function defaultModules(s: ModuleSettings): Array<[ModuleDefinition<any>,
     [blockingModule, {}],
     [timeModule, {}],
     [lastModule, {}],
+    [privateModule, {}],
   ];
   if (s.registration.enabled) list.push([registerModule, { perIpPerHour: s.registration.perIpPerHour }]);
   return list;

@@ -12,4 +12,5 @@ export { blockingModule } from "./blocking/index.js";
 export { registerModule } from "./register/index.js";
 export { timeModule } from "./time/index.js";
 export { lastModule } from "./last/index.js";
+export { privateModule } from "./private/index.js";
 export { defaultModules, type ModuleSettings } from "./defaults.js";
