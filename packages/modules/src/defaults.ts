@@ -35,7 +35,9 @@ export function defaultModules(s: ModuleSettings): Array<[ModuleDefinition<any>,
     [timeModule, {}],
     [lastModule, {}],
     [privateModule, {}],
+    // always: logged-in users change their password or delete their account even when
+    // registering new accounts in-band is off
+    [registerModule, { allowRegistration: s.registration.enabled, perIpPerHour: s.registration.perIpPerHour }],
   ];
-  if (s.registration.enabled) list.push([registerModule, { perIpPerHour: s.registration.perIpPerHour }]);
   return list;
 }
