@@ -87,13 +87,15 @@ export function storeContract(name: string, open: () => Promise<Store> | Store):
         expect(await store.accounts.list()).toEqual([]);
       });
 
-      it("delete wipes the user's roster, offline messages, vCard and blocklist but nobody else's", async () => {
+      it("delete wipes the user's roster, offline messages, vCard, blocklist, last activity and private XML but nobody else's", async () => {
         for (const bare of [ALICE, BOB]) {
           await store.accounts.create(bare, fakeCredentials(bare));
           await store.roster.put(bare, rosterItem(CAROL));
           await store.offline.push(bare, `<message to='${bare}'/>`, 10);
           await store.vcard.set(bare, `<vCard xmlns='vcard-temp'><FN>${bare}</FN></vCard>`);
           await store.blocklist.add(bare, ["spam@example.net"]);
+          await store.lastActivity.set(bare, 1_700_000_000_000, `bye from ${bare}`);
+          expect(await store.privateXml.set(bare, [{ namespace: "storage:bookmarks", xml: `<storage xmlns='storage:bookmarks'>${bare}</storage>` }], 10)).toBe(true);
         }
         expect(await store.accounts.delete(ALICE)).toBe(true);
 
@@ -103,11 +105,16 @@ export function storeContract(name: string, open: () => Promise<Store> | Store):
         expect(await store.offline.peek(ALICE)).toEqual([]);
         expect(await store.vcard.get(ALICE)).toBeUndefined();
         expect(await store.blocklist.list(ALICE)).toEqual([]);
+        expect(await store.lastActivity.get(ALICE)).toBeUndefined();
+        expect(await store.privateXml.get(ALICE, "storage:bookmarks")).toBeUndefined();
+        expect(await store.privateXml.count(ALICE)).toBe(0);
 
         expect(await store.roster.list(BOB)).toEqual([rosterItem(CAROL)]);
         expect(await store.offline.count(BOB)).toBe(1);
         expect(await store.vcard.get(BOB)).toContain(BOB);
         expect(await store.blocklist.list(BOB)).toEqual(["spam@example.net"]);
+        expect(await store.lastActivity.get(BOB)).toEqual({ at: 1_700_000_000_000, status: `bye from ${BOB}` });
+        expect(await store.privateXml.get(BOB, "storage:bookmarks")).toContain(BOB);
       });
 
       it("a re-created account starts with an empty roster and never reuses an old roster version", async () => {
@@ -308,6 +315,80 @@ export function storeContract(name: string, open: () => Promise<Store> | Store):
         await store.vcard.set(ALICE, "<vCard xmlns='vcard-temp'><FN>B</FN></vCard>");
         expect(await store.vcard.get(ALICE)).toBe("<vCard xmlns='vcard-temp'><FN>B</FN></vCard>");
         expect(await store.vcard.get(BOB)).toBeUndefined();
+      });
+    });
+
+    describe("last activity", () => {
+      it("is undefined until set, then set replaces time and status, per user", async () => {
+        expect(await store.lastActivity.get(ALICE)).toBeUndefined();
+        await store.lastActivity.set(ALICE, 1_700_000_000_123, "Heading Home");
+        expect(await store.lastActivity.get(ALICE)).toEqual({ at: 1_700_000_000_123, status: "Heading Home" });
+        await store.lastActivity.set(ALICE, 1_700_000_999_000);
+        const replaced = await store.lastActivity.get(ALICE);
+        expect(replaced).toEqual({ at: 1_700_000_999_000 });
+        expect(replaced).not.toHaveProperty("status");
+        expect(await store.lastActivity.get(BOB)).toBeUndefined();
+      });
+
+      it("keeps an empty status and characters that need escaping as they were", async () => {
+        await store.lastActivity.set(ALICE, 1, "");
+        expect(await store.lastActivity.get(ALICE)).toEqual({ at: 1, status: "" });
+        await store.lastActivity.set(BOB, 2, `<b>"quoted" & 'ünïcødé' 🙂</b>`);
+        expect((await store.lastActivity.get(BOB))?.status).toBe(`<b>"quoted" & 'ünïcødé' 🙂</b>`);
+      });
+
+      it("returns copies", async () => {
+        await store.lastActivity.set(ALICE, 5, "away");
+        const fetched = (await store.lastActivity.get(ALICE))!;
+        fetched.at = 0;
+        fetched.status = "tampered";
+        expect(await store.lastActivity.get(ALICE)).toEqual({ at: 5, status: "away" });
+      });
+    });
+
+    describe("private XML", () => {
+      const payload = (namespace: string, text = "") => ({ namespace, xml: `<q xmlns='${namespace}'>${text}</q>` });
+
+      it("is undefined until set, then set replaces, per user and per namespace", async () => {
+        expect(await store.privateXml.get(ALICE, "a:ns")).toBeUndefined();
+        expect(await store.privateXml.count(ALICE)).toBe(0);
+        expect(await store.privateXml.set(ALICE, [payload("a:ns", "one")], 10)).toBe(true);
+        expect(await store.privateXml.set(ALICE, [payload("b:ns", "two")], 10)).toBe(true);
+        expect(await store.privateXml.set(ALICE, [payload("a:ns", "three")], 10)).toBe(true);
+        expect(await store.privateXml.get(ALICE, "a:ns")).toBe("<q xmlns='a:ns'>three</q>");
+        expect(await store.privateXml.get(ALICE, "b:ns")).toBe("<q xmlns='b:ns'>two</q>");
+        expect(await store.privateXml.count(ALICE)).toBe(2);
+        expect(await store.privateXml.get(BOB, "a:ns")).toBeUndefined();
+        expect(await store.privateXml.count(BOB)).toBe(0);
+      });
+
+      it("stores several namespaces at once and keeps the XML verbatim", async () => {
+        const odd = { namespace: "urn:x:ünï", xml: `<q xmlns='urn:x:ünï'>&lt;&amp; 🙂 "x"</q>` };
+        expect(await store.privateXml.set(ALICE, [payload("a:ns"), odd], 10)).toBe(true);
+        expect(await store.privateXml.get(ALICE, "urn:x:ünï")).toBe(odd.xml);
+        expect(await store.privateXml.get(ALICE, "a:ns")).toBe("<q xmlns='a:ns'></q>");
+      });
+
+      it("refuses a new namespace past the cap and stores nothing, but still replaces held ones", async () => {
+        await store.privateXml.set(ALICE, [payload("a:ns", "1"), payload("b:ns", "1")], 2);
+        expect(await store.privateXml.set(ALICE, [payload("c:ns")], 2)).toBe(false);
+        expect(await store.privateXml.get(ALICE, "c:ns")).toBeUndefined();
+        expect(await store.privateXml.set(ALICE, [payload("b:ns", "2")], 2)).toBe(true);
+        expect(await store.privateXml.get(ALICE, "b:ns")).toBe("<q xmlns='b:ns'>2</q>");
+        // all or nothing: the held namespace in a refused request keeps its old value
+        expect(await store.privateXml.set(ALICE, [payload("a:ns", "changed"), payload("d:ns")], 2)).toBe(false);
+        expect(await store.privateXml.get(ALICE, "a:ns")).toBe("<q xmlns='a:ns'>1</q>");
+        expect(await store.privateXml.count(ALICE)).toBe(2);
+        // the cap counts per user
+        expect(await store.privateXml.set(BOB, [payload("c:ns")], 2)).toBe(true);
+      });
+
+      it("concurrent sets of new namespaces never pass the cap", async () => {
+        const results = await Promise.all(
+          Array.from({ length: 12 }, (_, i) => store.privateXml.set(ALICE, [payload(`ns:${i}`)], 4)),
+        );
+        expect(results.filter(Boolean)).toHaveLength(4);
+        expect(await store.privateXml.count(ALICE)).toBe(4);
       });
     });
 

@@ -11,6 +11,7 @@ outcome is printed as one JSON object on stdout. A step that fails records its e
 rest still run, so the calling test can say exactly what broke. Exits 0 whenever it could report.
 """
 import asyncio
+import datetime
 import json
 import ssl
 import sys
@@ -27,7 +28,7 @@ TIMEOUT = 10
 def client(jid, password):
     c = slixmpp.ClientXMPP(jid, password)
     c.auto_reconnect = False
-    for plugin in ("xep_0030", "xep_0054", "xep_0092", "xep_0191", "xep_0199"):
+    for plugin in ("xep_0012", "xep_0030", "xep_0054", "xep_0092", "xep_0191", "xep_0199", "xep_0202"):
         c.register_plugin(plugin)
     # the server's certificate is self-signed for its domain (embedded defaults)
     c.ssl_context.check_hostname = False
@@ -122,6 +123,27 @@ async def main():
 
     await step("vcard", vcard)
 
+    async def entity_time():
+        iq = await alice["xep_0202"].get_entity_time(DOMAIN, timeout=TIMEOUT)
+        # COMPAT: slixmpp's iq["entity_time"]["utc"] appends a second "Z" to the XEP-0082 text
+        # ("...Z" + "Z") and fails to parse it, so read the elements' text directly
+        utc = iq["entity_time"].xml.find("{urn:xmpp:time}utc").text
+        parsed = datetime.datetime.strptime(utc, "%Y-%m-%dT%H:%M:%S.%f%z")
+        skew = abs((parsed - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
+        return {
+            "tzo": iq["entity_time"].xml.find("{urn:xmpp:time}tzo").text,
+            "utc_ends_in_z": utc.endswith("Z"),
+            "skew_below_30s": skew < 30,
+        }
+
+    await step("entity_time", entity_time)
+
+    async def uptime():
+        iq = await alice["xep_0012"].get_last_activity(DOMAIN, timeout=TIMEOUT)
+        return {"seconds": iq["last_activity"]["seconds"]}
+
+    await step("uptime", uptime)
+
     async def blocking():
         await bob["xep_0191"].block([ALICE], timeout=TIMEOUT)
         listed = await bob["xep_0191"].get_blocked(timeout=TIMEOUT)
@@ -147,6 +169,33 @@ async def main():
         return {"bound": str(laptop.boundjid), "body": m["body"]}
 
     await step("direct_tls", direct_tls)
+
+    async def last_activity():
+        # Bob and Alice share presence (the subscribe step), so each may ask about the other
+        online = await alice["xep_0012"].get_last_activity(BOB, timeout=TIMEOUT)
+        # a client's idle time: the server delivers the query to Bob's client, which answers
+        await bob["xep_0012"].set_last_activity(jid=bob.boundjid, seconds=42)
+        idle = await alice["xep_0012"].get_last_activity(bob.boundjid, timeout=TIMEOUT)
+        bob.send_presence(ptype="unavailable", pstatus="gone fishing")
+        await bob.disconnect()
+        gone = None
+        for _ in range(50):
+            try:
+                iq = await alice["xep_0012"].get_last_activity(BOB, timeout=TIMEOUT)
+                if iq["last_activity"]["status"] == "gone fishing":
+                    gone = iq["last_activity"]
+                    break
+            except slixmpp.exceptions.IqError:
+                pass  # Bob's stream may be unbound a moment before his goodbye is stored
+            await asyncio.sleep(0.1)
+        return {
+            "online_seconds": online["last_activity"]["seconds"],
+            "idle_seconds": idle["last_activity"]["seconds"],
+            "offline_status": gone and gone["status"],
+            "offline_recent": gone is not None and gone["seconds"] < 30,
+        }
+
+    await step("last_activity", last_activity)
 
     for c in (alice, bob, laptop):
         c.disconnect()

@@ -6,7 +6,7 @@ import { startTestServer, type TestServer } from "../support/server.js";
 let ts: TestServer;
 
 beforeAll(async () => {
-  ts = await startTestServer({ limits: { offlinePerUser: 3 } });
+  ts = await startTestServer({ limits: { offlinePerUser: 3 }, contact: { abuse: ["mailto:abuse@localhost", "xmpp:abuse@localhost"] } });
   for (const u of ["sender", "sleeper", "full", "carla", "viv", "blocker", "pest", "quiet"]) await ts.addUser(u);
 });
 afterAll(async () => ts?.stop());
@@ -50,6 +50,10 @@ describe("service discovery, ping, version", () => {
       expect(features).toContain(ns);
     }
     expect(info.getChild("query")!.getChild("identity")?.attrs).toMatchObject({ category: "server", type: "im" });
+    // XEP-0157 from the contact.* settings
+    const form = info.getChild("query")!.getChild("x", "jabber:x:data");
+    const abuse = form?.getChildren("field").find((f) => f.attrs.var === "abuse-addresses");
+    expect(abuse?.getChildren("value").map((v) => v.text())).toEqual(["mailto:abuse@localhost", "xmpp:abuse@localhost"]);
     const version = await c.iq(xml("iq", { type: "get", to: "localhost" }, xml("query", { xmlns: "jabber:iq:version" })));
     expect(version.getChild("query")?.getChildText("name")).toBe("Switchboard");
     await c.stop();

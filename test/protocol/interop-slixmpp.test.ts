@@ -1,7 +1,8 @@
 /**
  * Interop with a client not written here: Debian's python3-slixmpp drives two accounts through
- * login (STARTTLS and direct TLS), chat, a mutual subscription, disco, ping, version, vcard and
- * blocking (test/interop/slixmpp_session.py prints each step's outcome as JSON).
+ * login (STARTTLS and direct TLS), chat, a mutual subscription, disco, ping, version, vcard,
+ * blocking, entity time and last activity (test/interop/slixmpp_session.py prints each step's
+ * outcome as JSON).
  *
  * .ci/run installs python3-slixmpp; on a machine without it (the README's quick start needs only
  * Node and npm) the test is skipped and says so.
@@ -43,7 +44,7 @@ describe.skipIf(!python)("slixmpp (a client not written here)", () => {
   }, 60_000);
   afterAll(() => ts?.stop());
 
-  it("logs in, chats, subscribes, and uses disco, ping, version, vcard and blocking", async () => {
+  it("logs in, chats, subscribes, and uses disco, ping, version, vcard, blocking, entity time and last activity", async () => {
     // two parties on different edges in cluster mode; the direct-TLS resource on Alice's edge
     const [a, b] = [ts.nodes[0]!, ts.nodes[ts.nodes.length - 1]!];
     const { code, stdout, stderr } = await run([
@@ -62,12 +63,25 @@ describe.skipIf(!python)("slixmpp (a client not written here)", () => {
     expect(r.chat).toEqual({ from: "sli-alice@localhost", body: "hello from slixmpp", type: "chat" });
     expect(r.subscribe).toEqual({ alice_sees_bob: "both", bob_sees_alice: "both" });
     expect(r.disco.features).toEqual(
-      expect.arrayContaining(["urn:xmpp:ping", "vcard-temp", "urn:xmpp:blocking", "urn:xmpp:carbons:2", "jabber:iq:version", "msgoffline"]),
+      expect.arrayContaining([
+        "urn:xmpp:ping",
+        "vcard-temp",
+        "urn:xmpp:blocking",
+        "urn:xmpp:carbons:2",
+        "jabber:iq:version",
+        "msgoffline",
+        "urn:xmpp:time",
+        "jabber:iq:last",
+        "jabber:iq:private",
+      ]),
     );
     expect(r.ping).toEqual({ answered: true });
     expect(r.version).toEqual({ name: "Switchboard" });
     expect(r.vcard).toEqual({ fn: "Alice Interop" });
     expect(r.blocking).toEqual({ blocklist: ["sli-alice@localhost"], bounce: "service-unavailable", after_unblock: "after unblock" });
     expect(r.direct_tls).toEqual({ bound: "sli-alice@localhost/laptop", body: "to the laptop" });
+    expect(r.entity_time).toEqual({ tzo: expect.stringMatching(/^[+-]\d\d:\d\d$/), utc_ends_in_z: true, skew_below_30s: true });
+    expect(r.uptime.seconds).toBeGreaterThanOrEqual(0);
+    expect(r.last_activity).toEqual({ online_seconds: 0, idle_seconds: 42, offline_status: "gone fishing", offline_recent: true });
   }, 120_000);
 });

@@ -19,7 +19,7 @@ export interface AccountStore {
   get(bare: string): Promise<AccountCredentials | undefined>;
   /** Replaces the credentials; rejects with AccountNotFoundError when absent. */
   setCredentials(bare: string, credentials: AccountCredentials): Promise<void>;
-  /** Deletes the account and every piece of user data (roster, offline, vcard, blocklist). Returns false when absent. */
+  /** Deletes the account and every piece of user data (roster, offline, vcard, blocklist, last activity, private XML). Returns false when absent. */
   delete(bare: string): Promise<boolean>;
   exists(bare: string): Promise<boolean>;
   /** Bare JIDs in lexical order. */
@@ -139,12 +139,50 @@ export interface BlockStore {
   remove(owner: string, jids: string[]): Promise<string[]>;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Last activity (XEP-0012 §4): when the user's last resource went away, and its goodbye
+
+export interface LastActivity {
+  /** epoch ms */
+  at: number;
+  /** the <status/> text of the unavailable presence the user left with, if any */
+  status?: string;
+}
+
+export interface LastActivityStore {
+  get(owner: string): Promise<LastActivity | undefined>;
+  /** Replaces what was recorded. */
+  set(owner: string, at: number, status?: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Private XML storage (XEP-0049): one serialized payload per namespace
+
+export interface PrivatePayload {
+  namespace: string;
+  /** the serialized element(s) qualified by that namespace */
+  xml: string;
+}
+
+export interface PrivateStore {
+  get(owner: string, namespace: string): Promise<string | undefined>;
+  /**
+   * Stores or replaces the payloads, all or nothing: false (nothing stored) when the namespaces
+   * the user does not hold yet would take it past `maxNamespaces`. Atomic per user.
+   */
+  set(owner: string, payloads: PrivatePayload[], maxNamespaces: number): Promise<boolean>;
+  /** How many namespaces the user holds. */
+  count(owner: string): Promise<number>;
+}
+
 export interface Store {
   accounts: AccountStore;
   roster: RosterStore;
   offline: OfflineStore;
   vcard: VCardStore;
   blocklist: BlockStore;
+  lastActivity: LastActivityStore;
+  privateXml: PrivateStore;
   close(): Promise<void>;
 }
 

@@ -4,32 +4,41 @@ import { presenceModule } from "./presence/index.js";
 import { messageModule } from "./message/index.js";
 import { offlineModule } from "./offline/index.js";
 import { carbonsModule } from "./carbons/index.js";
-import { discoModule } from "./disco/index.js";
+import { discoModule, type ContactAddresses } from "./disco/index.js";
 import { pingModule } from "./ping/index.js";
 import { versionModule } from "./version/index.js";
 import { vcardModule } from "./vcard/index.js";
 import { blockingModule } from "./blocking/index.js";
 import { registerModule } from "./register/index.js";
+import { timeModule } from "./time/index.js";
+import { lastModule } from "./last/index.js";
+import { privateModule } from "./private/index.js";
 
 export interface ModuleSettings {
   offlinePerUser: number;
   registration: { enabled: boolean; perIpPerHour: number };
+  /** XEP-0157 contact addresses the server publishes in disco (`contact.abuse`, …); none when absent */
+  contact?: ContactAddresses;
 }
 
 /** The modules a server loads, with options taken from the server configuration. */
 export function defaultModules(s: ModuleSettings): Array<[ModuleDefinition<any>, Record<string, unknown>]> {
-  const list: Array<[ModuleDefinition<any>, Record<string, unknown>]> = [
+  return [
     [rosterModule, {}],
     [presenceModule, {}],
     [messageModule, {}],
     [offlineModule, { maxPerUser: s.offlinePerUser }],
     [carbonsModule, {}],
-    [discoModule, {}],
+    [discoModule, { contact: s.contact ?? {} }],
     [pingModule, {}],
     [versionModule, {}],
     [vcardModule, {}],
     [blockingModule, {}],
+    [timeModule, {}],
+    [lastModule, {}],
+    [privateModule, {}],
+    // always: logged-in users change their password or delete their account even when
+    // registering new accounts in-band is off
+    [registerModule, { allowRegistration: s.registration.enabled, perIpPerHour: s.registration.perIpPerHour }],
   ];
-  if (s.registration.enabled) list.push([registerModule, { perIpPerHour: s.registration.perIpPerHour }]);
-  return list;
 }

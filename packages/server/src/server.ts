@@ -57,7 +57,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
     undo.push(() => {
       for (const m of [...modules].reverse()) m.unload();
     });
-    for (const [def, options] of defaultModules({ offlinePerUser: cfg.limits.offlinePerUser, registration: cfg.registration })) {
+    for (const [def, options] of defaultModules({ offlinePerUser: cfg.limits.offlinePerUser, registration: cfg.registration, contact: cfg.contact })) {
       modules.push(await loadModule(host, def, options));
     }
     const secret = await loadOrCreateSecret(cfg.dataDir);

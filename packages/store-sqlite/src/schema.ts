@@ -63,6 +63,27 @@ const migrations: Migration[] = [
       );
     `);
   },
+  // 1 → 2: XEP-0012 last activity, one row per user.
+  (db) => {
+    db.exec(`
+      CREATE TABLE last_activity (
+        owner TEXT PRIMARY KEY,
+        at INTEGER NOT NULL,             -- epoch ms
+        status TEXT                      -- NULL when the user left without a status
+      );
+    `);
+  },
+  // 2 → 3: XEP-0049 private XML storage, one row per (user, namespace).
+  (db) => {
+    db.exec(`
+      CREATE TABLE private_xml (
+        owner TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        xml TEXT NOT NULL,
+        PRIMARY KEY (owner, namespace)
+      );
+    `);
+  },
 ];
 
 export const CURRENT_SCHEMA_VERSION = migrations.length;
@@ -71,11 +92,14 @@ export function schemaVersion(db: Database): number {
   return db.pragma("user_version", { simple: true }) as number;
 }
 
-/** Brings the database up to CURRENT_SCHEMA_VERSION; refuses a file written by a newer build. */
-export function migrate(db: Database): void {
+/**
+ * Brings the database up to CURRENT_SCHEMA_VERSION (or to `target`, which tests use to build a
+ * file as an older release left it); refuses a file written by a newer build.
+ */
+export function migrate(db: Database, target = CURRENT_SCHEMA_VERSION): void {
   const found = schemaVersion(db);
   if (found > CURRENT_SCHEMA_VERSION) throw new SchemaVersionError(found, CURRENT_SCHEMA_VERSION);
-  for (let version = found; version < CURRENT_SCHEMA_VERSION; version++) {
+  for (let version = found; version < Math.min(target, CURRENT_SCHEMA_VERSION); version++) {
     db.transaction(() => {
       migrations[version]!(db);
       // pragma cannot take bound parameters; version is an integer we computed.

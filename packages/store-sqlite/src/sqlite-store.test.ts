@@ -4,7 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { fakeCredentials, storeContract } from "../../../test/contracts/store-contract.js";
-import { CURRENT_SCHEMA_VERSION } from "./schema.js";
+import { CURRENT_SCHEMA_VERSION, migrate } from "./schema.js";
 import { openSqliteStore } from "./sqlite-store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "switchboard-sqlite-"));
@@ -34,6 +34,8 @@ describe("SqliteStore persistence", () => {
     await first.offline.push("alice@example.com", "<message id='2'/>", 10);
     await first.vcard.set("alice@example.com", "<vCard xmlns='vcard-temp'/>");
     await first.blocklist.add("alice@example.com", ["spam@example.net"]);
+    await first.lastActivity.set("alice@example.com", 1_700_000_000_000, "Heading Home");
+    await first.privateXml.set("alice@example.com", [{ namespace: "storage:bookmarks", xml: "<storage xmlns='storage:bookmarks'/>" }], 10);
     await first.close();
 
     const second = openSqliteStore(file);
@@ -47,6 +49,8 @@ describe("SqliteStore persistence", () => {
       ]);
       expect(await second.vcard.get("alice@example.com")).toBe("<vCard xmlns='vcard-temp'/>");
       expect(await second.blocklist.list("alice@example.com")).toEqual(["spam@example.net"]);
+      expect(await second.lastActivity.get("alice@example.com")).toEqual({ at: 1_700_000_000_000, status: "Heading Home" });
+      expect(await second.privateXml.get("alice@example.com", "storage:bookmarks")).toBe("<storage xmlns='storage:bookmarks'/>");
       // The roster version sequence continues after a restart rather than starting over.
       await second.accounts.delete("alice@example.com");
       expect(
@@ -73,6 +77,33 @@ describe("SqliteStore persistence", () => {
       expect(CURRENT_SCHEMA_VERSION).toBeGreaterThan(0);
       expect(raw.pragma("user_version", { simple: true })).toBe(CURRENT_SCHEMA_VERSION);
       expect(raw.pragma("journal_mode", { simple: true })).toBe("wal");
+    } finally {
+      raw.close();
+    }
+  });
+
+  it("upgrades a file of schema version 1 in place, keeping its data and adding the new tables", async () => {
+    const file = freshFile();
+    const old = new Database(file);
+    migrate(old, 1);
+    old.prepare("INSERT INTO accounts (jid, credentials, created_at) VALUES (?, ?, ?)").run("alice@example.com", JSON.stringify(fakeCredentials("a")), 1);
+    old.prepare("INSERT INTO vcard (owner, xml) VALUES (?, ?)").run("alice@example.com", "<vCard xmlns='vcard-temp'/>");
+    expect(old.pragma("user_version", { simple: true })).toBe(1);
+    old.close();
+
+    const store = openSqliteStore(file);
+    try {
+      expect(await store.accounts.get("alice@example.com")).toEqual(fakeCredentials("a"));
+      expect(await store.vcard.get("alice@example.com")).toBe("<vCard xmlns='vcard-temp'/>");
+      await store.lastActivity.set("alice@example.com", 42, "bye");
+      expect(await store.lastActivity.get("alice@example.com")).toEqual({ at: 42, status: "bye" });
+      expect(await store.privateXml.set("alice@example.com", [{ namespace: "a:ns", xml: "<a xmlns='a:ns'/>" }], 1)).toBe(true);
+    } finally {
+      await store.close();
+    }
+    const raw = new Database(file, { readonly: true });
+    try {
+      expect(raw.pragma("user_version", { simple: true })).toBe(CURRENT_SCHEMA_VERSION);
     } finally {
       raw.close();
     }

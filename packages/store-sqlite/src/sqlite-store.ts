@@ -15,7 +15,10 @@ import {
   type AccountCredentials,
   type AccountStore,
   type BlockStore,
+  type LastActivityStore,
   type OfflineStore,
+  type PrivatePayload,
+  type PrivateStore,
   type RosterItem,
   type RosterStore,
   type Store,
@@ -43,6 +46,8 @@ export class SqliteStore implements Store {
   readonly offline: OfflineStore;
   readonly vcard: VCardStore;
   readonly blocklist: BlockStore;
+  readonly lastActivity: LastActivityStore;
+  readonly privateXml: PrivateStore;
 
   constructor(private readonly db: Database.Database) {
     const sql = prepareStatements(db);
@@ -51,6 +56,8 @@ export class SqliteStore implements Store {
     this.offline = sqliteOffline(db, sql);
     this.vcard = sqliteVCard(sql);
     this.blocklist = sqliteBlocklist(db, sql);
+    this.lastActivity = sqliteLastActivity(sql);
+    this.privateXml = sqlitePrivate(db, sql);
   }
 
   async close(): Promise<void> {
@@ -94,6 +101,8 @@ function sqliteAccounts(db: Database.Database, sql: Statements): Required<Accoun
     sql.deleteOffline.run(bare);
     sql.deleteVCard.run(bare);
     sql.deleteBlocklist.run(bare);
+    sql.deleteLastActivity.run(bare);
+    sql.deletePrivate.run(bare);
     return existed;
   });
 
@@ -250,6 +259,40 @@ function sqliteBlocklist(db: Database.Database, sql: Statements): BlockStore {
     },
     async remove(owner, jids) {
       return remove.immediate(owner, jids);
+    },
+  };
+}
+
+function sqliteLastActivity(sql: Statements): LastActivityStore {
+  return {
+    async get(owner) {
+      const row = sql.getLastActivity.get(owner);
+      if (row === undefined) return undefined;
+      return row.status === null ? { at: row.at } : { at: row.at, status: row.status };
+    },
+    async set(owner, at, status) {
+      sql.upsertLastActivity.run(owner, at, status ?? null);
+    },
+  };
+}
+
+function sqlitePrivate(db: Database.Database, sql: Statements): PrivateStore {
+  const set = db.transaction((owner: string, payloads: PrivatePayload[], maxNamespaces: number): boolean => {
+    const added = new Set(payloads.map((p) => p.namespace).filter((ns) => sql.getPrivate.get(owner, ns) === undefined));
+    if (sql.countPrivate.get(owner)!.n + added.size > maxNamespaces) return false;
+    for (const { namespace, xml } of payloads) sql.upsertPrivate.run(owner, namespace, xml);
+    return true;
+  });
+
+  return {
+    async get(owner, namespace) {
+      return sql.getPrivate.get(owner, namespace)?.xml;
+    },
+    async set(owner, payloads, maxNamespaces) {
+      return set.immediate(owner, payloads, maxNamespaces);
+    },
+    async count(owner) {
+      return sql.countPrivate.get(owner)!.n;
     },
   };
 }

@@ -76,5 +76,26 @@ export function prepareStatements(db: Database) {
     ),
     deleteBlocked: db.prepare<[owner: string, jid: string]>("DELETE FROM blocklist WHERE owner = ? AND jid = ?"),
     deleteBlocklist: db.prepare<[owner: string]>("DELETE FROM blocklist WHERE owner = ?"),
+
+    // last activity
+    getLastActivity: db.prepare<[owner: string], { at: number; status: string | null }>(
+      "SELECT at, status FROM last_activity WHERE owner = ?",
+    ),
+    upsertLastActivity: db.prepare<[owner: string, at: number, status: string | null]>(
+      "INSERT INTO last_activity (owner, at, status) VALUES (?, ?, ?) " +
+        "ON CONFLICT (owner) DO UPDATE SET at = excluded.at, status = excluded.status",
+    ),
+    deleteLastActivity: db.prepare<[owner: string]>("DELETE FROM last_activity WHERE owner = ?"),
+
+    // private XML
+    getPrivate: db.prepare<[owner: string, namespace: string], { xml: string }>(
+      "SELECT xml FROM private_xml WHERE owner = ? AND namespace = ?",
+    ),
+    countPrivate: db.prepare<[owner: string], { n: number }>("SELECT COUNT(*) AS n FROM private_xml WHERE owner = ?"),
+    upsertPrivate: db.prepare<[owner: string, namespace: string, xml: string]>(
+      "INSERT INTO private_xml (owner, namespace, xml) VALUES (?, ?, ?) " +
+        "ON CONFLICT (owner, namespace) DO UPDATE SET xml = excluded.xml",
+    ),
+    deletePrivate: db.prepare<[owner: string]>("DELETE FROM private_xml WHERE owner = ?"),
   };
 }

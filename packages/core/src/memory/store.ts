@@ -13,7 +13,11 @@ import {
   type AccountCredentials,
   type AccountStore,
   type BlockStore,
+  type LastActivity,
+  type LastActivityStore,
   type OfflineStore,
+  type PrivatePayload,
+  type PrivateStore,
   type RosterItem,
   type RosterStore,
   type Store,
@@ -28,6 +32,8 @@ interface UserData {
   offline: Map<string, StoredStanza[]>;
   vcard: Map<string, string>;
   blocklist: Map<string, Set<string>>;
+  lastActivity: Map<string, LastActivity>;
+  privateXml: Map<string, Map<string, string>>;
 }
 
 function copyItem(item: RosterItem): RosterItem {
@@ -64,6 +70,8 @@ class MemoryAccountStore implements AccountStore {
     this.userData.offline.delete(bare);
     this.userData.vcard.delete(bare);
     this.userData.blocklist.delete(bare);
+    this.userData.lastActivity.delete(bare);
+    this.userData.privateXml.delete(bare);
     return existed;
   }
 
@@ -210,12 +218,49 @@ class MemoryBlockStore implements BlockStore {
   }
 }
 
+class MemoryLastActivityStore implements LastActivityStore {
+  constructor(private readonly userData: UserData) {}
+
+  async get(owner: string): Promise<LastActivity | undefined> {
+    const last = this.userData.lastActivity.get(owner);
+    return last === undefined ? undefined : { ...last };
+  }
+
+  async set(owner: string, at: number, status?: string): Promise<void> {
+    this.userData.lastActivity.set(owner, status === undefined ? { at } : { at, status });
+  }
+}
+
+class MemoryPrivateStore implements PrivateStore {
+  constructor(private readonly userData: UserData) {}
+
+  async get(owner: string, namespace: string): Promise<string | undefined> {
+    return this.userData.privateXml.get(owner)?.get(namespace);
+  }
+
+  // Atomic per user for free: there is no await between the check and the writes.
+  async set(owner: string, payloads: PrivatePayload[], maxNamespaces: number): Promise<boolean> {
+    const held = this.userData.privateXml.get(owner) ?? new Map<string, string>();
+    const added = new Set(payloads.map((p) => p.namespace).filter((ns) => !held.has(ns)));
+    if (held.size + added.size > maxNamespaces) return false;
+    for (const { namespace, xml } of payloads) held.set(namespace, xml);
+    if (held.size > 0) this.userData.privateXml.set(owner, held);
+    return true;
+  }
+
+  async count(owner: string): Promise<number> {
+    return this.userData.privateXml.get(owner)?.size ?? 0;
+  }
+}
+
 export class MemoryStore implements Store {
   readonly accounts: Required<AccountStore>;
   readonly roster: RosterStore;
   readonly offline: OfflineStore;
   readonly vcard: VCardStore;
   readonly blocklist: BlockStore;
+  readonly lastActivity: LastActivityStore;
+  readonly privateXml: PrivateStore;
 
   constructor() {
     const userData: UserData = {
@@ -224,12 +269,16 @@ export class MemoryStore implements Store {
       offline: new Map(),
       vcard: new Map(),
       blocklist: new Map(),
+      lastActivity: new Map(),
+      privateXml: new Map(),
     };
     this.accounts = new MemoryAccountStore(userData);
     this.roster = new MemoryRosterStore(userData);
     this.offline = new MemoryOfflineStore(userData);
     this.vcard = new MemoryVCardStore(userData);
     this.blocklist = new MemoryBlockStore(userData);
+    this.lastActivity = new MemoryLastActivityStore(userData);
+    this.privateXml = new MemoryPrivateStore(userData);
   }
 
   async close(): Promise<void> {}

@@ -9,22 +9,35 @@
  * <service-unavailable/>, the same answer a non-existent account gets, so the reply does not
  * leak whether the account exists. (ejabberd uses subscription-required in some versions; we
  * prefer the answer that is indistinguishable from "no such user".)
+ *
+ * The server's info also carries the operator's contact addresses (XEP-0157, contact.ts).
  */
 import { type Element, type Jid, NS_DISCO_INFO, NS_DISCO_ITEMS, StanzaError, x } from "@switchboard/xml";
 import { defineModule, type DiscoIdentity, type Host } from "@switchboard/core";
+import { contactForm, validateContact, type ContactAddresses } from "./contact.js";
 import { listDiscoItems } from "./items.js";
 
 export { addDiscoItem, listDiscoItems, type DiscoItem } from "./items.js";
+export { CONTACT_FIELDS, type ContactAddresses, type ContactField } from "./contact.js";
+
+export interface DiscoOptions {
+  /** XEP-0157 addresses by kind ('abuse', 'admin', …), each a list of URIs; none by default */
+  contact: ContactAddresses;
+}
 
 /** The identity XEP-0030 registry gives a registered account (category 'account', type 'registered'). */
 const ACCOUNT_IDENTITY: DiscoIdentity = { category: "account", type: "registered" };
 
-export const discoModule = defineModule({
+export const discoModule = defineModule<DiscoOptions>({
   name: "disco",
-  spec: "XEP-0030",
-  defaults: {},
+  spec: "XEP-0030, XEP-0157",
+  defaults: { contact: {} },
+  validate(o) {
+    validateContact(o.contact);
+  },
   setup(ctx) {
     const { host } = ctx;
+    const serverInfo = contactForm(ctx.options.contact);
     ctx.hostFeature(NS_DISCO_INFO);
     ctx.hostFeature(NS_DISCO_ITEMS);
     ctx.accountFeature(NS_DISCO_INFO);
@@ -34,7 +47,7 @@ export const discoModule = defineModule({
       if (ev.to.local === "") {
         rejectUnknownNode(query);
         const features = new Set([...host.disco.hostFeatures, NS_DISCO_INFO, NS_DISCO_ITEMS]);
-        return infoResult(query, host.disco.identities, features);
+        return infoResult(query, host.disco.identities, features, serverInfo);
       }
       await assertMayDiscover(host, ev.from, ev.to);
       rejectUnknownNode(query);
@@ -73,7 +86,7 @@ async function assertMayDiscover(host: Host, requester: Jid, account: Jid): Prom
   throw new StanzaError("service-unavailable");
 }
 
-function infoResult(query: Element, identities: readonly DiscoIdentity[], features: Set<string>): Element {
+function infoResult(query: Element, identities: readonly DiscoIdentity[], features: Set<string>, form?: Element): Element {
   // XEP-0115 §5.1 hashes sort identities and features; sorting here keeps answers stable too.
   const unique = new Map(identities.map((i) => [`${i.category}/${i.type}/${i.name ?? ""}`, i]));
   const sortedIdentities = [...unique.values()].sort(
@@ -84,5 +97,7 @@ function infoResult(query: Element, identities: readonly DiscoIdentity[], featur
     { xmlns: NS_DISCO_INFO, node: query.attrs.node || undefined },
     sortedIdentities.map((i) => x("identity", { category: i.category, type: i.type, name: i.name })),
     [...features].sort().map((f) => x("feature", { var: f })),
+    // XEP-0128 §3: extended information follows the features
+    form,
   );
 }

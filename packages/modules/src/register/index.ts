@@ -1,21 +1,22 @@
 /**
- * XEP-0077 In-Band Registration: account creation before authentication (§3.1), and for an
- * authenticated account its registration state (§3.2 "already registered"), cancellation
- * (§3.2, <remove/>) and password change (§3.3). Loaded only when the operator enables
- * registration.
- *
- * Abuse control (§11.1 "Account Registration Abuse"): registrations are limited per IP
- * address with the cluster-wide limiter policy 'register.per-ip' (`perIpPerHour`, token
- * bucket over one hour). Every well-formed attempt costs a token, conflicts included, so the
- * form cannot be used to probe for taken usernames at full speed.
+ * XEP-0077 In-Band Registration. Always loaded, so that a logged-in user can see its
+ * registration (§3.2 "already registered"), cancel it (§3.2, <remove/>) and change its password
+ * (§3.3) — clients' "change password" and "delete account" menus — as Prosody offers them with
+ * registration closed. Account creation before authentication (§3.1), the `register` stream
+ * feature and the pre-auth IQ exist only with `allowRegistration`; without it a stranger's
+ * pre-auth IQ ends the stream like any stanza before authentication. The disco feature stays
+ * either way (Prosody too): clients look for it before offering the password change.
  */
-import { AccountExistsError, REPLIED, defineModule, iqResult, type StanzaEvent } from "@switchboard/core";
-import { type Element, NS_REGISTER, NS_REGISTER_FEATURE, StanzaError, StreamError, x } from "@switchboard/xml";
+import { REPLIED, defineModule, iqResult, type StanzaEvent } from "@switchboard/core";
+import { type Element, NS_REGISTER, StanzaError, StreamError, x } from "@switchboard/xml";
+import { offerRegistration } from "./signup.js";
 import { accountJid, credentialsFor, field, type FieldLimits } from "./validate.js";
 
-export const REGISTER_POLICY = "register.per-ip";
+export { REGISTER_POLICY } from "./signup.js";
 
 export interface RegisterOptions extends FieldLimits {
+  /** §3.1: anyone may create an account before logging in (`registration.enabled`) */
+  allowRegistration: boolean;
   /** accounts one IP address may create per hour */
   perIpPerHour: number;
   /** §3.3: authenticated users may change their password */
@@ -29,6 +30,7 @@ export const registerModule = defineModule<RegisterOptions>({
   name: "register",
   spec: "XEP-0077",
   defaults: {
+    allowRegistration: false,
     perIpPerHour: 5,
     allowPasswordChange: true,
     requireEncryption: true,
@@ -43,36 +45,8 @@ export const registerModule = defineModule<RegisterOptions>({
   },
   setup(ctx) {
     const { host, options, log } = ctx;
-    host.limiter.define(REGISTER_POLICY, { limit: options.perIpPerHour, intervalMs: 3_600_000, scope: "cluster" });
     ctx.hostFeature(NS_REGISTER);
-    ctx.streamFeature("preAuth", () => x("register", { xmlns: NS_REGISTER_FEATURE }));
-
-    ctx.preAuthIq(NS_REGISTER, async (stanza, query, conn) => {
-      if (stanza.attrs.type === "get") {
-        return x("query", { xmlns: NS_REGISTER }, x("instructions", null, options.instructions), x("username"), x("password"));
-      }
-      if (stanza.attrs.type !== "set") throw new StanzaError("bad-request");
-      if (query.getChild("remove")) throw new StanzaError("not-authorized", "log in to cancel a registration");
-      if (options.requireEncryption && !conn.secure) throw new StanzaError("not-authorized", "registration requires an encrypted connection");
-      const username = field(query, "username");
-      const password = field(query, "password");
-      // §3.1: required information missing → not-acceptable.
-      if (username === undefined || password === undefined) throw new StanzaError("not-acceptable", "username and password are required");
-      const account = accountJid(username, host.domain, options);
-      if (!host.limiter.hit(REGISTER_POLICY, conn.ip)) {
-        log.info({ ip: conn.ip, policy: REGISTER_POLICY }, "registration refused: per-IP limit reached");
-        throw new StanzaError("resource-constraint", "too many registrations from your address", "wait");
-      }
-      if (await host.store.accounts.exists(account.bare)) throw new StanzaError("conflict", "that username is taken");
-      const credentials = await credentialsFor(password, options);
-      try {
-        await host.store.accounts.create(account.bare, credentials);
-      } catch (err) {
-        if (err instanceof AccountExistsError) throw new StanzaError("conflict", "that username is taken", undefined, { cause: err });
-        throw err;
-      }
-      log.info({ jid: account.bare, ip: conn.ip }, "account registered in-band");
-    });
+    if (options.allowRegistration) offerRegistration(ctx);
 
     ctx.iq({ type: "get", xmlns: NS_REGISTER, name: "query", targets: ["host", "bare"] }, (ev) => {
       assertOwnAccount(ev);

@@ -69,7 +69,15 @@ export function redisAccounts(client: RedisClient, scripts: StoreScripts, prefix
     },
     async delete(bare) {
       const keys = userKeys(prefix, bare);
-      const existed = await scripts.deleteUser(keys.account, keys.roster, keys.offline, keys.vcard, keys.blocklist);
+      const existed = await scripts.deleteUser(
+        keys.account,
+        keys.roster,
+        keys.offline,
+        keys.vcard,
+        keys.blocklist,
+        keys.lastActivity,
+        keys.privateXml,
+      );
       await client.zrem(index, bare);
       return existed === 1;
     },

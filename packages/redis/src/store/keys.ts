@@ -25,6 +25,10 @@ export interface UserKeys {
   vcard: string;
   /** sorted set: blocked JID scored by insertion sequence, so the blocking order is kept */
   blocklist: string;
+  /** string: JSON `{ at, status? }` of the user's last logout (XEP-0012) */
+  lastActivity: string;
+  /** hash: namespace → serialized private XML (XEP-0049) */
+  privateXml: string;
 }
 
 export class InvalidKeyPrefixError extends Error {
@@ -49,6 +53,8 @@ export function userKeys(prefix: string, bare: string): UserKeys {
     offlineClaim: `${base}:offlineclaim`,
     vcard: `${base}:vcard`,
     blocklist: `${base}:blocklist`,
+    lastActivity: `${base}:last`,
+    privateXml: `${base}:private`,
   };
 }
 

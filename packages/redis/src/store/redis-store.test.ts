@@ -85,10 +85,12 @@ describe("RedisStore key layout", () => {
       await store.offline.push(bare, "<message/>", 10);
       await store.vcard.set(bare, "<vCard xmlns='vcard-temp'/>");
       await store.blocklist.add(bare, ["spam@example.net"]);
+      await store.lastActivity.set(bare, Date.now(), "gone");
+      await store.privateXml.set(bare, [{ namespace: "storage:bookmarks", xml: "<storage xmlns='storage:bookmarks'/>" }], 10);
       expect(await store.offline.claimDelivery!(bare, 60_000)).toBeDefined();
     }
     const keys = await keysUnder(prefix);
-    expect(keys).toHaveLength(1 + 7 * users.length);
+    expect(keys).toHaveLength(1 + 9 * users.length);
     expect(keys).toContain(accountIndexKey(prefix));
     for (const bare of users) {
       const own = keys.filter((key) => key.startsWith(`${prefix}:{${bare}}:`));
@@ -127,6 +129,10 @@ describe("RedisStore key layout", () => {
     await store.accounts.create(ALICE, fakeCredentials("a"));
     await store.roster.put(ALICE, rosterItem("bob@example.com"));
     await store.offline.push(ALICE, "<message/>", 10);
+    await store.vcard.set(ALICE, "<vCard xmlns='vcard-temp'/>");
+    await store.blocklist.add(ALICE, ["spam@example.net"]);
+    await store.lastActivity.set(ALICE, Date.now());
+    await store.privateXml.set(ALICE, [{ namespace: "storage:bookmarks", xml: "<storage xmlns='storage:bookmarks'/>" }], 10);
     await store.accounts.delete(ALICE);
     expect(await keysUnder(prefix)).toEqual([userKeys(prefix, ALICE).rosterVersion]);
   });

@@ -17,11 +17,20 @@
 
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis, type RedisOptions } from "ioredis";
-import type { AccountStore, BlockStore, OfflineStore, RosterStore, Store, VCardStore } from "@switchboard/core";
+import type {
+  AccountStore,
+  BlockStore,
+  LastActivityStore,
+  OfflineStore,
+  PrivateStore,
+  RosterStore,
+  Store,
+  VCardStore,
+} from "@switchboard/core";
 import { redisAccounts } from "./accounts.js";
 import { assertValidPrefix } from "./keys.js";
 import { defineStoreScripts, type RedisClient } from "./scripts.js";
-import { redisBlocklist, redisOffline, redisRoster, redisVCard } from "./user-data.js";
+import { redisBlocklist, redisLastActivity, redisOffline, redisPrivate, redisRoster, redisVCard } from "./user-data.js";
 
 export const DEFAULT_KEY_PREFIX = "sb";
 const CLOSE_WAIT_MS = 1_000;
@@ -51,6 +60,8 @@ export class RedisStore implements Store {
   readonly offline: OfflineStore;
   readonly vcard: VCardStore;
   readonly blocklist: BlockStore;
+  readonly lastActivity: LastActivityStore;
+  readonly privateXml: PrivateStore;
   readonly prefix: string;
   private closed = false;
 
@@ -66,6 +77,8 @@ export class RedisStore implements Store {
     this.offline = redisOffline(client, scripts, this.prefix);
     this.vcard = redisVCard(client, this.prefix);
     this.blocklist = redisBlocklist(client, scripts, this.prefix);
+    this.lastActivity = redisLastActivity(client, this.prefix);
+    this.privateXml = redisPrivate(client, scripts, this.prefix);
   }
 
   /**

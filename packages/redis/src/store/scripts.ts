@@ -71,13 +71,15 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 return redis.call('INCR', KEYS[2])`;
 
 /**
- * KEYS: account, roster, offline, vcard, blocklist. Returns 1 when the account existed. The
- * user data goes even when the account is already gone, so stray data never outlives it. The
- * roster version counter is deliberately not among the keys: see RedisStore's roster comment.
+ * KEYS: account, then every user data key (roster, offline, vcard, blocklist, last activity,
+ * private XML).
+ * Returns 1 when the account existed. The user data goes even when the account is already gone,
+ * so stray data never outlives it. The roster version counter is deliberately not among the
+ * keys: see RedisStore's roster comment.
  */
 const DELETE_USER = `
 local existed = redis.call('DEL', KEYS[1])
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('DEL', unpack(KEYS, 2))
 return existed`;
 
 /**
@@ -115,6 +117,22 @@ for _, jid in ipairs(ARGV) do
 end
 return removed`;
 
+/**
+ * KEYS[1] private XML hash; ARGV[1] the most namespaces the user may hold, then namespace and
+ * XML pairs. All or nothing: returns 0 and writes nothing when the namespaces not held yet
+ * would pass the cap.
+ */
+const PRIVATE_SET = `
+local added, seen = 0, {}
+for i = 2, #ARGV, 2 do
+  local ns = ARGV[i]
+  if not seen[ns] and redis.call('HEXISTS', KEYS[1], ns) == 0 then added = added + 1 end
+  seen[ns] = true
+end
+if redis.call('HLEN', KEYS[1]) + added > tonumber(ARGV[1]) then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1`;
+
 const SCRIPTS = {
   switchboardStoreOfflinePush: { numberOfKeys: 1, lua: OFFLINE_PUSH },
   switchboardStoreOfflinePeek: { numberOfKeys: 1, lua: OFFLINE_PEEK },
@@ -122,7 +140,8 @@ const SCRIPTS = {
   switchboardStoreOfflineCount: { numberOfKeys: 1, lua: OFFLINE_COUNT },
   switchboardStoreRosterPut: { numberOfKeys: 2, lua: ROSTER_PUT },
   switchboardStoreRosterRemove: { numberOfKeys: 2, lua: ROSTER_REMOVE },
-  switchboardStoreDeleteUser: { numberOfKeys: 5, lua: DELETE_USER },
+  switchboardStoreDeleteUser: { numberOfKeys: 7, lua: DELETE_USER },
+  switchboardStorePrivateSet: { numberOfKeys: 1, lua: PRIVATE_SET },
   switchboardStoreClaimRenew: { numberOfKeys: 1, lua: CLAIM_RENEW },
   switchboardStoreClaimRelease: { numberOfKeys: 1, lua: CLAIM_RELEASE },
   switchboardStoreBlockAdd: { numberOfKeys: 1, lua: BLOCK_ADD },
@@ -138,7 +157,17 @@ export interface StoreScripts {
   offlineCount(offline: string): Promise<number>;
   rosterPut(roster: string, version: string, contact: string, itemJson: string): Promise<number>;
   rosterRemove(roster: string, version: string, contact: string): Promise<number>;
-  deleteUser(account: string, roster: string, offline: string, vcard: string, blocklist: string): Promise<number>;
+  deleteUser(
+    account: string,
+    roster: string,
+    offline: string,
+    vcard: string,
+    blocklist: string,
+    lastActivity: string,
+    privateXml: string,
+  ): Promise<number>;
+  /** pairs: namespace, xml, namespace, xml, ... */
+  privateSet(privateXml: string, maxNamespaces: number, pairs: string[]): Promise<number>;
   blockAdd(blocklist: string, jids: string[]): Promise<string[]>;
   blockRemove(blocklist: string, jids: string[]): Promise<string[]>;
   claimRenew(claim: string, token: string, ttlMs: number): Promise<number>;
@@ -167,6 +196,7 @@ export function defineStoreScripts(client: RedisClient): StoreScripts {
     rosterRemove: (roster, version, contact) =>
       call("switchboardStoreRosterRemove", roster, version, contact) as Promise<number>,
     deleteUser: (...keys) => call("switchboardStoreDeleteUser", ...keys) as Promise<number>,
+    privateSet: (key, max, pairs) => call("switchboardStorePrivateSet", key, max, ...pairs) as Promise<number>,
     blockAdd: (blocklist, jids) => call("switchboardStoreBlockAdd", blocklist, ...jids) as Promise<string[]>,
     blockRemove: (blocklist, jids) => call("switchboardStoreBlockRemove", blocklist, ...jids) as Promise<string[]>,
     claimRenew: (claim, token, ttlMs) => call("switchboardStoreClaimRenew", claim, token, ttlMs) as Promise<number>,

@@ -1,10 +1,20 @@
 /**
- * Roster (RFC 6121 §2), offline (XEP-0160), vcard-temp (XEP-0054) and blocking (XEP-0191) on
- * Redis. Each multi-step operation is one Lua script over keys of a single user (scripts.ts).
+ * Roster (RFC 6121 §2), offline (XEP-0160), vcard-temp (XEP-0054), blocking (XEP-0191), last
+ * activity (XEP-0012) and private XML (XEP-0049) on Redis. Each multi-step operation is one Lua script over keys of a single user (scripts.ts).
  */
 
 import { randomUUID } from "node:crypto";
-import type { BlockStore, OfflineClaim, OfflineStore, RosterItem, RosterStore, VCardStore } from "@switchboard/core";
+import type {
+  BlockStore,
+  LastActivity,
+  LastActivityStore,
+  OfflineClaim,
+  OfflineStore,
+  PrivateStore,
+  RosterItem,
+  RosterStore,
+  VCardStore,
+} from "@switchboard/core";
 import { userKeys } from "./keys.js";
 import type { RedisClient, StoreScripts } from "./scripts.js";
 
@@ -101,6 +111,36 @@ export function redisBlocklist(client: RedisClient, scripts: StoreScripts, prefi
     },
     async remove(owner, jids) {
       return scripts.blockRemove(userKeys(prefix, owner).blocklist, jids);
+    },
+  };
+}
+
+export function redisLastActivity(client: RedisClient, prefix: string): LastActivityStore {
+  return {
+    async get(owner) {
+      const json = await client.get(userKeys(prefix, owner).lastActivity);
+      if (json === null) return undefined;
+      const { at, status } = JSON.parse(json) as LastActivity;
+      return status === undefined ? { at } : { at, status };
+    },
+    async set(owner, at, status) {
+      await client.set(userKeys(prefix, owner).lastActivity, JSON.stringify({ at, status }));
+    },
+  };
+}
+
+export function redisPrivate(client: RedisClient, scripts: StoreScripts, prefix: string): PrivateStore {
+  return {
+    async get(owner, namespace) {
+      return (await client.hget(userKeys(prefix, owner).privateXml, namespace)) ?? undefined;
+    },
+    async set(owner, payloads, maxNamespaces) {
+      if (payloads.length === 0) return true;
+      const pairs = payloads.flatMap(({ namespace, xml }) => [namespace, xml]);
+      return (await scripts.privateSet(userKeys(prefix, owner).privateXml, maxNamespaces, pairs)) === 1;
+    },
+    async count(owner) {
+      return client.hlen(userKeys(prefix, owner).privateXml);
     },
   };
 }
