@@ -3,6 +3,7 @@
  * edges must not cost a Redis round trip per stanza. Counted on Redis itself (INFO stats of a
  * redis-server used by nothing else), so nothing in the test can hide a call.
  */
+import type { InProcessMetrics } from "@switchboard/core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { connect, xml, type TestClient } from "../support/client.js";
@@ -59,5 +60,6 @@ it("routes chat between edges without a Redis round trip per stanza", async () =
   expect(used).toBeLessThan(Math.min(allowance, MESSAGES));
   const delivered = bob.received.filter((el) => (el.getChildText("body") ?? "").startsWith("m")).length;
   expect(delivered).toBe(MESSAGES);
-  expect(ts.nodes[0]!.host.counters.deliveredBus).toBeGreaterThanOrEqual(2 * MESSAGES);
+  const metrics = ts.nodes[0]!.host.metrics as InProcessMetrics;
+  expect(metrics.value("switchboard_deliveries_total", { path: "bus" })).toBeGreaterThanOrEqual(2 * MESSAGES);
 });

@@ -32,6 +32,10 @@ export interface ClosedSessionEvent extends SessionEvent {
  * The events of the routing core. Destination events are named `<kind>/<target>`, where
  * target is `host` (the server domain itself), `bare` (a local account's bare JID) or `full`
  * (a resource), mirroring RFC 6121 §8.5 delivery rules.
+ *
+ * The map is open: a module adds its own events by augmenting this interface
+ * (`declare module "@switchboard/core" { interface CoreEvents { "muc/joined": … } }`), and
+ * fires them on `host.hooks` like any other.
  */
 export interface CoreEvents {
   /** every stanza a local client sends, after stamping, before routing (limits, blocking, carbons) */
@@ -51,6 +55,15 @@ export interface CoreEvents {
   "route/remote": StanzaEvent;
   /** about to write to one resource; a handler returning true suppresses the delivery */
   "stanza/deliver": DeliverEvent;
+  /**
+   * A chat or normal message to an existing local account that no resource may receive now
+   * (RFC 6121 §8.5.2.1.1 "the server MAY store the message"). `to` is the recipient's bare JID
+   * (the stanza keeps its original 'to'). A handler returns true when it took responsibility —
+   * it stored the message (offline storage, XEP-0160) or answered the sender itself (a quota
+   * error). When none does, the message module bounces <service-unavailable/> (or drops a
+   * standalone chat state): an undeliverable message is never lost in silence.
+   */
+  "message/undeliverable": StanzaEvent;
   "session/bound": SessionEvent;
   "session/closed": ClosedSessionEvent;
   /**

@@ -6,6 +6,7 @@ import { MemorySessionRegistry } from "./memory/registry.js";
 import { MemoryStanzaBus } from "./memory/bus.js";
 import { MemoryStore } from "./memory/store.js";
 import { silentLogger } from "./logger.js";
+import { InProcessMetrics } from "./metrics.js";
 import type { LocalSession } from "./session.js";
 import type { BusEnvelope, SessionInfo, StanzaBus } from "./ports.js";
 
@@ -38,6 +39,7 @@ function makeHost(bus: StanzaBus = new MemoryStanzaBus(), isNodeAlive?: (id: str
     limiter: new MemoryLimiter(),
     log: silentLogger,
     isNodeAlive,
+    metrics: new InProcessMetrics(),
   });
   host.start();
   return host;
@@ -79,7 +81,7 @@ describe("Host and the stanza bus", () => {
     const stanza = x("message", { to: "bob@localhost/b" });
     expect(await host.deliver(info("dead"), stanza)).toBe(false);
     expect(await host.deliver(info("other"), stanza)).toBe(false);
-    expect(host.counters.deliveredBus).toBe(0);
+    expect((host.metrics as InProcessMetrics).value("switchboard_deliveries_total", { path: "bus" })).toBe(0);
     expect(await host.deliver(info("n1", "no-such-stream"), stanza)).toBe(false);
   });
 });

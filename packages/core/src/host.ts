@@ -12,6 +12,7 @@ import type { LocalSession } from "./session.js";
 import { Router } from "./router.js";
 import { DiscoRegistry } from "./disco.js";
 import { StreamFeatures } from "./stream-features.js";
+import { noopMetrics, type Metrics } from "./metrics.js";
 
 export interface HostLimits {
   offlinePerUser: number;
@@ -40,14 +41,26 @@ export interface HostOptions {
    * draining), or undefined when they can. Checked when a client starts authenticating.
    */
   loginBlocker?: () => string | undefined;
+  /** the metrics adapter (default: counts nothing) */
+  metrics?: Metrics;
 }
 
-/** Counters the tests and metrics read (e.g. to prove no store round trip per stanza). */
-export interface HostCounters {
-  routed: number;
-  deliveredLocal: number;
-  deliveredBus: number;
-  registryLookups: number;
+/** The core's own counts, through the metrics port (tests read them to prove no round trip per stanza). */
+export interface CoreMeters {
+  routed: { add(n?: number): void };
+  deliveredLocal: { add(n?: number): void };
+  deliveredBus: { add(n?: number): void };
+  registryLookups: { add(n?: number): void };
+}
+
+function coreMeters(metrics: Metrics): CoreMeters {
+  const deliveries = metrics.counter("switchboard_deliveries_total", { help: "Stanzas handed to a resource, by path (local stream or bus)", labels: ["path"] });
+  return {
+    routed: metrics.counter("switchboard_stanzas_routed_total", { help: "Stanzas through the router" }).with({}),
+    deliveredLocal: deliveries.with({ path: "local" }),
+    deliveredBus: deliveries.with({ path: "bus" }),
+    registryLookups: metrics.counter("switchboard_registry_lookups_total", { help: "Session registry reads made by the router" }).with({}),
+  };
 }
 
 export class Host {
@@ -66,12 +79,14 @@ export class Host {
   readonly disco = new DiscoRegistry();
   readonly streamFeatures = new StreamFeatures();
   readonly router: Router;
-  readonly counters: HostCounters = { routed: 0, deliveredLocal: 0, deliveredBus: 0, registryLookups: 0 };
   /** streams held by this process, by session id */
   readonly sessions = new Map<string, LocalSession>();
   private unsubscribeBus?: () => void;
   private readonly isNodeAlive: (nodeId: string) => boolean;
   private readonly liveNodeCount: () => number;
+  /** Where everything that counts goes (no-op unless the process wires an adapter). */
+  readonly metrics: Metrics;
+  readonly meters: CoreMeters;
   /** Why new logins are refused right now (undefined: they are accepted); see HostOptions. */
   readonly loginBlocker: () => string | undefined;
 
@@ -89,6 +104,8 @@ export class Host {
     this.isNodeAlive = opts.isNodeAlive ?? (() => true);
     this.liveNodeCount = opts.liveNodeCount ?? (() => 1);
     this.loginBlocker = opts.loginBlocker ?? (() => undefined);
+    this.metrics = opts.metrics ?? noopMetrics;
+    this.meters = coreMeters(this.metrics);
   }
 
   /** Starts receiving stanzas other nodes address to streams held here. */
@@ -126,7 +143,7 @@ export class Host {
     if (target.nodeId === this.nodeId) {
       const session = this.sessions.get(target.sessionId);
       if (!session || session.closed) return false;
-      this.counters.deliveredLocal++;
+      this.meters.deliveredLocal.add();
       session.send(stanza);
       return true;
     }
@@ -137,7 +154,7 @@ export class Host {
       this.log.warn({ err, node: target.nodeId }, "stanza bus refused a stanza");
       return false;
     }
-    this.counters.deliveredBus++;
+    this.meters.deliveredBus.add();
     return true;
   }
 

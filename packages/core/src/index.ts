@@ -16,3 +16,4 @@ export * from "./stream-features.js";
 export * from "./cached-registry.js";
 export * from "./shared-limiter.js";
 export * from "./interest.js";
+export * from "./metrics.js";

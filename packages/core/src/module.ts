@@ -4,7 +4,7 @@
  * its context, which records them so unloading removes exactly what it added.
  */
 import type { CoreEvents } from "./events.js";
-import type { HookHandler } from "./hooks.js";
+import type { HookHandler, HookPosition } from "./hooks.js";
 import type { Host } from "./host.js";
 import type { IqHandler, IqSpec } from "./iq.js";
 import type { Logger } from "./logger.js";
@@ -13,7 +13,8 @@ export interface ModuleContext<Options> {
   readonly host: Host;
   readonly options: Options;
   readonly log: Logger;
-  on<K extends keyof CoreEvents>(event: K, handler: HookHandler<CoreEvents[K]>, priority?: number): void;
+  /** Hooks an event; `position` names the band (default feature) and an offset within it. */
+  on<K extends keyof CoreEvents>(event: K, handler: HookHandler<CoreEvents[K]>, position?: HookPosition): void;
   iq(spec: IqSpec, handler: IqHandler): void;
   /** disco#info feature on the server domain */
   hostFeature(ns: string): void;
@@ -59,7 +60,7 @@ export async function loadModule<Options>(
     host,
     options: merged,
     log: host.log.child({ module: def.name }),
-    on: (event, handler, priority) => undo.push(host.hooks.on(event, handler, priority)),
+    on: (event, handler, position) => undo.push(host.hooks.on(event, handler, position)),
     iq: (spec, handler) => undo.push(host.iq.handle(spec, handler)),
     hostFeature: (ns) => undo.push(host.disco.addHostFeature(ns)),
     accountFeature: (ns) => undo.push(host.disco.addAccountFeature(ns)),

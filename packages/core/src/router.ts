@@ -36,7 +36,7 @@ export class Router {
    */
   async route(stanza: Element, origin?: LocalSession): Promise<void> {
     const host = this.host;
-    host.counters.routed++;
+    host.meters.routed.add();
     const kind = stanza.name as StanzaKind;
     // The stream stamped `from` with its own JID: reuse the parsed one (hot path).
     const fromAttr = stanza.attrs.from;
@@ -112,7 +112,7 @@ export class Router {
 
   /** Delivers to a full JID if that resource is online anywhere in the cluster. */
   async deliverToFull(ev: StanzaEvent): Promise<boolean> {
-    this.host.counters.registryLookups++;
+    this.host.meters.registryLookups.add();
     const info = await this.host.registry.get(ev.to.full);
     if (!info) return false;
     return this.host.deliver(info, ev.stanza);

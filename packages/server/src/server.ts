@@ -2,7 +2,7 @@
  * A Switchboard process: the all-in-one embedded node (role "all") or a cluster edge (role
  * "edge"). Same modules, same streams; only the backends differ (backends.ts).
  */
-import { Host, loadModule, type LoadedModule, type Logger, type Store } from "@switchboard/core";
+import { Host, InProcessMetrics, loadModule, type LoadedModule, type Logger, type Store } from "@switchboard/core";
 import { startC2s, type C2sListeners } from "@switchboard/c2s";
 import { defaultModules } from "@switchboard/modules";
 import type { SwitchboardConfig } from "./config.js";
@@ -50,6 +50,8 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
       // New logins get a temporary error while the cluster backends are away (ARCHITECTURE.md
       // "Failure is normal"); established sessions keep what they can.
       loginBlocker: () => (draining ? "the server is stopping" : backends.loginBlocker()),
+      // Kept in memory for /metrics and the tests; an OpenTelemetry adapter replaces it here.
+      metrics: new InProcessMetrics(),
     });
     host.start();
     undo.push(() => host.stop());

@@ -20,8 +20,8 @@ import { type BlocklistCache, blocklistMatches } from "./blocklist.js";
 export const NS_BLOCKING_ERRORS = `${NS_BLOCKING}:errors`;
 
 /** runs before the modules that store or deliver (offline, presence subscriptions) */
-const INBOUND_PRIORITY = 1000;
-const OUTBOUND_PRIORITY = 500;
+const INBOUND = { band: "policy", offset: 100 } as const;
+const OUTBOUND = { band: "policy" } as const;
 
 export function enforceBlocking(ctx: ModuleContext<unknown>, cache: BlocklistCache): void {
   const { host } = ctx;
@@ -48,7 +48,7 @@ export function enforceBlocking(ctx: ModuleContext<unknown>, cache: BlocklistCac
     return true;
   };
   for (const event of ["message/bare", "message/full", "presence/bare", "presence/full", "iq/bare", "iq/full"] as const) {
-    ctx.on(event, inbound, INBOUND_PRIORITY);
+    ctx.on(event, inbound, INBOUND);
   }
 
   const checkDelivery = async ({ stanza, target }: DeliverEvent): Promise<boolean> => {
@@ -75,7 +75,7 @@ export function enforceBlocking(ctx: ModuleContext<unknown>, cache: BlocklistCac
     }
     return false;
   };
-  ctx.on("stanza/deliver", checkDelivery, INBOUND_PRIORITY);
+  ctx.on("stanza/deliver", checkDelivery, INBOUND);
 
   ctx.on(
     "stanza/out",
@@ -90,7 +90,7 @@ export function enforceBlocking(ctx: ModuleContext<unknown>, cache: BlocklistCac
       await host.router.reply(ev, reply);
       return true;
     },
-    OUTBOUND_PRIORITY,
+    OUTBOUND,
   );
 }
 

@@ -11,9 +11,9 @@ import { carbonCopy, carbonsEnabled, isCarbonEligible, isPrivate } from "./copie
 export { carbonCopy, carbonsEnabled, isCarbonEligible, isPrivate } from "./copies.js";
 
 /** Runs before the message module delivers, so the copies can be computed from the same state. */
-const BEFORE_DELIVERY = 10;
+const BEFORE_DELIVERY = { band: "feature", offset: 10 } as const;
 /** Runs after limits and blocking on outgoing stanzas, so refused messages get no copies. */
-const AFTER_FILTERS = -100;
+const AFTER_FILTERS = { band: "feature", offset: -100 } as const;
 
 export const carbonsModule = defineModule<Record<string, never>>({
   name: "carbons",

@@ -22,8 +22,8 @@ import { recordLastActivity } from "./recorder.js";
 
 export const NS_LAST = "jabber:iq:last";
 
-/** after blocking (1000), which answers a blocked requester as if the user did not exist */
-const ACCESS_PRIORITY = 100;
+/** a permission check (policy band), after blocking, which answers a blocked requester as if the user did not exist */
+const ACCESS_PRIORITY = { band: "policy", offset: -100 } as const;
 
 export const lastModule = defineModule({
   name: "last",

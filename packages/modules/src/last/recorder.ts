@@ -16,9 +16,9 @@ import { bareOf } from "@switchboard/xml";
 import type { LocalSession, ModuleContext } from "@switchboard/core";
 
 /** after the presence module has told the contacts (observe band: records, never stops a chain) */
-const RECORD_PRIORITY = -100;
+const RECORD_PRIORITY = { band: "after" } as const;
 /** before the presence module, which handles presence/self and ends the chain */
-const TRACK_PRIORITY = 100;
+const TRACK_PRIORITY = { band: "feature", offset: 100 } as const;
 
 export function recordLastActivity(ctx: ModuleContext<unknown>): void {
   const { host, log } = ctx;

@@ -2,17 +2,15 @@
  * RFC 6121 §8.5.2 (messages to a local bare JID) and §8.5.3 (to a full JID), local domain only;
  * messages to other domains leave through the router's "route/remote".
  *
- * Undeliverable chat/normal messages go to the hooks in ./undeliverable.ts (offline storage
- * registers there); when nothing takes them the sender gets <service-unavailable/>.
+ * Undeliverable chat/normal messages go to the core's "message/undeliverable" event (offline
+ * storage hooks it); when nothing takes them the sender gets <service-unavailable/>.
  */
 import { defineModule, type Host, type StanzaEvent } from "@switchboard/core";
 import { bareRecipients, messageType } from "./delivery.js";
-import { undeliverableHooks } from "./undeliverable.js";
 import { isStandaloneChatState } from "./storable.js";
 
 export { isStandaloneChatState, isStorable, storability, type Storability } from "./storable.js";
 export { bareRecipients, isEligibleForBare, messageType, type MessageType } from "./delivery.js";
-export { undeliverableHooks, type UndeliverableEvents } from "./undeliverable.js";
 
 export const messageModule = defineModule<Record<string, never>>({
   name: "message",
@@ -65,7 +63,7 @@ async function deliverToBare(host: Host, ev: StanzaEvent): Promise<true> {
   if (delivered || type === "headline" || type === "error") return true;
 
   const offlineEvent: StanzaEvent = { ...ev, to: ev.to.toBare() };
-  if (await undeliverableHooks(host).fire("message/offline", offlineEvent)) return true;
+  if (await host.hooks.fire("message/undeliverable", offlineEvent)) return true;
   // XEP-0085 §5.5: "composing" to someone who is not there is not worth an error.
   if (isStandaloneChatState(ev.stanza)) return true;
   await host.router.bounce(ev, "service-unavailable");

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Element } from "@switchboard/xml";
 import { createTestHost, type FakeSession, type TestHost } from "../testing/harness.js";
 import { messageModule } from "./index.js";
-import { undeliverableHooks } from "./undeliverable.js";
+
 
 const isMessage = (el: Element) => el.name === "message";
 const errorCondition = (el: Element) => el.getChild("error")?.getChildElements()[0]?.name;
@@ -52,7 +52,7 @@ describe("message to a bare JID (RFC 6121 §8.5.2)", () => {
   it("hands undeliverable chat to the offline hooks instead of bouncing when they take it", async () => {
     const t = await createTestHost([messageModule]);
     const taken: string[] = [];
-    undeliverableHooks(t.host).on("message/offline", (ev) => {
+    t.host.hooks.on("message/undeliverable", (ev) => {
       taken.push(`${ev.to.full} ${ev.stanza.attrs.id}`);
       return true;
     });
@@ -66,7 +66,7 @@ describe("message to a bare JID (RFC 6121 §8.5.2)", () => {
   it("bounces service-unavailable for an account that does not exist", async () => {
     const t = await createTestHost([messageModule]);
     const taken: string[] = [];
-    undeliverableHooks(t.host).on("message/offline", (ev) => (taken.push(ev.to.bare), true));
+    t.host.hooks.on("message/undeliverable", (ev) => (taken.push(ev.to.bare), true));
     const alice = await online(t, "alice@localhost/a");
     await alice.sendAsClient("<message to='nobody@localhost' type='chat' id='m4'><body>?</body></message>");
     const [bounce] = alice.take(isMessage);
@@ -78,7 +78,7 @@ describe("message to a bare JID (RFC 6121 §8.5.2)", () => {
   it("delivers headline to every available non-negative resource and never stores it", async () => {
     const t = await createTestHost([messageModule]);
     const offered: string[] = [];
-    undeliverableHooks(t.host).on("message/offline", (ev) => (offered.push(ev.stanza.attrs.id ?? ""), true));
+    t.host.hooks.on("message/undeliverable", (ev) => (offered.push(ev.stanza.attrs.id ?? ""), true));
     const alice = await online(t, "alice@localhost/a");
     const low = await online(t, "bob@localhost/low", 0);
     const high = await online(t, "bob@localhost/high", 9);
@@ -107,7 +107,7 @@ describe("message to a bare JID (RFC 6121 §8.5.2)", () => {
   it("delivers error messages when possible and never bounces or stores them", async () => {
     const t = await createTestHost([messageModule]);
     const offered: string[] = [];
-    undeliverableHooks(t.host).on("message/offline", (ev) => (offered.push(ev.stanza.attrs.id ?? ""), true));
+    t.host.hooks.on("message/undeliverable", (ev) => (offered.push(ev.stanza.attrs.id ?? ""), true));
     const alice = await online(t, "alice@localhost/a");
     const bob = await online(t, "bob@localhost/b");
     await alice.sendAsClient("<message to='bob@localhost' type='error' id='e1'><error type='cancel'/></message>");

@@ -1,11 +1,10 @@
 /**
  * XEP-0160 (best practices for offline messages) with XEP-0203 delayed-delivery stamps.
- * Storage hooks the message module's undeliverable hand-off; delivery waits for the initial
+ * Storage hooks the core's "message/undeliverable" event; delivery waits for the initial
  * available presence with non-negative priority (XEP-0160 §4, RFC 6121 §4.2).
  */
 import { defineModule } from "@switchboard/core";
 import { NS_OFFLINE } from "@switchboard/xml";
-import { undeliverableHooks } from "../message/undeliverable.js";
 import { flushOffline } from "./flush.js";
 import { isStorable } from "../message/storable.js";
 import { stampDelay } from "./storable.js";
@@ -18,7 +17,7 @@ export interface OfflineOptions {
 }
 
 /** Runs before the presence module so the session's previous availability is still visible. */
-const BEFORE_PRESENCE = 100;
+const BEFORE_PRESENCE = { band: "feature", offset: 100 } as const;
 
 export const offlineModule = defineModule<OfflineOptions>({
   name: "offline",
@@ -33,18 +32,15 @@ export const offlineModule = defineModule<OfflineOptions>({
     const { host, log } = ctx;
     ctx.hostFeature(NS_OFFLINE);
 
-    ctx.onUnload(
-      undeliverableHooks(host).on("message/offline", async (ev) => {
-        if (!isStorable(ev.stanza)) return false; // the message module bounces service-unavailable
-        const stamped = stampDelay(ev.stanza, host.domain, new Date());
-        if (await host.store.offline.push(ev.to.bare, stamped.toString(), ctx.options.maxPerUser)) return true;
-        // Architecture: beyond the per-user quota, bounce — nothing silently dropped.
-        log.info({ owner: ev.to.bare, cap: ctx.options.maxPerUser }, "offline storage full, message bounced");
-        await host.router.bounce(ev, "resource-constraint", "offline storage for this user is full");
-        return true;
-      }),
-    );
-
+    ctx.on("message/undeliverable", async (ev) => {
+      if (!isStorable(ev.stanza)) return false; // the message module bounces service-unavailable
+      const stamped = stampDelay(ev.stanza, host.domain, new Date());
+      if (await host.store.offline.push(ev.to.bare, stamped.toString(), ctx.options.maxPerUser)) return true;
+      // Architecture: beyond the per-user quota, bounce — nothing silently dropped.
+      log.info({ owner: ev.to.bare, cap: ctx.options.maxPerUser }, "offline storage full, message bounced");
+      await host.router.bounce(ev, "resource-constraint", "offline storage for this user is full");
+      return true;
+    });
     // Sessions whose flush is scheduled, so a burst of presences does not flush twice at once.
     const flushing = new Set<string>();
     // Flushes of one user run one after another on this node: two resources coming online

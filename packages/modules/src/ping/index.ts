@@ -48,14 +48,14 @@ function startKeepalive(ctx: ModuleContext<PingOptions>): void {
 
   ctx.on("session/bound", ({ session }) => void lastActive.set(session, Date.now()));
   ctx.on("session/closed", ({ session }) => void lastActive.delete(session));
-  // Any stanza from the client proves it is alive; high priority so it runs before a handler
-  // that stops the stanza (it never stops anything itself).
+  // Any stanza from the client proves it is alive; in the observe band so it runs before a
+  // handler that stops the stanza (it never stops anything itself).
   ctx.on(
     "stanza/out",
     (ev) => {
       if (ev.origin && lastActive.has(ev.origin)) lastActive.set(ev.origin, Date.now());
     },
-    10_000,
+    { band: "observe" },
   );
 
   const check = async (session: LocalSession): Promise<void> => {
