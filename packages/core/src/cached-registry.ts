@@ -7,10 +7,10 @@
  * the whole cache is dropped when the bus reconnects, since notices may have been missed.
  */
 import { bareOf } from "@switchboard/xml";
-import type { ControlMessage, SessionInfo, SessionPatch, SessionRegistry, StanzaBus } from "./ports.js";
+import type { ControlMessage, SessionInfo, SessionLocation, SessionPatch, SessionRegistry, StanzaBus } from "./ports.js";
 import type { Logger } from "./logger.js";
 
-export const REGISTRY_INVALIDATE = "registry.invalidate";
+export const REGISTRY_INVALIDATE = "registry.invalidate" as const;
 
 export interface CachedRegistryOptions {
   ttlMs?: number;
@@ -78,7 +78,7 @@ export class CachedSessionRegistry implements SessionRegistry {
   /** Drops the users' entries here and on every other node. */
   async invalidate(bares: string[]): Promise<void> {
     for (const b of bares) this.drop(b);
-    const notice = { type: REGISTRY_INVALIDATE, origin: this.nodeId, bares };
+    const notice = { type: REGISTRY_INVALIDATE, origin: this.nodeId, bares } as const;
     try {
       const nodes = this.opts.liveNodeCount?.();
       if (nodes !== undefined && nodes > 1) await this.bus.publishControlConfirmed(notice, nodes, this.opts.confirmTimeoutMs ?? 1_000);
@@ -141,6 +141,12 @@ export class CachedSessionRegistry implements SessionRegistry {
   async update(jid: string, sessionId: string, patch: SessionPatch): Promise<void> {
     await this.inner.update(jid, sessionId, patch);
     await this.invalidate([bareOf(jid)]);
+  }
+
+  async move(jid: string, fromSessionId: string, to: SessionLocation): Promise<SessionInfo | undefined> {
+    const moved = await this.inner.move(jid, fromSessionId, to);
+    await this.invalidate([bareOf(jid)]);
+    return moved;
   }
 
   close(): void {

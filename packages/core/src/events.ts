@@ -1,5 +1,5 @@
 import type { Element, Jid } from "@switchboard/xml";
-import type { SessionInfo } from "./ports.js";
+import type { ComponentEnvelope, SessionInfo } from "./ports.js";
 import type { LocalSession } from "./session.js";
 
 export type StanzaKind = "message" | "presence" | "iq";
@@ -53,6 +53,8 @@ export interface CoreEvents {
   "iq/full": StanzaEvent;
   /** a stanza for a domain this node does not serve */
   "route/remote": StanzaEvent;
+  /** a stanza for a hosted component's domain (host.routes), e.g. MUC */
+  "route/component": ComponentStanzaEvent;
   /** about to write to one resource; a handler returning true suppresses the delivery */
   "stanza/deliver": DeliverEvent;
   /**
@@ -64,13 +66,35 @@ export interface CoreEvents {
    * standalone chat state): an undeliverable message is never lost in silence.
    */
   "message/undeliverable": StanzaEvent;
+  /** a resource was bound and its session opened (session-table.ts) */
   "session/bound": SessionEvent;
+  /** the session ended: the resource is unbound (unavailable presence, cleanup) */
   "session/closed": ClosedSessionEvent;
+  /**
+   * the stream carrying a session is gone; a handler that keeps the session for a resumption
+   * calls host.sessions.detach() and returns true, otherwise the session ends
+   */
+  "session/connection-lost": ClosedSessionEvent;
+  /** a session lost its stream and waits (until its deadline) to be resumed */
+  "session/detached": SessionEvent;
+  /** a detached session got a stream again, on this node or adopted from another */
+  "session/attached": SessionEvent;
+  /** an envelope for a hosted component arrived from another node; its handler returns true */
+  "bus/component": ComponentBusEvent;
   /**
    * a session of another node was removed because that node died (cluster mode); modules clean
    * up after it as if the stream had closed (unavailable presence to contacts)
    */
   "session/purged": PurgedSessionEvent;
+}
+
+export interface ComponentStanzaEvent extends StanzaEvent {
+  /** the component's route name */
+  component: string;
+}
+
+export interface ComponentBusEvent {
+  envelope: ComponentEnvelope;
 }
 
 export interface PurgedSessionEvent {

@@ -2,16 +2,20 @@
  * The per-process server context: one served domain, the ports, the hook bus, the IQ table and
  * the local stream table. Modules get it through their ModuleContext; only entry points build it.
  */
-import { Element, Jid, StreamError, bareOf, parseFrame, parseJid } from "@switchboard/xml";
+import { Element, Jid, parseJid } from "@switchboard/xml";
 import type { CoreEvents } from "./events.js";
 import { HookBus } from "./hooks.js";
 import { IqDispatcher, PendingIqs } from "./iq.js";
 import type { Logger } from "./logger.js";
-import type { BusEnvelope, Limiter, SessionInfo, SessionRegistry, StanzaBus, Store } from "./ports.js";
-import type { LocalSession } from "./session.js";
+import type { BusHeaders, ControlMessage, ControlNotice, Limiter, SessionInfo, SessionRegistry, StanzaBus, Store } from "./ports.js";
+import { SessionTable } from "./session-table.js";
+import { receiveFromBus } from "./bus-receiver.js";
+import type { DeliveryOutcome } from "./delivery.js";
 import { Router } from "./router.js";
 import { DiscoRegistry } from "./disco.js";
 import { StreamFeatures } from "./stream-features.js";
+import { StreamHandlers } from "./stream-handlers.js";
+import { Routes } from "./routes.js";
 import { noopMetrics, type Metrics } from "./metrics.js";
 
 export interface HostLimits {
@@ -74,13 +78,18 @@ export class Host {
   readonly log: Logger;
   readonly limits: HostLimits;
   readonly hooks = new HookBus<CoreEvents>();
-  readonly iq = new IqDispatcher();
+  /** IQ handlers, per domain (iq.ts) */
+  readonly iq: IqDispatcher;
+  /** local, component and remote domains (routes.ts) */
+  readonly routes: Routes;
   readonly pendingIqs = new PendingIqs();
   readonly disco = new DiscoRegistry();
   readonly streamFeatures = new StreamFeatures();
+  /** stream-level elements modules handle (XEP-0198, XEP-0352), by state, namespace and name */
+  readonly streamHandlers = new StreamHandlers();
   readonly router: Router;
-  /** streams held by this process, by session id */
-  readonly sessions = new Map<string, LocalSession>();
+  /** the sessions this process holds, and their lifecycle (session-table.ts) */
+  readonly sessions: SessionTable;
   private unsubscribeBus?: () => void;
   private readonly isNodeAlive: (nodeId: string) => boolean;
   private readonly liveNodeCount: () => number;
@@ -100,7 +109,10 @@ export class Host {
     this.limiter = opts.limiter;
     this.log = opts.log;
     this.limits = { offlinePerUser: 100, iqTimeoutMs: 30_000, ...opts.limits };
+    this.iq = new IqDispatcher(this.domain);
+    this.routes = new Routes(this.domain);
     this.router = new Router(this);
+    this.sessions = new SessionTable(this);
     this.isNodeAlive = opts.isNodeAlive ?? (() => true);
     this.liveNodeCount = opts.liveNodeCount ?? (() => 1);
     this.loginBlocker = opts.loginBlocker ?? (() => undefined);
@@ -108,9 +120,9 @@ export class Host {
     this.meters = coreMeters(this.metrics);
   }
 
-  /** Starts receiving stanzas other nodes address to streams held here. */
+  /** Starts receiving what other nodes address to this one (bus-receiver.ts). */
   start(): void {
-    this.unsubscribeBus = this.bus.subscribe(this.nodeId, (env) => this.receiveFromBus(env));
+    this.unsubscribeBus = this.bus.subscribe(this.nodeId, (env) => receiveFromBus(this, env));
   }
 
   async stop(): Promise<void> {
@@ -123,84 +135,49 @@ export class Host {
    * after timeoutMs, when a node is dying or stalled): read-your-writes for rare changes a user
    * expects to hold everywhere at once. Resolves to how many nodes confirmed.
    */
-  announceConfirmed(message: { type: string; [key: string]: unknown }, timeoutMs = 1_000): Promise<number> {
-    return this.bus.publishControlConfirmed({ ...message, origin: this.nodeId }, this.liveNodeCount(), timeoutMs);
+  announceConfirmed(notice: ControlNotice, timeoutMs = 1_000): Promise<number> {
+    return this.bus.publishControlConfirmed({ ...notice, origin: this.nodeId } as ControlMessage, this.liveNodeCount(), timeoutMs);
   }
 
+  /** The server's own domain (accounts live here); components and remote domains are not. */
   isLocalDomain(domain: string): boolean {
-    return domain === this.domain;
+    return this.routes.resolve(domain).kind === "local";
   }
 
   /**
-   * Writes a stanza to one resource: directly when the stream is held here, over the bus
-   * otherwise. Resolves true when the stanza was taken care of — written, handed to the bus, or
-   * deliberately suppressed by a `stanza/deliver` hook (blocking) — and false when the resource
-   * cannot be reached (stream gone, node dead, bus unavailable), so the caller can fall back
-   * (RFC 6121 §8.5.3.2: treat as the bare JID, offline storage, or an error to the sender).
+   * Writes a stanza to one resource: through its session when the stream is held here, over the
+   * bus otherwise; says what happened (delivery.ts). Anything but "refused" and "unreachable"
+   * means the stanza was taken care of; on those two the caller falls back (RFC 6121 §8.5.3.2:
+   * treat as the bare JID, offline storage, or an error to the sender).
    */
-  async deliver(target: SessionInfo, stanza: Element): Promise<boolean> {
-    if (this.hooks.has("stanza/deliver") && (await this.hooks.fire("stanza/deliver", { stanza, target }))) return true;
+  async deliver(target: SessionInfo, stanza: Element, opts: { headers?: BusHeaders } = {}): Promise<DeliveryOutcome> {
+    if (this.hooks.has("stanza/deliver") && (await this.hooks.fire("stanza/deliver", { stanza, target }))) return "suppressed";
     if (target.nodeId === this.nodeId) {
       const session = this.sessions.get(target.sessionId);
-      if (!session || session.closed) return false;
+      if (!session || session.closed) return "unreachable";
       this.meters.deliveredLocal.add();
-      session.send(stanza);
-      return true;
+      return session.send(stanza);
     }
-    if (!this.isNodeAlive(target.nodeId)) return false;
+    if (!this.isNodeAlive(target.nodeId)) return "unreachable";
     try {
-      await this.bus.publish(target.nodeId, { to: target.jid, sessionId: target.sessionId, xml: stanza.toString() });
+      await this.bus.publish(target.nodeId, { kind: "stanza", to: target.jid, sessionId: target.sessionId, xml: stanza.toString(), headers: opts.headers });
     } catch (err) {
       this.log.warn({ err, node: target.nodeId }, "stanza bus refused a stanza");
-      return false;
+      return "unreachable";
     }
     this.meters.deliveredBus.add();
-    return true;
-  }
-
-  private receiveFromBus(env: BusEnvelope): void {
-    const session = this.sessions.get(env.sessionId);
-    if (!session || session.closed) {
-      if (env.headers?.control) return;
-      this.rerouteOrphan(env).catch((err: unknown) => this.log.warn({ err, to: env.to }, "could not re-route a stanza for a closed stream"));
-      return;
-    }
-    if (env.headers?.control === "conflict") {
-      session.close(new StreamError("conflict", "replaced by a new connection for the same resource"));
-      return;
-    }
-    try {
-      session.send(parseFrame(env.xml));
-    } catch (err) {
-      this.log.warn({ err, to: env.to }, "malformed stanza on the bus");
-    }
+    return "bus";
   }
 
   /**
-   * The stream a bus stanza was sent to closed while it was in flight (the sender's node routed
-   * with what it knew a moment earlier). Messages and IQ requests are routed again from here,
-   * where the registry already knows the stream is gone: a message reaches the user's other
-   * resources or the offline store, an IQ gets its error — never silence. A message that was
-   * addressed to the bare JID is routed again only when no other resource is available, since
-   * the sender's node fanned it out to those already. Presence is dropped: a presence for a
-   * resource that is gone has no one to inform, and replaying subscription handling would run it
-   * twice.
+   * The one full-JID delivery (RFC 6121 §8.5.3.1): to that resource if it is bound anywhere in
+   * the cluster; "offline" when it is not. Callers decide the fallback (§8.5.3.2).
    */
-  private async rerouteOrphan(env: BusEnvelope): Promise<void> {
-    const stanza = parseFrame(env.xml);
-    const type = stanza.attrs.type;
-    const request = stanza.name === "iq" ? type === "get" || type === "set" : stanza.name === "message" && type !== "error";
-    if (!request) {
-      this.log.debug({ to: env.to, name: stanza.name }, "bus stanza for a stream no longer here, dropped");
-      return;
-    }
-    const addressed = stanza.attrs.to ?? "";
-    if (stanza.name === "message" && !addressed.includes("/")) {
-      const others = (await this.registry.list(bareOf(env.to))).filter((s) => s.available && s.sessionId !== env.sessionId);
-      if (others.length > 0) return;
-    }
-    this.log.debug({ to: env.to, name: stanza.name }, "bus stanza for a stream no longer here, routing it again");
-    await this.router.route(stanza);
+  async deliverToResource(fullJid: string, stanza: Element): Promise<DeliveryOutcome | "offline"> {
+    this.meters.registryLookups.add();
+    const info = await this.registry.get(fullJid);
+    if (!info) return "offline";
+    return this.deliver(info, stanza);
   }
 
   /** Sends an IQ from the server to a JID and waits for the answer (times out, never blocks). */

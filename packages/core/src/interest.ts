@@ -7,6 +7,7 @@
 import type { Element } from "@switchboard/xml";
 import type { Host } from "./host.js";
 import type { SessionInfo } from "./ports.js";
+import { delivered } from "./delivery.js";
 
 /** roster: RFC 6121 §2.1.6 (the registry's `interested`); blocklist: XEP-0191 §3.3–3.4 */
 export type Interest = "roster" | "blocklist";
@@ -34,7 +35,7 @@ export async function pushToInterested(host: Host, owner: string, interest: Inte
   let reached = 0;
   for (const info of await host.registry.list(owner)) {
     if (!isInterested(info, interest)) continue;
-    if (await host.deliver(info, build(info))) reached++;
+    if (delivered(await host.deliver(info, build(info)))) reached++;
   }
   return reached;
 }

@@ -208,6 +208,11 @@ export interface SessionInfo {
   since: number;
   /** per-resource flags other nodes must see (e.g. carbons enabled), set by modules */
   ext?: Record<string, string | number | boolean>;
+  /**
+   * Set while the session has no stream (detached, e.g. waiting for a stream-management
+   * resumption): epoch ms after which it ends. The resource stays bound and keeps its presence.
+   */
+  detachedUntil?: number;
 }
 
 /** The registry entry of a stream that has just bound: not yet available, no roster asked. */
@@ -215,7 +220,13 @@ export function freshSessionInfo(jid: string, sessionId: string, nodeId: string)
   return { jid, sessionId, nodeId, priority: 0, available: false, interested: false, since: Date.now() };
 }
 
-export type SessionPatch = Partial<Pick<SessionInfo, "priority" | "available" | "interested" | "presence" | "ext">>;
+export type SessionPatch = Partial<Pick<SessionInfo, "priority" | "available" | "interested" | "presence" | "ext" | "detachedUntil">>;
+
+/** Where a moved session lives now (SessionRegistry.move). */
+export interface SessionLocation {
+  nodeId: string;
+  sessionId: string;
+}
 
 export interface SessionRegistry {
   /**
@@ -226,6 +237,13 @@ export interface SessionRegistry {
   /** Removes the entry only if it still belongs to sessionId (a newer bind wins). */
   unbind(jid: string, sessionId: string): Promise<void>;
   update(jid: string, sessionId: string, patch: SessionPatch): Promise<void>;
+  /**
+   * Moves a bound resource to another stream, on this node or another, atomically: only while
+   * the entry still belongs to `fromSessionId` (a newer bind wins), keeping everything else
+   * (availability, presence, flags) and moving its per-node index membership. Resolves the moved
+   * entry, or undefined when the resource is gone or belongs to another session.
+   */
+  move(jid: string, fromSessionId: string, to: SessionLocation): Promise<SessionInfo | undefined>;
   get(jid: string): Promise<SessionInfo | undefined>;
   /** All resources of a bare JID. */
   list(bare: string): Promise<SessionInfo[]>;
@@ -236,26 +254,83 @@ export interface SessionRegistry {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Stanza bus: carries stanzas to the node that holds the destination stream.
+// Stanza bus: carries stanzas to the node that holds the destination stream. Envelopes have
+// kinds, dispatched by kind on the receiving node; a kind a node does not know is dropped there
+// (logged), never mistaken for a stanza of a closed stream.
 
-export interface BusEnvelope {
+/** Metadata that travels with an envelope: W3C trace context (`traceparent`), and the like. */
+export type BusHeaders = Record<string, string>;
+
+/** A stanza for one stream held by the destination node. */
+export interface StanzaEnvelope {
+  kind: "stanza";
   /** destination full JID */
   to: string;
   /** destination stream id, so a stanza for a replaced stream is not delivered to a newer one */
   sessionId: string;
   /** serialized stanza */
   xml: string;
-  /** trace context and other routing metadata */
-  headers?: Record<string, string>;
+  headers?: BusHeaders;
 }
 
-/** A cluster-wide notice every node receives (cache invalidation, kicks, config changes). */
-export interface ControlMessage {
-  type: string;
-  /** node that sent it, so a node can ignore its own notices */
-  origin: string;
-  [key: string]: unknown;
+/** An order for one stream on the destination node. */
+export interface SessionControlEnvelope {
+  kind: "session-control";
+  to: string;
+  sessionId: string;
+  /** conflict: its resource was bound by a newer stream elsewhere (RFC 6120 §7.7.2.2) */
+  action: "conflict";
+  headers?: BusHeaders;
 }
+
+/** A stanza for a hosted component (MUC), for the shard of it the destination node serves. */
+export interface ComponentEnvelope {
+  kind: "component";
+  /** the component's route name (its domain's route in host.routes) */
+  component: string;
+  /** which part of the component (a room), so the worker can find it without parsing */
+  shard: string;
+  xml: string;
+  headers?: BusHeaders;
+}
+
+export type BusEnvelope = StanzaEnvelope | SessionControlEnvelope | ComponentEnvelope;
+
+/** One stanza seen by the traffic tap (published per user, to whoever watches that user). */
+export interface TapEvent {
+  /** the user watched (bare JID) */
+  user: string;
+  /** node that saw it */
+  node: string;
+  /** in: the user's client sent it; out: it was written to the user's client */
+  direction: "in" | "out";
+  /** the user's full JID it went through */
+  jid: string;
+  xml: string;
+  /** epoch ms */
+  at: number;
+}
+
+/**
+ * Cluster-wide notices by type. The map is open: a module adds its own notice by augmenting it
+ * (`declare module "@switchboard/core" { interface ControlMessages { "x.changed": { id: string } } }`),
+ * so every notice is typed where it is sent and where it is read. What arrives from the wire is
+ * untrusted: a handler still checks the fields it reads.
+ */
+export interface ControlMessages {
+  /** drop these users' cached resource lists (CachedSessionRegistry) */
+  "registry.invalidate": { bares: string[] };
+  /** a cluster-scoped limiter hit (SharedLimiter) */
+  "limiter.hit": { policy: string; key: string; cost: number };
+}
+
+export type ControlType = keyof ControlMessages;
+
+/** A cluster-wide notice every node receives; `origin` is the node that sent it. */
+export type ControlMessage = { [K in ControlType]: { type: K; origin: string } & ControlMessages[K] }[ControlType];
+
+/** A notice as a sender writes it (the host stamps the origin). */
+export type ControlNotice = { [K in ControlType]: { type: K } & ControlMessages[K] }[ControlType];
 
 export interface StanzaBus {
   /**
@@ -276,6 +351,10 @@ export interface StanzaBus {
    */
   publishControlConfirmed(message: ControlMessage, nodes: number, timeoutMs: number): Promise<number>;
   subscribeControl(handler: (message: ControlMessage) => void): () => void;
+  /** Publishes one tapped stanza of `event.user` to whoever watches that user (nobody: free). */
+  publishTap(event: TapEvent): Promise<void>;
+  /** Watches one user's traffic on every node (`user` a bare JID), or everyone's with "*". */
+  subscribeTap(user: string, handler: (event: TapEvent) => void): () => void;
   /**
    * Called after the bus lost its connection and got it back: notices may have been missed, so
    * caches that rely on them must be flushed. Returns an unsubscribe function.

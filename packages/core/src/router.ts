@@ -7,6 +7,7 @@ import { Element, Jid, StanzaError, errorReply, tryParseJid, type StanzaErrorCon
 import type { CoreEvents, StanzaEvent, StanzaKind } from "./events.js";
 import type { Host } from "./host.js";
 import type { LocalSession } from "./session.js";
+import { delivered } from "./delivery.js";
 
 type Target = "host" | "bare" | "full";
 
@@ -65,10 +66,18 @@ export class Router {
     const ev: StanzaEvent = { stanza, kind, from, to, origin };
     if (origin && (await host.hooks.fire("stanza/out", ev))) return;
 
-    if (!host.isLocalDomain(to.domain)) {
+    const route = host.routes.resolve(to.domain);
+    if (route.kind === "remote") {
       if (!(await host.hooks.fire("route/remote", ev))) {
         await this.bounce(ev, "remote-server-not-found", `no route to ${to.domain}`);
       }
+      return;
+    }
+    if (route.kind === "component") {
+      if (await host.hooks.fire("route/component", { ...ev, component: route.component })) return;
+      // A component's own IQ table answers what its handlers do not (its disco, say).
+      if (kind === "iq" && (await this.dispatchIq(ev, to.local ? (to.resource ? "full" : "bare") : "host", to.domain))) return;
+      await this.bounce(ev, "service-unavailable", `${to.domain} is not available right now`);
       return;
     }
     const target: Target = to.local ? (to.resource ? "full" : "bare") : "host";
@@ -90,12 +99,7 @@ export class Router {
         await this.bounce(ev, "bad-request", "IQ type must be get, set, result or error");
         return;
       }
-      const found = this.host.iq.find(stanza, target);
-      if (found) {
-        const response = await this.host.iq.run(ev, found.handler, found.payload);
-        if (response) await this.reply(ev, response);
-        return;
-      }
+      if (await this.dispatchIq(ev, target, this.host.domain)) return;
       if (target === "full" && (await this.deliverToFull(ev))) return;
       await this.bounce(ev, "service-unavailable");
       return;
@@ -110,12 +114,18 @@ export class Router {
     if (kind === "message" && target === "bare") await this.bounce(ev, "service-unavailable");
   }
 
-  /** Delivers to a full JID if that resource is online anywhere in the cluster. */
+  /** Runs the IQ handler of `domain` for a get/set; false when there is none. */
+  private async dispatchIq(ev: StanzaEvent, target: Target, domain: string): Promise<boolean> {
+    const found = this.host.iq.find(ev.stanza, target, domain);
+    if (!found) return false;
+    const response = await this.host.iq.run(ev, found.handler, found.payload);
+    if (response) await this.reply(ev, response);
+    return true;
+  }
+
+  /** Delivers to a full JID if that resource is online anywhere in the cluster and can take it. */
   async deliverToFull(ev: StanzaEvent): Promise<boolean> {
-    this.host.meters.registryLookups.add();
-    const info = await this.host.registry.get(ev.to.full);
-    if (!info) return false;
-    return this.host.deliver(info, ev.stanza);
+    return delivered(await this.host.deliverToResource(ev.to.full, ev.stanza));
   }
 
   /** Sends a server-built response back to the stanza's sender. */

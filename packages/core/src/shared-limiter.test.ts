@@ -40,7 +40,7 @@ describe("SharedLimiter", () => {
     expect(b.remaining("stanzas", "u@x")).toBe(3);
     // a forged notice for a node-scoped policy, a malformed one and one echoing b's own id: no effect
     await bus.publishControl({ type: "limiter.hit", origin: "elsewhere", policy: "stanzas", key: "u@x", cost: 3 });
-    await bus.publishControl({ type: "limiter.hit", origin: "elsewhere", policy: "auth", key: 5, cost: "x" });
+    await bus.publishControl({ type: "limiter.hit", origin: "elsewhere", policy: "auth", key: 5, cost: "x" } as never);
     await bus.publishControl({ type: "limiter.hit", origin: "node-1", policy: "auth", key: "k", cost: 2 });
     expect(b.remaining("stanzas", "u@x")).toBe(3);
     expect(b.remaining("auth", "k")).toBe(3);

@@ -1,6 +1,7 @@
 /** NatsStanzaBus against the shared nats-server (SWITCHBOARD_TEST_NATS_URL); fails if it is down. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BusEnvelope } from "@switchboard/core";
+import type { BusEnvelope, ControlMessage, StanzaEnvelope, TapEvent } from "@switchboard/core";
+import { headers as natsHeaders, connect as natsConnect } from "nats";
 import { NatsStanzaBus } from "./bus.js";
 import { BusUnavailableError, InvalidBusEnvelopeError, NodeUnreachableError } from "./errors.js";
 import { eventually, requireSharedNats } from "./test-servers.js";
@@ -16,9 +17,13 @@ async function bus(own?: string): Promise<NatsStanzaBus> {
   return b;
 }
 
-function envelope(n: number, headers?: Record<string, string>): BusEnvelope {
-  return { to: `u${n}@example.com/r`, sessionId: `s${n}`, xml: `<message id='${n}'><body>${n}</body></message>`, headers };
+function envelope(n: number, headers?: Record<string, string>): StanzaEnvelope {
+  return { kind: "stanza", to: `u${n}@example.com/r`, sessionId: `s${n}`, xml: `<message id='${n}'><body>${n}</body></message>`, headers };
 }
+
+const sessionOf = (env: BusEnvelope) => (env as StanzaEnvelope).sessionId;
+/** notices of types only these tests use */
+const notice = (m: Record<string, unknown>) => m as unknown as ControlMessage;
 
 beforeAll(() => requireSharedNats(url));
 
@@ -32,26 +37,27 @@ describe("NatsStanzaBus on the shared server", () => {
     const got: BusEnvelope[] = [];
     b.subscribe("edge-b", (env) => got.push(env));
     await b.flush();
-    await a.publish("edge-b", {
-      to: "juliet@example.com/balcony",
-      sessionId: "sess-1",
-      xml: "<message to='juliet@example.com/balcony'><body>wherefore ☃</body></message>",
-      headers: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", control: "conflict" },
-    });
-    await eventually(() => got.length === 1, "envelope delivered");
-    expect(got[0]).toEqual({
-      to: "juliet@example.com/balcony",
-      sessionId: "sess-1",
-      xml: "<message to='juliet@example.com/balcony'><body>wherefore ☃</body></message>",
-      headers: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", control: "conflict" },
-    });
+    const sent: BusEnvelope[] = [
+      {
+        kind: "stanza",
+        to: "juliet@example.com/balcony",
+        sessionId: "sess-1",
+        xml: "<message to='juliet@example.com/balcony'><body>wherefore ☃</body></message>",
+        headers: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
+      },
+      { kind: "session-control", to: "juliet@example.com/balcony", sessionId: "sess-1", action: "conflict" },
+      { kind: "component", component: "muc", shard: "room@conference.example.com", xml: "<presence/>", headers: { traceparent: "00-1-2-01" } },
+    ];
+    for (const env of sent) await a.publish("edge-b", env);
+    await eventually(() => got.length === 3, "envelopes delivered");
+    expect(got).toEqual(sent);
     expect(a.status()).toEqual({ connected: true, reconnecting: false, pendingBytes: 0, closed: false });
   });
 
   it("delivers 10,000 stanzas from one publisher in order", async () => {
     const [a, b] = [await bus(), await bus()];
     const seen: number[] = [];
-    b.subscribe("edge-order", (env) => seen.push(Number(env.sessionId.slice(1))));
+    b.subscribe("edge-order", (env) => seen.push(Number(sessionOf(env).slice(1))));
     await b.flush();
     const sends: Promise<void>[] = [];
     for (let i = 0; i < 10_000; i++) sends.push(a.publish("edge-order", envelope(i)));
@@ -64,8 +70,8 @@ describe("NatsStanzaBus on the shared server", () => {
     const [pub, n1, n2] = [await bus(), await bus(), await bus()];
     const got1: string[] = [];
     const got2: string[] = [];
-    n1.subscribe("node-1", (env) => got1.push(env.sessionId));
-    n2.subscribe("node-2", (env) => got2.push(env.sessionId));
+    n1.subscribe("node-1", (env) => got1.push(sessionOf(env)));
+    n2.subscribe("node-2", (env) => got2.push(sessionOf(env)));
     await Promise.all([n1.flush(), n2.flush()]);
     await pub.publish("node-1", envelope(1));
     await pub.publish("node-2", envelope(2));
@@ -79,8 +85,8 @@ describe("NatsStanzaBus on the shared server", () => {
     const [pub, sub] = [await bus(), await bus()];
     const removed: string[] = [];
     const kept: string[] = [];
-    const unsubscribe = sub.subscribe("edge-unsub", (env) => removed.push(env.sessionId));
-    sub.subscribe("edge-unsub", (env) => kept.push(env.sessionId));
+    const unsubscribe = sub.subscribe("edge-unsub", (env) => removed.push(sessionOf(env)));
+    sub.subscribe("edge-unsub", (env) => kept.push(sessionOf(env)));
     await sub.flush();
     await pub.publish("edge-unsub", envelope(1));
     await eventually(() => removed.length === 1 && kept.length === 1, "first stanza to both");
@@ -135,17 +141,17 @@ describe("NatsStanzaBus on the shared server", () => {
     a.subscribeControl((m) => atA.push(m));
     b.subscribeControl((m) => atB.push(m));
     await Promise.all([a.flush(), b.flush()]);
-    const notice = { type: "registry/invalidate", origin: "edge-a", bares: ["u@example.com"] };
-    await a.publishControl(notice);
-    await b.publishControl({ type: "ping", origin: "edge-b" });
+    const invalidate = notice({ type: "registry.invalidate", origin: "edge-a", bares: ["u@example.com"] });
+    await a.publishControl(invalidate);
+    await b.publishControl(notice({ type: "ping", origin: "edge-b" }));
     await eventually(() => atA.length === 2 && atB.length === 2, "notices reach both nodes");
-    expect(atA).toEqual([notice, { type: "ping", origin: "edge-b" }]);
+    expect(atA).toEqual([invalidate, { type: "ping", origin: "edge-b" }]);
     expect(atB).toEqual(atA);
     // A subscriber survives garbage on the control subject (another client, another version).
     const raw = await NatsStanzaBus.connect({ servers: url, subjectPrefix: prefix });
     open.push(raw);
     await raw.publishControl({ type: 42 } as never);
-    await a.publishControl({ type: "after", origin: "edge-a" });
+    await a.publishControl(notice({ type: "after", origin: "edge-a" }));
     await eventually(() => atB.length === 3, "next valid notice still arrives");
     expect(atB[2]).toEqual({ type: "after", origin: "edge-a" });
   });
@@ -159,14 +165,14 @@ describe("NatsStanzaBus on the shared server", () => {
       b.subscribeControl((m) => seen[i]!.push(`second:${m.type}`));
     });
     await Promise.all(buses.map((b) => b.flush()));
-    const confirmed = await buses[0]!.publishControlConfirmed({ type: "blocklist", origin: "edge-a" }, 3, 2_000);
+    const confirmed = await buses[0]!.publishControlConfirmed(notice({ type: "blocklist", origin: "edge-a" }), 3, 2_000);
     expect(confirmed).toBe(3);
     // no waiting: every node has applied it by the time the call resolves
     for (const s of seen) expect(s).toEqual(["first:blocklist", "second:blocklist"]);
     // counting a node that just died (5 asked, 3 alive): resolves with what answered once the
     // acknowledgements stall (200 ms), long before the 5 s timeout
     const started = Date.now();
-    expect(await buses[1]!.publishControlConfirmed({ type: "again", origin: "edge-b" }, 5, 5_000)).toBe(3);
+    expect(await buses[1]!.publishControlConfirmed(notice({ type: "again", origin: "edge-b" }), 5, 5_000)).toBe(3);
     const waited = Date.now() - started;
     expect(waited).toBeGreaterThanOrEqual(150);
     expect(waited).toBeLessThan(2_000);
@@ -174,6 +180,51 @@ describe("NatsStanzaBus on the shared server", () => {
 
   it("a confirmed notice nobody subscribes to resolves 0 instead of failing", async () => {
     const lonely = await bus("c1");
-    expect(await lonely.publishControlConfirmed({ type: "x", origin: "edge-a" }, 2, 500)).toBe(0);
+    expect(await lonely.publishControlConfirmed(notice({ type: "x", origin: "edge-a" }), 2, 500)).toBe(0);
+  });
+
+  it("drops an envelope of an unknown kind, and reads one without a kind (an older node) as a stanza", async () => {
+    const b = await bus();
+    const got: BusEnvelope[] = [];
+    b.subscribe("edge-kinds", (env) => got.push(env));
+    await b.flush();
+    const nc = await natsConnect({ servers: url });
+    try {
+      const unknown = natsHeaders();
+      unknown.set("sb-kind", "hologram");
+      nc.publish(`${prefix}.node.edge-kinds`, new TextEncoder().encode("<x/>"), { headers: unknown });
+      // COMPAT: what the previous version sent during a rolling upgrade
+      const old = natsHeaders();
+      old.set("sb-to", "a@example.com/r");
+      old.set("sb-session", "s-old");
+      nc.publish(`${prefix}.node.edge-kinds`, new TextEncoder().encode("<message/>"), { headers: old });
+      const oldConflict = natsHeaders();
+      oldConflict.set("sb-to", "a@example.com/r");
+      oldConflict.set("sb-session", "s-old");
+      oldConflict.set("control", "conflict");
+      nc.publish(`${prefix}.node.edge-kinds`, new Uint8Array(), { headers: oldConflict });
+      await nc.flush();
+    } finally {
+      await nc.close();
+    }
+    await eventually(() => got.length === 2, "the two readable envelopes arrive");
+    expect(got).toEqual([
+      { kind: "stanza", to: "a@example.com/r", sessionId: "s-old", xml: "<message/>" },
+      { kind: "session-control", to: "a@example.com/r", sessionId: "s-old", action: "conflict", headers: { control: "conflict" } },
+    ]);
+  });
+
+  it("taps one user's traffic for whoever watches that user (or everyone), and nothing for others", async () => {
+    const [a, b] = [await bus("tap"), await bus("tap")];
+    const alice: TapEvent[] = [];
+    const all: TapEvent[] = [];
+    b.subscribeTap("alice@example.com", (e) => alice.push(e));
+    b.subscribeTap("*", (e) => all.push(e));
+    await b.flush();
+    const event = (user: string): TapEvent => ({ user, node: "edge-a", direction: "in", jid: `${user}/r`, xml: "<message/>", at: 1 });
+    await a.publishTap(event("alice@example.com"));
+    await a.publishTap(event("bob@example.com"));
+    await eventually(() => all.length === 2, "both events reach the catch-all watcher");
+    expect(alice).toEqual([event("alice@example.com")]);
   });
 });

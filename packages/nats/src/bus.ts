@@ -14,14 +14,17 @@
  *   control message worth a round trip.
  */
 import { connect as natsConnect, ErrorCode, Events, RequestStrategy, type Msg, type NatsConnection, type Subscription } from "nats";
-import type { BusEnvelope, ControlMessage, StanzaBus } from "@switchboard/core";
+import type { BusEnvelope, ControlMessage, StanzaBus, TapEvent } from "@switchboard/core";
 import {
   controlSubject,
   decodeControl,
   decodeEnvelope,
+  decodeTap,
   encodeControl,
   encodeEnvelope,
+  encodeTap,
   nodeSubject,
+  tapSubject,
   validatePrefix,
 } from "./codec.js";
 import { BusUnavailableError, NodeUnreachableError } from "./errors.js";
@@ -218,6 +221,25 @@ export class NatsStanzaBus implements StanzaBus {
         this.controlSubscription = undefined;
       }
     };
+  }
+
+  /**
+   * The traffic tap is best effort: an event is published only while connected (it never waits
+   * in the reconnect buffer, where it would crowd out stanzas), and costs one small message when
+   * someone watches — NATS drops it at the server when nobody does.
+   */
+  async publishTap(event: TapEvent): Promise<void> {
+    const nc = this.nc;
+    if (!nc || !this.canWriteDirect() || this.buffer.length > 0) return;
+    try {
+      nc.publish(tapSubject(this.prefix, event.user), encodeTap(event));
+    } catch (err) {
+      this.log.warn({ err }, "NATS refused a tap event; dropped");
+    }
+  }
+
+  subscribeTap(user: string, handler: (event: TapEvent) => void): () => void {
+    return this.addSubscription(tapSubject(this.prefix, user), (msg) => handler(decodeTap(msg.data)));
   }
 
   /**

@@ -4,12 +4,17 @@
  * without parsing XML and trace context (W3C `traceparent`) crosses edges untouched.
  */
 import { headers as natsHeaders, type MsgHdrs } from "nats";
-import type { BusEnvelope, ControlMessage } from "@switchboard/core";
+import { createHash } from "node:crypto";
+import type { BusEnvelope, ControlMessage, TapEvent } from "@switchboard/core";
 import { InvalidBusEnvelopeError } from "./errors.js";
 
 /** Reserved header names; envelope.headers may not use the `sb-` prefix. */
+export const HEADER_KIND = "sb-kind";
 export const HEADER_TO = "sb-to";
 export const HEADER_SESSION = "sb-session";
+export const HEADER_ACTION = "sb-action";
+export const HEADER_COMPONENT = "sb-component";
+export const HEADER_SHARD = "sb-shard";
 const RESERVED_PREFIX = "sb-";
 
 const NODE_ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -22,6 +27,27 @@ export function nodeSubject(prefix: string, nodeId: string): string {
     throw new InvalidBusEnvelopeError(`invalid node id ${JSON.stringify(nodeId)}: letters, digits, '-', '_' only`);
   }
   return `${prefix}.node.${nodeId}`;
+}
+
+/**
+ * The tap subject of one user: a digest, since a JID's dots would split a subject into tokens;
+ * `*` watches every user.
+ */
+export function tapSubject(prefix: string, user: string): string {
+  if (user === "*") return `${prefix}.tap.*`;
+  return `${prefix}.tap.${createHash("sha256").update(user).digest("hex").slice(0, 32)}`;
+}
+
+export function encodeTap(event: TapEvent): Uint8Array {
+  return encoder.encode(JSON.stringify(event));
+}
+
+export function decodeTap(data: Uint8Array): TapEvent {
+  const parsed = JSON.parse(decoder.decode(data)) as Partial<TapEvent>;
+  if (typeof parsed.user !== "string" || typeof parsed.xml !== "string" || (parsed.direction !== "in" && parsed.direction !== "out")) {
+    throw new InvalidBusEnvelopeError("tap event without user, direction and xml");
+  }
+  return parsed as TapEvent;
 }
 
 /** One subject every node subscribes to for cluster-wide notices. */
@@ -71,31 +97,70 @@ export function encodeEnvelope(env: BusEnvelope): EncodedEnvelope {
     }
     headerBytes += key.length + value.length + 4;
   };
-  put(HEADER_TO, env.to);
-  put(HEADER_SESSION, env.sessionId);
+  put(HEADER_KIND, env.kind);
+  let payload = "";
+  switch (env.kind) {
+    case "stanza":
+      put(HEADER_TO, env.to);
+      put(HEADER_SESSION, env.sessionId);
+      payload = env.xml;
+      break;
+    case "session-control":
+      put(HEADER_TO, env.to);
+      put(HEADER_SESSION, env.sessionId);
+      put(HEADER_ACTION, env.action);
+      break;
+    case "component":
+      put(HEADER_COMPONENT, env.component);
+      put(HEADER_SHARD, env.shard);
+      payload = env.xml;
+      break;
+    default:
+      throw new InvalidBusEnvelopeError(`unknown envelope kind ${JSON.stringify((env as { kind?: unknown }).kind)}`);
+  }
   for (const [key, value] of Object.entries(env.headers ?? {})) {
     if (key.toLowerCase().startsWith(RESERVED_PREFIX)) {
       throw new InvalidBusEnvelopeError(`header ${JSON.stringify(key)} uses the reserved "sb-" prefix`);
     }
     put(key, value);
   }
-  const data = encoder.encode(env.xml);
+  const data = encoder.encode(payload);
   return { data, headers: h, size: data.length + headerBytes };
 }
 
+/**
+ * Reads an envelope; throws InvalidBusEnvelopeError for a kind this version does not know (the
+ * subscription drops it: never treated as a stanza). COMPAT: an envelope without a kind comes
+ * from a node of the previous version during a rolling upgrade — a stanza, or a conflict order
+ * when it carried the old `control: conflict` header.
+ */
 export function decodeEnvelope(data: Uint8Array, hdrs: MsgHdrs | undefined): BusEnvelope {
-  const env: BusEnvelope = {
-    to: hdrs?.get(HEADER_TO) ?? "",
-    sessionId: hdrs?.get(HEADER_SESSION) ?? "",
-    xml: decoder.decode(data),
-  };
+  let extra: Record<string, string> | undefined;
   if (hdrs) {
-    let extra: Record<string, string> | undefined;
     for (const key of hdrs.keys()) {
       if (key.toLowerCase().startsWith(RESERVED_PREFIX)) continue;
       (extra ??= {})[key] = hdrs.get(key);
     }
-    if (extra) env.headers = extra;
   }
+  const get = (key: string) => hdrs?.get(key) ?? "";
+  const kind = get(HEADER_KIND) || (extra?.control === "conflict" ? "session-control" : "stanza");
+  let env: BusEnvelope;
+  switch (kind) {
+    case "stanza":
+      env = { kind, to: get(HEADER_TO), sessionId: get(HEADER_SESSION), xml: decoder.decode(data) };
+      break;
+    case "session-control": {
+      const action = get(HEADER_ACTION) || extra?.control;
+      if (action !== "conflict") throw new InvalidBusEnvelopeError(`unknown session action ${JSON.stringify(action)}`);
+      env = { kind, to: get(HEADER_TO), sessionId: get(HEADER_SESSION), action };
+      break;
+    }
+    case "component":
+      env = { kind, component: get(HEADER_COMPONENT), shard: get(HEADER_SHARD), xml: decoder.decode(data) };
+      break;
+    default:
+      throw new InvalidBusEnvelopeError(`unknown envelope kind ${JSON.stringify(kind)}`);
+  }
+  if (extra) env.headers = extra;
   return env;
 }

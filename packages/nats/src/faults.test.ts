@@ -3,7 +3,7 @@
  * bound, replay on restart, start before NATS exists, and fail-over inside a 3-node NATS cluster.
  */
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import type { BusEnvelope } from "@switchboard/core";
+import type { BusEnvelope, StanzaEnvelope } from "@switchboard/core";
 import { NatsStanzaBus } from "./bus.js";
 import { BusUnavailableError } from "./errors.js";
 import { eventually, freePort, startNatsServer, stopAllNatsServers } from "./test-servers.js";
@@ -11,8 +11,8 @@ import { eventually, freePort, startNatsServer, stopAllNatsServers } from "./tes
 const open: NatsStanzaBus[] = [];
 const track = (b: NatsStanzaBus): NatsStanzaBus => (open.push(b), b);
 const kilobyte = "x".repeat(1000);
-const stanza = (n: number): BusEnvelope => ({ to: "a@example.com/r", sessionId: `s${n}`, xml: `<message><body>${kilobyte}</body></message>` });
-const seq = (env: BusEnvelope): number => Number(env.sessionId.slice(1));
+const stanza = (n: number): StanzaEnvelope => ({ kind: "stanza", to: "a@example.com/r", sessionId: `s${n}`, xml: `<message><body>${kilobyte}</body></message>` });
+const seq = (env: BusEnvelope): number => Number((env as StanzaEnvelope).sessionId.slice(1));
 
 afterEach(async () => {
   await Promise.all(open.splice(0).map((b) => b.close()));
@@ -103,11 +103,11 @@ describe("NatsStanzaBus when NATS fails", () => {
     const sub = track(await NatsStanzaBus.connect({ servers: urls, randomizeServers: false, name: "sub" }));
     const pub = track(await NatsStanzaBus.connect({ servers: [urls[2]!], name: "pub" }));
     const got: string[] = [];
-    sub.subscribe("edge-sub", (env) => got.push(env.xml));
+    sub.subscribe("edge-sub", (env) => got.push((env as StanzaEnvelope).xml));
     await sub.flush();
     // Interest crosses the routes asynchronously: wait until member 3 knows about it.
     await untilReachable(pub, "edge-sub");
-    await pub.publish("edge-sub", { to: "a@example.com/r", sessionId: "s", xml: "<message id='before'/>" });
+    await pub.publish("edge-sub", { kind: "stanza", to: "a@example.com/r", sessionId: "s", xml: "<message id='before'/>" });
     await eventually(() => got.includes("<message id='before'/>"), "delivery across the cluster");
 
     const subEvents: string[] = [];
@@ -115,7 +115,7 @@ describe("NatsStanzaBus when NATS fails", () => {
     await servers[0]!.kill();
     await eventually(() => subEvents.includes("reconnect"), "subscriber reconnects to another member");
     await untilReachable(pub, "edge-sub");
-    await pub.publish("edge-sub", { to: "a@example.com/r", sessionId: "s", xml: "<message id='after'/>" });
+    await pub.publish("edge-sub", { kind: "stanza", to: "a@example.com/r", sessionId: "s", xml: "<message id='after'/>" });
     await eventually(() => got.includes("<message id='after'/>"), "delivery resumes after fail-over");
     expect(pub.status().connected).toBe(true);
   });
@@ -126,7 +126,7 @@ async function untilReachable(bus: NatsStanzaBus, nodeId: string): Promise<void>
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {
-      return await bus.publishChecked(nodeId, { to: "probe@example.com", sessionId: "probe", xml: "<probe/>" }, 500);
+      return await bus.publishChecked(nodeId, { kind: "stanza", to: "probe@example.com", sessionId: "probe", xml: "<probe/>" }, 500);
     } catch (err) {
       if (Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 100));

@@ -31,7 +31,7 @@ describe("NatsStanzaBus throughput on loopback", () => {
       onArrival?.(env);
     });
     await sub.flush();
-    const env: BusEnvelope = { to: "b@example.com/r", sessionId: "s1", xml, headers: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" } };
+    const env: BusEnvelope = { kind: "stanza", to: "b@example.com/r", sessionId: "s1", xml, headers: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" } };
 
     const total = 50_000;
     const allArrived = new Promise<void>((resolve) => {

@@ -1,5 +1,5 @@
 /** In-process StanzaBus: delivers to handlers subscribed in the same process, in order. */
-import type { BusEnvelope, ControlMessage, StanzaBus } from "../ports.js";
+import type { BusEnvelope, ControlMessage, StanzaBus, TapEvent } from "../ports.js";
 
 export class MemoryStanzaBus implements StanzaBus {
   private readonly handlers = new Map<string, Set<(env: BusEnvelope) => void>>();
@@ -34,6 +34,19 @@ export class MemoryStanzaBus implements StanzaBus {
     return () => this.control.delete(handler);
   }
 
+  private readonly taps = new Map<string, Set<(e: TapEvent) => void>>();
+
+  async publishTap(event: TapEvent): Promise<void> {
+    for (const topic of [event.user, "*"]) for (const h of this.taps.get(topic) ?? []) h(event);
+  }
+
+  subscribeTap(user: string, handler: (event: TapEvent) => void): () => void {
+    let set = this.taps.get(user);
+    if (!set) this.taps.set(user, (set = new Set()));
+    set.add(handler);
+    return () => set.delete(handler);
+  }
+
   /** An in-process bus never disconnects. */
   onReconnect(_handler: () => void): () => void {
     return () => {};
@@ -42,5 +55,6 @@ export class MemoryStanzaBus implements StanzaBus {
   async close(): Promise<void> {
     this.handlers.clear();
     this.control.clear();
+    this.taps.clear();
   }
 }

@@ -1,6 +1,6 @@
 /** In-process SessionRegistry for the embedded single node. */
 import { bareOf } from "@switchboard/xml";
-import type { SessionInfo, SessionPatch, SessionRegistry } from "../ports.js";
+import type { SessionInfo, SessionLocation, SessionPatch, SessionRegistry } from "../ports.js";
 
 
 export class MemorySessionRegistry implements SessionRegistry {
@@ -27,6 +27,14 @@ export class MemorySessionRegistry implements SessionRegistry {
     const entry = this.byBare.get(bareOf(jid))?.get(jid);
     if (!entry || entry.sessionId !== sessionId) return;
     Object.assign(entry, patch);
+  }
+
+  async move(jid: string, fromSessionId: string, to: SessionLocation): Promise<SessionInfo | undefined> {
+    const entry = this.byBare.get(bareOf(jid))?.get(jid);
+    if (!entry || entry.sessionId !== fromSessionId) return undefined;
+    entry.nodeId = to.nodeId;
+    entry.sessionId = to.sessionId;
+    return { ...entry };
   }
 
   async get(jid: string): Promise<SessionInfo | undefined> {

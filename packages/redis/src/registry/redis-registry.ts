@@ -9,7 +9,7 @@
  * an entry without an index member (it would outlive its edge).
  */
 import type { Redis } from "ioredis";
-import type { SessionInfo, SessionPatch, SessionRegistry } from "@switchboard/core";
+import type { SessionInfo, SessionLocation, SessionPatch, SessionRegistry } from "@switchboard/core";
 import { bounded, RegistryUnavailableError } from "./errors.js";
 import { DEFAULT_PREFIX, memberOf, parseMember, RegistryKeys } from "./keys.js";
 import { withScripts, type RegistryCommands } from "./scripts.js";
@@ -28,7 +28,7 @@ export interface RedisSessionRegistryOptions {
 }
 
 /** The SessionInfo fields a patch may change (SessionPatch). */
-const PATCHABLE = ["priority", "available", "interested", "presence", "ext"] as const;
+const PATCHABLE = ["priority", "available", "interested", "presence", "ext", "detachedUntil"] as const;
 
 export class RedisSessionRegistry implements SessionRegistry {
   private readonly redis: Redis & RegistryCommands;
@@ -86,6 +86,27 @@ export class RedisSessionRegistry implements SessionRegistry {
         else set[field] = patch[field];
       }
       await this.redis.switchboardRegistryUpdate(this.keys.sessionsOf(jid), jid, sessionId, JSON.stringify(set), ...clear);
+    });
+  }
+
+  /**
+   * Index of the new node first, then the entry (checked and moved in one script), then the old
+   * node's member: in between, at worst a stale member exists (see the file comment).
+   */
+  move(jid: string, fromSessionId: string, to: SessionLocation): Promise<SessionInfo | undefined> {
+    return this.run("move", async () => {
+      const member = memberOf(jid, to.sessionId);
+      await this.redis.sadd(this.keys.nodeSessions(to.nodeId), member);
+      const reply = await this.redis.switchboardRegistryMove(this.keys.sessionsOf(jid), jid, fromSessionId, to.nodeId, to.sessionId);
+      if (!reply) {
+        await this.redis.srem(this.keys.nodeSessions(to.nodeId), member);
+        return undefined;
+      }
+      const [fromNode, moved] = reply;
+      if (fromNode !== to.nodeId || fromSessionId !== to.sessionId) {
+        await this.redis.srem(this.keys.nodeSessions(fromNode), memberOf(jid, fromSessionId)).catch(() => undefined);
+      }
+      return decode(moved);
     });
   }
 

@@ -77,6 +77,26 @@ export function registryContract(name: string, makeRegistry: () => SessionRegist
       expect(await registry.get("nobody@example.com/x")).toBeUndefined();
     });
 
+    it("move hands a resource to another stream and node, keeping its state, only from its current session", async () => {
+      const registry = await makeRegistry();
+      const info = sessionInfo("alice@example.com/phone", "s1", "node-1", { available: true, priority: 3, presence: "<presence/>", ext: { carbons: true } });
+      await registry.bind(info);
+      expect(await registry.move("alice@example.com/phone", "other", { nodeId: "node-2", sessionId: "s2" })).toBeUndefined();
+      expect(await registry.move("nobody@example.com/x", "s1", { nodeId: "node-2", sessionId: "s2" })).toBeUndefined();
+      expect(await registry.listNode("node-2")).toEqual([]);
+      const moved = await registry.move("alice@example.com/phone", "s1", { nodeId: "node-2", sessionId: "s2" });
+      expect(moved).toEqual({ ...info, nodeId: "node-2", sessionId: "s2" });
+      expect(await registry.get("alice@example.com/phone")).toEqual(moved);
+      expect(await registry.listNode("node-1")).toEqual([]);
+      expect(await registry.listNode("node-2")).toEqual([moved]);
+      // the old stream's late unbind no longer removes it; the new one's does
+      await registry.unbind("alice@example.com/phone", "s1");
+      expect(await registry.get("alice@example.com/phone")).toBeDefined();
+      await registry.unbind("alice@example.com/phone", "s2");
+      expect(await registry.get("alice@example.com/phone")).toBeUndefined();
+      expect(await registry.listNode("node-2")).toEqual([]);
+    });
+
     it("update replaces ext wholesale and clears fields patched to undefined", async () => {
       const registry = await makeRegistry();
       await registry.bind(sessionInfo("alice@example.com/phone", "s1", "node-1", { presence: "<presence/>", ext: { carbons: true, n: 3 } }));

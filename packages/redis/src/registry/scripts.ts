@@ -41,6 +41,22 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(entry))
 return 1`;
 
 /**
+ * KEYS[1] user hash; ARGV jid, fromSessionId, nodeId, sessionId. Moves an entry to another
+ * stream only while it still belongs to fromSessionId; returns { previous node id, moved entry }.
+ */
+const MOVE = `
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local ok, entry = pcall(cjson.decode, raw)
+if not ok or entry.sessionId ~= ARGV[2] then return false end
+local from = entry.nodeId
+entry.nodeId = ARGV[3]
+entry.sessionId = ARGV[4]
+local moved = cjson.encode(entry)
+redis.call('HSET', KEYS[1], ARGV[1], moved)
+return { from, moved }`;
+
+/**
  * KEYS[1] user hash; ARGV jid, nodeId, sessionId. Purge of one index member: deletes the entry
  * only if it is still that session on that node (it may have been rebound elsewhere meanwhile).
  */
@@ -124,6 +140,7 @@ const SCRIPTS = {
   switchboardRegistryBind: [1, BIND],
   switchboardRegistryUnbind: [1, UNBIND],
   switchboardRegistryUpdate: [1, UPDATE],
+  switchboardRegistryMove: [1, MOVE],
   switchboardRegistryPurgeEntry: [1, PURGE_ENTRY],
   switchboardLivenessEstablish: [3, ESTABLISH],
   switchboardLivenessRefresh: [3, REFRESH],
@@ -138,6 +155,7 @@ export interface RegistryCommands {
   switchboardRegistryBind(userKey: string, jid: string, entryJson: string): Reply;
   switchboardRegistryUnbind(userKey: string, jid: string, sessionId: string): Reply;
   switchboardRegistryUpdate(userKey: string, jid: string, sessionId: string, patchJson: string, ...clear: string[]): Flag;
+  switchboardRegistryMove(userKey: string, jid: string, fromSessionId: string, nodeId: string, sessionId: string): Promise<[string, string] | null>;
   switchboardLivenessEstablish(alive: string, lock: string, epoch: string, token: string, ttlMs: number): Flag;
   switchboardLivenessRefresh(alive: string, lock: string, epoch: string, token: string, ttlMs: number): Flag;
   switchboardLivenessAcquireDead(alive: string, lock: string, epoch: string, token: string, lockMs: number): Flag;

@@ -1,0 +1,72 @@
+/**
+ * What a node does with an envelope other nodes addressed to it, by kind (ports.ts): a stanza
+ * goes to the stream it names, an order to that stream, a component envelope to the component's
+ * handlers. A kind this node does not know is logged and dropped — never re-routed, so an
+ * envelope of a newer version cannot loop between nodes.
+ */
+import { StreamError, parseFrame, bareOf } from "@switchboard/xml";
+import type { Host } from "./host.js";
+import type { BusEnvelope, StanzaEnvelope } from "./ports.js";
+
+export function receiveFromBus(host: Host, env: BusEnvelope): void {
+  switch (env.kind) {
+    case "stanza":
+      return receiveStanza(host, env);
+    case "session-control": {
+      const session = host.sessions.get(env.sessionId);
+      if (session && !session.closed && env.action === "conflict") {
+        session.close(new StreamError("conflict", "replaced by a new connection for the same resource"));
+      }
+      return;
+    }
+    case "component":
+      void host.hooks
+        .fire("bus/component", { envelope: env })
+        .then((handled) => {
+          if (!handled) host.log.warn({ component: env.component, shard: env.shard }, "component envelope for a component this node does not serve, dropped");
+        })
+        .catch((err: unknown) => host.log.error({ err, component: env.component }, "component envelope handler failed"));
+      return;
+    default:
+      host.log.warn({ kind: (env as { kind?: unknown }).kind }, "bus envelope of an unknown kind, dropped");
+  }
+}
+
+function receiveStanza(host: Host, env: StanzaEnvelope): void {
+  let stanza;
+  try {
+    stanza = parseFrame(env.xml);
+  } catch (err) {
+    host.log.warn({ err, to: env.to }, "malformed stanza on the bus");
+    return;
+  }
+  const session = host.sessions.get(env.sessionId);
+  // Written, held or coalesced: done. Gone, or refused (a full outbound buffer): routed again.
+  if (session && !session.closed && session.send(stanza) !== "refused") return;
+  rerouteOrphan(host, env, stanza).catch((err: unknown) => host.log.warn({ err, to: env.to }, "could not re-route a stanza for a stream that could not take it"));
+}
+
+/**
+ * The stream a bus stanza was sent to closed while it was in flight (the sender's node routed
+ * with what it knew a moment earlier), or refused it. Messages and IQ requests are routed again
+ * from here, where the registry knows better: a message reaches the user's other resources or
+ * the offline store, an IQ gets its error — never silence. A message that was addressed to the
+ * bare JID is routed again only when no other resource is available, since the sender's node
+ * fanned it out to those already. Presence is dropped: a presence for a resource that is gone
+ * has no one to inform, and replaying subscription handling would run it twice.
+ */
+async function rerouteOrphan(host: Host, env: StanzaEnvelope, stanza: ReturnType<typeof parseFrame>): Promise<void> {
+  const type = stanza.attrs.type;
+  const request = stanza.name === "iq" ? type === "get" || type === "set" : stanza.name === "message" && type !== "error";
+  if (!request) {
+    host.log.debug({ to: env.to, name: stanza.name }, "bus stanza for a stream that could not take it, dropped");
+    return;
+  }
+  const addressed = stanza.attrs.to ?? "";
+  if (stanza.name === "message" && !addressed.includes("/")) {
+    const others = (await host.registry.list(bareOf(env.to))).filter((s) => s.available && s.sessionId !== env.sessionId);
+    if (others.length > 0) return;
+  }
+  host.log.debug({ to: env.to, name: stanza.name }, "bus stanza for a stream that could not take it, routing it again");
+  await host.router.route(stanza);
+}
