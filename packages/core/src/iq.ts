@@ -9,6 +9,8 @@ export type IqTarget = "host" | "bare" | "full";
 
 export interface IqSpec {
   type: "get" | "set";
+  /** the domain whose IQs this handles (default: the server's own); a component registers its own */
+  domain?: string;
   xmlns: string;
   /** payload element name; '*' for any */
   name: string;
@@ -27,15 +29,21 @@ interface Registered {
   handler: IqHandler;
 }
 
+/**
+ * IQ tables per domain: the server's domain and each hosted component keep their own, so a MUC
+ * room's disco#info never collides with the server's.
+ */
 export class IqDispatcher {
   private readonly handlers = new Map<string, Registered>();
 
-  private key(type: string, xmlns: string, name: string): string {
-    return `${type} ${xmlns} ${name}`;
+  constructor(private readonly defaultDomain: string) {}
+
+  private key(domain: string, type: string, xmlns: string, name: string): string {
+    return `${domain} ${type} ${xmlns} ${name}`;
   }
 
   handle(spec: IqSpec, handler: IqHandler): () => void {
-    const k = this.key(spec.type, spec.xmlns, spec.name);
+    const k = this.key(spec.domain ?? this.defaultDomain, spec.type, spec.xmlns, spec.name);
     if (this.handlers.has(k)) throw new Error(`IQ handler already registered for ${k}`);
     this.handlers.set(k, { spec, handler });
     return () => {
@@ -43,14 +51,14 @@ export class IqDispatcher {
     };
   }
 
-  /** Finds the handler for a get/set IQ aimed at `target`; undefined when none applies. */
-  find(stanza: Element, target: IqTarget): { handler: IqHandler; payload: Element } | undefined {
+  /** Finds the handler for a get/set IQ aimed at `target` of `domain`; undefined when none applies. */
+  find(stanza: Element, target: IqTarget, domain = this.defaultDomain): { handler: IqHandler; payload: Element } | undefined {
     const type = stanza.attrs.type;
     if (type !== "get" && type !== "set") return undefined;
     const payload = stanza.children.find((c): c is Element => typeof c !== "string");
     if (!payload) return undefined;
     const xmlns = payload.attrs.xmlns ?? "";
-    const entry = this.handlers.get(this.key(type, xmlns, payload.name)) ?? this.handlers.get(this.key(type, xmlns, "*"));
+    const entry = this.handlers.get(this.key(domain, type, xmlns, payload.name)) ?? this.handlers.get(this.key(domain, type, xmlns, "*"));
     if (!entry) return undefined;
     if (!(entry.spec.targets ?? ["host"]).includes(target)) return undefined;
     return { handler: entry.handler, payload };
