@@ -136,12 +136,12 @@ describe("connections that do not authenticate are bounded", () => {
       await aliceStillLogsInFrom("127.0.0.2");
       const client = await connect(ts, "alice", { resource: "ws", transport: "websocket" });
       await client.stop();
-      expect(ts.server.c2s.admission.counters.refusedIp).toBeGreaterThanOrEqual(2);
+      expect(ts.server.c2s!.admission.counters.refusedIp).toBeGreaterThanOrEqual(2);
     } finally {
       for (const h of held) h.socket.destroy();
     }
     // Once those are gone the address is welcome again.
-    await expect.poll(() => ts.server.c2s.admission.countFor("127.0.0.3")).toBe(0);
+    await expect.poll(() => ts.server.c2s!.admission.countFor("127.0.0.3")).toBe(0);
     await aliceStillLogsInFrom("127.0.0.3");
   });
 
@@ -153,7 +153,7 @@ describe("connections that do not authenticate are bounded", () => {
         expect(await raw.loginOutcome(`crowd${i}`, "secret")).toBe("success");
         clients.push(raw);
       }
-      expect(ts.server.c2s.admission.countFor("127.0.0.4")).toBe(0);
+      expect(ts.server.c2s!.admission.countFor("127.0.0.4")).toBe(0);
     } finally {
       for (const c of clients) c.close();
     }
@@ -177,9 +177,9 @@ describe("the process-wide cap on unauthenticated connections", () => {
     for (let i = 0; i < 4; i++) held.push(await rawSocket(node.ports.c2sTls, `127.0.1.${i + 1}`));
     const over = await rawSocket(node.ports.c2s, "127.0.1.9");
     expect(await over.closedAfter()).toBeLessThan(500);
-    expect(node.c2s.admission.counters.refusedProcess).toBe(1);
+    expect(node.c2s!.admission.counters.refusedProcess).toBe(1);
     held[0]!.socket.destroy();
-    await expect.poll(() => node.c2s.admission.unauthenticated).toBe(3);
+    await expect.poll(() => node.c2s!.admission.unauthenticated).toBe(3);
     const raw = await RawConnection.open(node.ports.c2s, { localAddress: "127.0.1.10" });
     expect(await raw.loginOutcome("alice", "secret")).toBe("success");
     raw.close();

@@ -14,9 +14,8 @@ import { WebSocketServer } from "ws";
 import { StreamError } from "@switchboard/xml";
 import type { Host } from "@switchboard/core";
 import { AUTH_FAILURE_POLICY, type C2sOptions } from "./options.js";
-import { C2sStream } from "./stream.js";
-import { TcpTransport, normaliseIp } from "./tcp-transport.js";
-import { WebSocketTransport } from "./ws-transport.js";
+import { TcpTransport, WebSocketTransport, normaliseIp, type StreamEngine } from "@switchboard/stream";
+import { openClientStream } from "./client-stream.js";
 import { OverloadGuard, type OverloadOptions } from "./overload.js";
 import { readProxyHeader } from "./proxy-protocol.js";
 import { Admission, type AdmissionLimits, type AdmissionTicket } from "./admission.js";
@@ -59,7 +58,7 @@ export interface C2sListeners {
 /** One accepted socket: its place in the admission count and, once it has one, its stream. */
 interface Connection {
   ticket: AdmissionTicket;
-  stream?: C2sStream;
+  stream?: StreamEngine;
 }
 
 export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sListeners> {
@@ -69,7 +68,7 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
   host.limiter.define(AUTH_FAILURE_POLICY, { limit: opts.authFailuresPerIp, intervalMs: opts.authFailureWindowMs, scope: "cluster" });
   const admission = new Admission(opts.admission, host.log);
   const connections = new Map<net.Socket, Connection>();
-  const streams = new Set<C2sStream>();
+  const streams = new Set<StreamEngine>();
   const guard = new OverloadGuard(() => streams, host.log, opts.overload);
   guard.start();
   let closing = false;
@@ -92,7 +91,7 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
   };
 
   const startStream = (connection: Connection, transport: TcpTransport | WebSocketTransport, streamOptions: C2sOptions) => {
-    const stream = new C2sStream(host, transport, streamOptions, () => connection.ticket.release());
+    const stream = openClientStream(host, transport, streamOptions, () => connection.ticket.release());
     connection.stream = stream;
     streams.add(stream);
     if (guard.overloaded) stream.pauseReading("overload");

@@ -1,25 +1,28 @@
 /**
  * TCP and direct-TLS transport (RFC 6120 §4, XEP-0368) with STARTTLS upgrade (RFC 6120 §5).
  */
-import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { TLSSocket, type SecureContext } from "node:tls";
 import { Element, StreamError, StreamParser, escapeXml, type ParserLimits } from "@switchboard/xml";
-import type { Transport, TransportEvents } from "./transport.js";
+import { FramedTransport } from "./framed-transport.js";
 
-const CLOSE_GRACE_MS = 2000;
-
-export class TcpTransport extends EventEmitter implements Transport {
+export class TcpTransport extends FramedTransport {
   readonly kind: "tcp" | "tls";
   readonly ip: string;
   private socket: Socket;
   private parser: StreamParser;
   private upgrading = false;
-  private closing = false;
-  private gone = false;
 
-  /** `clientIp`: the client's address when a PROXY protocol header named it (proxy-protocol.ts) */
-  constructor(socket: Socket, private readonly limits: ParserLimits, clientIp?: string) {
+  /**
+   * `clientIp`: the client's address when a PROXY protocol header named it; `defaultNamespace`:
+   * the stream's content namespace (jabber:client, or jabber:server later), written in the header.
+   */
+  constructor(
+    socket: Socket,
+    private readonly limits: ParserLimits,
+    clientIp?: string,
+    private readonly defaultNamespace = "jabber:client",
+  ) {
     super();
     this.socket = socket;
     this.kind = socket instanceof TLSSocket ? "tls" : "tcp";
@@ -34,10 +37,6 @@ export class TcpTransport extends EventEmitter implements Transport {
     // A socket handed over paused (its PROXY header was read off it first) starts reading here,
     // before anyone (load shedding) may pause it again for its own reasons.
     if (socket.isPaused()) socket.resume();
-  }
-
-  override on<K extends keyof TransportEvents>(event: K, listener: TransportEvents[K]): this {
-    return super.on(event, listener as (...args: unknown[]) => void);
   }
 
   get secure(): boolean {
@@ -76,20 +75,15 @@ export class TcpTransport extends EventEmitter implements Transport {
     socket.off("error", this.onError);
   }
 
-  private disconnect(reason: string): void {
-    if (this.gone) return;
-    this.gone = true;
-    this.emit("disconnect", reason);
-  }
-
   openStream(attrs: Record<string, string>): void {
-    let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'";
+    let header = `<?xml version='1.0'?><stream:stream xmlns='${this.defaultNamespace}' xmlns:stream='http://etherx.jabber.org/streams'`;
     for (const [k, v] of Object.entries(attrs)) header += ` ${k}='${escapeXml(v)}'`;
-    this.write(header + ">");
+    this.writeRaw(header + ">");
   }
 
-  send(el: Element): void {
-    this.write(el.toString());
+  /** Inside <stream:stream> stanzas inherit the stream's namespace: written as they are. */
+  protected serialize(el: Element): string {
+    return el.toString();
   }
 
   private corked = false;
@@ -98,8 +92,8 @@ export class TcpTransport extends EventEmitter implements Transport {
    * Writes made in the same tick are corked and leave as one TLS record and one syscall: a
    * burst of stanzas (a broadcast, offline delivery, a busy chat) costs far less CPU that way.
    */
-  private write(data: string): void {
-    if (this.gone || this.socket.destroyed) return;
+  protected writeRaw(data: string): void {
+    if (this.isGone || this.socket.destroyed) return;
     if (!this.corked) {
       this.corked = true;
       const socket = this.socket;
@@ -112,15 +106,16 @@ export class TcpTransport extends EventEmitter implements Transport {
     this.socket.write(data);
   }
 
-  closeStream(error?: StreamError): void {
-    if (this.closing) return;
-    this.closing = true;
-    if (error) this.write(error.toElement().toString());
-    this.write("</stream:stream>");
-    // RFC 6120 §4.4: wait for the peer's closing tag, but not forever.
-    const timer = setTimeout(() => this.destroy(), CLOSE_GRACE_MS);
-    timer.unref();
+  protected closingTag(): string {
+    return "</stream:stream>";
+  }
+
+  protected endConnection(): void {
     this.socket.end();
+  }
+
+  protected destroyConnection(): void {
+    this.socket.destroy();
   }
 
   bufferedBytes(): number {
@@ -169,11 +164,6 @@ export class TcpTransport extends EventEmitter implements Transport {
 
   resume(): void {
     this.socket.resume();
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-    this.disconnect("destroyed");
   }
 }
 

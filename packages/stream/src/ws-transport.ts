@@ -2,26 +2,23 @@
  * WebSocket transport (RFC 7395): every frame is one complete element; the stream is opened and
  * closed with <open/> and <close/> in the framing namespace instead of <stream:stream>.
  */
-import { EventEmitter } from "node:events";
 import type { SecureContext } from "node:tls";
 import type { WebSocket } from "ws";
 import { Element, NS_FRAMING, StreamError, parseFrame, x, type ParserLimits } from "@switchboard/xml";
-import type { Transport, TransportEvents } from "./transport.js";
+import { FramedTransport } from "./framed-transport.js";
 import { normaliseIp } from "./tcp-transport.js";
 
-const CLOSE_GRACE_MS = 2000;
-
-export class WebSocketTransport extends EventEmitter implements Transport {
+export class WebSocketTransport extends FramedTransport {
   readonly kind = "websocket" as const;
   readonly canStartTls = false;
-  private closing = false;
-  private gone = false;
+  readonly ip: string;
 
   constructor(
     private readonly ws: WebSocket,
-    readonly ip: string,
+    ip: string,
     readonly secure: boolean,
     private readonly limits: ParserLimits,
+    private readonly defaultNamespace = "jabber:client",
   ) {
     super();
     this.ip = normaliseIp(ip);
@@ -30,12 +27,8 @@ export class WebSocketTransport extends EventEmitter implements Transport {
     ws.on("error", (err) => this.disconnect(`websocket error: ${err.message}`));
   }
 
-  override on<K extends keyof TransportEvents>(event: K, listener: TransportEvents[K]): this {
-    return super.on(event, listener as (...args: unknown[]) => void);
-  }
-
   private onFrame(data: Buffer, isBinary: boolean): void {
-    if (this.gone) return;
+    if (this.isGone) return;
     if (isBinary) {
       this.emit("error", new StreamError("unsupported-encoding", "binary WebSocket frames are not allowed (RFC 7395 §3.2)"));
       return;
@@ -58,35 +51,35 @@ export class WebSocketTransport extends EventEmitter implements Transport {
     else this.emit("element", el);
   }
 
-  private disconnect(reason: string): void {
-    if (this.gone) return;
-    this.gone = true;
-    this.emit("disconnect", reason);
-  }
-
   openStream(attrs: Record<string, string>): void {
-    this.sendRaw(x("open", { xmlns: NS_FRAMING, ...attrs }).toString());
+    this.writeRaw(x("open", { xmlns: NS_FRAMING, ...attrs }).toString());
   }
 
-  send(el: Element): void {
-    // RFC 7395 §3.3.3: each stanza carries its namespace since there is no stream root.
-    if (!el.attrs.xmlns && (el.name === "message" || el.name === "presence" || el.name === "iq")) el.attrs.xmlns = "jabber:client";
-    this.sendRaw(el.toString());
+  /**
+   * RFC 7395 §3.3.3: each stanza carries its namespace since there is no stream root. Added to
+   * the text, not to the element: the same element may be on its way to other streams too.
+   */
+  protected serialize(el: Element): string {
+    const text = el.toString();
+    if (el.attrs.xmlns || (el.name !== "message" && el.name !== "presence" && el.name !== "iq")) return text;
+    return `<${el.name} xmlns='${this.defaultNamespace}'${text.slice(el.name.length + 1)}`;
   }
 
-  private sendRaw(text: string): void {
-    if (this.gone || this.ws.readyState !== this.ws.OPEN) return;
+  protected writeRaw(text: string): void {
+    if (this.isGone || this.ws.readyState !== this.ws.OPEN) return;
     this.ws.send(text);
   }
 
-  closeStream(error?: StreamError): void {
-    if (this.closing) return;
-    this.closing = true;
-    if (error) this.sendRaw(error.toElement().toString());
-    this.sendRaw(x("close", { xmlns: NS_FRAMING }).toString());
-    const timer = setTimeout(() => this.destroy(), CLOSE_GRACE_MS);
-    timer.unref();
+  protected closingTag(): string {
+    return x("close", { xmlns: NS_FRAMING }).toString();
+  }
+
+  protected endConnection(): void {
     this.ws.close(1000);
+  }
+
+  protected destroyConnection(): void {
+    this.ws.terminate();
   }
 
   bufferedBytes(): number {
@@ -107,10 +100,5 @@ export class WebSocketTransport extends EventEmitter implements Transport {
 
   resume(): void {
     this.ws.resume();
-  }
-
-  destroy(): void {
-    this.ws.terminate();
-    this.disconnect("destroyed");
   }
 }

@@ -1,0 +1,204 @@
+/**
+ * The client policy of the stream engine (RFC 6120 §4–§8 for `jabber:client`): what a client
+ * stream offers and accepts in each state. The engine (@switchboard/stream) does the rest —
+ * transitions, STARTTLS, time bounds, order, stream-level handlers of modules — and this file
+ * only says:
+ * - the header must name this server's domain (RFC 6120 §4.7.2) in jabber:client, version 1.0;
+ * - before authentication: SASL (sasl-negotiation.ts) and the IQs modules allow (XEP-0077);
+ * - after it: resource binding (bind.ts) and the legacy session no-op (RFC 3921 §3);
+ * - once bound: stanzas only, `from` checked and stamped (RFC 6120 §8.1.2.1), handed to the
+ *   session, which owns everything after (filters, router).
+ */
+import { Element, NS_BIND, NS_CLIENT, NS_SASL, NS_SESSION, StanzaError, StreamError, errorReply, tryParseJid, x } from "@switchboard/xml";
+import { iqResult, type Host, type Session, type SessionConnection } from "@switchboard/core";
+import { StreamEngine, type StreamPolicy, type Transport } from "@switchboard/stream";
+import type { SecureContext } from "node:tls";
+import type { C2sOptions } from "./options.js";
+import { SaslNegotiation } from "./sasl-negotiation.js";
+import { bindResource } from "./bind.js";
+
+/** A client stream: the engine with the client policy. */
+export function openClientStream(host: Host, transport: Transport, opts: C2sOptions, onAuthenticated?: () => void): StreamEngine {
+  return new StreamEngine(host, transport, new ClientPolicy(host, opts, onAuthenticated));
+}
+
+class ClientPolicy implements StreamPolicy {
+  readonly namespace = NS_CLIENT;
+  readonly tlsContext?: SecureContext;
+  readonly requireTls: boolean;
+  readonly tlsHandshakeMs: number;
+  readonly handshakeTimeoutMs: number;
+  readonly outboundBufferBytes: number;
+  private sasl?: SaslNegotiation;
+  private username?: string;
+  private session?: Session;
+  private connection?: SessionConnection;
+
+  /** `onAuthenticated`: the connection no longer counts as unauthenticated (admission.ts) */
+  constructor(
+    private readonly host: Host,
+    private readonly opts: C2sOptions,
+    private readonly onAuthenticated?: () => void,
+  ) {
+    this.tlsContext = opts.tlsContext;
+    this.requireTls = opts.requireTls;
+    this.tlsHandshakeMs = opts.tlsHandshakeMs;
+    this.handshakeTimeoutMs = opts.handshakeTimeoutMs;
+    this.outboundBufferBytes = opts.outboundBufferBytes;
+  }
+
+  checkHeader(stream: StreamEngine, attrs: Record<string, string>): StreamError | undefined {
+    // RFC 7395 §3.3.2: a WebSocket <open/> is in the framing namespace; the transport checked it.
+    if (stream.transport.kind !== "websocket" && attrs.xmlns !== undefined && attrs.xmlns !== NS_CLIENT) {
+      return new StreamError("invalid-namespace", "the default namespace must be jabber:client");
+    }
+    const to = attrs.to ? tryParseJid(attrs.to) : undefined;
+    if (!to || to.domain !== this.host.domain || to.local) return new StreamError("host-unknown", `this server serves ${this.host.domain}`);
+    if (attrs.version && Number.parseFloat(attrs.version) < 1) return new StreamError("unsupported-version", "XMPP 1.0 or later is required");
+    return undefined;
+  }
+
+  features(stream: StreamEngine): Element[] {
+    if (stream.state === "connected" || stream.state === "secured") {
+      const features = [this.saslFor(stream).mechanismsFeature()];
+      for (const feature of this.host.streamFeatures.preAuth) features.push(feature());
+      return features;
+    }
+    if (stream.state === "authenticated") {
+      const features = [x("bind", { xmlns: NS_BIND }), x("session", { xmlns: NS_SESSION }, x("optional"))];
+      for (const feature of this.host.streamFeatures.postAuth) features.push(feature());
+      return features;
+    }
+    return [];
+  }
+
+  async element(stream: StreamEngine, el: Element): Promise<void> {
+    switch (stream.state) {
+      case "connected":
+      case "secured":
+        return this.beforeAuth(stream, el);
+      case "authenticated":
+        return this.beforeBind(stream, el);
+      case "bound":
+        return this.stanza(stream, el);
+    }
+  }
+
+  ended(stream: StreamEngine, reason: string): void {
+    this.onAuthenticated?.();
+    this.sasl = undefined;
+    if (this.session && this.connection) void this.host.sessions.connectionLost(this.session, this.connection, reason);
+    else stream.log.debug({ reason }, "connection closed");
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Before authentication: SASL (RFC 6120 §6) and the IQs modules allow
+
+  private saslFor(stream: StreamEngine): SaslNegotiation {
+    // A new negotiation after STARTTLS: the mechanisms offered depend on the channel (PLAIN).
+    return (this.sasl ??= new SaslNegotiation(this.host, stream.ip, stream.secure, (e) => stream.send(e), this.opts.unknownUserSecret));
+  }
+
+  private async beforeAuth(stream: StreamEngine, el: Element): Promise<void> {
+    if (el.attrs.xmlns === NS_SASL) {
+      const outcome = await this.saslFor(stream).handle(el);
+      if (!outcome.done) return;
+      if ("username" in outcome) {
+        this.username = outcome.username;
+        this.sasl = undefined; // its mechanism state is no longer needed
+        stream.authenticated(`${outcome.username}@${this.host.domain}`);
+        this.onAuthenticated?.();
+        stream.log.info({ user: stream.account }, "authenticated");
+        return;
+      }
+      if (outcome.closeStream) return stream.close(new StreamError("policy-violation", "too many failed authentication attempts"));
+      return;
+    }
+    if (el.name === "iq") {
+      const payload = el.getChildElements()[0];
+      const handler = payload && this.host.streamFeatures.findPreAuthIq(payload.attrs.xmlns ?? "");
+      if (handler) {
+        try {
+          const out = await handler(el, payload, { ip: stream.ip, secure: stream.secure });
+          stream.send(stripAddresses(iqResult(el, out ?? undefined)));
+        } catch (err) {
+          if (!(err instanceof StanzaError)) throw err;
+          stream.send(stripAddresses(errorReply(el, err.condition, err.text, err.type)));
+        }
+        return;
+      }
+    }
+    stream.close(new StreamError("not-authorized", "authenticate first"));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // After authentication: resource binding (RFC 6120 §7)
+
+  private async beforeBind(stream: StreamEngine, el: Element): Promise<void> {
+    if (el.name === "iq" && el.attrs.type === "set") {
+      const bind = el.getChild("bind", NS_BIND);
+      if (bind) {
+        const connection: SessionConnection = {
+          get ip() {
+            return stream.ip;
+          },
+          get secure() {
+            return stream.secure;
+          },
+          write: (stanza) => stream.send(stanza),
+          close: (error) => stream.close(error),
+        };
+        const result = await bindResource(this.host, connection, this.username!, el, bind, (session, reply) => {
+          this.session = session;
+          this.connection = connection;
+          stream.bound(session);
+          stream.send(reply);
+          stream.log.info({ jid: session.jid.full }, "resource bound");
+        });
+        if (result) stream.send(result);
+        return;
+      }
+      if (isLegacySession(el, this.host.domain)) return void stream.send(stripAddresses(iqResult(el)));
+    }
+    stream.close(new StreamError("not-authorized", "bind a resource first"));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Bound: check, stamp and hand to the session (RFC 6120 §8.1.2.1)
+
+  private async stanza(stream: StreamEngine, el: Element): Promise<void> {
+    if (el.name !== "message" && el.name !== "presence" && el.name !== "iq") {
+      return stream.close(new StreamError("unsupported-stanza-type", `<${el.name}/> is not a stanza`));
+    }
+    if (el.attrs.xmlns && el.attrs.xmlns !== NS_CLIENT) {
+      return stream.close(new StreamError("invalid-namespace", "stanzas must be in jabber:client"));
+    }
+    const session = this.session!;
+    const jid = session.jid;
+    const claimed = el.attrs.from;
+    if (claimed !== undefined && claimed !== jid.full && claimed !== jid.bare) {
+      const parsed = tryParseJid(claimed);
+      if (!parsed || (parsed.full !== jid.full && parsed.full !== jid.bare)) {
+        stream.log.warn({ from: claimed }, "spoofed from address");
+        return stream.close(new StreamError("invalid-from", "the from address does not match your JID"));
+      }
+    }
+    if (isLegacySession(el, this.host.domain)) return void stream.send(stripAddresses(iqResult(el)));
+    // The element was parsed for this stream alone: stamping it is not a shared mutation.
+    delete el.attrs.xmlns;
+    el.attrs.from = jid.full;
+    await session.receive(el);
+  }
+}
+
+/** RFC 3921 §3 session establishment: a no-op kept for old clients, answered before or after bind. */
+function isLegacySession(el: Element, domain: string): boolean {
+  const to = el.attrs.to;
+  return el.name === "iq" && el.attrs.type === "set" && (!to || to === domain) && el.getChild("session", NS_SESSION) !== undefined;
+}
+
+function stripAddresses(el: Element): Element {
+  delete el.attrs.to;
+  delete el.attrs.from;
+  return el;
+}

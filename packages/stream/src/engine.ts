@@ -1,0 +1,317 @@
+/**
+ * The stream engine (RFC 6120 §4–§5): one XML stream over a transport, with explicit states and
+ * a policy that says what this kind of stream does in each. c2s supplies a client policy
+ * (c2s-policy.ts in @switchboard/c2s); s2s will supply its own. The engine owns:
+ *
+ *   connected ──STARTTLS──▶ secured ──auth──▶ authenticated ──bind──▶ bound ──▶ closed
+ *        └──────────────(TLS not required)──▶ ┘
+ *
+ * - the transitions (the only way `state` changes; anything else throws),
+ * - stream headers, restarts and the features element (STARTTLS itself; the rest from policy),
+ * - STARTTLS, and the time bounds on TLS and on the whole negotiation,
+ * - stream-level elements: modules' handlers by (state, namespace, name) first
+ *   (host.streamHandlers), then the policy,
+ * - input order (one element at a time, RFC 6120 §10.1) with backpressure on the transport,
+ * - the one write path to the peer, `send()`, which says whether the element was written.
+ */
+import { randomBytes } from "node:crypto";
+import { Element, NS_STREAM, NS_TLS, StreamError, errorReply, x } from "@switchboard/xml";
+import type { Host, Logger, StreamElementContext, StreamState } from "@switchboard/core";
+import type { SecureContext } from "node:tls";
+import type { Transport } from "./transport.js";
+
+/** Stanzas waiting to be processed before reading from the peer pauses. */
+const MAX_QUEUED = 64;
+
+const TRANSITIONS: Readonly<Record<StreamState, readonly StreamState[]>> = {
+  connected: ["secured", "authenticated", "closed"],
+  secured: ["authenticated", "closed"],
+  authenticated: ["bound", "closed"],
+  bound: ["closed"],
+  closed: [],
+};
+
+export class StreamStateError extends Error {
+  override name = "StreamStateError";
+}
+
+/** Why reading is paused: its own backlog ("queue") and/or the whole process ("overload"). */
+export type PauseReason = "queue" | "overload";
+
+export interface StreamPolicy {
+  /** the stream's content namespace: jabber:client (jabber:server for s2s) */
+  readonly namespace: string;
+  /** TLS material for STARTTLS; undefined disables it */
+  readonly tlsContext?: SecureContext;
+  /** TLS must be up before anything else (RFC 6120 §5.3.1 "mandatory-to-negotiate") */
+  readonly requireTls: boolean;
+  /** limits.tlsHandshakeSeconds: accept → TLS up when TLS is required, or <starttls/> → TLS up */
+  readonly tlsHandshakeMs: number;
+  /** limits.handshakeTimeoutSeconds: accept → bound */
+  readonly handshakeTimeoutMs: number;
+  /** unsent output above this closes the connection and refuses the write (slow receiver) */
+  readonly outboundBufferBytes: number;
+  /** the peer opened (or reopened) its stream: the error to close with, or undefined */
+  checkHeader(stream: StreamEngine, attrs: Record<string, string>): StreamError | undefined;
+  /** features after the header in the current state (STARTTLS, when offered, comes first) */
+  features(stream: StreamEngine): Element[];
+  /** an element that neither the engine nor a module's stream-level handler took */
+  element(stream: StreamEngine, el: Element): Promise<void>;
+  /** the stream is over (peer, error, server or connection loss); runs exactly once */
+  ended(stream: StreamEngine, reason: string): void;
+}
+
+let connectionSeq = 0;
+
+export class StreamEngine implements StreamElementContext {
+  /** connection id, for logs */
+  readonly id: string;
+  private state_: StreamState;
+  private account_?: string;
+  private session_?: StreamElementContext["session"];
+  private logger?: Logger;
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  /** two flags, not a Set: one per connection */
+  private pausedFor?: { queue: boolean; overload: boolean };
+  private handshakeTimer?: NodeJS.Timeout;
+  private tlsTimer?: NodeJS.Timeout;
+  private upgrading = false;
+  /** our stream header was sent since the last restart (an error must follow one) */
+  private headerSent = false;
+  private ended_ = false;
+
+  constructor(
+    readonly host: Host,
+    readonly transport: Transport,
+    readonly policy: StreamPolicy,
+  ) {
+    this.id = `${host.nodeId}:${(++connectionSeq).toString(36)}${randomBytes(3).toString("hex")}`;
+    // A plain stream starts in "connected" (STARTTLS offered); direct TLS and wss start secured.
+    this.state_ = transport.secure ? "secured" : "connected";
+    transport.on("open", (attrs) => this.onOpen(attrs));
+    transport.on("element", (el) => this.enqueue(el));
+    transport.on("end", () => this.close(undefined, "client closed the stream"));
+    transport.on("error", (err) => this.close(err));
+    transport.on("disconnect", (reason) => this.finish(reason));
+    this.handshakeTimer = setTimeout(() => {
+      if (this.state_ !== "bound") this.close(new StreamError("connection-timeout", "stream negotiation took too long"));
+    }, policy.handshakeTimeoutMs);
+    this.handshakeTimer.unref();
+    // With TLS required nothing useful can happen in the clear: the handshake must be done
+    // within the TLS bound of accepting the connection.
+    if (this.state_ === "connected" && policy.requireTls && this.canStartTls) this.startTlsDeadline();
+    this.log.debug({ ip: transport.ip, transport: transport.kind }, "connection opened");
+  }
+
+  /** Connection-scoped log (every line carries `conn`); made on first use, idle streams never pay for it. */
+  get log(): Logger {
+    return (this.logger ??= this.host.log.child({ conn: this.id }));
+  }
+
+  get state(): StreamState {
+    return this.state_;
+  }
+
+  get closed(): boolean {
+    return this.state_ === "closed";
+  }
+
+  get ip(): string {
+    return this.transport.ip;
+  }
+
+  get secure(): boolean {
+    return this.transport.secure;
+  }
+
+  get account(): string | undefined {
+    return this.account_;
+  }
+
+  get session(): StreamElementContext["session"] {
+    return this.session_;
+  }
+
+  private get canStartTls(): boolean {
+    return this.transport.canStartTls && this.policy.tlsContext !== undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Transitions: the only way the state changes
+
+  private transition(to: StreamState): void {
+    if (!TRANSITIONS[this.state_].includes(to)) throw new StreamStateError(`a stream cannot go from ${this.state_} to ${to}`);
+    this.state_ = to;
+  }
+
+  /** SASL succeeded (RFC 6120 §6.4.6): the peer restarts the stream. */
+  authenticated(account: string): void {
+    this.transition("authenticated");
+    this.account_ = account;
+    this.transport.restartStream();
+    this.headerSent = false;
+  }
+
+  /** A resource is bound (RFC 6120 §7) to this session; the negotiation deadline is off. */
+  bound(session: NonNullable<StreamElementContext["session"]>): void {
+    this.transition("bound");
+    this.session_ = session;
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Output: the one write path to the peer
+
+  send(el: Element): "written" | "refused" {
+    if (this.state_ === "closed") return "refused";
+    // A peer that stopped reading cannot grow our memory: past the bound the connection is
+    // closed and nothing more is taken, so the caller falls back (offline storage, an error).
+    if (this.transport.bufferedBytes() > this.policy.outboundBufferBytes) {
+      this.log.warn({ buffered: this.transport.bufferedBytes(), limit: this.policy.outboundBufferBytes }, "outbound buffer limit reached, closing");
+      this.destroy("outbound buffer limit reached");
+      return "refused";
+    }
+    this.transport.send(el);
+    return "written";
+  }
+
+  /** `reason` is what the log says; by default "closed by server" or the stream error. */
+  close(error?: StreamError, reason?: string): void {
+    if (this.state_ === "closed") return;
+    if (error) this.log.info({ condition: error.condition, text: error.text }, "closing stream with error");
+    // RFC 6120 §4.9.1.1: an error before the peer opened its stream still follows our header.
+    if (error && !this.headerSent) this.openOwnStream();
+    this.state_ = "closed";
+    this.transport.closeStream(error);
+    this.finish(reason ?? (error ? `stream error ${error.condition}` : "closed by server"));
+  }
+
+  /** Cuts the connection without a goodbye (a stuck handshake, a peer that stopped reading). */
+  destroy(reason: string): void {
+    this.state_ = "closed";
+    this.transport.destroy();
+    this.finish(reason);
+  }
+
+  private finish(reason: string): void {
+    if (this.ended_) return;
+    this.ended_ = true;
+    this.state_ = "closed";
+    clearTimeout(this.handshakeTimer);
+    clearTimeout(this.tlsTimer);
+    this.policy.ended(this, reason);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Header and features (RFC 6120 §4.2, §4.3)
+
+  private openOwnStream(): void {
+    this.headerSent = true;
+    this.transport.openStream({ id: randomBytes(8).toString("hex"), from: this.host.domain, version: "1.0", "xml:lang": "en" });
+  }
+
+  private onOpen(attrs: Record<string, string>): void {
+    if (this.state_ === "closed") return;
+    this.openOwnStream();
+    const error = this.policy.checkHeader(this, attrs);
+    if (error) return this.close(error);
+    this.transport.send(this.features());
+  }
+
+  private features(): Element {
+    const f = x("stream:features", { "xmlns:stream": NS_STREAM });
+    if (this.state_ === "connected" && this.canStartTls) {
+      f.cnode(x("starttls", { xmlns: NS_TLS }, this.policy.requireTls ? x("required") : undefined));
+      if (this.policy.requireTls) return f;
+    }
+    for (const feature of this.policy.features(this)) f.cnode(feature);
+    return f;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Input: one element at a time, so one sender's stanzas keep their order (RFC 6120 §10.1)
+
+  private enqueue(el: Element): void {
+    if (this.state_ === "closed") return;
+    this.queued++;
+    if (this.queued > MAX_QUEUED) this.pauseReading("queue");
+    this.queue = this.queue
+      .then(() => this.process(el))
+      .catch((err) => {
+        this.log.error({ err }, "stanza processing failed");
+        if (this.state_ === "bound" && (el.name === "iq" || el.name === "message") && el.attrs.type !== "error" && el.attrs.type !== "result") {
+          this.send(errorReply(el, "internal-server-error"));
+        }
+      })
+      .finally(() => {
+        this.queued--;
+        if (this.queued <= MAX_QUEUED / 2) this.resumeReading("queue");
+      });
+  }
+
+  /** Stops reading from the peer; several reasons may hold at once, reading resumes when none does. */
+  pauseReading(reason: PauseReason): void {
+    const paused = (this.pausedFor ??= { queue: false, overload: false });
+    if (paused[reason]) return;
+    const wasReading = !paused.queue && !paused.overload;
+    paused[reason] = true;
+    if (wasReading) this.transport.pause();
+  }
+
+  resumeReading(reason: PauseReason): void {
+    const paused = this.pausedFor;
+    if (!paused?.[reason]) return;
+    paused[reason] = false;
+    if (!paused.queue && !paused.overload && this.state_ !== "closed") this.transport.resume();
+  }
+
+  private async process(el: Element): Promise<void> {
+    if (this.state_ === "closed") return;
+    const handler = this.host.streamHandlers.find(this.state_, el);
+    if (handler) return handler(this, el);
+    if (this.state_ === "connected") {
+      if (el.name === "starttls" && el.attrs.xmlns === NS_TLS) return this.startTls();
+      if (this.policy.requireTls) return this.close(new StreamError("policy-violation", "STARTTLS is required before anything else"));
+    }
+    return this.policy.element(this, el);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // STARTTLS (RFC 6120 §5)
+
+  private startTlsDeadline(): void {
+    if (this.tlsTimer) return;
+    this.tlsTimer = setTimeout(() => {
+      if (this.state_ !== "connected") return;
+      this.log.info("TLS not negotiated within limits.tlsHandshakeSeconds, closing");
+      // Mid-handshake the peer cannot read a stream error any more: just cut it.
+      if (this.upgrading) this.destroy("TLS handshake not completed in time");
+      else this.close(new StreamError("connection-timeout", "TLS was not negotiated in time"));
+    }, this.policy.tlsHandshakeMs);
+    this.tlsTimer.unref();
+  }
+
+  private async startTls(): Promise<void> {
+    if (!this.canStartTls) {
+      this.transport.send(x("failure", { xmlns: NS_TLS }));
+      return this.close();
+    }
+    this.transport.send(x("proceed", { xmlns: NS_TLS }));
+    this.startTlsDeadline();
+    this.upgrading = true;
+    try {
+      await this.transport.startTls(this.policy.tlsContext!);
+      if (this.state_ !== "connected") return; // timed out or closed meanwhile
+      this.transition("secured");
+      this.headerSent = false;
+      clearTimeout(this.tlsTimer);
+    } catch (err) {
+      this.log.info({ err: (err as Error).message }, "TLS handshake failed");
+      this.destroy("TLS handshake failed");
+    } finally {
+      this.upgrading = false;
+    }
+  }
+}

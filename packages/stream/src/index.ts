@@ -1,0 +1,5 @@
+export * from "./transport.js";
+export * from "./framed-transport.js";
+export * from "./tcp-transport.js";
+export * from "./ws-transport.js";
+export * from "./engine.js";
