@@ -8,6 +8,10 @@ import type { HookHandler, HookPosition } from "./hooks.js";
 import type { Host } from "./host.js";
 import type { IqHandler, IqSpec } from "./iq.js";
 import type { Logger } from "./logger.js";
+import { resolveOptions, type OptionsOf, type OptionsSchema } from "./options.js";
+import type { StreamElementHandler, StreamElementSpec } from "./stream-handlers.js";
+import type { SessionStateKey } from "./session-state.js";
+import type { IncomingFilter, OutgoingFilter } from "./session-filters.js";
 
 export interface ModuleContext<Options> {
   readonly host: Host;
@@ -24,6 +28,14 @@ export interface ModuleContext<Options> {
   streamFeature(phase: "preAuth" | "postAuth", feature: () => import("@switchboard/xml").Element): void;
   /** IQ accepted before authentication (XEP-0077) */
   preAuthIq(xmlns: string, handler: import("./stream-features.js").PreAuthIqHandler): void;
+  /** a stream-level element (not a stanza) in the given stream states: XEP-0198 <enable/>, XEP-0352 <active/> */
+  streamElement(spec: StreamElementSpec, handler: StreamElementHandler): void;
+  /** declares a piece of per-session state (serializable, so the session can move between nodes) */
+  sessionState<T>(key: SessionStateKey<T>): SessionStateKey<T>;
+  /** a filter on every stanza written to a client (session-filters.ts) */
+  outgoing(filter: OutgoingFilter, position?: HookPosition): void;
+  /** a filter on every stanza a client sends, before the router */
+  incoming(filter: IncomingFilter, position?: HookPosition): void;
   /** runs on unload (timers, caches) */
   onUnload(fn: () => void): void;
 }
@@ -32,6 +44,13 @@ export interface ModuleDefinition<Options = Record<string, never>> {
   name: string;
   /** e.g. "XEP-0199" or "RFC 6121 §2" */
   spec: string;
+  /**
+   * The options an operator may set, with type, default, bounds and description (options.ts):
+   * the server offers each as `modules.<name>.<option>` (and its SWITCHBOARD_* variable) and
+   * lists it in the generated docs. Modules whose options a schema cannot express give
+   * `defaults` and `validate` instead.
+   */
+  options?: OptionsSchema;
   defaults: Options;
   /** validates user options merged over defaults; throw an Error naming the option on bad values */
   validate?(options: Options): void;
@@ -44,8 +63,20 @@ export interface LoadedModule {
   unload(): void;
 }
 
-export function defineModule<Options>(def: ModuleDefinition<Options>): ModuleDefinition<Options> {
-  return def;
+/** A module whose options are all declared in a schema: `ctx.options` is typed from it. */
+export interface SchemaModuleDefinition<S extends OptionsSchema> {
+  name: string;
+  spec: string;
+  options: S;
+  validate?(options: OptionsOf<S>): void;
+  setup(ctx: ModuleContext<OptionsOf<S>>): void | Promise<void>;
+}
+
+export function defineModule<S extends OptionsSchema>(def: SchemaModuleDefinition<S>): ModuleDefinition<OptionsOf<S>>;
+export function defineModule<Options>(def: ModuleDefinition<Options>): ModuleDefinition<Options>;
+export function defineModule(def: ModuleDefinition<unknown> | SchemaModuleDefinition<OptionsSchema>): ModuleDefinition<unknown> {
+  if ("defaults" in def) return def;
+  return { ...def, defaults: resolveOptions(def.name, def.options) };
 }
 
 export async function loadModule<Options>(
@@ -53,7 +84,7 @@ export async function loadModule<Options>(
   def: ModuleDefinition<Options>,
   options?: Partial<Options>,
 ): Promise<LoadedModule> {
-  const merged = { ...def.defaults, ...(options ?? {}) } as Options;
+  const merged = (def.options ? resolveOptions(def.name, def.options, options as Record<string, unknown>) : { ...def.defaults, ...(options ?? {}) }) as Options;
   def.validate?.(merged);
   const undo: Array<() => void> = [];
   const ctx: ModuleContext<Options> = {
@@ -66,6 +97,13 @@ export async function loadModule<Options>(
     accountFeature: (ns) => undo.push(host.disco.addAccountFeature(ns)),
     streamFeature: (phase, feature) => undo.push(host.streamFeatures.add(phase, feature)),
     preAuthIq: (xmlns, handler) => undo.push(host.streamFeatures.handlePreAuthIq(xmlns, handler)),
+    streamElement: (spec, handler) => undo.push(host.streamHandlers.handle(spec, handler)),
+    sessionState: (key) => {
+      undo.push(host.sessions.stateKeys.declare(key));
+      return key;
+    },
+    outgoing: (filter, position) => undo.push(host.sessions.filters.outgoing(filter, position)),
+    incoming: (filter, position) => undo.push(host.sessions.filters.incoming(filter, position)),
     onUnload: (fn) => undo.push(fn),
   };
   await def.setup(ctx);

@@ -19,26 +19,47 @@ export interface ModuleSettings {
   registration: { enabled: boolean; perIpPerHour: number };
   /** XEP-0157 contact addresses the server publishes in disco (`contact.abuse`, …); none when absent */
   contact?: ContactAddresses;
+  /** operators' `modules.<name>.<option>` values, over the defaults each module declares */
+  modules?: Record<string, Record<string, unknown>>;
 }
+
+/** Every module a server loads, in load order (the server's config lists their declared options). */
+export const DEFAULT_MODULES: ReadonlyArray<ModuleDefinition<any>> = [
+  rosterModule,
+  presenceModule,
+  messageModule,
+  offlineModule,
+  carbonsModule,
+  discoModule,
+  pingModule,
+  versionModule,
+  vcardModule,
+  blockingModule,
+  timeModule,
+  lastModule,
+  privateModule,
+  // always: logged-in users change their password or delete their account even when
+  // registering new accounts in-band is off
+  registerModule,
+];
+
+/**
+ * Module options that come from a top-level setting instead of `modules.<name>.<option>`: the
+ * areas the issues name keep their own sections (limits.*, registration.*, contact.*).
+ */
+export const BOUND_OPTIONS: Readonly<Record<string, string>> = {
+  "offline.maxPerUser": "limits.offlinePerUser",
+  "register.allowRegistration": "registration.enabled",
+  "register.perIpPerHour": "registration.perIpPerHour",
+  "disco.contact": "contact.*",
+};
 
 /** The modules a server loads, with options taken from the server configuration. */
 export function defaultModules(s: ModuleSettings): Array<[ModuleDefinition<any>, Record<string, unknown>]> {
-  return [
-    [rosterModule, {}],
-    [presenceModule, {}],
-    [messageModule, {}],
-    [offlineModule, { maxPerUser: s.offlinePerUser }],
-    [carbonsModule, {}],
-    [discoModule, { contact: s.contact ?? {} }],
-    [pingModule, {}],
-    [versionModule, {}],
-    [vcardModule, {}],
-    [blockingModule, {}],
-    [timeModule, {}],
-    [lastModule, {}],
-    [privateModule, {}],
-    // always: logged-in users change their password or delete their account even when
-    // registering new accounts in-band is off
-    [registerModule, { allowRegistration: s.registration.enabled, perIpPerHour: s.registration.perIpPerHour }],
-  ];
+  const bound: Record<string, Record<string, unknown>> = {
+    offline: { maxPerUser: s.offlinePerUser },
+    disco: { contact: s.contact ?? {} },
+    register: { allowRegistration: s.registration.enabled, perIpPerHour: s.registration.perIpPerHour },
+  };
+  return DEFAULT_MODULES.map((def) => [def, { ...s.modules?.[def.name], ...bound[def.name] }]);
 }

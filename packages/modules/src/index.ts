@@ -13,4 +13,4 @@ export { registerModule } from "./register/index.js";
 export { timeModule } from "./time/index.js";
 export { lastModule } from "./last/index.js";
 export { privateModule } from "./private/index.js";
-export { defaultModules, type ModuleSettings } from "./defaults.js";
+export { BOUND_OPTIONS, DEFAULT_MODULES, defaultModules, type ModuleSettings } from "./defaults.js";

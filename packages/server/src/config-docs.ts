@@ -22,6 +22,7 @@ const SECTION_NOTES: Record<string, string> = {
   limits: "Limits that keep the server up while clients misbehave.",
   registration: "In-band registration (XEP-0077).",
   shutdown: "What SIGINT and SIGTERM do.",
+  modules: "Options of the feature modules (each declares its own: type, default, bounds).",
   contact: "Contact addresses published in disco#info (XEP-0157); for a public service, set abuse.",
 };
 
@@ -37,18 +38,23 @@ const HEADER = `# Switchboard configuration: every key with its default value (g
 
 export function exampleYaml(): string {
   const out = [HEADER];
-  let section: string | undefined;
+  let open: string[] = [];
   for (const spec of CONFIG_SCHEMA) {
     const parts = spec.key.split(".");
     const name = parts.at(-1)!;
-    const owner = parts.length > 1 ? parts.slice(0, -1).join(".") : undefined;
-    if (owner !== section) {
-      if (owner) out.push("", ...comment(SECTION_NOTES[owner] ?? "", ""), `${owner}:`);
-      else if (spec.key === "redisUrl") out.push("", ...comment(CLUSTER_NOTE, ""));
-      section = owner;
+    const sections = parts.slice(0, -1);
+    // Close and open sections down to this key's (modules → modules.ping → …).
+    let common = 0;
+    while (common < open.length && common < sections.length && open[common] === sections[common]) common++;
+    if (sections.length === 0 && open.length > 0 && spec.key === "redisUrl") out.push("", ...comment(CLUSTER_NOTE, ""));
+    for (let depth = common; depth < sections.length; depth++) {
+      const path = sections.slice(0, depth + 1).join(".");
+      const indent = "  ".repeat(depth);
+      out.push("", ...comment(SECTION_NOTES[path] ?? "", indent), `${indent}${sections[depth]}:`);
     }
-    const indent = owner ? "  " : "";
-    if (!owner && spec.key !== "redisUrl" && spec.key !== "natsUrl" && spec.key !== "clusterPrefix") out.push("");
+    open = sections;
+    const indent = "  ".repeat(sections.length);
+    if (sections.length === 0 && spec.key !== "redisUrl" && spec.key !== "natsUrl" && spec.key !== "clusterPrefix") out.push("");
     out.push(...comment(spec.description, indent), `${indent}# env: ${envName(spec.key)}`);
     out.push(`${indent}${valueLine(spec, name)}`);
   }

@@ -5,7 +5,9 @@
  * switchboard.example.yaml (config-docs.ts generates both; config.test.ts checks they match).
  */
 import { randomBytes } from "node:crypto";
+import { BOUND_OPTIONS, DEFAULT_MODULES } from "@switchboard/modules";
 import {
+  InvalidValue,
   bindAddress,
   boolean,
   clusterPrefix,
@@ -25,7 +27,12 @@ export { InvalidValue } from "./config-values.js";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export const LOG_FORMATS = ["json", "pretty", "auto"] as const;
-export const ROLES = ["all", "edge"] as const;
+/**
+ * The roles this build has: what a process serves. `all` (the default) means every one of
+ * them; a comma-separated list composes them (`edge,muc` once MUC is a role). The backends are
+ * not a role: they follow from redisUrl and natsUrl alone.
+ */
+export const ROLES = ["edge"] as const;
 export type Role = (typeof ROLES)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFormat = (typeof LOG_FORMATS)[number];
@@ -64,7 +71,8 @@ const emptyList = () => [];
 export const CONTACT_KINDS = ["abuse", "admin", "feedback", "sales", "security", "support", "status"] as const;
 export type ContactKind = (typeof CONTACT_KINDS)[number];
 
-export const CONFIG_SCHEMA: readonly ConfigKeySpec[] = [
+/** The server's own keys. */
+const SERVER_KEYS: readonly ConfigKeySpec[] = [
   { key: "domain", type: "hostname", default: () => "localhost",
     description: "XMPP domain served (the part after @ in user JIDs); lowercased.", parse: hostname },
   { key: "dataDir", type: "path", default: () => "./data",
@@ -73,9 +81,9 @@ export const CONFIG_SCHEMA: readonly ConfigKeySpec[] = [
   { key: "nodeId", type: "string", default: randomNodeId, defaultText: "random `node-xxxxxx`", example: "edge-1",
     description: "Unique name of this process in a cluster (letters, digits, - and _). Set it explicitly for cluster nodes.",
     parse: nodeId },
-  { key: "role", type: ROLES.join(" \\| "), default: () => "all",
-    description: "`all`: every role in one process on embedded backends; `edge`: a stateless cluster edge (needs redisUrl and natsUrl).",
-    parse: oneOf(ROLES) },
+  { key: "role", type: "role list", default: () => "all",
+    description: `What this process serves: \`all\` (every role of this build: ${ROLES.join(", ")}) or a comma-separated list of them. Which backends it uses follows from redisUrl and natsUrl: both set, the cluster's Redis and NATS; neither, the embedded ones (one process).`,
+    parse: roleList },
   { key: "bind", type: "address", default: () => "0.0.0.0",
     description: "Address every listener binds to; `::` listens on IPv6 and IPv4 where the host supports it.",
     parse: bindAddress },
@@ -156,11 +164,48 @@ export const CONFIG_SCHEMA: readonly ConfigKeySpec[] = [
     parse: clusterPrefix },
 ];
 
+/** "all", or a comma-separated list of known roles, each once: normalised to "all" or "a,b". */
+function roleList(raw: unknown, origin: Parameters<typeof nonEmptyString>[1]): string {
+  const text = nonEmptyString(raw, origin).toLowerCase();
+  if (text === "all") return "all";
+  const roles = text.split(",").map((r) => r.trim());
+  for (const role of roles) {
+    if (!(ROLES as readonly string[]).includes(role)) throw new InvalidValue(`must be all or a comma-separated list of ${ROLES.join(", ")} (unknown role "${role}")`);
+  }
+  if (new Set(roles).size !== roles.length) throw new InvalidValue("names a role twice");
+  return roles.join(",");
+}
+
+/** The roles a process runs, from its `role` setting. */
+export function rolesOf(role: string): Role[] {
+  return role === "all" ? [...ROLES] : (role.split(",") as Role[]);
+}
+
 function contactExample(kind: ContactKind): string | undefined {
   if (kind === "abuse") return '["mailto:abuse@example.org", "xmpp:abuse@example.org"]';
   if (kind === "admin") return '["xmpp:admin@example.org"]';
   return undefined;
 }
+
+/**
+ * `modules.<module>.<option>` for every option a loaded module declares (core/options.ts), except
+ * those a top-level key sets (BOUND_OPTIONS): the docs, the example file and the environment
+ * variables follow from the modules' own declarations.
+ */
+export const MODULE_OPTION_SCHEMA: readonly ConfigKeySpec[] = DEFAULT_MODULES.flatMap((def) =>
+  Object.entries(def.options ?? {})
+    .filter(([name]) => BOUND_OPTIONS[`${def.name}.${name}`] === undefined)
+    .map(([name, spec]): ConfigKeySpec => ({
+      key: `modules.${def.name}.${name}`,
+      type: spec.type,
+      default: () => spec.default,
+      description: `${spec.description} (${def.spec})`,
+      parse: spec.parse,
+    })),
+);
+
+/** Every key: the server's own, then the modules' options. */
+export const CONFIG_SCHEMA: readonly ConfigKeySpec[] = [...SERVER_KEYS, ...MODULE_OPTION_SCHEMA];
 
 /** Keys whose value is a mapping of further keys (YAML sections). */
 export const CONFIG_SECTIONS: ReadonlySet<string> = new Set(

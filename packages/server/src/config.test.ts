@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, CONFIG_SCHEMA, defaultConfig, describeConfig, envName, loadConfig } from "./config.js";
+import { ConfigError, CONFIG_SCHEMA, ROLES, checkBackendSettings, defaultConfig, describeConfig, envName, loadConfig, rolesOf } from "./config.js";
 import { configMarkdownTable, exampleYaml } from "./config-docs.js";
 
 const repoRoot = resolve(import.meta.dirname, "../../..");
@@ -257,15 +257,25 @@ describe("cluster settings", () => {
     expect(err.message).toMatch(/SWITCHBOARD_ROLE/);
   });
 
-  it("requires the Redis and NATS URLs for role edge", () => {
-    expect(loadError(() => loadConfig({ env: { SWITCHBOARD_ROLE: "edge" } })).key).toBe("redisUrl");
-    const err = loadError(() => loadConfig({ env: { SWITCHBOARD_ROLE: "edge", SWITCHBOARD_REDIS_URL: "redis://127.0.0.1:6379" } }));
+  it("takes the backends from the URLs alone: both for a cluster, neither for embedded, one is an error", () => {
+    expect(loadConfig({ env: { SWITCHBOARD_ROLE: "edge" } }).role).toBe("edge");
+    const half = loadConfig({ env: { SWITCHBOARD_ROLE: "edge", SWITCHBOARD_REDIS_URL: "redis://127.0.0.1:6379" } });
+    const err = loadError(() => checkBackendSettings(half));
     expect(err.key).toBe("natsUrl");
     expect(err.message).toMatch(/SWITCHBOARD_NATS_URL/);
+    expect(loadError(() => checkBackendSettings({ natsUrl: "nats://127.0.0.1:4222" })).key).toBe("redisUrl");
+    expect(() => checkBackendSettings({})).not.toThrow();
     const ok = loadConfig({
       env: { SWITCHBOARD_ROLE: "edge", SWITCHBOARD_REDIS_URL: "redis://127.0.0.1:6379", SWITCHBOARD_NATS_URL: "nats://127.0.0.1:4222" },
     });
     expect(ok.role).toBe("edge");
+  });
+
+  it("composes roles from a comma-separated list, all meaning every role of the build", () => {
+    expect(rolesOf(loadConfig({ env: {} }).role)).toEqual([...ROLES]);
+    expect(loadConfig({ env: { SWITCHBOARD_ROLE: " Edge " } }).role).toBe("edge");
+    expect(loadError(() => loadConfig({ env: { SWITCHBOARD_ROLE: "edge,edge" } })).message).toContain("names a role twice");
+    expect(loadError(() => loadConfig({ env: { SWITCHBOARD_ROLE: "edge,muc" } })).message).toContain('unknown role "muc"');
   });
 
   it("refuses a cluster prefix that would break Redis hash tags or NATS subjects", () => {

@@ -16,6 +16,7 @@ export {
   LOG_LEVELS,
   ROLES,
   envName,
+  rolesOf,
   type ConfigKeySpec,
   type ContactKind,
   type LogFormat,
@@ -28,8 +29,8 @@ export interface SwitchboardConfig {
   /** absolute path */
   dataDir: string;
   nodeId: string;
-  /** "all": embedded all-in-one; "edge": cluster edge over Redis and NATS */
-  role: Role;
+  /** "all" or a comma-separated list of roles (rolesOf gives the list) */
+  role: string;
   log: { level: LogLevel; format: LogFormat };
   bind: string;
   c2s: { port: number; tlsPort: number; requireTls: boolean; proxyProtocol: boolean };
@@ -50,6 +51,8 @@ export interface SwitchboardConfig {
   };
   registration: { enabled: boolean; perIpPerHour: number };
   shutdown: { drainSeconds: number };
+  /** `modules.<module>.<option>`: what each module declares (config-schema.ts MODULE_OPTION_SCHEMA) */
+  modules: Record<string, Record<string, unknown>>;
   /** XEP-0157 contact addresses (URIs) per kind */
   contact: Record<ContactKind, string[]>;
   redisUrl?: string;
@@ -141,12 +144,19 @@ export function loadConfig(opts: LoadConfigOptions = {}): SwitchboardConfig {
     const missing = result.tls.cert === undefined ? "tls.cert" : "tls.key";
     throw new ConfigError(missing, "tls.cert and tls.key must be set together (or both left unset to generate a certificate)");
   }
-  if (result.role === "edge") {
-    for (const key of ["redisUrl", "natsUrl"] as const) {
-      if (result[key] === undefined) throw new ConfigError(key, `required when role is edge (set ${envName(key)})`);
-    }
-  }
   return result;
+}
+
+/**
+ * For a server process: its backends follow from configuration alone — both URLs, the
+ * cluster's Redis and NATS; neither, the embedded ones; only one is a mistake. (User commands
+ * need only Redis, so loadConfig itself does not insist.)
+ */
+export function checkBackendSettings(cfg: Pick<SwitchboardConfig, "redisUrl" | "natsUrl">): void {
+  if ((cfg.redisUrl === undefined) === (cfg.natsUrl === undefined)) return;
+  const missing = cfg.redisUrl === undefined ? "redisUrl" : "natsUrl";
+  const given = missing === "redisUrl" ? "natsUrl" : "redisUrl";
+  throw new ConfigError(missing, `must be set too: a cluster needs both redisUrl and natsUrl (only ${given} is set); set ${envName(missing)}, or neither for one embedded process`);
 }
 
 /**

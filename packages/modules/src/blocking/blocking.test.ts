@@ -103,10 +103,10 @@ describe("inbound enforcement", () => {
     await block(alice, "evil.example");
     alice.take();
     const target = (await t.host.registry.get("alice@localhost/a"))!;
-    const delivered = await t.host.deliver(target, x("presence", { from: "mallory@evil.example/x", to: "alice@localhost/a" }));
-    expect(delivered).toBe(true); // suppressed on purpose counts as handled
+    const outcome = await t.host.deliver(target, x("presence", { from: "mallory@evil.example/x", to: "alice@localhost/a" }));
+    expect(outcome).toBe("suppressed"); // on purpose: counts as handled (delivered() is true)
     expect(alice.sent).toHaveLength(0);
-    expect(await t.host.deliver(target, x("presence", { from: "friend@good.example/x", to: "alice@localhost/a" }))).toBe(true);
+    expect(await t.host.deliver(target, x("presence", { from: "friend@good.example/x", to: "alice@localhost/a" }))).toBe("written");
   });
 
   it("delivers again after unblocking", async () => {

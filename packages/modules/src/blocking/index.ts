@@ -8,28 +8,24 @@
  * made elsewhere). The flag is in the session registry, so every node sees it.
  */
 import { type Element, type Jid, NS_BLOCKING, StanzaError, parseJid, x } from "@switchboard/xml";
-import { REPLIED, defineModule, iqResult, markInterested, pushToInterested, type Host, type StanzaEvent } from "@switchboard/core";
+import { REPLIED, defineModule, option, type OptionsOf, iqResult, markInterested, pushToInterested, type Host, type StanzaEvent } from "@switchboard/core";
 import { BlocklistCache, parseItems } from "./blocklist.js";
 import { enforceBlocking } from "./enforce.js";
 
 export { NS_BLOCKING_ERRORS } from "./enforce.js";
 export { blocklistMatches } from "./blocklist.js";
 
-export interface BlockingOptions {
-  /** most JIDs one account may block */
-  maxItems: number;
-  /** blocklists kept in memory (least recently used leave first) */
-  cacheEntries: number;
-}
+/** Operator options: `modules.blocking.<option>`. */
+export const BLOCKING_OPTIONS = {
+  maxItems: option.integer(1, 1_000_000, 1000, "Most JIDs one account may block (XEP-0191); past it a block gets <policy-violation/>."),
+  cacheEntries: option.integer(1, 10_000_000, 50_000, "Blocklists kept in memory per node (least recently used leave first)."),
+};
+export type BlockingOptions = OptionsOf<typeof BLOCKING_OPTIONS>;
 
-export const blockingModule = defineModule<BlockingOptions>({
+export const blockingModule = defineModule({
   name: "blocking",
   spec: "XEP-0191",
-  defaults: { maxItems: 1000, cacheEntries: 50_000 },
-  validate(o) {
-    if (!(Number.isInteger(o.maxItems) && o.maxItems > 0)) throw new Error("blocking.maxItems must be a positive integer");
-    if (!(Number.isInteger(o.cacheEntries) && o.cacheEntries > 0)) throw new Error("blocking.cacheEntries must be a positive integer");
-  },
+  options: BLOCKING_OPTIONS,
   setup(ctx) {
     const { host, options } = ctx;
     const cache = new BlocklistCache(host.store.blocklist, options.cacheEntries);
@@ -97,7 +93,14 @@ export const blockingModule = defineModule<BlockingOptions>({
   },
 });
 
-const BLOCKLIST_CHANGED = "blocking.changed";
+const BLOCKLIST_CHANGED = "blocking.changed" as const;
+
+declare module "@switchboard/core" {
+  interface ControlMessages {
+    /** a user's blocklist changed: drop the cached copy */
+    "blocking.changed": { owner: string };
+  }
+}
 
 /** The blocklist is private: only the account's own resources may read or change it. */
 function assertOwn(ev: StanzaEvent): void {

@@ -10,7 +10,7 @@
  * step instead loses the messages whenever the connection to the store dies after the delete.
  */
 import { parseFrame, type Element } from "@switchboard/xml";
-import type { Host, Logger, OfflineClaim } from "@switchboard/core";
+import { delivered, type Host, type Logger, type OfflineClaim } from "@switchboard/core";
 
 /** Stanzas read per round trip; also the most that can be repeated after a crash. */
 export const FLUSH_BATCH = 100;
@@ -82,7 +82,7 @@ async function deliverStored(host: Host, fullJid: string, sessionId: string, log
         continue;
       }
       // true also covers a deliberate veto (blocking): keeping it would only repeat it.
-      if (!(await host.deliver(target, stanza))) {
+      if (!delivered(await host.deliver(target, stanza))) {
         gone = true;
         break;
       }

@@ -3,7 +3,7 @@
  * Storage hooks the core's "message/undeliverable" event; delivery waits for the initial
  * available presence with non-negative priority (XEP-0160 §4, RFC 6121 §4.2).
  */
-import { defineModule } from "@switchboard/core";
+import { defineModule, option, type OptionsOf } from "@switchboard/core";
 import { NS_OFFLINE } from "@switchboard/xml";
 import { flushOffline } from "./flush.js";
 import { isStorable } from "../message/storable.js";
@@ -11,23 +11,19 @@ import { stampDelay } from "./storable.js";
 
 export { delayStamp, stampDelay } from "./storable.js";
 
-export interface OfflineOptions {
-  /** messages kept per account; past it senders get <resource-constraint/> */
-  maxPerUser: number;
-}
+/** Operator options: the per-user cap comes from `limits.offlinePerUser`. */
+export const OFFLINE_OPTIONS = {
+  maxPerUser: option.integer(0, 1_000_000, 100, "Messages kept per account (XEP-0160); past it senders get <resource-constraint/>."),
+};
+export type OfflineOptions = OptionsOf<typeof OFFLINE_OPTIONS>;
 
 /** Runs before the presence module so the session's previous availability is still visible. */
 const BEFORE_PRESENCE = { band: "feature", offset: 100 } as const;
 
-export const offlineModule = defineModule<OfflineOptions>({
+export const offlineModule = defineModule({
   name: "offline",
   spec: "XEP-0160 + XEP-0203",
-  defaults: { maxPerUser: 100 },
-  validate(options) {
-    if (!Number.isInteger(options.maxPerUser) || options.maxPerUser < 0) {
-      throw new Error(`offline.maxPerUser must be a non-negative integer, got ${String(options.maxPerUser)}`);
-    }
-  },
+  options: OFFLINE_OPTIONS,
   setup(ctx) {
     const { host, log } = ctx;
     ctx.hostFeature(NS_OFFLINE);

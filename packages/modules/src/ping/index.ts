@@ -1,30 +1,26 @@
 /**
- * XEP-0199 XMPP Ping: answers client-to-server pings (§4.2) and, when `intervalSeconds` > 0,
+ * XEP-0199 XMPP Ping: answers client-to-server pings (§4.2) and, when `keepaliveSeconds` > 0,
  * pings clients that have been silent that long (§3) and closes the stream of one that does
  * not answer within `timeoutSeconds` (a dead TCP peer otherwise lingers until the kernel gives
  * up, keeping the resource "online" for its contacts).
  */
 import { NS_PING, StanzaError, StreamError } from "@switchboard/xml";
-import { defineModule, type LocalSession, type ModuleContext } from "@switchboard/core";
+import { defineModule, option, type OptionsOf, type LocalSession, type ModuleContext } from "@switchboard/core";
 import { pingClient } from "./ping-client.js";
 
 export { pingClient } from "./ping-client.js";
 
-export interface PingOptions {
-  /** ping a client silent for this long; 0 disables server-to-client pings */
-  intervalSeconds: number;
-  /** how long a client has to answer before its stream is closed */
-  timeoutSeconds: number;
-}
+/** Operator options: `modules.ping.<option>`. */
+export const PING_OPTIONS = {
+  keepaliveSeconds: option.seconds(0, 86_400, 0, "Ping a client that has been silent this many seconds (XEP-0199 §3) and close its stream when it does not answer; 0 turns server-to-client pings off."),
+  timeoutSeconds: option.seconds(0.01, 3600, 30, "Seconds a client has to answer a server ping before its stream is closed with <connection-timeout/>."),
+};
+export type PingOptions = OptionsOf<typeof PING_OPTIONS>;
 
-export const pingModule = defineModule<PingOptions>({
+export const pingModule = defineModule({
   name: "ping",
   spec: "XEP-0199",
-  defaults: { intervalSeconds: 0, timeoutSeconds: 30 },
-  validate(o) {
-    if (!(o.intervalSeconds >= 0)) throw new Error("ping.intervalSeconds must be >= 0");
-    if (!(o.timeoutSeconds > 0)) throw new Error("ping.timeoutSeconds must be > 0");
-  },
+  options: PING_OPTIONS,
   setup(ctx) {
     ctx.hostFeature(NS_PING);
 
@@ -34,13 +30,13 @@ export const pingModule = defineModule<PingOptions>({
       if (ev.to.local !== "" && ev.to.bare !== ev.from.bare) throw new StanzaError("service-unavailable");
     });
 
-    if (ctx.options.intervalSeconds > 0) startKeepalive(ctx);
+    if (ctx.options.keepaliveSeconds > 0) startKeepalive(ctx);
   },
 });
 
 function startKeepalive(ctx: ModuleContext<PingOptions>): void {
   const { host, options, log } = ctx;
-  const intervalMs = options.intervalSeconds * 1000;
+  const intervalMs = options.keepaliveSeconds * 1000;
   const timeoutMs = options.timeoutSeconds * 1000;
   /** local streams and when they last sent something */
   const lastActive = new Map<LocalSession, number>();

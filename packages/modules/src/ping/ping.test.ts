@@ -65,7 +65,7 @@ describe("pingClient", () => {
 
 describe("server-to-client keepalive", () => {
   it("closes the stream of a silent client that does not answer, keeps one that does", async () => {
-    t = await createTestHost([[pingModule, { intervalSeconds: 0.05, timeoutSeconds: 0.1 }]]);
+    t = await createTestHost([[pingModule, { keepaliveSeconds: 0.05, timeoutSeconds: 0.1 }]]);
     const silent = await t.login("alice@localhost/a");
     const lively = await t.login("bob@localhost/b");
     let done = false;

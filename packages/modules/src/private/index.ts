@@ -15,27 +15,22 @@
  *   has no delete), so not the 'wait' type of resource-constraint.
  */
 import { type Element, StanzaError, x } from "@switchboard/xml";
-import { defineModule, type Logger, type StanzaEvent } from "@switchboard/core";
+import { defineModule, option, type OptionsOf, type Logger, type StanzaEvent } from "@switchboard/core";
 import { NS_PRIVATE, groupByNamespace, parsePayload, serializePayload } from "./payload.js";
 
 export { NS_PRIVATE } from "./payload.js";
 
-export interface PrivateOptions {
-  /** largest serialized payload of one namespace */
-  maxBytes: number;
-  /** most distinct namespaces one account may hold */
-  maxNamespaces: number;
-}
+/** Operator options: `modules.private.<option>`. */
+export const PRIVATE_OPTIONS = {
+  maxBytes: option.integer(1, 16 * 1024 * 1024, 64 * 1024, "Largest serialized payload of one namespace in private XML storage (XEP-0049); bigger gets <not-acceptable/>."),
+  maxNamespaces: option.integer(1, 100_000, 100, "Most distinct namespaces one account may keep in private XML storage."),
+};
+export type PrivateOptions = OptionsOf<typeof PRIVATE_OPTIONS>;
 
-export const privateModule = defineModule<PrivateOptions>({
+export const privateModule = defineModule({
   name: "private",
   spec: "XEP-0049",
-  defaults: { maxBytes: 64 * 1024, maxNamespaces: 100 },
-  validate(o) {
-    for (const key of ["maxBytes", "maxNamespaces"] as const) {
-      if (!(Number.isInteger(o[key]) && o[key] > 0)) throw new Error(`private.${key} must be a positive integer`);
-    }
-  },
+  options: PRIVATE_OPTIONS,
   setup(ctx) {
     const { host, options, log } = ctx;
     ctx.hostFeature(NS_PRIVATE);

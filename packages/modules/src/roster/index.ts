@@ -5,31 +5,25 @@
  * (§3, the presence module); a client can never set it here.
  */
 import { Element, StanzaError, x } from "@switchboard/xml";
-import { defineModule, markInterested, type Host, type StanzaEvent } from "@switchboard/core";
+import { defineModule, option, type OptionsOf, markInterested, type Host, type StanzaEvent } from "@switchboard/core";
 import { NS_ROSTER, NS_ROSTER_VER, newRosterItem, parseRosterSet, rosterItemElement } from "./items.js";
 import { pushRosterItem } from "./push.js";
 
 export { pushRosterItem, saveRosterItem } from "./push.js";
 export { NS_ROSTER, NS_ROSTER_VER, rosterItemElement, type PushedItem } from "./items.js";
 
-export interface RosterOptions {
-  /** longest item or group name in characters (not-acceptable beyond) */
-  maxTextLength: number;
-  /** most groups per item */
-  maxGroups: number;
-  /** most visible items per roster (not-allowed beyond, RFC 6121 §2.3.3) */
-  maxItems: number;
-}
+/** Operator options: `modules.roster.<option>`. */
+export const ROSTER_OPTIONS = {
+  maxTextLength: option.integer(1, 65_536, 1024, "Longest roster item or group name, in characters (<not-acceptable/> beyond)."),
+  maxGroups: option.integer(1, 10_000, 64, "Most groups per roster item."),
+  maxItems: option.integer(1, 1_000_000, 2000, "Most visible items per roster (<not-allowed/> beyond, RFC 6121 §2.3.3)."),
+};
+export type RosterOptions = OptionsOf<typeof ROSTER_OPTIONS>;
 
-export const rosterModule = defineModule<RosterOptions>({
+export const rosterModule = defineModule({
   name: "roster",
   spec: "RFC 6121 §2",
-  defaults: { maxTextLength: 1024, maxGroups: 64, maxItems: 2000 },
-  validate(o) {
-    for (const key of ["maxTextLength", "maxGroups", "maxItems"] as const) {
-      if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`roster option ${key} must be a positive integer`);
-    }
-  },
+  options: ROSTER_OPTIONS,
   setup(ctx) {
     const { host, options } = ctx;
     ctx.streamFeature("postAuth", () => x("ver", { xmlns: NS_ROSTER_VER }));

@@ -7,20 +7,18 @@
  * vCard"), as ejabberd does.
  */
 import { type Element, NS_VCARD, StanzaError, parseFrame, x } from "@switchboard/xml";
-import { defineModule, type Logger } from "@switchboard/core";
+import { defineModule, option, type OptionsOf, type Logger } from "@switchboard/core";
 
-export interface VCardOptions {
-  /** largest serialized vCard accepted (photos are the usual culprits); XEP-0054 sets none */
-  maxBytes: number;
-}
+/** Operator options: `modules.vcard.<option>`. */
+export const VCARD_OPTIONS = {
+  maxBytes: option.integer(1, 16 * 1024 * 1024, 64 * 1024, "Largest serialized vCard accepted (XEP-0054 sets none; photos are the usual culprits)."),
+};
+export type VCardOptions = OptionsOf<typeof VCARD_OPTIONS>;
 
-export const vcardModule = defineModule<VCardOptions>({
+export const vcardModule = defineModule({
   name: "vcard",
   spec: "XEP-0054",
-  defaults: { maxBytes: 64 * 1024 },
-  validate(o) {
-    if (!(Number.isInteger(o.maxBytes) && o.maxBytes > 0)) throw new Error("vcard.maxBytes must be a positive integer");
-  },
+  options: VCARD_OPTIONS,
   setup(ctx) {
     const { host, options } = ctx;
     ctx.hostFeature(NS_VCARD);

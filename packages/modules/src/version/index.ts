@@ -6,19 +6,21 @@
 import { readFileSync } from "node:fs";
 import { release, type } from "node:os";
 import { NS_VERSION, x } from "@switchboard/xml";
-import { defineModule } from "@switchboard/core";
+import { defineModule, option, type OptionsOf } from "@switchboard/core";
 
-export interface VersionOptions {
-  name: string;
-  /** '' means the version of the Switchboard release (root package.json) */
-  version: string;
-  showOs: boolean;
-}
+/** Operator options: `modules.version.<option>`. */
+export const VERSION_OPTIONS = {
+  name: option.string("Switchboard", "Software name answered to XEP-0092 version queries."),
+  version: option.string("", "Version answered to XEP-0092 queries; empty means this release's version."),
+  showOs: option.boolean(false, "Also answer the operating system (XEP-0092 §5: revealing it helps attackers)."),
+};
 
-export const versionModule = defineModule<VersionOptions>({
+export type VersionOptions = OptionsOf<typeof VERSION_OPTIONS>;
+
+export const versionModule = defineModule({
   name: "version",
   spec: "XEP-0092",
-  defaults: { name: "Switchboard", version: "", showOs: false },
+  options: VERSION_OPTIONS,
   setup(ctx) {
     const name = ctx.options.name;
     const version = ctx.options.version || releaseVersion();
