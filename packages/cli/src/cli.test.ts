@@ -77,9 +77,12 @@ describe("switchboard CLI", { timeout: 90_000 }, () => {
     const role = await switchboard(dir, ["start", "--role", "router"]);
     expect(role.status).toBe(1);
     expect(role.stderr).toMatch(/role/);
-    const edge = await switchboard(dir, ["start", "--role", "edge"]);
+    const edge = await switchboard(dir, ["start", "--role", "edge,edge"]);
     expect(edge.status).toBe(1);
-    expect(edge.stderr).toMatch(/redisUrl: required when role is edge/);
+    expect(edge.stderr).toMatch(/role: names a role twice/);
+    const half = await switchboard(dir, ["start", "--role", "edge"], "", { SWITCHBOARD_REDIS_URL: "redis://127.0.0.1:6379" });
+    expect(half.status).toBe(1);
+    expect(half.stderr).toMatch(/natsUrl: must be set too/);
     const bench = await switchboard(dir, ["bench", "run", "--host", "192.0.2.1", "--scenario", "idle"]);
     expect(bench.status).toBe(2);
     expect(bench.stderr).toMatch(/only loopback/);

@@ -2,8 +2,8 @@
 export const USAGE = `Usage: switchboard <command> [options]
 
 Commands:
-  start                          run the server (default: every role, embedded backends;
-                                 --role edge: a cluster edge over Redis and NATS)
+  start                          run the server (default: every role, on embedded backends, or
+                                 on the cluster's Redis and NATS when both URLs are set)
   user add <jid> [password]      create an account (password from stdin/prompt when omitted)
   user passwd <jid> [password]   change an account's password
   user del <jid>                 delete an account and all its data
@@ -17,8 +17,8 @@ Options (every command):
       --domain D        XMPP domain served
       --data-dir DIR    data directory (SQLite store, generated TLS files)
       --log-level L     fatal, error, warn, info, debug, trace or silent
-      --role R          all (embedded all-in-one) or edge (needs SWITCHBOARD_REDIS_URL and
-                        SWITCHBOARD_NATS_URL)
+      --role R          what the process serves: all (default) or a comma-separated list
+                        of roles (this build: edge)
       --iterations N    SCRAM PBKDF2 iterations for new passwords (default 4096, the minimum)
   -h, --help            show this help
 

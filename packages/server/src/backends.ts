@@ -1,6 +1,7 @@
 /**
- * Where a process keeps its state. Embedded (role "all", the default): SQLite store, in-memory
- * registry, bus and limiter. Cluster (role "edge"): Redis store and session registry (cached on
+ * Where a process keeps its state, chosen by configuration alone. Embedded (no redisUrl and
+ * natsUrl, the default): SQLite store, in-memory registry, bus and limiter. Cluster (both set):
+ * Redis store and session registry (cached on
  * the hot path, invalidated over the bus), NATS stanza bus, node liveness with dead-edge purge.
  * This file and server.ts are the only places that wire adapters (ARCHITECTURE.md).
  */
@@ -46,8 +47,9 @@ export interface Backends {
   close(): Promise<void>;
 }
 
+/** Cluster backends when both URLs are set (config.ts refuses only one of them). */
 export function isCluster(cfg: SwitchboardConfig): boolean {
-  return cfg.role === "edge";
+  return cfg.redisUrl !== undefined && cfg.natsUrl !== undefined;
 }
 
 export async function openBackends(cfg: SwitchboardConfig, log: Logger, store?: Store): Promise<Backends> {
@@ -104,7 +106,7 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
       // Others may have purged our sessions while we could not reach Redis: nobody would route
       // to our streams any more, so close them and let the clients bind again.
       log.warn("this node was presumed dead by the cluster; closing its streams");
-      for (const s of host?.sessions.values() ?? []) s.close(new StreamError("reset", "the server lost track of this session; please reconnect"));
+      host?.sessions.closeAll(new StreamError("reset", "the server lost track of this session; please reconnect"));
     },
     logger: log,
   });

@@ -1,11 +1,15 @@
 /**
- * A Switchboard process: the all-in-one embedded node (role "all") or a cluster edge (role
- * "edge"). Same modules, same streams; only the backends differ (backends.ts).
+ * A Switchboard process: the shared core (backends chosen by configuration, the Host, the
+ * modules, the HTTP listener with /healthz and /readyz) and the roles its `role` setting names
+ * (roles/). `switchboard start` with no cluster URLs is every role on embedded backends; with
+ * redisUrl and natsUrl the same roles run as a cluster node.
  */
 import { Host, InProcessMetrics, loadModule, type LoadedModule, type Logger, type Store } from "@switchboard/core";
-import { startC2s, type C2sListeners } from "@switchboard/c2s";
+import type { C2sListeners } from "@switchboard/c2s";
 import { defaultModules } from "@switchboard/modules";
-import type { SwitchboardConfig } from "./config.js";
+import { checkBackendSettings, rolesOf, type SwitchboardConfig } from "./config.js";
+import { startEdge, type RunningEdge } from "./roles/edge.js";
+import type { RunningRole } from "./roles/role.js";
 import { openBackends } from "./backends.js";
 import { startHttp } from "./http.js";
 import { loadOrCreateTlsMaterial } from "./tls.js";
@@ -13,9 +17,10 @@ import { loadOrCreateSecret } from "./secret.js";
 
 export interface RunningServer {
   host: Host;
+  /** bound ports (0 for a listener the process's roles do not open) */
   ports: { c2s: number; c2sTls: number; http: number };
-  /** the client listeners (admission counts, open connections) */
-  c2s: C2sListeners;
+  /** the client listeners (admission counts, open connections), when the process has the edge role */
+  c2s?: C2sListeners;
   /** undefined when ready (same as /readyz) */
   notReadyReason(): Promise<string | undefined>;
   /**
@@ -26,6 +31,7 @@ export interface RunningServer {
 }
 
 export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { store?: Store } = {}): Promise<RunningServer> {
+  checkBackendSettings(cfg);
   const tlsMaterial = await loadOrCreateTlsMaterial(cfg, log);
   const backends = await openBackends(cfg, log, opts.store);
   // Whatever started is stopped again when a later step fails (a port in use): a failed start
@@ -59,40 +65,31 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
     undo.push(() => {
       for (const m of [...modules].reverse()) m.unload();
     });
-    for (const [def, options] of defaultModules({ offlinePerUser: cfg.limits.offlinePerUser, registration: cfg.registration, contact: cfg.contact })) {
+    for (const [def, options] of defaultModules({ offlinePerUser: cfg.limits.offlinePerUser, registration: cfg.registration, contact: cfg.contact, modules: cfg.modules })) {
       modules.push(await loadModule(host, def, options));
     }
     const secret = await loadOrCreateSecret(cfg.dataDir);
     await backends.attach(host, { certPem: tlsMaterial.cert, secret });
-    const c2s = await startC2s(host, {
-      bind: cfg.bind,
-      port: cfg.c2s.port,
-      tlsPort: cfg.c2s.tlsPort,
-      tls: tlsMaterial,
-      requireTls: cfg.c2s.requireTls,
-      proxyProtocol: cfg.c2s.proxyProtocol,
-      parser: { maxStanzaBytes: cfg.limits.maxStanzaBytes, maxDepth: cfg.limits.maxDepth },
-      outboundBufferBytes: cfg.limits.outboundBufferBytes,
-      handshakeTimeoutMs: cfg.limits.handshakeTimeoutSeconds * 1000,
-      tlsHandshakeMs: cfg.limits.tlsHandshakeSeconds * 1000,
-      admission: { maxUnauthenticated: cfg.limits.maxUnauthenticated, maxUnauthenticatedPerIp: cfg.limits.maxUnauthenticatedPerIp },
-      authFailuresPerIp: cfg.limits.authFailuresPerIp,
-      authFailureWindowMs: cfg.limits.authFailureWindowSeconds * 1000,
-      unknownUserSecret: secret,
-    });
-    undo.push(() => c2s.close({ graceMs: 0 }));
     const notReadyReason = async () => (draining ? "draining" : backends.notReadyReason());
     const http = await startHttp(cfg.bind, cfg.http.port, { notReadyReason });
     undo.push(() => http.close());
-    c2s.attachWebSocket(http.server, cfg.http.websocketPath, { trustForwardedFor: cfg.http.trustForwardedFor });
-    const ports = { ...c2s.ports, http: http.port };
-    log.info({ domain: cfg.domain, nodeId: cfg.nodeId, role: cfg.role, backends: backends.kind, ports, dataDir: cfg.dataDir }, "switchboard started");
+    const roles: RunningRole[] = [];
+    undo.push(async () => {
+      for (const role of roles) await role.stop(0);
+    });
+    let edge: RunningEdge | undefined;
+    for (const name of rolesOf(cfg.role)) {
+      const context = { cfg, host, tls: tlsMaterial, secret, http: http.server };
+      if (name === "edge") roles.push((edge = await startEdge(context)));
+    }
+    const ports = { c2s: edge?.c2s.ports.c2s ?? 0, c2sTls: edge?.c2s.ports.c2sTls ?? 0, http: http.port };
+    log.info({ domain: cfg.domain, nodeId: cfg.nodeId, roles: rolesOf(cfg.role), backends: backends.kind, ports, dataDir: cfg.dataDir }, "switchboard started");
 
     let stopping: Promise<void> | undefined;
     return {
       host,
       ports,
-      c2s,
+      c2s: edge?.c2s,
       notReadyReason,
       stop(stopOpts = {}) {
         stopping ??= (async () => {
@@ -100,7 +97,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
           const deadline = Date.now() + (stopOpts.drainMs ?? cfg.shutdown.drainSeconds * 1000);
           // Streams get until a second before the deadline to close; the rest (modules, bus,
           // Redis) is quick, and bounded by the caller's deadline anyway.
-          await c2s.close({ graceMs: Math.max(0, deadline - Date.now() - 1_000) });
+          for (const role of roles) await role.stop(Math.max(0, deadline - Date.now() - 1_000));
           await http.close();
           for (const m of modules.reverse()) m.unload();
           await host.stop();

@@ -35,18 +35,14 @@ export async function startCommand(args: string[], options: GlobalOptions, io: C
   const startServer = (server as unknown as { startServer?: StartServer }).startServer;
   if (typeof startServer !== "function") throw new CommandError("@switchboard/server does not export startServer");
 
-  const running = await startServer(config, log);
   const drainMs = config.shutdown.drainSeconds * 1000;
-
-  return new Promise<number>((resolve) => {
-    let firstSignalAt: number | undefined;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (firstSignalAt !== undefined) {
-        if (Date.now() - firstSignalAt < SIGNAL_ECHO_MS) return;
-        log.warn({ signal }, "second signal during shutdown, exiting now");
-        process.exit(1);
-      }
-      firstSignalAt = Date.now();
+  // The handlers are in place before the server starts: a signal during start-up (or right after
+  // "switchboard started" is logged) stops it once it is up, instead of killing the process.
+  let signalled: NodeJS.Signals | undefined;
+  let firstSignalAt: number | undefined;
+  let onStarted: ((running: RunningServer) => void) | undefined;
+  const stopped = new Promise<number>((resolve) => {
+    const stop = (running: RunningServer, signal: NodeJS.Signals) => {
       log.info({ signal, drainSeconds: config.shutdown.drainSeconds }, "stopping");
       const finish = () => {
         process.off("SIGINT", onSignal);
@@ -71,7 +67,30 @@ export async function startCommand(args: string[], options: GlobalOptions, io: C
         },
       );
     };
+    let running: RunningServer | undefined;
+    onStarted = (r) => {
+      running = r;
+      if (signalled) stop(r, signalled);
+    };
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (firstSignalAt !== undefined) {
+        if (Date.now() - firstSignalAt < SIGNAL_ECHO_MS) return;
+        log.warn({ signal }, "second signal during shutdown, exiting now");
+        process.exit(1);
+      }
+      firstSignalAt = Date.now();
+      signalled = signal;
+      if (running) stop(running, signal);
+    };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
   });
+  try {
+    onStarted!(await startServer(config, log));
+  } catch (err) {
+    process.removeAllListeners("SIGINT");
+    process.removeAllListeners("SIGTERM");
+    throw err;
+  }
+  return stopped;
 }

@@ -13,7 +13,10 @@
  * writes.
  */
 import { bareOf } from "@switchboard/xml";
-import type { LocalSession, ModuleContext } from "@switchboard/core";
+import { sessionState, type LocalSession, type ModuleContext } from "@switchboard/core";
+
+/** the status of the unavailable presence the session left with (declared session state) */
+const GOODBYE = sessionState<{ status?: string }>("last.goodbye", () => ({}));
 
 /** after the presence module has told the contacts (observe band: records, never stops a chain) */
 const RECORD_PRIORITY = { band: "after" } as const;
@@ -22,7 +25,7 @@ const TRACK_PRIORITY = { band: "feature", offset: 100 } as const;
 
 export function recordLastActivity(ctx: ModuleContext<unknown>): void {
   const { host, log } = ctx;
-  const goodbyes = new WeakMap<LocalSession, string>();
+  const goodbyes = ctx.sessionState(GOODBYE);
 
   /** `leaving`: the stream still bound that is on its way out, not counted as staying */
   const record = async (owner: string, status: string | undefined, leaving?: LocalSession): Promise<void> => {
@@ -45,11 +48,10 @@ export function recordLastActivity(ctx: ModuleContext<unknown>): void {
       const session = ev.origin;
       if (!session) return false;
       const type = ev.stanza.attrs.type;
-      if (type === undefined) goodbyes.delete(session);
+      if (type === undefined) session.state(goodbyes).status = undefined;
       if (type !== "unavailable") return false;
       const status = ev.stanza.getChildText("status") || undefined;
-      if (status === undefined) goodbyes.delete(session);
-      else goodbyes.set(session, status);
+      session.state(goodbyes).status = status;
       await record(session.jid.bare, status, session);
       return false;
     },
@@ -59,9 +61,7 @@ export function recordLastActivity(ctx: ModuleContext<unknown>): void {
   ctx.on(
     "session/closed",
     async ({ session }) => {
-      const status = goodbyes.get(session);
-      goodbyes.delete(session);
-      await record(session.jid.bare, status);
+      await record(session.jid.bare, session.state(goodbyes).status);
     },
     RECORD_PRIORITY,
   );

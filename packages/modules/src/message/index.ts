@@ -5,7 +5,7 @@
  * Undeliverable chat/normal messages go to the core's "message/undeliverable" event (offline
  * storage hooks it); when nothing takes them the sender gets <service-unavailable/>.
  */
-import { defineModule, type Host, type StanzaEvent } from "@switchboard/core";
+import { defineModule, delivered, type Host, type StanzaEvent } from "@switchboard/core";
 import { bareRecipients, messageType } from "./delivery.js";
 import { isStandaloneChatState } from "./storable.js";
 
@@ -26,10 +26,9 @@ export const messageModule = defineModule<Record<string, never>>({
 /** §8.5.3.1: an online resource gets it; §8.5.3.2.1: otherwise most types fall back to the bare JID. */
 async function deliverToFull(host: Host, ev: StanzaEvent): Promise<true> {
   const type = messageType(ev.stanza);
-  const info = await host.registry.get(ev.to.full);
-  // host.deliver is true when written or deliberately suppressed (blocking); false only when the
-  // resource cannot be reached, which falls back to the bare JID like an offline resource.
-  if (info && (await host.deliver(info, ev.stanza))) return true;
+  // Delivered also when deliberately suppressed (blocking); a resource that is offline, gone or
+  // refusing (a full outbound buffer) falls back to the bare JID like an offline resource.
+  if (delivered(await host.deliverToResource(ev.to.full, ev.stanza))) return true;
   if (type === "groupchat") {
     // §8.5.3.2.1: a groupchat message to an unavailable resource is answered with an error.
     await host.router.bounce(ev, "service-unavailable");
@@ -55,12 +54,12 @@ async function deliverToBare(host: Host, ev: StanzaEvent): Promise<true> {
     await host.router.bounce(ev, "service-unavailable");
     return true;
   }
-  let delivered = false;
+  let reached = false;
   for (const info of bareRecipients(resources, type)) {
-    if (await host.deliver(info, ev.stanza)) delivered = true;
+    if (delivered(await host.deliver(info, ev.stanza))) reached = true;
   }
   // headline (§8.5.2.1.1) and error (RFC 6120 §8.3.1) messages are never stored nor bounced.
-  if (delivered || type === "headline" || type === "error") return true;
+  if (reached || type === "headline" || type === "error") return true;
 
   const offlineEvent: StanzaEvent = { ...ev, to: ev.to.toBare() };
   if (await host.hooks.fire("message/undeliverable", offlineEvent)) return true;

@@ -20,9 +20,7 @@ async function twoNodes(): Promise<[TestHost, TestHost]> {
 
 /** the stream is gone on its node, but the registry has not heard yet (unbind in flight) */
 function dropStream(t: TestHost, sessionId: string): void {
-  const session = t.host.sessions.get(sessionId)!;
-  (session as { closed: boolean }).closed = true;
-  t.host.sessions.delete(sessionId);
+  t.host.sessions.release(t.host.sessions.get(sessionId)!);
 }
 
 /** sender on node a; user@localhost/phone online on node b, whose stream then drops */

@@ -7,7 +7,7 @@
  */
 import { x, type Element, bareOf } from "@switchboard/xml";
 import type { Host, LocalSession, RosterItem, SessionInfo, StanzaEvent } from "@switchboard/core";
-import type { PresenceSessions } from "./session-state.js";
+import { PRESENCE_STATE } from "./session-state.js";
 import { sendsPresenceTo, syncNewResource } from "./probes.js";
 import { parsePriority, readdressed } from "./stanzas.js";
 
@@ -17,17 +17,17 @@ export interface PresenceLimits {
 }
 
 /** "presence/self": presence without 'to' from a client. */
-export async function handleSelfPresence(host: Host, sessions: PresenceSessions, ev: StanzaEvent): Promise<boolean> {
+export async function handleSelfPresence(host: Host, ev: StanzaEvent): Promise<boolean> {
   if (!ev.origin) return false;
   const type = ev.stanza.attrs.type;
-  if (type === undefined) await becomeAvailable(host, sessions, ev.origin, ev.stanza);
-  else if (type === "unavailable") await becomeUnavailable(host, sessions, ev.origin, ev.stanza);
+  if (type === undefined) await becomeAvailable(host, ev.origin, ev.stanza);
+  else if (type === "unavailable") await becomeUnavailable(host, ev.origin, ev.stanza);
   // Subscription or probe types without a 'to' mean nothing (§3, §4.3 require a target): dropped.
   return true;
 }
 
-async function becomeAvailable(host: Host, sessions: PresenceSessions, session: LocalSession, stanza: Element): Promise<void> {
-  const state = sessions.of(session);
+async function becomeAvailable(host: Host, session: LocalSession, stanza: Element): Promise<void> {
+  const state = session.state(PRESENCE_STATE);
   const initial = !state.available;
   state.available = true;
   const full = session.jid.full;
@@ -48,8 +48,8 @@ async function becomeAvailable(host: Host, sessions: PresenceSessions, session: 
  * itself) and to everyone that got directed presence from this session (§4.6.3). Also used when
  * the stream closes without a goodbye.
  */
-export async function becomeUnavailable(host: Host, sessions: PresenceSessions, session: LocalSession, stanza?: Element): Promise<void> {
-  const state = sessions.of(session);
+export async function becomeUnavailable(host: Host, session: LocalSession, stanza?: Element): Promise<void> {
+  const state = session.state(PRESENCE_STATE);
   const full = session.jid.full;
   const owner = session.jid.bare;
   const presence = stanza ? readdressed(stanza, full, undefined) : x("presence", { from: full });
@@ -85,9 +85,9 @@ async function broadcast(host: Host, owner: string, presence: Element, roster: R
  * §4.6.2: presence a client addresses to someone who is not a subscriber is remembered per
  * session so that its unavailability reaches them too. Delivery itself continues in the router.
  */
-export async function trackDirectedPresence(host: Host, sessions: PresenceSessions, limits: PresenceLimits, ev: StanzaEvent): Promise<void> {
+export async function trackDirectedPresence(host: Host, limits: PresenceLimits, ev: StanzaEvent): Promise<void> {
   if (!ev.origin || ev.to.bare === ev.from.bare) return;
-  const state = sessions.of(ev.origin);
+  const state = ev.origin.state(PRESENCE_STATE);
   const target = ev.to.full;
   if (ev.stanza.attrs.type === "unavailable") {
     state.directed?.delete(target);
@@ -99,9 +99,8 @@ export async function trackDirectedPresence(host: Host, sessions: PresenceSessio
 }
 
 /** "session/closed": a stream that ends without unavailable presence still goes offline (§4.5.1 note). */
-export async function handleSessionClosed(host: Host, sessions: PresenceSessions, session: LocalSession): Promise<void> {
-  await becomeUnavailable(host, sessions, session);
-  sessions.take(session);
+export async function handleSessionClosed(host: Host, session: LocalSession): Promise<void> {
+  await becomeUnavailable(host, session);
 }
 
 /**

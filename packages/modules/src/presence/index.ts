@@ -5,11 +5,11 @@
  * whose presence. Every handler returns true so the router's fallback never runs twice.
  */
 import { x } from "@switchboard/xml";
-import { defineModule } from "@switchboard/core";
+import { defineModule, option, type OptionsOf } from "@switchboard/core";
 import { handlePurgedSession, handleSelfPresence, handleSessionClosed, trackDirectedPresence, type PresenceLimits } from "./broadcast.js";
 import { handlePresenceToBare, handlePresenceToFull } from "./inbound.js";
 import { handleOutboundSubscription } from "./outbound.js";
-import { PresenceSessions } from "./session-state.js";
+import { PRESENCE_STATE } from "./session-state.js";
 import { isKnownPresenceType, isSubscriptionType, parsePriority } from "./stanzas.js";
 
 export { parsePriority };
@@ -17,18 +17,19 @@ export { parsePriority };
 /** §3.4: stream feature announcing subscription pre-approval. */
 export const NS_PRE_APPROVAL = "urn:xmpp:features:pre-approval";
 
-export type PresenceOptions = PresenceLimits;
+/** Operator options: `modules.presence.<option>`. */
+export const PRESENCE_OPTIONS = {
+  maxDirected: option.integer(0, 1_000_000, 1000, "Most distinct JIDs one session tracks for directed presence (RFC 6121 §4.6); beyond, presence is still delivered but not followed by unavailable."),
+};
+export type PresenceOptions = OptionsOf<typeof PRESENCE_OPTIONS>;
 
-export const presenceModule = defineModule<PresenceOptions>({
+export const presenceModule = defineModule({
   name: "presence",
   spec: "RFC 6121 §3–§4",
-  defaults: { maxDirected: 1000 },
-  validate(o) {
-    if (!Number.isInteger(o.maxDirected) || o.maxDirected < 0) throw new Error("presence option maxDirected must be a non-negative integer");
-  },
+  options: PRESENCE_OPTIONS,
   setup(ctx) {
     const { host, options } = ctx;
-    const sessions = new PresenceSessions();
+    ctx.sessionState(PRESENCE_STATE);
     ctx.streamFeature("postAuth", () => x("sub", { xmlns: NS_PRE_APPROVAL }));
 
     ctx.on("stanza/out", async (ev) => {
@@ -42,15 +43,15 @@ export const presenceModule = defineModule<PresenceOptions>({
         await handleOutboundSubscription(host, ev, type);
         return true;
       }
-      if (type === undefined || type === "unavailable") await trackDirectedPresence(host, sessions, options, ev);
+      if (type === undefined || type === "unavailable") await trackDirectedPresence(host, options, ev);
       // Directed presence, probes and errors continue through the router.
       return false;
     });
-    ctx.on("presence/self", (ev) => handleSelfPresence(host, sessions, ev));
+    ctx.on("presence/self", (ev) => handleSelfPresence(host, ev));
     ctx.on("presence/bare", (ev) => handlePresenceToBare(host, ev));
     ctx.on("presence/full", (ev) => handlePresenceToFull(host, ev));
     ctx.on("session/closed", async ({ session }) => {
-      await handleSessionClosed(host, sessions, session);
+      await handleSessionClosed(host, session);
     });
     ctx.on("session/purged", async ({ info }) => {
       await handlePurgedSession(host, info);

@@ -1,9 +1,10 @@
 /**
- * What the presence module remembers per local stream (never in the registry: other nodes need
- * only the availability and last presence, which the registry carries): whether the session has
- * sent initial presence (RFC 6121 §4.2) and where it sent directed presence (§4.6).
+ * What the presence module remembers per session (declared session state, so a session that
+ * moves to another stream or node keeps it): whether it has sent initial presence (RFC 6121
+ * §4.2) and where it sent directed presence (§4.6). Other nodes need only the availability and
+ * last presence, which the registry carries.
  */
-import type { LocalSession } from "@switchboard/core";
+import { sessionState } from "@switchboard/core";
 
 export interface PresenceSessionState {
   /** initial presence sent and not yet withdrawn by unavailable presence */
@@ -15,19 +16,11 @@ export interface PresenceSessionState {
   directed?: Set<string>;
 }
 
-export class PresenceSessions {
-  private readonly states = new WeakMap<LocalSession, PresenceSessionState>();
-
-  of(session: LocalSession): PresenceSessionState {
-    let state = this.states.get(session);
-    if (!state) this.states.set(session, (state = { available: false }));
-    return state;
-  }
-
-  /** Ends tracking for a closed stream and returns what it last held. */
-  take(session: LocalSession): PresenceSessionState | undefined {
-    const state = this.states.get(session);
-    this.states.delete(session);
-    return state;
-  }
-}
+export const PRESENCE_STATE = sessionState<PresenceSessionState>("presence", () => ({ available: false }), {
+  save: (state) => ({ available: state.available, directed: state.directed ? [...state.directed] : undefined }),
+  load: (saved) => {
+    const raw = saved as { available?: unknown; directed?: unknown };
+    const directed = Array.isArray(raw.directed) ? new Set(raw.directed.filter((j): j is string => typeof j === "string")) : undefined;
+    return { available: raw.available === true, directed };
+  },
+});

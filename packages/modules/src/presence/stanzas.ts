@@ -4,7 +4,7 @@
  * and delivering to a user's available resources (§8.5.2.1.1).
  */
 import { Element, parseFrame } from "@switchboard/xml";
-import type { Host, SessionInfo } from "@switchboard/core";
+import { delivered, type Host, type SessionInfo } from "@switchboard/core";
 
 export const SUBSCRIPTION_TYPES = ["subscribe", "subscribed", "unsubscribe", "unsubscribed"] as const;
 export type SubscriptionType = (typeof SUBSCRIPTION_TYPES)[number];
@@ -62,7 +62,7 @@ export async function deliverToAvailable(host: Host, bare: string, stanza: Eleme
   let count = 0;
   for (const info of await host.registry.list(bare)) {
     if (!info.available || info.jid === except) continue;
-    if (await host.deliver(info, copyStanza(stanza))) count++;
+    if (delivered(await host.deliver(info, copyStanza(stanza)))) count++;
   }
   return count;
 }

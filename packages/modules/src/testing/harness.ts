@@ -11,56 +11,90 @@ import {
   MemorySessionRegistry,
   MemoryStanzaBus,
   MemoryStore,
-  freshSessionInfo,
+  InProcessMetrics,
   loadModule,
   silentLogger,
   type LocalSession,
   type ModuleDefinition,
+  type SendOutcome,
+  type Session,
+  type SessionConnection,
+  type SessionStateKey,
 } from "@switchboard/core";
 
+/**
+ * A test client's session: a real core Session (opened, fed and ended through host.sessions,
+ * exactly as a c2s stream does) whose connection records what the server writes to it.
+ */
 export class FakeSession implements LocalSession {
   readonly sent: Element[] = [];
-  closed = false;
   closeError?: StreamError;
-  readonly ip = "127.0.0.1";
-  readonly secure = true;
+  /** set true to make the connection refuse writes, as a full outbound buffer does */
+  refuse = false;
+  readonly session!: Session;
   private waiters: Array<{ pred: (el: Element) => boolean; resolve: (el: Element) => void }> = [];
+  readonly connection: SessionConnection;
 
-  constructor(
-    readonly id: string,
-    readonly jid: Jid,
-    private readonly host: Host,
-  ) {}
-
-  send(stanza: Element): void {
-    // Serialize and re-parse so tests see exactly what a client would read.
-    const copy = parseFrame(stanza.toString());
-    this.sent.push(copy);
-    this.waiters = this.waiters.filter((w) => (w.pred(copy) ? (w.resolve(copy), false) : true));
+  constructor(private readonly host: Host) {
+    const recorder = this;
+    this.connection = {
+      ip: "127.0.0.1",
+      secure: true,
+      write(stanza) {
+        if (recorder.refuse) return "refused";
+        // Serialize and re-parse so tests see exactly what a client would read.
+        const copy = parseFrame(stanza.toString());
+        recorder.sent.push(copy);
+        recorder.waiters = recorder.waiters.filter((w) => (w.pred(copy) ? (w.resolve(copy), false) : true));
+        return "written";
+      },
+      close(error) {
+        recorder.closeError ??= error;
+      },
+    };
   }
 
+  /** @internal */
+  opened(session: Session): void {
+    (this as { session: Session }).session = session;
+  }
+
+  get id(): string {
+    return this.session.id;
+  }
+  get jid(): Jid {
+    return this.session.jid;
+  }
+  get ip(): string {
+    return this.session.ip;
+  }
+  get secure(): boolean {
+    return this.session.secure;
+  }
+  get closed(): boolean {
+    return this.session.closed;
+  }
+  send(stanza: Element): SendOutcome {
+    return this.session.send(stanza);
+  }
   close(error?: StreamError): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.closeError = error;
-    void this.disconnect("closed by server");
+    this.session.close(error);
+  }
+  state<T>(key: SessionStateKey<T>): T {
+    return this.session.state(key);
   }
 
-  /** Simulates the client going away (like a socket close): unbind and fire session/closed. */
+  /** Simulates the client going away (a socket close): the session table ends the session. */
   async disconnect(reason = "client left"): Promise<void> {
-    this.closed = true;
-    if (this.host.sessions.get(this.id) !== this) return;
-    this.host.sessions.delete(this.id);
-    await this.host.registry.unbind(this.jid.full, this.id);
-    await this.host.hooks.fire("session/closed", { session: this, reason });
+    await this.host.sessions.connectionLost(this.session, this.connection, reason);
   }
 
-  /** Sends a stanza as this client (XML text or Element); resolves when routing is done. */
+  /** Sends a stanza as this client (XML text or Element), stamped as the c2s stream does; resolves when routing is done. */
   async sendAsClient(stanza: string | Element): Promise<void> {
     const el = typeof stanza === "string" ? parseFrame(stanza) : stanza;
     delete el.attrs.xmlns;
     el.attrs.from = this.jid.full;
-    await this.host.router.route(el, this);
+    await this.session.receive(el);
   }
 
   /** Stanzas received so far matching a predicate (default: all), and clears them when asked. */
@@ -89,7 +123,6 @@ export interface TestHost {
   stop(): Promise<void>;
 }
 
-let seq = 0;
 
 export async function createTestHost(
   modules: Array<ModuleDefinition<any> | [ModuleDefinition<any>, Record<string, unknown>]>,
@@ -110,6 +143,7 @@ export async function createTestHost(
     limiter: new MemoryLimiter(),
     log: silentLogger,
     limits: { offlinePerUser: opts.offlinePerUser ?? 100 },
+    metrics: new InProcessMetrics(),
   });
   host.start();
   for (const m of modules) {
@@ -125,12 +159,9 @@ export async function createTestHost(
         const cred = { salt: "", iterations: 1, storedKey: "", serverKey: "" };
         await store.accounts.create(jid.bare, { "SCRAM-SHA-1": cred, "SCRAM-SHA-256": cred });
       }
-      const session = new FakeSession(`s${++seq}`, jid, host);
-      const previous = await host.registry.bind(freshSessionInfo(jid.full, session.id, host.nodeId));
-      if (previous) host.sessions.get(previous.sessionId)?.close(new StreamError("conflict"));
-      host.sessions.set(session.id, session);
-      await host.hooks.fire("session/bound", { session });
-      return session;
+      const client = new FakeSession(host);
+      await host.sessions.open(jid, client.connection, { onBound: (session) => client.opened(session) });
+      return client;
     },
     async stop() {
       await host.stop();
