@@ -34,7 +34,11 @@ export async function handleOutboundSubscription(host: Host, ev: StanzaEvent, ty
       return;
     case "unsubscribed": {
       const wasSending = sendsPresenceTo(existing);
-      if (existing && (wasSending || existing.askIn || existing.approved)) {
+      // Appendix A.2.4: routed only when it cancels the contact's subscription or denies its
+      // pending request; otherwise it changes nothing the contact knows of (at most it withdraws
+      // a pre-approval, §3.4) and is not routed.
+      const changesState = wasSending || existing?.askIn === true;
+      if (existing && (changesState || existing.approved)) {
         await saveRosterItem(host, user, {
           ...existing,
           subscription: existing.subscription === "both" ? "to" : existing.subscription === "from" ? "none" : existing.subscription,
@@ -43,7 +47,7 @@ export async function handleOutboundSubscription(host: Host, ev: StanzaEvent, ty
           approved: false,
         });
       }
-      await host.router.route(stamped);
+      if (changesState) await host.router.route(stamped);
       if (wasSending) await sendUnavailableFromAll(host, user, contact);
       return;
     }

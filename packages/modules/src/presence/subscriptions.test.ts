@@ -180,6 +180,28 @@ describe("cancelling subscriptions (RFC 6121 §3.2, §3.3)", () => {
     expect(await t.store.roster.get("bob@localhost", "alice@localhost")).toBeUndefined();
   });
 
+  it("an 'unsubscribed' that changes no state is not routed, and only withdraws a pre-approval (Appendix A.2.4)", async () => {
+    const t = await presenceHost();
+    await t.store.roster.put("alice@localhost", item("romeo@remote.example", "to"));
+    await t.store.roster.put("alice@localhost", item("juliet@remote.example", "none", { approved: true }));
+    await t.store.roster.put("alice@localhost", item("mercutio@remote.example", "from"));
+    const routed: string[] = [];
+    t.host.hooks.on("route/remote", (ev) => {
+      routed.push(`${ev.stanza.attrs.type} ${ev.stanza.attrs.to}`);
+      return true;
+    });
+    const a = await goOnline(t, "alice@localhost/phone");
+    routed.length = 0; // the initial presence broadcast and probes
+    for (const contact of ["romeo", "juliet", "mercutio"]) {
+      await a.sendAsClient(`<presence type='unsubscribed' to='${contact}@remote.example'/>`);
+    }
+    // only the cancellation of mercutio's subscription leaves the server
+    expect(routed.sort()).toEqual(["unavailable mercutio@remote.example", "unsubscribed mercutio@remote.example"]);
+    expect(await t.store.roster.get("alice@localhost", "romeo@remote.example")).toMatchObject({ subscription: "to" });
+    expect(await t.store.roster.get("alice@localhost", "juliet@remote.example")).toMatchObject({ subscription: "none", approved: false });
+    expect(await t.store.roster.get("alice@localhost", "mercutio@remote.example")).toMatchObject({ subscription: "none" });
+  });
+
   it("removing a roster item cancels both subscriptions at the contact", async () => {
     const { t, a, b } = await friends();
     const id = "rm1";
