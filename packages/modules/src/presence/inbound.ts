@@ -88,6 +88,10 @@ async function inboundSubscribe(host: Host, user: string, contact: string, exist
     await host.router.route(x("presence", { type: "unsubscribed", from: user, to: contact }));
     return;
   }
+  // Appendix A.3.1 ("None + Pending In", "None + Pending Out+In", "To + Pending In"): a request is
+  // already waiting for the user; it is not delivered again and the stored one is kept (§3.1.3:
+  // one request is kept and redelivered at login).
+  if (existing?.askIn) return;
   if (existing?.approved) {
     await saveRosterItem(host, user, { ...existing, inRoster: true, approved: false, subscription: existing.subscription === "to" ? "both" : "from" });
     await autoReply();

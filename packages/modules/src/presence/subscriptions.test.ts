@@ -113,6 +113,22 @@ describe("subscription requests to offline users (RFC 6121 §3.1.3)", () => {
     expect(await t.store.roster.get("bob@localhost", "alice@localhost")).toMatchObject({ subscription: "from", askIn: false, inRoster: true });
   });
 
+  it("a repeated request while one is pending is not delivered again and keeps the first one (Appendix A.3.1)", async () => {
+    const t = await presenceHost();
+    const a = await goOnline(t, "alice@localhost/phone");
+    const b = await goOnline(t, "bob@localhost/pc");
+    await a.sendAsClient("<presence type='subscribe' to='bob@localhost'><status>first</status></presence>");
+    await b.waitFor(presence("subscribe", "alice@localhost"));
+    b.take();
+    await a.sendAsClient("<presence type='subscribe' to='bob@localhost'><status>again</status></presence>");
+    expect(b.take(presence("subscribe"))).toHaveLength(0);
+    expect(await t.store.roster.get("bob@localhost", "alice@localhost")).toMatchObject({ askIn: true, askInStatus: "first" });
+    // §3.1.3: still redelivered, once, to the next resource that comes online
+    const laptop = await goOnline(t, "bob@localhost/laptop");
+    const requests = laptop.take(presence("subscribe", "alice@localhost"));
+    expect(requests.map((r) => r.getChildText("status"))).toEqual(["first"]);
+  });
+
   it("to an account that does not exist is refused with unsubscribed", async () => {
     const t = await presenceHost();
     const a = await goOnline(t, "alice@localhost/phone");
