@@ -211,6 +211,21 @@ describe("pre-approved states (RFC 6121 §3.4)", () => {
   });
 });
 
+describe("effects by direction", () => {
+  const all = (direction: Direction) =>
+    SUBSCRIPTION_STATES.flatMap((state) =>
+      (["subscribe", "subscribed", "unsubscribe", "unsubscribed"] as const).flatMap((type) => transitionFor(direction, type, state).effects),
+    );
+
+  it("outbound rows never deliver to the user or auto-reply", () => {
+    expect(new Set(all("outbound"))).toEqual(new Set(["route", "current presence", "unavailable"]));
+  });
+
+  it("inbound rows never route the stanza onwards", () => {
+    expect(new Set(all("inbound"))).toEqual(new Set(["deliver", "auto-reply", "current presence", "unavailable"]));
+  });
+});
+
 describe("effect order", () => {
   it("routes an approval before the presence it allows (§3.1.5)", () => {
     expect(transitionFor("outbound", "subscribed", "None + Pending In").effects).toEqual(["route", "current presence"]);
