@@ -7,6 +7,7 @@ import { defineModule, option, type OptionsOf } from "@switchboard/core";
 import { NS_OFFLINE } from "@switchboard/xml";
 import { flushOffline } from "./flush.js";
 import { isStorable } from "../message/storable.js";
+import { parsePriority } from "../presence/index.js";
 import { stampDelay } from "./storable.js";
 
 export { delayStamp, stampDelay } from "./storable.js";
@@ -47,7 +48,8 @@ export const offlineModule = defineModule({
       "presence/self",
       async (ev) => {
         if (!ev.origin || ev.stanza.attrs.type !== undefined) return; // only available presence
-        if (presencePriority(ev.stanza.getChildText("priority")) < 0) return;
+        // The presence module's reading of <priority/>, so the registry and this check agree.
+        if (parsePriority(ev.stanza) < 0) return;
         const session = ev.origin;
         const info = await host.registry.get(session.jid.full);
         // Initial presence only: once available, later presences are mere updates.
@@ -72,10 +74,3 @@ export const offlineModule = defineModule({
     );
   },
 });
-
-/** RFC 6121 §4.7.2.3: integer -128..127, absent means 0; garbage is treated as 0. */
-function presencePriority(text: string | null): number {
-  if (text === null) return 0;
-  const n = Number.parseInt(text.trim(), 10);
-  return Number.isNaN(n) ? 0 : n;
-}

@@ -85,6 +85,32 @@ describe("offline storage (XEP-0160)", () => {
     expect(new Set(ids).size).toBe(250);
   });
 
+  // RFC 6121 §4.7.2.3, read by the presence module's parsePriority: only a negative priority
+  // holds the messages back.
+  it.each([
+    ["absent", true, "<presence/>"],
+    ["'5abc' (not an integer: 0)", true, "<presence><priority>5abc</priority></presence>"],
+    ["'-5abc' (not an integer: 0)", true, "<presence><priority>-5abc</priority></presence>"],
+    ["' 5 '", true, "<presence><priority> 5 </priority></presence>"],
+    ["'+5'", true, "<presence><priority>+5</priority></presence>"],
+    ["'128' (clamped to 127)", true, "<presence><priority>128</priority></presence>"],
+    ["empty (0)", true, "<presence><priority></priority></presence>"],
+    ["'-129' (clamped to -128)", false, "<presence><priority>-129</priority></presence>"],
+  ])("initial presence with priority %s flushes stored messages: %s", async (_, flushes, initialPresence) => {
+    const { t, alice } = await setup();
+    await alice.sendAsClient("<message to='bob@localhost' type='chat' id='pr1'><body>x</body></message>");
+    const bob = await t.login("bob@localhost/phone");
+    await bob.sendAsClient(initialPresence);
+    if (flushes) {
+      await bob.waitFor((el) => el.attrs.id === "pr1");
+      await vi.waitFor(async () => expect(await t.store.offline.count("bob@localhost")).toBe(0));
+    } else {
+      await new Promise((r) => setTimeout(r, 20));
+      expect(bob.take(isMessage)).toHaveLength(0);
+      expect(await t.store.offline.count("bob@localhost")).toBe(1);
+    }
+  });
+
   it("does not flush again on presence updates once the resource is available", async () => {
     const { t, alice } = await setup();
     const bob = await t.login("bob@localhost/phone");

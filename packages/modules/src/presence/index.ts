@@ -12,6 +12,7 @@ import { handleOutboundSubscription } from "./outbound.js";
 import { PRESENCE_STATE } from "./session-state.js";
 import { isKnownPresenceType, isSubscriptionType, parsePriority } from "./stanzas.js";
 
+/** The server's one reading of <priority/> (RFC 6121 §4.7.2.3); the offline module uses it too. */
 export { parsePriority };
 
 /** §3.4: stream feature announcing subscription pre-approval. */

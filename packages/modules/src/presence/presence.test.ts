@@ -192,6 +192,30 @@ describe("priority (RFC 6121 §4.7.2.3)", () => {
   ])("%s → %d", (xml, expected) => {
     expect(parsePriority(parseFrame(xml))).toBe(expected);
   });
+
+  // the same values the offline module's flush decision is tested with
+  it.each([
+    ["5abc", 0], // not an integer: as if absent
+    ["-5abc", 0],
+    [" 5 ", 5], // xs:byte allows surrounding whitespace…
+    ["+5", 5], // …and a leading '+'
+    ["-129", -128], // out of range: clamped
+    ["128", 127],
+    ["", 0],
+    ["-0", 0],
+  ])("<priority>%s</priority> → %d", (text, expected) => {
+    expect(parsePriority(parseFrame(`<presence><priority>${text}</priority></presence>`))).toBe(expected);
+  });
+
+  it("reads an absent element as 0", () => {
+    expect(parsePriority(parseFrame("<presence><show>away</show></presence>"))).toBe(0);
+  });
+
+  it("stores the parsed priority in the registry", async () => {
+    const t = await presenceHost();
+    await goOnline(t, "alice@localhost/phone", "<presence><priority>-129</priority></presence>");
+    expect(await t.host.registry.get("alice@localhost/phone")).toMatchObject({ priority: -128 });
+  });
 });
 
 describe("inbound presence delivery (RFC 6121 §8.5)", () => {

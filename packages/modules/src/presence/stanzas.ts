@@ -46,15 +46,27 @@ export function storedPresence(info: SessionInfo): Element | undefined {
 }
 
 /**
- * RFC 6121 §4.7.2.3: priority is an integer from -128 to 127, 0 when absent. Out-of-range values
- * are clamped and unparseable ones read as 0 (COMPAT: clients send '+5' or ' 5 ' in the wild).
+ * The priority of a presence, RFC 6121 §4.7.2.3: an integer from -128 to +127, 0 when the
+ * element is absent. This is the only reading of <priority/> in the server (the presence module
+ * stores it in the registry, the offline module decides from it whether to flush): two readings
+ * would let a resource count as negative for one and not for the other.
+ *
+ * - The jabber:client schema (RFC 6121 Appendix D) types the element as xs:byte, whose lexical
+ *   form allows a leading '+' and surrounding XML whitespace: "+5" and " 5 " are simply 5.
+ * - Not an integer at all ("5abc", "1.5", "high", an empty element): §4.7.2.3 gives no reading,
+ *   so the value is ignored as if absent, i.e. 0. Refusing the presence with <bad-request/>
+ *   would take a resource offline over a field that only orders resources.
+ * - An integer out of range ("128", "-129"): clamped to the nearest bound. COMPAT: a client that
+ *   sends 1000 wants a high priority, one that sends -1000 wants no bare-JID messages and no
+ *   offline flush; reading either as 0 would demote the first and make the second eligible.
  */
 export function parsePriority(presence: Element): number {
   const text = presence.getChildText("priority");
   if (text === null) return 0;
-  const trimmed = text.trim();
-  if (!/^[+-]?\d{1,10}$/.test(trimmed)) return 0;
-  return Math.max(-128, Math.min(127, Number(trimmed)));
+  const integer = /^[ \t\r\n]*([+-]?[0-9]+)[ \t\r\n]*$/.exec(text);
+  if (!integer) return 0;
+  const clamped = Math.max(-128, Math.min(127, Number(integer[1])));
+  return clamped === 0 ? 0 : clamped; // never -0 ("-0" is a valid xs:byte)
 }
 
 /** Delivers a copy to every available resource of `bare`; returns how many got it. */

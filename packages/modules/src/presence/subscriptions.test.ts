@@ -113,6 +113,22 @@ describe("subscription requests to offline users (RFC 6121 §3.1.3)", () => {
     expect(await t.store.roster.get("bob@localhost", "alice@localhost")).toMatchObject({ subscription: "from", askIn: false, inRoster: true });
   });
 
+  it("a repeated request while one is pending is not delivered again and keeps the first one (Appendix A.3.1)", async () => {
+    const t = await presenceHost();
+    const a = await goOnline(t, "alice@localhost/phone");
+    const b = await goOnline(t, "bob@localhost/pc");
+    await a.sendAsClient("<presence type='subscribe' to='bob@localhost'><status>first</status></presence>");
+    await b.waitFor(presence("subscribe", "alice@localhost"));
+    b.take();
+    await a.sendAsClient("<presence type='subscribe' to='bob@localhost'><status>again</status></presence>");
+    expect(b.take(presence("subscribe"))).toHaveLength(0);
+    expect(await t.store.roster.get("bob@localhost", "alice@localhost")).toMatchObject({ askIn: true, askInStatus: "first" });
+    // §3.1.3: still redelivered, once, to the next resource that comes online
+    const laptop = await goOnline(t, "bob@localhost/laptop");
+    const requests = laptop.take(presence("subscribe", "alice@localhost"));
+    expect(requests.map((r) => r.getChildText("status"))).toEqual(["first"]);
+  });
+
   it("to an account that does not exist is refused with unsubscribed", async () => {
     const t = await presenceHost();
     const a = await goOnline(t, "alice@localhost/phone");
@@ -178,6 +194,28 @@ describe("cancelling subscriptions (RFC 6121 §3.2, §3.3)", () => {
     await a.waitFor(presence("unsubscribed", "bob@localhost"));
     // bob's hidden state entry held nothing else and is gone
     expect(await t.store.roster.get("bob@localhost", "alice@localhost")).toBeUndefined();
+  });
+
+  it("an 'unsubscribed' that changes no state is not routed, and only withdraws a pre-approval (Appendix A.2.4)", async () => {
+    const t = await presenceHost();
+    await t.store.roster.put("alice@localhost", item("romeo@remote.example", "to"));
+    await t.store.roster.put("alice@localhost", item("juliet@remote.example", "none", { approved: true }));
+    await t.store.roster.put("alice@localhost", item("mercutio@remote.example", "from"));
+    const routed: string[] = [];
+    t.host.hooks.on("route/remote", (ev) => {
+      routed.push(`${ev.stanza.attrs.type} ${ev.stanza.attrs.to}`);
+      return true;
+    });
+    const a = await goOnline(t, "alice@localhost/phone");
+    routed.length = 0; // the initial presence broadcast and probes
+    for (const contact of ["romeo", "juliet", "mercutio"]) {
+      await a.sendAsClient(`<presence type='unsubscribed' to='${contact}@remote.example'/>`);
+    }
+    // only the cancellation of mercutio's subscription leaves the server
+    expect(routed.sort()).toEqual(["unavailable mercutio@remote.example", "unsubscribed mercutio@remote.example"]);
+    expect(await t.store.roster.get("alice@localhost", "romeo@remote.example")).toMatchObject({ subscription: "to" });
+    expect(await t.store.roster.get("alice@localhost", "juliet@remote.example")).toMatchObject({ subscription: "none", approved: false });
+    expect(await t.store.roster.get("alice@localhost", "mercutio@remote.example")).toMatchObject({ subscription: "none" });
   });
 
   it("removing a roster item cancels both subscriptions at the contact", async () => {
