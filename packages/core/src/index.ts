@@ -1,4 +1,5 @@
 export * from "./ports.js";
+export * from "./limits.js";
 export * from "./memory/store.js";
 export * from "./memory/registry.js";
 export * from "./memory/bus.js";

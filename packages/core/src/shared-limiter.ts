@@ -9,7 +9,8 @@
  * knows nothing of earlier hits. Both are fine for what cluster scope is meant for (rare events
  * counted over minutes); per-stanza rates keep node scope and cost no bus traffic.
  */
-import type { ControlMessage, LimitPolicy, Limiter, StanzaBus } from "./ports.js";
+import type { ControlMessage, StanzaBus } from "./ports.js";
+import type { LimitDecision, LimitPolicy, Limiter } from "./limits.js";
 import type { Logger } from "./logger.js";
 import { MemoryLimiter } from "./memory/limiter.js";
 
@@ -33,18 +34,27 @@ export class SharedLimiter implements Limiter {
     this.local.define(policy, spec);
   }
 
-  hit(policy: string, key: string, cost = 1): boolean {
-    const allowed = this.local.hit(policy, key, cost);
-    if (this.local.policy(policy)?.scope === "cluster") {
+  policy(name: string): LimitPolicy | undefined {
+    return this.local.policy(name);
+  }
+
+  hit(policy: string, key: string, cost = 1): LimitDecision {
+    const decision = this.local.hit(policy, key, cost);
+    if (cost > 0 && this.local.policy(policy)?.scope === "cluster") {
       this.bus
         .publishControl({ type: LIMITER_HIT, origin: this.nodeId, policy, key, cost })
         .catch((err: unknown) => this.log.warn({ err, policy }, "could not share a limiter hit with the cluster"));
     }
-    return allowed;
+    return decision;
   }
 
-  remaining(policy: string, key: string): number {
-    return this.local.remaining(policy, key);
+  /** The other nodes' hits are already applied here (within a bus hop): a local hit is as exact as it gets. */
+  async acquire(policy: string, key: string, cost = 1): Promise<LimitDecision> {
+    return this.hit(policy, key, cost);
+  }
+
+  peek(policy: string, key: string): LimitDecision {
+    return this.local.peek(policy, key);
   }
 
   close(): void {
