@@ -15,6 +15,5 @@ export * from "./disco.js";
 export * from "./module.js";
 export * from "./stream-features.js";
 export * from "./cached-registry.js";
-export * from "./shared-limiter.js";
 export * from "./interest.js";
 export * from "./metrics.js";

@@ -72,20 +72,6 @@ export class MemoryLimiter implements Limiter {
     return this.hit(name, key, cost);
   }
 
-  /** Takes up to `cost` tokens whatever is left (a hit made on another node); never refuses. */
-  charge(name: string, key: string, cost = 1): void {
-    const p = this.policies.get(name);
-    if (!p || cost <= 0) return;
-    const t = this.now();
-    const id = `${name}\u0000${key}`;
-    const bucket = this.buckets.get(id);
-    if (!bucket) this.buckets.set(id, { tokens: Math.max(0, p.capacity - cost), updated: t });
-    else {
-      refill(bucket, p, t);
-      bucket.tokens = Math.max(0, bucket.tokens - cost);
-    }
-  }
-
   peek(name: string, key: string): LimitDecision {
     const p = this.policies.get(name);
     if (!p) return unlimited(name, key);
