@@ -65,7 +65,7 @@ const loginOutcome = (conn: RawConnection, password: string) => conn.loginOutcom
 describe("PROXY protocol on the client ports", () => {
   it("throttles failed logins per client address named in the header, not per balancer", async () => {
     // in cluster mode the attempts alternate between the edges, as a balancer spreads them:
-    // the allowance is the cluster's (SharedLimiter), not each edge's
+    // the allowance is the cluster's (RedisLeasedLimiter, exact for failed logins), not each edge's
     const port = (i: number) => ts.nodes[i % ts.nodes.length]!.ports.c2s;
     for (let i = 0; i < 3; i++) {
       const conn = await RawConnection.open(port(i), { preamble: v1("198.51.100.7") });

@@ -65,7 +65,7 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
   const secureContext = tls.createSecureContext({ cert: opts.tls.cert, key: opts.tls.key });
   const options: C2sOptions = { ...opts, tlsContext: secureContext };
   // cluster scope: a client spreading its attempts over several edges gets one allowance
-  host.limiter.define(AUTH_FAILURE_POLICY, { limit: opts.authFailuresPerIp, intervalMs: opts.authFailureWindowMs, scope: "cluster" });
+  host.limiter.define(AUTH_FAILURE_POLICY, { limit: opts.authFailuresPerIp, intervalMs: opts.authFailureWindowMs, keyedBy: "ip", scope: "cluster" });
   const admission = new Admission(opts.admission, host.log);
   const connections = new Map<net.Socket, Connection>();
   const streams = new Set<StreamEngine>();

@@ -1,10 +1,14 @@
 /**
  * SASL negotiation over the stream (RFC 6120 §6): <auth/>, <challenge/>/<response/>, <abort/>,
- * <success/>/<failure/>. Failed attempts are counted per IP and throttled.
+ * <success/>/<failure/>. Failed attempts are counted per IP and throttled: the policy is
+ * cluster-scoped, so a client whose attempts a balancer spreads over several edges gets one
+ * allowance, and both checks below are exact across the cluster (Limiter.acquire) — a login is
+ * rare enough to wait one Redis round trip, and a lease-based local guess could let a guesser
+ * through on the edge that did not see the last failure.
  */
 import { createMechanism, offeredMechanisms, saslPrep, type SaslServerMechanism, type SaslStep } from "@switchboard/sasl";
 import { Element, NS_SASL, x } from "@switchboard/xml";
-import type { Host } from "@switchboard/core";
+import { retryHint, type Host } from "@switchboard/core";
 import { AUTH_FAILURE_POLICY } from "./options.js";
 
 export type SaslOutcome = { done: false } | { done: true; username: string } | { done: true; failed: true; closeStream: boolean };
@@ -40,8 +44,11 @@ export class SaslNegotiation {
         this.send(failure("temporary-auth-failure", `the server cannot accept logins right now (${blocked}); try again shortly`));
         return { done: false };
       }
-      if (this.host.limiter.remaining(AUTH_FAILURE_POLICY, this.ip) < 1) {
-        this.send(failure("temporary-auth-failure", "too many failed logins from your address; try again later"));
+      // Cost 0: asks whether one more failure would still be allowed, taking nothing. Refused
+      // before any work (no account lookup, no SCRAM iterations for a guesser).
+      const standing = await this.host.rateLimits.checkAcquire(AUTH_FAILURE_POLICY, this.ip, 0);
+      if (!standing.allowed) {
+        this.send(failure("temporary-auth-failure", `too many failed logins from your address; ${retryHint(standing.retryAfterMs)}`));
         return { done: true, failed: true, closeStream: true };
       }
       const name = el.attrs.mechanism ?? "";
@@ -94,9 +101,14 @@ export class SaslNegotiation {
         return { done: true, username: normaliseLocal(result.username) };
       case "failure": {
         this.mechanism = undefined;
-        const allowed = this.host.limiter.hit(AUTH_FAILURE_POLICY, this.ip);
-        this.send(failure(result.condition, result.text));
-        return allowed ? { done: false } : { done: true, failed: true, closeStream: true };
+        const counted = await this.host.rateLimits.checkAcquire(AUTH_FAILURE_POLICY, this.ip);
+        if (counted.allowed) {
+          this.send(failure(result.condition, result.text));
+          return { done: false };
+        }
+        const text = `${result.text ? `${result.text}; ` : ""}too many failed logins from your address; ${retryHint(counted.retryAfterMs)}`;
+        this.send(failure(result.condition, text));
+        return { done: true, failed: true, closeStream: true };
       }
     }
   }

@@ -1,4 +1,5 @@
 import type { Element, Jid } from "@switchboard/xml";
+import type { LimitDecision, LimitPolicy } from "./limits.js";
 import type { ComponentEnvelope, SessionInfo } from "./ports.js";
 import type { LocalSession } from "./session.js";
 
@@ -86,6 +87,11 @@ export interface CoreEvents {
    * up after it as if the stream had closed (unavailable presence to contacts)
    */
   "session/purged": PurgedSessionEvent;
+  /**
+   * a limit policy refused something (host.rateLimits): fired once per refusal, after the
+   * decision, for alerts and the admin tools; handlers cannot undo the refusal
+   */
+  "limit/exceeded": LimitExceededEvent;
 }
 
 export interface ComponentStanzaEvent extends StanzaEvent {
@@ -99,4 +105,10 @@ export interface ComponentBusEvent {
 
 export interface PurgedSessionEvent {
   info: SessionInfo;
+}
+
+export interface LimitExceededEvent {
+  decision: LimitDecision;
+  /** the refusing policy as defined (its scope, what its keys are, the condition it maps to) */
+  policyDef: LimitPolicy;
 }

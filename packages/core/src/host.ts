@@ -17,6 +17,7 @@ import { StreamFeatures } from "./stream-features.js";
 import { StreamHandlers } from "./stream-handlers.js";
 import { Routes } from "./routes.js";
 import { noopMetrics, type Metrics } from "./metrics.js";
+import { RateLimits } from "./limits.js";
 
 export interface HostLimits {
   offlinePerUser: number;
@@ -96,6 +97,8 @@ export class Host {
   /** Where everything that counts goes (no-op unless the process wires an adapter). */
   readonly metrics: Metrics;
   readonly meters: CoreMeters;
+  /** decisions of the limiter, each refusal logged, counted and announced (limits.ts) */
+  readonly rateLimits: RateLimits;
   /** Why new logins are refused right now (undefined: they are accepted); see HostOptions. */
   readonly loginBlocker: () => string | undefined;
 
@@ -118,6 +121,7 @@ export class Host {
     this.loginBlocker = opts.loginBlocker ?? (() => undefined);
     this.metrics = opts.metrics ?? noopMetrics;
     this.meters = coreMeters(this.metrics);
+    this.rateLimits = new RateLimits(this.limiter, this.log, this.metrics, this.hooks);
   }
 
   /** Starts receiving what other nodes address to this one (bus-receiver.ts). */

@@ -1,4 +1,5 @@
 export * from "./ports.js";
+export * from "./limits.js";
 export * from "./memory/store.js";
 export * from "./memory/registry.js";
 export * from "./memory/bus.js";
@@ -19,7 +20,6 @@ export * from "./module.js";
 export * from "./stream-features.js";
 export * from "./stream-handlers.js";
 export * from "./cached-registry.js";
-export * from "./shared-limiter.js";
 export * from "./interest.js";
 export * from "./metrics.js";
 export * from "./routes.js";

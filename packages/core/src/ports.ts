@@ -320,8 +320,6 @@ export interface TapEvent {
 export interface ControlMessages {
   /** drop these users' cached resource lists (CachedSessionRegistry) */
   "registry.invalidate": { bares: string[] };
-  /** a cluster-scoped limiter hit (SharedLimiter) */
-  "limiter.hit": { policy: string; key: string; cost: number };
 }
 
 export type ControlType = keyof ControlMessages;
@@ -364,26 +362,6 @@ export interface StanzaBus {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Limiter: named policies, synchronous decision (cluster adapters keep local leases so a stanza
-// rarely waits on Redis).
+// Limiter: named policies and decisions that say why (the port itself lives in limits.ts).
 
-export interface LimitPolicy {
-  /** tokens per interval */
-  limit: number;
-  intervalMs: number;
-  /**
-   * "cluster": every node's hits count against one allowance (shared over the bus, applied
-   * asynchronously within milliseconds). For rare events an abuser must not multiply by the
-   * number of edges (failed logins, registrations), never for per-stanza rates. Default "node".
-   */
-  scope?: "node" | "cluster";
-}
-
-export interface Limiter {
-  /** Defines or replaces a policy. */
-  define(policy: string, spec: LimitPolicy): void;
-  /** Takes `cost` tokens for key under policy; false when the limit is exceeded. Unknown policies allow. */
-  hit(policy: string, key: string, cost?: number): boolean;
-  /** Tokens left (for diagnostics). */
-  remaining(policy: string, key: string): number;
-}
+export type { LimitDecision, LimitKeyKind, LimitPolicy, Limiter } from "./limits.js";

@@ -1,2 +1,3 @@
 export * from "./store/index.js";
 export * from "./registry/index.js";
+export * from "./limiter/index.js";

@@ -10,7 +10,6 @@ import { Redis } from "ioredis";
 import {
   CachedSessionRegistry,
   MemoryLimiter,
-  SharedLimiter,
   MemorySessionRegistry,
   MemoryStanzaBus,
   type Host,
@@ -22,7 +21,7 @@ import {
   type Store,
 } from "@switchboard/core";
 import { openSqliteStore } from "@switchboard/store-sqlite";
-import { FAIL_FAST_CLIENT_OPTIONS, NodeLiveness, RedisSessionRegistry, RedisStore, announceIdentity, nodeIdentity, withdrawIdentity } from "@switchboard/redis";
+import { FAIL_FAST_CLIENT_OPTIONS, NodeLiveness, RedisLeasedLimiter, RedisSessionRegistry, RedisStore, announceIdentity, nodeIdentity, withdrawIdentity } from "@switchboard/redis";
 import { NatsStanzaBus } from "@switchboard/nats";
 import { StreamError } from "@switchboard/xml";
 import type { SwitchboardConfig } from "./config.js";
@@ -112,8 +111,9 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
   });
   const inner = new RedisSessionRegistry(redis, { prefix, liveness });
   const registry = new CachedSessionRegistry(inner, bus, cfg.nodeId, log, { liveNodeCount: () => liveness.liveCount() });
-  // Failed logins and registrations per IP are counted across the cluster (scope "cluster").
-  const limiter = new SharedLimiter(bus, cfg.nodeId, log);
+  // Policies with scope "cluster" (failed logins and registrations per IP) share one bucket per
+  // key in Redis through local leases: no Redis call or bus message per hit.
+  const limiter = new RedisLeasedLimiter(redis, { prefix, log });
 
   const loginBlocker = () => {
     if (redis.status !== "ready") return `redis ${redis.status}`;

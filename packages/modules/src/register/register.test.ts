@@ -75,11 +75,15 @@ describe("registration before authentication", () => {
 
   it("throttles registrations per IP address", async () => {
     t = await createTestHost([open({ perIpPerHour: 2 })]);
+    const refused: string[] = [];
+    t.host.hooks.on("limit/exceeded", ({ decision }) => void refused.push(`${decision.policy} ${decision.key}`), { band: "observe" });
     await preAuth(registration("u1", "pw"));
     await preAuth(registration("u2", "pw"));
     const err = await refusal(preAuth(registration("u3", "pw")));
     expect(err).toMatchObject({ condition: "resource-constraint", type: "wait" });
-    expect(err.text).toMatch(/too many registrations/);
+    // 2 per hour: the next token is half an hour away
+    expect(err.text).toBe("too many registrations from your address; try again in 30 min");
+    expect(refused).toEqual(["register.per-ip 192.0.2.1"]);
     expect(await t.store.accounts.exists("u3@localhost")).toBe(false);
     // another address is not affected
     await preAuth(registration("u3", "pw"), { ip: "198.51.100.7", secure: true });

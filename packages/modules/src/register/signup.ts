@@ -5,7 +5,9 @@
  * Abuse control (§11.1 "Account Registration Abuse"): registrations are limited per IP
  * address with the cluster-wide limiter policy 'register.per-ip' (`perIpPerHour`, token
  * bucket over one hour). Every well-formed attempt costs a token, conflicts included, so the
- * form cannot be used to probe for taken usernames at full speed.
+ * form cannot be used to probe for taken usernames at full speed. The token is taken with
+ * acquire(), exact across the edges: a registration is rare enough to wait for Redis. A refusal
+ * is <resource-constraint/> of type wait (the client may come back later) with the retry hint.
  */
 import { AccountExistsError, type ModuleContext } from "@switchboard/core";
 import { NS_REGISTER, NS_REGISTER_FEATURE, StanzaError, x } from "@switchboard/xml";
@@ -17,7 +19,7 @@ export const REGISTER_POLICY = "register.per-ip";
 /** §3.1: account creation before authentication, throttled per IP address. */
 export function offerRegistration(ctx: ModuleContext<RegisterOptions>): void {
   const { host, options, log } = ctx;
-  host.limiter.define(REGISTER_POLICY, { limit: options.perIpPerHour, intervalMs: 3_600_000, scope: "cluster" });
+  host.limiter.define(REGISTER_POLICY, { limit: options.perIpPerHour, intervalMs: 3_600_000, keyedBy: "ip", scope: "cluster", condition: "resource-constraint" });
   ctx.streamFeature("preAuth", () => x("register", { xmlns: NS_REGISTER_FEATURE }));
 
   ctx.preAuthIq(NS_REGISTER, async (stanza, query, conn) => {
@@ -32,10 +34,9 @@ export function offerRegistration(ctx: ModuleContext<RegisterOptions>): void {
     // §3.1: required information missing → not-acceptable.
     if (username === undefined || password === undefined) throw new StanzaError("not-acceptable", "username and password are required");
     const account = accountJid(username, host.domain, options);
-    if (!host.limiter.hit(REGISTER_POLICY, conn.ip)) {
-      log.info({ ip: conn.ip, policy: REGISTER_POLICY }, "registration refused: per-IP limit reached");
-      throw new StanzaError("resource-constraint", "too many registrations from your address", "wait");
-    }
+    // refused before the account lookup, so a flood costs no store reads; rateLimits logs it
+    const decision = await host.rateLimits.checkAcquire(REGISTER_POLICY, conn.ip);
+    if (!decision.allowed) throw host.rateLimits.error(decision).toStanzaError("too many registrations from your address");
     if (await host.store.accounts.exists(account.bare)) throw new StanzaError("conflict", "that username is taken");
     const credentials = await credentialsFor(password, options);
     try {
