@@ -8,7 +8,7 @@
  * its stream authenticates (or it closes). Time bounds are the listeners' job (tlsHandshakeMs)
  * and the stream's (handshakeTimeoutMs).
  */
-import type { Logger } from "@switchboard/core";
+import { noopMetrics, type Logger, type Metrics } from "@switchboard/core";
 
 export interface AdmissionLimits {
   maxUnauthenticated: number;
@@ -37,11 +37,17 @@ export class Admission {
   private lastLog = 0;
   private unlogged = 0;
 
+  private readonly refusals: { process: { add(n?: number): void }; ip: { add(n?: number): void } };
+
   constructor(
     private readonly limits: AdmissionLimits,
     private readonly log: Logger,
+    metrics: Metrics = noopMetrics,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    const refused = metrics.counter("switchboard_connections_refused_total", { help: "New connections closed at accept, by the cap they met", labels: ["cap"] });
+    this.refusals = { process: refused.with({ cap: "limits.maxUnauthenticated" }), ip: refused.with({ cap: "limits.maxUnauthenticatedPerIp" }) };
+  }
 
   /** Connections counted now (for tests and metrics). */
   get unauthenticated(): number {
@@ -91,6 +97,7 @@ export class Admission {
   }
 
   private refused(cap: AdmissionRefusal, ip: string): void {
+    this.refusals[cap].add();
     this.unlogged++;
     const t = this.now();
     if (t - this.lastLog < LOG_INTERVAL_MS) return;

@@ -66,10 +66,12 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
   const options: C2sOptions = { ...opts, tlsContext: secureContext };
   // cluster scope: a client spreading its attempts over several edges gets one allowance
   host.limiter.define(AUTH_FAILURE_POLICY, { limit: opts.authFailuresPerIp, intervalMs: opts.authFailureWindowMs, keyedBy: "ip", scope: "cluster" });
-  const admission = new Admission(opts.admission, host.log);
+  const admission = new Admission(opts.admission, host.log, host.metrics);
   const connections = new Map<net.Socket, Connection>();
   const streams = new Set<StreamEngine>();
   const guard = new OverloadGuard(() => streams, host.log, opts.overload);
+  const shedding = host.metrics.gauge("switchboard_overload_shedding", { help: "1 while reads from clients are paused because the event loop lags" });
+  guard.onChange = (on) => shedding.set(on ? 1 : 0);
   guard.start();
   let closing = false;
 

@@ -40,6 +40,9 @@ export class OverloadGuard {
     this.resumeBelowMs = opts.resumeBelowMs ?? 50;
   }
 
+  /** told when shedding starts (true) and stops (false), e.g. for a metric */
+  onChange?: (shedding: boolean) => void;
+
   get overloaded(): boolean {
     return this.shedding;
   }
@@ -66,6 +69,7 @@ export class OverloadGuard {
 
   private setShedding(on: boolean, lag: number): void {
     this.shedding = on;
+    this.onChange?.(on);
     if (on) {
       this.counters.pauses++;
       this.log.warn({ lagMs: Math.round(lag) }, "event loop overloaded: pausing reads from clients");

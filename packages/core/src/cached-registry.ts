@@ -7,7 +7,8 @@
  * the whole cache is dropped when the bus reconnects, since notices may have been missed.
  */
 import { bareOf } from "@switchboard/xml";
-import type { ControlMessage, SessionInfo, SessionLocation, SessionPatch, SessionRegistry, StanzaBus } from "./ports.js";
+import type { SessionInfo, SessionLocation, SessionPatch, SessionRegistry, StanzaBus } from "./ports.js";
+import { InvalidatedCache } from "./invalidated-cache.js";
 import type { Logger } from "./logger.js";
 
 export const REGISTRY_INVALIDATE = "registry.invalidate" as const;
@@ -25,21 +26,9 @@ export interface CachedRegistryOptions {
   now?: () => number;
 }
 
-interface Entry {
-  sessions: SessionInfo[];
-  at: number;
-}
-
-
 export class CachedSessionRegistry implements SessionRegistry {
-  readonly counters = { hits: 0, misses: 0, invalidations: 0 };
-  private readonly cache = new Map<string, Entry>();
-  private readonly generations = new Map<string, number>();
-  private generationAll = 0;
-  private readonly ttlMs: number;
-  private readonly maxEntries: number;
-  private readonly now: () => number;
-  private readonly unsubscribe: Array<() => void> = [];
+  private readonly cache: InvalidatedCache<SessionInfo[]>;
+  private readonly unfollow: () => void;
 
   constructor(
     private readonly inner: SessionRegistry,
@@ -48,36 +37,27 @@ export class CachedSessionRegistry implements SessionRegistry {
     private readonly log: Logger,
     private readonly opts: CachedRegistryOptions = {},
   ) {
-    this.ttlMs = opts.ttlMs ?? 60_000;
-    this.maxEntries = opts.maxEntries ?? 100_000;
-    this.now = opts.now ?? Date.now;
-    this.unsubscribe.push(
-      bus.subscribeControl((m) => this.onControl(m)),
-      bus.onReconnect(() => this.clear()),
-    );
+    this.cache = new InvalidatedCache({
+      load: (bare) => this.inner.list(bare),
+      ttlMs: opts.ttlMs ?? 60_000,
+      maxEntries: opts.maxEntries ?? 100_000,
+      now: opts.now,
+    });
+    this.unfollow = this.cache.follow(bus, REGISTRY_INVALIDATE, (m) => m.bares);
   }
 
-  private onControl(message: ControlMessage): void {
-    if (message.type !== REGISTRY_INVALIDATE) return;
-    const bares = message.bares;
-    if (Array.isArray(bares)) for (const b of bares) if (typeof b === "string") this.drop(b);
-  }
-
-  private drop(bare: string): void {
-    this.cache.delete(bare);
-    this.generations.set(bare, (this.generations.get(bare) ?? 0) + 1);
-    this.counters.invalidations++;
+  /** hits, misses and invalidations of the resource-list cache */
+  get counters(): InvalidatedCache<SessionInfo[]>["counters"] {
+    return this.cache.counters;
   }
 
   clear(): void {
     this.cache.clear();
-    this.generations.clear();
-    this.generationAll++;
   }
 
   /** Drops the users' entries here and on every other node. */
   async invalidate(bares: string[]): Promise<void> {
-    for (const b of bares) this.drop(b);
+    for (const b of bares) this.cache.invalidate(b);
     const notice = { type: REGISTRY_INVALIDATE, origin: this.nodeId, bares } as const;
     try {
       const nodes = this.opts.liveNodeCount?.();
@@ -89,25 +69,8 @@ export class CachedSessionRegistry implements SessionRegistry {
     }
   }
 
-  private async load(bare: string): Promise<SessionInfo[]> {
-    const entry = this.cache.get(bare);
-    if (entry && this.now() - entry.at < this.ttlMs) {
-      this.counters.hits++;
-      return entry.sessions;
-    }
-    this.counters.misses++;
-    const generation = this.generations.get(bare) ?? 0;
-    const all = this.generationAll;
-    const sessions = await this.inner.list(bare);
-    if ((this.generations.get(bare) ?? 0) === generation && this.generationAll === all) {
-      if (this.cache.size >= this.maxEntries) {
-        const oldest = this.cache.keys().next().value;
-        if (oldest !== undefined) this.cache.delete(oldest);
-      }
-      this.cache.delete(bare);
-      this.cache.set(bare, { sessions, at: this.now() });
-    }
-    return sessions;
+  private load(bare: string): Promise<SessionInfo[]> {
+    return this.cache.get(bare);
   }
 
   async list(bare: string): Promise<SessionInfo[]> {
@@ -150,7 +113,7 @@ export class CachedSessionRegistry implements SessionRegistry {
   }
 
   close(): void {
-    for (const u of this.unsubscribe) u();
-    this.clear();
+    this.unfollow();
+    this.cache.clear();
   }
 }

@@ -7,6 +7,10 @@ export type StanzaKind = "message" | "presence" | "iq";
 
 /** A stanza on its way through the router. `from` is always server-stamped. */
 export interface StanzaEvent {
+  /**
+   * The stanza. Never changed in place (it may be on its way to several places); a `stanza/out`
+   * handler that must alter what is routed puts a new element here (carbons leaves out <private/>).
+   */
   stanza: Element;
   kind: StanzaKind;
   from: Jid;

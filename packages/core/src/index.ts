@@ -24,3 +24,4 @@ export * from "./interest.js";
 export * from "./metrics.js";
 export * from "./routes.js";
 export * from "./options.js";
+export * from "./invalidated-cache.js";

@@ -23,7 +23,7 @@ import {
 import { openSqliteStore } from "@switchboard/store-sqlite";
 import { FAIL_FAST_CLIENT_OPTIONS, NodeLiveness, RedisLeasedLimiter, RedisSessionRegistry, RedisStore, announceIdentity, nodeIdentity, withdrawIdentity } from "@switchboard/redis";
 import { NatsStanzaBus } from "@switchboard/nats";
-import { StreamError } from "@switchboard/xml";
+import { StreamError, bareOf } from "@switchboard/xml";
 import type { SwitchboardConfig } from "./config.js";
 
 export interface Backends {
@@ -90,7 +90,7 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
   let host: Host | undefined;
   const onPurged = async (sessions: SessionInfo[]) => {
     if (!host || sessions.length === 0) return;
-    await registry.invalidate([...new Set(sessions.map((s) => s.jid.split("/")[0]!))]);
+    await registry.invalidate([...new Set(sessions.map((s) => bareOf(s.jid)))]);
     log.info({ count: sessions.length }, "purged sessions of a dead node");
     for (const info of sessions) {
       if (info.nodeId === cfg.nodeId) continue; // our own leftovers: no stream to tell about

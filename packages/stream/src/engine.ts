@@ -191,8 +191,8 @@ export class StreamEngine implements StreamElementContext {
   /** Cuts the connection without a goodbye (a stuck handshake, a peer that stopped reading). */
   destroy(reason: string): void {
     this.state_ = "closed";
+    this.finish(reason); // before the transport's own "destroyed" disconnect can name it
     this.transport.destroy();
-    this.finish(reason);
   }
 
   private finish(reason: string): void {
@@ -217,7 +217,7 @@ export class StreamEngine implements StreamElementContext {
     this.openOwnStream();
     const error = this.policy.checkHeader(this, attrs);
     if (error) return this.close(error);
-    this.transport.send(this.features());
+    this.send(this.features());
   }
 
   private features(): Element {
@@ -295,10 +295,10 @@ export class StreamEngine implements StreamElementContext {
 
   private async startTls(): Promise<void> {
     if (!this.canStartTls) {
-      this.transport.send(x("failure", { xmlns: NS_TLS }));
+      this.send(x("failure", { xmlns: NS_TLS }));
       return this.close();
     }
-    this.transport.send(x("proceed", { xmlns: NS_TLS }));
+    this.send(x("proceed", { xmlns: NS_TLS }));
     this.startTlsDeadline();
     this.upgrading = true;
     try {

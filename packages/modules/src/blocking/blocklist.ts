@@ -2,7 +2,7 @@
  * XEP-0191 blocklists: JID matching and an in-memory cache so that enforcing them costs no
  * store round trip per stanza (ARCHITECTURE.md "Avoid a Redis round trip per stanza").
  */
-import type { BlockStore } from "@switchboard/core";
+import { InvalidatedCache, type BlockStore } from "@switchboard/core";
 import { type Element, type Jid, StanzaError, tryParseJid, bareOf } from "@switchboard/xml";
 
 /**
@@ -37,73 +37,14 @@ export function parseItems(payload: Element): string[] {
  * Bounded (least recently used entries leave first) so users who merely receive a stanza once
  * do not accumulate forever.
  */
-export class BlocklistCache {
-  private readonly loaded = new Map<string, ReadonlySet<string>>();
-  private readonly loading = new Map<string, Promise<ReadonlySet<string>>>();
-  /** bumped by invalidate so a load started before a change never lands after it */
-  private generation = 0;
-
-  constructor(
-    private readonly store: BlockStore,
-    private readonly maxEntries: number,
-  ) {}
-
-  /** The cached list, if loaded; lets the hot path stay synchronous. */
-  peek(owner: string): ReadonlySet<string> | undefined {
-    const list = this.loaded.get(owner);
-    if (list) {
-      this.loaded.delete(owner);
-      this.loaded.set(owner, list);
-    }
-    return list;
-  }
-
-  async get(owner: string): Promise<ReadonlySet<string>> {
-    const cached = this.peek(owner);
-    if (cached) return cached;
-    let pending = this.loading.get(owner);
-    if (!pending) {
-      const generation = this.generation;
-      pending = this.store.list(owner).then(
-        (jids) => {
-          const list: ReadonlySet<string> = new Set(jids);
-          if (this.loading.get(owner) === pending) this.loading.delete(owner);
-          if (generation === this.generation) this.remember(owner, list);
-          return list;
-        },
-        (err: unknown) => {
-          if (this.loading.get(owner) === pending) this.loading.delete(owner);
-          throw err;
-        },
-      );
-      this.loading.set(owner, pending);
-    }
-    return pending;
-  }
-
-  /** Drops every cached list (the bus reconnected: change notices may have been missed). */
-  clear(): void {
-    this.generation++;
-    this.loaded.clear();
-    this.loading.clear();
-  }
-
-  invalidate(owner: string): void {
-    this.generation++;
-    this.loaded.delete(owner);
-    this.loading.delete(owner);
-  }
-
-  get size(): number {
-    return this.loaded.size;
-  }
-
-  private remember(owner: string, list: ReadonlySet<string>): void {
-    this.loaded.set(owner, list);
-    if (this.loaded.size > this.maxEntries) {
-      const oldest = this.loaded.keys().next().value;
-      if (oldest !== undefined) this.loaded.delete(oldest);
-    }
+/**
+ * Blocklists kept in memory per node (least recently used leave first): the core's
+ * bus-invalidated cache, loading from the store. A change made anywhere is announced over the
+ * bus and drops the entry on every node (index.ts).
+ */
+export class BlocklistCache extends InvalidatedCache<ReadonlySet<string>> {
+  constructor(store: BlockStore, maxEntries: number) {
+    super({ load: async (owner) => new Set(await store.list(owner)), maxEntries });
   }
 }
 

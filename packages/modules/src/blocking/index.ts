@@ -45,14 +45,8 @@ export const blockingModule = defineModule({
         .announceConfirmed({ type: BLOCKLIST_CHANGED, owner })
         .catch((err) => ctx.log.warn({ err }, "could not announce a blocklist change"));
     };
-    const offControl = host.bus.subscribeControl((m) => {
-      if (m.type === BLOCKLIST_CHANGED && m.origin !== host.nodeId && typeof m.owner === "string") cache.invalidate(m.owner);
-    });
-    const offReconnect = host.bus.onReconnect(() => cache.clear());
-    ctx.onUnload(() => {
-      offControl();
-      offReconnect();
-    });
+    const unfollow = cache.follow(host.bus, BLOCKLIST_CHANGED, (m) => m.owner);
+    ctx.onUnload(unfollow);
 
     ctx.iq({ type: "get", xmlns: NS_BLOCKING, name: "blocklist", targets: ["bare"] }, async (ev) => {
       assertOwn(ev);

@@ -4,7 +4,7 @@
  * The flag lives in the session registry (ext.carbons) so every node sees it.
  */
 import { defineModule, type Host, type IqHandler, type SessionInfo, type StanzaEvent } from "@switchboard/core";
-import { NS_CARBONS, StanzaError, type Element } from "@switchboard/xml";
+import { Element, NS_CARBONS, StanzaError } from "@switchboard/xml";
 import { bareRecipients, messageType } from "../message/delivery.js";
 import { carbonCopy, carbonsEnabled, isCarbonEligible, isPrivate } from "./copies.js";
 
@@ -25,7 +25,7 @@ export const carbonsModule = defineModule<Record<string, never>>({
     ctx.iq({ type: "set", xmlns: NS_CARBONS, name: "enable", targets: ["bare"] }, toggle(host, true));
     ctx.iq({ type: "set", xmlns: NS_CARBONS, name: "disable", targets: ["bare"] }, toggle(host, false));
 
-    // Messages whose sender opted out; remembered because <private/> is stripped on the way out.
+    // Messages whose sender opted out; remembered because <private/> is left out on the way out.
     const privateMessages = new WeakSet<Element>();
 
     ctx.on(
@@ -33,9 +33,10 @@ export const carbonsModule = defineModule<Record<string, never>>({
       async (ev) => {
         if (ev.kind !== "message") return;
         if (isPrivate(ev.stanza)) {
-          privateMessages.add(ev.stanza);
           // §7: the sending server SHOULD remove <private/> before forwarding to the recipient.
-          ev.stanza.remove("private", NS_CARBONS);
+          // The router goes on with a copy without it; the client's element is left as it came.
+          ev.stanza = withoutPrivate(ev.stanza);
+          privateMessages.add(ev.stanza);
           return;
         }
         if (!isCarbonEligible(ev.stanza)) return;
@@ -60,6 +61,16 @@ export const carbonsModule = defineModule<Record<string, never>>({
     ctx.on("message/bare", received, BEFORE_DELIVERY);
   },
 });
+
+/** A copy of the message without XEP-0280's <private/> (the XEP-0334 <no-copy/> hint stays). */
+function withoutPrivate(stanza: Element): Element {
+  const copy = new Element(stanza.name, { ...stanza.attrs });
+  for (const child of stanza.children) {
+    if (typeof child !== "string" && child.name === "private" && child.attrs.xmlns === NS_CARBONS) continue;
+    copy.children.push(child);
+  }
+  return copy;
+}
 
 /**
  * The resources that get the original (RFC 6121 §8.5.3.1 for a bound full JID, otherwise the

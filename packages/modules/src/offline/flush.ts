@@ -9,7 +9,7 @@
  * rare duplicate (clients can drop it by stanza id) is the right side to err on; a read-and-delete
  * step instead loses the messages whenever the connection to the store dies after the delete.
  */
-import { parseFrame, type Element } from "@switchboard/xml";
+import { bareOf, parseFrame, type Element } from "@switchboard/xml";
 import { delivered, type Host, type Logger, type OfflineClaim } from "@switchboard/core";
 
 /** Stanzas read per round trip; also the most that can be repeated after a crash. */
@@ -31,7 +31,7 @@ const CLAIM_POLL_MS = 100;
 export async function flushOffline(host: Host, fullJid: string, sessionId: string, log: Logger): Promise<void> {
   const offline = host.store.offline;
   if (!offline.claimDelivery) return deliverStored(host, fullJid, sessionId, log);
-  const bare = fullJid.split("/")[0]!;
+  const bare = bareOf(fullJid);
   // Most logins find nothing stored: one read instead of claim, peek and release.
   if ((await offline.count(bare)) === 0) return;
   const deadline = Date.now() + CLAIM_WAIT_MS;
@@ -53,7 +53,7 @@ export async function flushOffline(host: Host, fullJid: string, sessionId: strin
 async function deliverStored(host: Host, fullJid: string, sessionId: string, log: Logger, claim?: OfflineClaim): Promise<void> {
   const target = await host.registry.get(fullJid);
   if (!target || target.sessionId !== sessionId) return;
-  const bare = fullJid.split("/")[0]!;
+  const bare = bareOf(fullJid);
   const offline = host.store.offline;
   const removed = new Set<string>();
   for (;;) {

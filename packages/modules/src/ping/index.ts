@@ -43,6 +43,8 @@ function startKeepalive(ctx: ModuleContext<PingOptions>): void {
   const inFlight = new Set<LocalSession>();
 
   ctx.on("session/bound", ({ session }) => void lastActive.set(session, Date.now()));
+  // a session resumed here (from this node or another) is watched like a new one
+  ctx.on("session/attached", ({ session }) => void lastActive.set(session, Date.now()));
   ctx.on("session/closed", ({ session }) => void lastActive.delete(session));
   // Any stanza from the client proves it is alive; in the observe band so it runs before a
   // handler that stops the stanza (it never stops anything itself).

@@ -7,42 +7,33 @@
  * pre-auth IQ ends the stream like any stanza before authentication. The disco feature stays
  * either way (Prosody too): clients look for it before offering the password change.
  */
-import { REPLIED, defineModule, iqResult, type StanzaEvent } from "@switchboard/core";
+import { REPLIED, defineModule, iqResult, option, type OptionsOf, type StanzaEvent } from "@switchboard/core";
 import { type Element, NS_REGISTER, StanzaError, StreamError, x } from "@switchboard/xml";
 import { offerRegistration } from "./signup.js";
-import { accountJid, credentialsFor, field, type FieldLimits } from "./validate.js";
+import { accountJid, credentialsFor, field } from "./validate.js";
 
 export { REGISTER_POLICY } from "./signup.js";
 
-export interface RegisterOptions extends FieldLimits {
-  /** §3.1: anyone may create an account before logging in (`registration.enabled`) */
-  allowRegistration: boolean;
-  /** accounts one IP address may create per hour */
-  perIpPerHour: number;
-  /** §3.3: authenticated users may change their password */
-  allowPasswordChange: boolean;
-  /** §13: refuse registration over an unencrypted stream (the password travels in clear) */
-  requireEncryption: boolean;
-  instructions: string;
-}
+/**
+ * Operator options: `modules.register.<option>`; whether registration is open and its per-IP
+ * rate come from `registration.enabled` and `registration.perIpPerHour`.
+ */
+export const REGISTER_OPTIONS = {
+  allowRegistration: option.boolean(false, "§3.1: anyone may create an account before logging in."),
+  perIpPerHour: option.integer(1, 1_000_000, 5, "Accounts one IP address may create per hour."),
+  allowPasswordChange: option.boolean(true, "§3.3: logged-in users may change their password in-band."),
+  requireEncryption: option.boolean(true, "§13: refuse registration over an unencrypted stream (the password would travel in clear)."),
+  maxUsernameLength: option.integer(1, 1023, 64, "Longest username accepted at registration, in characters."),
+  maxPasswordLength: option.integer(1, 65_536, 1024, "Longest password accepted at registration or password change, in characters."),
+  instructions: option.string("Choose a username and password to register with this server.", "The <instructions/> text of the registration form."),
+};
 
-export const registerModule = defineModule<RegisterOptions>({
+export type RegisterOptions = OptionsOf<typeof REGISTER_OPTIONS>;
+
+export const registerModule = defineModule({
   name: "register",
   spec: "XEP-0077",
-  defaults: {
-    allowRegistration: false,
-    perIpPerHour: 5,
-    allowPasswordChange: true,
-    requireEncryption: true,
-    maxUsernameLength: 64,
-    maxPasswordLength: 1024,
-    instructions: "Choose a username and password to register with this server.",
-  },
-  validate(o) {
-    for (const key of ["perIpPerHour", "maxUsernameLength", "maxPasswordLength"] as const) {
-      if (!(Number.isInteger(o[key]) && o[key] > 0)) throw new Error(`register.${key} must be a positive integer`);
-    }
-  },
+  options: REGISTER_OPTIONS,
   setup(ctx) {
     const { host, options, log } = ctx;
     ctx.hostFeature(NS_REGISTER);

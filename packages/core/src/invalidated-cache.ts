@@ -1,0 +1,128 @@
+/**
+ * A per-node cache of per-key data (a user's resources, a blocklist, later a room's
+ * affiliations) kept right by invalidation notices over the bus: every writer drops the key on
+ * every node after it wrote, so the hot path reads memory, not Redis (ARCHITECTURE.md "Avoid a
+ * Redis round trip per stanza"). Written once here:
+ * - a read that races with an invalidation is not cached (per-key and global generations), so a
+ *   value loaded before a change never lands after it;
+ * - concurrent reads of one key share one load;
+ * - entries expire after a TTL as a safety net for a lost notice, and the oldest leave first
+ *   past a bound;
+ * - a bus reconnect clears everything, since notices may have been missed meanwhile.
+ */
+import type { ControlMessage, ControlType, StanzaBus } from "./ports.js";
+
+export interface InvalidatedCacheOptions<V> {
+  load(key: string): Promise<V>;
+  /** default: no expiry */
+  ttlMs?: number;
+  /** default 100,000 */
+  maxEntries?: number;
+  now?: () => number;
+}
+
+interface Entry<V> {
+  value: V;
+  at: number;
+}
+
+export class InvalidatedCache<V> {
+  readonly counters = { hits: 0, misses: 0, invalidations: 0 };
+  private readonly entries = new Map<string, Entry<V>>();
+  private readonly loading = new Map<string, Promise<V>>();
+  private readonly generations = new Map<string, number>();
+  private generationAll = 0;
+  private readonly ttlMs: number;
+  private readonly maxEntries: number;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: InvalidatedCacheOptions<V>) {
+    this.ttlMs = opts.ttlMs ?? Infinity;
+    this.maxEntries = opts.maxEntries ?? 100_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The cached value, if fresh (and marks it recently used); lets a hot path stay synchronous. */
+  peek(key: string): V | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (this.now() - entry.at >= this.ttlMs) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return entry.value;
+  }
+
+  async get(key: string): Promise<V> {
+    const cached = this.peek(key);
+    if (cached !== undefined) {
+      this.counters.hits++;
+      return cached;
+    }
+    this.counters.misses++;
+    let pending = this.loading.get(key);
+    if (!pending) {
+      const generation = this.generations.get(key) ?? 0;
+      const all = this.generationAll;
+      pending = this.opts.load(key).then(
+        (value) => {
+          if (this.loading.get(key) === pending) this.loading.delete(key);
+          if ((this.generations.get(key) ?? 0) === generation && this.generationAll === all) this.remember(key, value);
+          return value;
+        },
+        (err: unknown) => {
+          if (this.loading.get(key) === pending) this.loading.delete(key);
+          throw err;
+        },
+      );
+      this.loading.set(key, pending);
+    }
+    return pending;
+  }
+
+  invalidate(key: string): void {
+    this.entries.delete(key);
+    this.loading.delete(key);
+    this.generations.set(key, (this.generations.get(key) ?? 0) + 1);
+    this.counters.invalidations++;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.loading.clear();
+    this.generations.clear();
+    this.generationAll++;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * Drops the keys that notices of `type` name (read by `keysOf`; anything malformed is
+   * ignored), and everything when the bus reconnects. Returns the unsubscribe function.
+   */
+  follow<T extends ControlType>(bus: StanzaBus, type: T, keysOf: (message: Extract<ControlMessage, { type: T }>) => unknown): () => void {
+    const offControl = bus.subscribeControl((m) => {
+      if (m.type !== type) return;
+      const keys = keysOf(m as Extract<ControlMessage, { type: T }>);
+      for (const key of Array.isArray(keys) ? keys : [keys]) if (typeof key === "string") this.invalidate(key);
+    });
+    const offReconnect = bus.onReconnect(() => this.clear());
+    return () => {
+      offControl();
+      offReconnect();
+    };
+  }
+
+  private remember(key: string, value: V): void {
+    this.entries.delete(key);
+    this.entries.set(key, { value, at: this.now() });
+    if (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+  }
+}

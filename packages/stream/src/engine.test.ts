@@ -1,0 +1,135 @@
+import { EventEmitter } from "node:events";
+import { describe, expect, it } from "vitest";
+import { Element, StreamError, parseFrame, x } from "@switchboard/xml";
+import { Host, MemoryLimiter, MemorySessionRegistry, MemoryStanzaBus, MemoryStore, silentLogger } from "@switchboard/core";
+import { StreamEngine, StreamStateError, type StreamPolicy } from "./engine.js";
+import type { Transport, TransportEvents } from "./transport.js";
+
+/** A transport that records what the engine writes and lets the test play the peer. */
+class FakeTransport extends EventEmitter implements Transport {
+  readonly kind = "tcp" as const;
+  readonly ip = "127.0.0.1";
+  secure = true;
+  readonly canStartTls = false;
+  readonly written: string[] = [];
+  buffered = 0;
+  closedWith?: StreamError | "closed";
+  destroyed = false;
+  override on<K extends keyof TransportEvents>(event: K, listener: TransportEvents[K]): this {
+    return super.on(event, listener as (...args: unknown[]) => void);
+  }
+  openStream(attrs: Record<string, string>) {
+    this.written.push(`<stream from='${attrs.from}'>`);
+  }
+  send(el: Element) {
+    this.written.push(el.toString());
+  }
+  closeStream(error?: StreamError) {
+    this.closedWith = error ?? "closed";
+  }
+  bufferedBytes() {
+    return this.buffered;
+  }
+  startTls(): Promise<void> {
+    return Promise.reject(new Error("no"));
+  }
+  restartStream() {}
+  pause() {}
+  resume() {}
+  destroy() {
+    this.destroyed = true;
+    this.emit("disconnect", "destroyed");
+  }
+  peer(xml: string) {
+    this.emit("element", parseFrame(xml));
+  }
+}
+
+function setup(overrides: Partial<StreamPolicy> = {}) {
+  const host = new Host({ domain: "localhost", nodeId: "n1", store: new MemoryStore(), registry: new MemorySessionRegistry(), bus: new MemoryStanzaBus(), limiter: new MemoryLimiter(), log: silentLogger });
+  const seen: string[] = [];
+  const ended: string[] = [];
+  const policy: StreamPolicy = {
+    namespace: "jabber:client",
+    requireTls: false,
+    tlsHandshakeMs: 10_000,
+    handshakeTimeoutMs: 10_000,
+    outboundBufferBytes: 1000,
+    checkHeader: () => undefined,
+    features: () => [x("mechanisms")],
+    element: async (_stream, el) => void seen.push(`${_stream.state}:${el.name}`),
+    ended: (_stream, reason) => void ended.push(reason),
+    ...overrides,
+  };
+  const transport = new FakeTransport();
+  const stream = new StreamEngine(host, transport, policy);
+  return { host, transport, stream, seen, ended };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 10));
+
+describe("StreamEngine", () => {
+  it("changes state only through its transitions, refusing any other", () => {
+    const { stream } = setup();
+    expect(stream.state).toBe("secured");
+    expect(() => stream.bound({} as never)).toThrow(StreamStateError);
+    stream.authenticated("alice@localhost");
+    expect(stream.state).toBe("authenticated");
+    expect(stream.account).toBe("alice@localhost");
+    expect(() => stream.authenticated("again@localhost")).toThrow(/from authenticated to authenticated/);
+    expect(() => ((stream as unknown as { state: string }).state = "bound")).toThrow();
+  });
+
+  it("gives a stream-level element to the module that registered its (state, namespace, name), the rest to the policy", async () => {
+    const { host, transport, stream, seen } = setup();
+    const handled: string[] = [];
+    host.streamHandlers.handle({ states: ["authenticated"], xmlns: "urn:xmpp:sm:3", name: "resume" }, (ctx, el) => {
+      handled.push(`${ctx.state}:${el.name}`);
+      ctx.send(x("failed", { xmlns: "urn:xmpp:sm:3" }));
+    });
+    transport.peer("<resume xmlns='urn:xmpp:sm:3' previd='x' h='0'/>"); // secured: not registered for that state
+    await settle();
+    stream.authenticated("alice@localhost");
+    transport.peer("<resume xmlns='urn:xmpp:sm:3' previd='x' h='0'/>");
+    transport.peer("<enable xmlns='urn:xmpp:sm:3'/>"); // nobody registered <enable/>
+    await settle();
+    expect(handled).toEqual(["authenticated:resume"]);
+    expect(seen).toEqual(["secured:resume", "authenticated:enable"]);
+    expect(transport.written.at(-1)).toBe('<failed xmlns="urn:xmpp:sm:3"/>');
+    expect(() => host.streamHandlers.handle({ states: ["authenticated"], xmlns: "urn:xmpp:sm:3", name: "resume" }, () => {})).toThrow(/already registered/);
+  });
+
+  it("processes elements one at a time, in order", async () => {
+    const order: number[] = [];
+    const { transport } = setup({
+      element: async (_s, el) => {
+        const n = Number(el.attrs.n);
+        await new Promise((r) => setTimeout(r, n % 2 ? 5 : 0));
+        order.push(n);
+      },
+    });
+    for (let n = 1; n <= 6; n++) transport.peer(`<e n='${n}'/>`);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(order).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it("refuses a write once the peer stopped reading past the bound, and cuts the connection", () => {
+    const { transport, stream, ended } = setup();
+    expect(stream.send(x("message"))).toBe("written");
+    transport.buffered = 5000;
+    expect(stream.send(x("message"))).toBe("refused");
+    expect(transport.destroyed).toBe(true);
+    expect(stream.send(x("message"))).toBe("refused");
+    expect(ended).toEqual(["outbound buffer limit reached"]);
+  });
+
+  it("puts its own header before a stream error sent before the peer's, and ends once", () => {
+    const { transport, stream, ended } = setup();
+    stream.close(new StreamError("host-unknown"));
+    stream.close(new StreamError("conflict"));
+    transport.emit("disconnect", "connection closed");
+    expect(transport.written[0]).toBe("<stream from='localhost'>");
+    expect((transport.closedWith as StreamError).condition).toBe("host-unknown");
+    expect(ended).toEqual(["stream error host-unknown"]);
+  });
+});
