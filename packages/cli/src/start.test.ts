@@ -12,7 +12,11 @@ import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 
 const repoRoot = resolve(import.meta.dirname, "../../..");
-const tsx = join(repoRoot, "node_modules/.bin/tsx");
+/**
+ * One OS process, as `pnpm switchboard start` runs it (node with the tsx loader): the tsx CLI
+ * would put a wrapper of its own between the test's signals and the server.
+ */
+const node = [process.execPath, "--conditions=source", "--import", "tsx"] as const;
 const main = join(repoRoot, "packages/cli/src/main.ts");
 
 interface Started {
@@ -36,7 +40,7 @@ function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 async function start(env: Record<string, string> = {}): Promise<Started> {
-  const child = spawn(tsx, ["--conditions=source", main, "start"], { cwd: repoRoot, env: baseEnv(env) });
+  const child = spawn(node[0], [...node.slice(1), main, "start"], { cwd: repoRoot, env: baseEnv(env) });
   children.push(child);
   let output = "";
   const exited = new Promise<{ code: number | null; at: number }>((done) => child.on("exit", (code) => done({ code, at: Date.now() })));
@@ -124,7 +128,7 @@ describe("switchboard start: start-up failures are one line", { timeout: 60_000 
   /** Runs `start` to its end without blocking the test worker (see cli.test.ts). */
   function startSync(env: Record<string, string>): Promise<{ status: number | null; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(tsx, ["--conditions=source", main, "start"], { cwd: repoRoot, env: baseEnv(env) });
+      const child = spawn(node[0], [...node.slice(1), main, "start"], { cwd: repoRoot, env: baseEnv(env) });
       children.push(child);
       let stderr = "";
       child.stderr.on("data", (chunk) => (stderr += String(chunk)));

@@ -51,7 +51,9 @@ export async function loadOrCreateTlsMaterial(
       const other = certPath ?? keyPath!;
       throw new TlsMaterialError(missing, other, `must be set too (only the other one is set, to ${other})`);
     }
-    const [cert, key] = await Promise.all([readPem("tls.cert", certPath), readPem("tls.key", keyPath)]);
+    // One after the other, so the error names the same file every time when both are missing.
+    const cert = await readPem("tls.cert", certPath);
+    const key = await readPem("tls.key", keyPath);
     return { cert, key, generated: false, certFile: certPath, keyFile: keyPath };
   }
 

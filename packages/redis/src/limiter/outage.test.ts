@@ -3,53 +3,20 @@
  * on the same port. Decisions must go on locally (each node with the policy's full allowance),
  * nothing may throw or reject, the switch is logged once each way, and leases resume.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { createServer } from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, expect, it } from "vitest";
 import type { Logger } from "@switchboard/core";
-import { eventually } from "../registry/test-support.js";
+import { eventually, freePort, killPrivateRedis, startPrivateRedis } from "../registry/test-support.js";
 import { RedisLeasedLimiter } from "./leased-limiter.js";
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
-}
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-  const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-  probe.on("error", () => undefined);
-  await eventually(async () => {
-    await probe.connect().catch((error: unknown) => {
-      probe.disconnect();
-      throw error;
-    });
-    await probe.ping();
-  }, 10_000, 50);
-  probe.disconnect();
-  return child;
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  child.kill("SIGKILL");
-  await once(child, "exit");
-}
-
 const port = await freePort();
-let server = await startRedis(port);
+let server = await startPrivateRedis(port);
 // as in cluster mode (FAIL_FAST_CLIENT_OPTIONS): one retry per command, reconnecting for ever
 const client = new Redis({ port, maxRetriesPerRequest: 1, retryStrategy: (attempt) => Math.min(attempt * 50, 200) });
 client.on("error", () => undefined);
 afterAll(async () => {
   client.disconnect();
-  await kill(server);
+  await killPrivateRedis(server);
 });
 
 const escaped: unknown[] = [];
@@ -75,7 +42,7 @@ it("decides locally while Redis is down, never throws, and goes back to leases w
   expect(limiter.backend).toBe("leases");
   expect(Number(await client.hget("outage:{198.51.100.7}:limit:logins", "tokens"))).toBeCloseTo(3, 3);
 
-  await kill(server);
+  await killPrivateRedis(server);
   // The first calls find Redis gone and switch to this node's own bucket, which starts full.
   await eventually(async () => {
     let decision;
@@ -95,7 +62,7 @@ it("decides locally while Redis is down, never throws, and goes back to leases w
   expect(lines.filter((l) => l.level === "warn")).toHaveLength(1);
   expect(lines[0]!.msg).toMatch(/Redis does not answer/);
 
-  server = await startRedis(port);
+  server = await startPrivateRedis(port);
   // A hit now and then lets the limiter probe; the first answer brings the leases back.
   await eventually(async () => {
     limiter.hit("logins", "192.0.2.1");

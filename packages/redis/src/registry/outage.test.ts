@@ -3,54 +3,21 @@
  * call must reject within a bounded time (never hang, never throw synchronously), nothing may
  * escape as an uncaught error, and the same client must work again once Redis is back.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { createServer } from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, expect, it } from "vitest";
 import { NodeLiveness } from "./liveness.js";
 import { RedisSessionRegistry } from "./redis-registry.js";
 import { RegistryKeys } from "./keys.js";
 import { sessionInfo } from "./registry-contract.js";
-import { eventually } from "./test-support.js";
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
-}
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-  const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-  probe.on("error", () => undefined);
-  await eventually(async () => {
-    await probe.connect().catch(async (error: unknown) => {
-      probe.disconnect();
-      throw error;
-    });
-    await probe.ping();
-  }, 10_000, 50);
-  probe.disconnect();
-  return child;
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  child.kill("SIGKILL");
-  await once(child, "exit");
-}
+import { eventually, freePort, killPrivateRedis, startPrivateRedis } from "./test-support.js";
 
 const port = await freePort();
-let server = await startRedis(port);
+let server = await startPrivateRedis(port);
 const client = new Redis({ port, retryStrategy: (attempt) => Math.min(attempt * 50, 300) });
 client.on("error", () => undefined); // the edge logs these; here they are expected
 afterAll(async () => {
   client.disconnect();
-  await kill(server);
+  await killPrivateRedis(server);
 });
 
 const escaped: unknown[] = [];
@@ -71,7 +38,7 @@ it("rejects within a bounded time while Redis is down and recovers on the same c
   await liveness.waitUntilReady();
   await registry.bind(sessionInfo("alice@x/1", "s1", "edge-a"));
 
-  await kill(server);
+  await killPrivateRedis(server);
   const attempts = [
     () => registry.bind(sessionInfo("bob@x/1", "s2", "edge-a")),
     () => registry.unbind("alice@x/1", "s1"),
@@ -91,7 +58,7 @@ it("rejects within a bounded time while Redis is down and recovers on the same c
   await new Promise((resolve) => setTimeout(resolve, 600)); // outage longer than the TTL
   expect(liveness.ready).toBe(false);
 
-  server = await startRedis(port);
+  server = await startPrivateRedis(port);
   // The same client reconnects by itself; the restarted Redis lost everything (no persistence),
   // so the node must fence its streams and announce itself again.
   await eventually(() => registry.get("alice@x/1"), 10_000, 50);

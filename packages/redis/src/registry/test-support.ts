@@ -3,7 +3,10 @@
  * prefix per run, SCAN clean-up. An unreachable Redis fails the suite (connect() rejects), never
  * skips it: a silently skipped adapter suite is how a broken cluster mode ships.
  */
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { createServer } from "node:net";
 import { Redis } from "ioredis";
 
 export const REDIS_URL = process.env.SWITCHBOARD_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -55,4 +58,38 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 500
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A private redis-server for outage tests: started on a free port, killed with SIGKILL.
+
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+/** Starts redis-server on `port` (nothing persisted) and resolves once it answers PING. */
+export async function startPrivateRedis(port: number): Promise<ChildProcess> {
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  probe.on("error", () => undefined);
+  await eventually(async () => {
+    await probe.connect().catch((error: unknown) => {
+      probe.disconnect();
+      throw error;
+    });
+    await probe.ping();
+  }, 10_000, 50);
+  probe.disconnect();
+  return child;
+}
+
+export async function killPrivateRedis(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  child.kill("SIGKILL");
+  await once(child, "exit");
 }
