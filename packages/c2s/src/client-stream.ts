@@ -22,13 +22,29 @@ export function openClientStream(host: Host, transport: Transport, opts: C2sOpti
   return new StreamEngine(host, transport, new ClientPolicy(host, opts, onAuthenticated));
 }
 
+/**
+ * The stream as the session's connection. A class rather than an object of closures: one of
+ * these lives per connection, and tsx (esbuild keepNames) gives every closure made as an object
+ * literal value a `name` property of its own (~300 bytes each).
+ */
+class StreamConnection implements SessionConnection {
+  constructor(private readonly stream: StreamEngine) {}
+  get ip(): string {
+    return this.stream.ip;
+  }
+  get secure(): boolean {
+    return this.stream.secure;
+  }
+  write(stanza: Element): "written" | "refused" {
+    return this.stream.send(stanza);
+  }
+  close(error?: StreamError): void {
+    this.stream.close(error);
+  }
+}
+
 class ClientPolicy implements StreamPolicy {
   readonly namespace = NS_CLIENT;
-  readonly tlsContext?: SecureContext;
-  readonly requireTls: boolean;
-  readonly tlsHandshakeMs: number;
-  readonly handshakeTimeoutMs: number;
-  readonly outboundBufferBytes: number;
   private sasl?: SaslNegotiation;
   private username?: string;
   private session?: Session;
@@ -39,12 +55,23 @@ class ClientPolicy implements StreamPolicy {
     private readonly host: Host,
     private readonly opts: C2sOptions,
     private readonly onAuthenticated?: () => void,
-  ) {
-    this.tlsContext = opts.tlsContext;
-    this.requireTls = opts.requireTls;
-    this.tlsHandshakeMs = opts.tlsHandshakeMs;
-    this.handshakeTimeoutMs = opts.handshakeTimeoutMs;
-    this.outboundBufferBytes = opts.outboundBufferBytes;
+  ) {}
+
+  // Read from the shared options (one object for every connection), not copied per connection.
+  get tlsContext(): SecureContext | undefined {
+    return this.opts.tlsContext;
+  }
+  get requireTls(): boolean {
+    return this.opts.requireTls;
+  }
+  get tlsHandshakeMs(): number {
+    return this.opts.tlsHandshakeMs;
+  }
+  get handshakeTimeoutMs(): number {
+    return this.opts.handshakeTimeoutMs;
+  }
+  get outboundBufferBytes(): number {
+    return this.opts.outboundBufferBytes;
   }
 
   checkHeader(stream: StreamEngine, attrs: Record<string, string>): StreamError | undefined {
@@ -138,16 +165,7 @@ class ClientPolicy implements StreamPolicy {
     if (el.name === "iq" && el.attrs.type === "set") {
       const bind = el.getChild("bind", NS_BIND);
       if (bind) {
-        const connection: SessionConnection = {
-          get ip() {
-            return stream.ip;
-          },
-          get secure() {
-            return stream.secure;
-          },
-          write: (stanza) => stream.send(stanza),
-          close: (error) => stream.close(error),
-        };
+        const connection = new StreamConnection(stream);
         const result = await bindResource(this.host, connection, this.username!, el, bind, (session, reply) => {
           this.session = session;
           this.connection = connection;

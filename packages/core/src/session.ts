@@ -71,8 +71,7 @@ export class Session implements LocalSession {
   private connection?: SessionConnection;
   private lastIp: string;
   private lastSecure: boolean;
-  /** module state by key name (session-state.ts) */
-  readonly stateBag = new Map<string, unknown>();
+  private bag?: Map<string, unknown>;
   /** epoch ms the detached session ends at (undefined while attached) */
   detachedUntil?: number;
 
@@ -138,6 +137,11 @@ export class Session implements LocalSession {
     let value = this.stateBag.get(key.name) as T | undefined;
     if (value === undefined) this.stateBag.set(key.name, (value = key.initial()));
     return value;
+  }
+
+  /** module state by key name (session-state.ts); made on first use, as idle sessions hold none */
+  get stateBag(): Map<string, unknown> {
+    return (this.bag ??= new Map());
   }
 
   // --- lifecycle, driven by the session table only -------------------------------------

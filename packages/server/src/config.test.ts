@@ -217,6 +217,19 @@ describe("loadConfig", () => {
     expect(loadError(() => loadConfig({ env: { SWITCHBOARD_CONTACT_ABUSE: "abuse@example.org" } })).key).toBe("contact.abuse");
   });
 
+  it("offers every option a module declares as modules.<name>.<option>, with its mechanical variable", () => {
+    const file = yamlFile("modules:\n  ping:\n    keepaliveSeconds: 60\n  roster:\n    maxItems: 500\n");
+    const config = loadConfig({ file, env: { SWITCHBOARD_MODULES_PING_TIMEOUT_SECONDS: "10" } });
+    expect(config.modules.ping).toEqual({ keepaliveSeconds: 60, timeoutSeconds: 10 });
+    expect(config.modules.roster?.maxItems).toBe(500);
+    expect(defaultConfig().modules.ping).toEqual({ keepaliveSeconds: 0, timeoutSeconds: 30 });
+    expect(loadError(() => loadConfig({ env: { SWITCHBOARD_MODULES_ROSTER_MAX_ITEMS: "0" } })).key).toBe("modules.roster.maxItems");
+    const typo = loadError(() => loadConfig({ file: yamlFile("modules:\n  ping:\n    intervalSeconds: 5\n"), env: {} }));
+    expect(typo.message).toContain("unknown key");
+    // an option a top-level key sets has no modules.* key of its own
+    expect(CONFIG_SCHEMA.map((s) => s.key)).not.toContain("modules.offline.maxPerUser");
+  });
+
   it("validates overrides and names them", () => {
     const err = loadError(() => loadConfig({ env: {}, overrides: { domain: "a b" }, overridesSource: "--domain" }));
     expect(err.message).toContain("(from --domain)");
