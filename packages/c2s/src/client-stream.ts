@@ -10,7 +10,7 @@
  *   session, which owns everything after (filters, router).
  */
 import { Element, NS_BIND, NS_CLIENT, NS_SASL, NS_SESSION, StanzaError, StreamError, errorReply, tryParseJid, x } from "@switchboard/xml";
-import { iqResult, type Host, type Session, type SessionConnection } from "@switchboard/core";
+import { iqResult, type Host, type LocalSession, type Session, type SessionConnection } from "@switchboard/core";
 import { StreamEngine, type StreamPolicy, type Transport } from "@switchboard/stream";
 import type { SecureContext } from "node:tls";
 import type { C2sOptions } from "./options.js";
@@ -40,6 +40,9 @@ class StreamConnection implements SessionConnection {
   }
   close(error?: StreamError): void {
     this.stream.close(error);
+  }
+  abort(reason: string): void {
+    this.stream.destroy(reason);
   }
 }
 
@@ -111,10 +114,10 @@ class ClientPolicy implements StreamPolicy {
     }
   }
 
-  ended(stream: StreamEngine, reason: string): void {
+  ended(stream: StreamEngine, reason: string, abrupt: boolean): void {
     this.onAuthenticated?.();
     this.sasl = undefined;
-    if (this.session && this.connection) void this.host.sessions.connectionLost(this.session, this.connection, reason);
+    if (this.session && this.connection) void this.host.sessions.connectionLost(this.session, this.connection, reason, abrupt);
     else stream.log.debug({ reason }, "connection closed");
   }
 
@@ -179,6 +182,18 @@ class ClientPolicy implements StreamPolicy {
       if (isLegacySession(el, this.host.domain)) return void stream.send(stripAddresses(iqResult(el)));
     }
     stream.close(new StreamError("not-authorized", "bind a resource first"));
+  }
+
+  /** XEP-0198 §5: the stream carries a session resumed from elsewhere instead of binding one. */
+  async resume(stream: StreamEngine, take: (connection: SessionConnection) => Promise<LocalSession | undefined>): Promise<LocalSession | undefined> {
+    const connection = new StreamConnection(stream);
+    const session = (await take(connection)) as Session | undefined;
+    if (!session || stream.state !== "authenticated") return undefined;
+    this.session = session;
+    this.connection = connection;
+    stream.bound(session);
+    stream.log.info({ jid: session.jid.full }, "session resumed");
+    return session;
   }
 
   // ---------------------------------------------------------------------------------------

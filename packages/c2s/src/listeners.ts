@@ -52,6 +52,8 @@ export interface C2sListeners {
    * no stream yet (TLS handshakes, PROXY headers, idle HTTP). Resolves when every socket is gone,
    * destroying whatever is still open after `graceMs`.
    */
+  /** Closes the listeners (drain's first step); open streams stay until close(). */
+  stopAccepting(): void;
   close(opts?: { graceMs?: number }): Promise<void>;
 }
 
@@ -155,6 +157,15 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
     throw err;
   });
   const wss: WebSocketServer[] = [];
+  const stopAccepting = () => {
+    if (closing) return;
+    closing = true;
+    guard.stop();
+    plain.close();
+    direct.close();
+    for (const w of wss) w.close();
+    for (const server of httpServers) server.close();
+  };
   const httpServers: HttpServer[] = [];
 
   return {
@@ -209,13 +220,9 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
       });
       wss.push(ws);
     },
+    stopAccepting,
     async close({ graceMs = 10_000 } = {}) {
-      closing = true;
-      guard.stop();
-      plain.close();
-      direct.close();
-      for (const w of wss) w.close();
-      for (const server of httpServers) server.close();
+      stopAccepting();
       for (const [socket, connection] of connections) {
         if (connection.stream) connection.stream.close(new StreamError("system-shutdown", "the server is stopping"));
         else socket.destroy(); // nothing to say to a socket that has no stream yet

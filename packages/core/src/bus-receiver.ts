@@ -1,22 +1,25 @@
 /**
  * What a node does with an envelope other nodes addressed to it, by kind (ports.ts): a stanza
  * goes to the stream it names, an order to that stream, a component envelope to the component's
- * handlers. A kind this node does not know is logged and dropped — never re-routed, so an
+ * handlers, a receipt to the ledger of what this node sent (bus-ledger.ts). A kind this node does not know is logged and dropped — never re-routed, so an
  * envelope of a newer version cannot loop between nodes.
  */
 import { StreamError, parseFrame, bareOf } from "@switchboard/xml";
 import type { Host } from "./host.js";
 import type { BusEnvelope, StanzaEnvelope } from "./ports.js";
+import { tagBusId } from "./bus-ledger.js";
 
 export function receiveFromBus(host: Host, env: BusEnvelope): void {
   switch (env.kind) {
     case "stanza":
       return receiveStanza(host, env);
+    case "receipt":
+      return host.ledger.confirmed(env.origin, env.life, env.upTo);
     case "session-control": {
       const session = host.sessions.get(env.sessionId);
-      if (session && !session.closed && env.action === "conflict") {
-        session.close(new StreamError("conflict", "replaced by a new connection for the same resource"));
-      }
+      if (!session || session.closed) return;
+      if (env.action === "conflict") session.close(new StreamError("conflict", "replaced by a new connection for the same resource"));
+      else if (env.action === "moved") void host.sessions.movedAway(session);
       return;
     }
     case "component":
@@ -40,10 +43,16 @@ function receiveStanza(host: Host, env: StanzaEnvelope): void {
     host.log.warn({ err, to: env.to }, "malformed stanza on the bus");
     return;
   }
+  if (env.stamp) tagBusId(stanza, env.stamp.id);
   const session = host.sessions.get(env.sessionId);
   // Written, held or coalesced: done. Gone, or refused (a full outbound buffer): routed again.
-  if (session && !session.closed && session.send(stanza) !== "refused") return;
-  rerouteOrphan(host, env, stanza).catch((err: unknown) => host.log.warn({ err, to: env.to }, "could not re-route a stanza for a stream that could not take it"));
+  if (session && !session.closed && session.send(stanza) !== "refused") {
+    if (env.stamp) host.ledger.handled(env.stamp);
+    return;
+  }
+  routeAgain(host, env, stanza)
+    .catch((err: unknown) => host.log.warn({ err, to: env.to }, "could not re-route a stanza for a stream that could not take it"))
+    .finally(() => env.stamp && host.ledger.handled(env.stamp));
 }
 
 /**
@@ -55,7 +64,7 @@ function receiveStanza(host: Host, env: StanzaEnvelope): void {
  * fanned it out to those already. Presence is dropped: a presence for a resource that is gone
  * has no one to inform, and replaying subscription handling would run it twice.
  */
-async function rerouteOrphan(host: Host, env: StanzaEnvelope, stanza: ReturnType<typeof parseFrame>): Promise<void> {
+export async function routeAgain(host: Host, env: StanzaEnvelope, stanza: ReturnType<typeof parseFrame>): Promise<void> {
   const type = stanza.attrs.type;
   const request = stanza.name === "iq" ? type === "get" || type === "set" : stanza.name === "message" && type !== "error";
   if (!request) {

@@ -79,11 +79,32 @@ export interface CoreEvents {
    * the stream carrying a session is gone; a handler that keeps the session for a resumption
    * calls host.sessions.detach() and returns true, otherwise the session ends
    */
-  "session/connection-lost": ClosedSessionEvent;
+  "session/connection-lost": ConnectionLostEvent;
   /** a session lost its stream and waits (until its deadline) to be resumed */
   "session/detached": SessionEvent;
+  /**
+   * a stanza for a session that has no stream now and no live node holding it (detached, its
+   * state kept outside the edges): the handler that keeps such sessions' queues returns true
+   * when it took the stanza; otherwise the caller falls back as for an offline resource
+   */
+  "session/queue": DeliverEvent;
+  /** another stream (here or on another node) resumed this session: drop what is held for it here */
+  "session/moved": SessionEvent;
   /** a detached session got a stream again, on this node or adopted from another */
   "session/attached": SessionEvent;
+  /**
+   * the process is about to stop (SIGTERM, SIGINT): modules hand on what they can before the
+   * streams are closed (stream management asks for acks and cuts the connections so clients
+   * resume elsewhere); `deadline` is when the drain ends (epoch ms)
+   */
+  "host/draining": { deadline: number };
+  /**
+   * sessions of a dead node that were kept for a resumption instead of being purged (cluster
+   * mode): their resumption state is theirs to take over
+   */
+  "session/orphaned": PurgedSessionEvent;
+  /** a detached session's resource was bound by a new stream: the waiting session ends now */
+  "session/replaced": PurgedSessionEvent;
   /** an envelope for a hosted component arrived from another node; its handler returns true */
   "bus/component": ComponentBusEvent;
   /**
@@ -96,6 +117,11 @@ export interface CoreEvents {
    * decision, for alerts and the admin tools; handlers cannot undo the refusal
    */
   "limit/exceeded": LimitExceededEvent;
+}
+
+export interface ConnectionLostEvent extends ClosedSessionEvent {
+  /** the connection went away without the XML stream being closed by either side */
+  abrupt: boolean;
 }
 
 export interface ComponentStanzaEvent extends StanzaEvent {

@@ -7,15 +7,18 @@ import type { CoreEvents } from "./events.js";
 import { HookBus } from "./hooks.js";
 import { IqDispatcher, PendingIqs } from "./iq.js";
 import type { Logger } from "./logger.js";
-import type { BusHeaders, ControlMessage, ControlNotice, Limiter, SessionInfo, SessionRegistry, StanzaBus, Store } from "./ports.js";
+import type { BusHeaders, ControlMessage, ControlNotice, Limiter, SessionInfo, SessionRegistry, StanzaBus, StanzaEnvelope, Store } from "./ports.js";
 import { SessionTable } from "./session-table.js";
 import { receiveFromBus } from "./bus-receiver.js";
+import { BusLedger, busIdOf } from "./bus-ledger.js";
+import { startReceipts } from "./bus-receipts.js";
 import type { DeliveryOutcome } from "./delivery.js";
 import { Router } from "./router.js";
 import { DiscoRegistry } from "./disco.js";
 import { StreamFeatures } from "./stream-features.js";
 import { StreamHandlers } from "./stream-handlers.js";
 import { Routes } from "./routes.js";
+import { MemoryResumptionStore, type ResumptionStore } from "./resumption.js";
 import { noopMetrics, type Metrics } from "./metrics.js";
 import { RateLimits } from "./limits.js";
 
@@ -48,6 +51,8 @@ export interface HostOptions {
   loginBlocker?: () => string | undefined;
   /** the metrics adapter (default: counts nothing) */
   metrics?: Metrics;
+  /** where stream-management sessions keep their resumption state (default: in memory) */
+  resumption?: ResumptionStore;
 }
 
 /** The core's own counts, through the metrics port (tests read them to prove no round trip per stanza). */
@@ -92,8 +97,13 @@ export class Host {
   /** the sessions this process holds, and their lifecycle (session-table.ts) */
   readonly sessions: SessionTable;
   private unsubscribeBus?: () => void;
-  private readonly isNodeAlive: (nodeId: string) => boolean;
+  private stopReceipts?: (final: boolean) => Promise<void>;
+  /** what this node handed to the bus for other nodes and they have not confirmed (bus-ledger.ts) */
+  readonly ledger: BusLedger;
+  readonly isNodeAlive: (nodeId: string) => boolean;
   private readonly liveNodeCount: () => number;
+  /** stream-management resumption state, outside the edge in a cluster (resumption.ts) */
+  readonly resumption: ResumptionStore;
   /** Where everything that counts goes (no-op unless the process wires an adapter). */
   readonly metrics: Metrics;
   readonly meters: CoreMeters;
@@ -117,9 +127,11 @@ export class Host {
     this.router = new Router(this);
     this.sessions = new SessionTable(this);
     this.isNodeAlive = opts.isNodeAlive ?? (() => true);
+    this.ledger = new BusLedger(this.nodeId);
     this.liveNodeCount = opts.liveNodeCount ?? (() => 1);
     this.loginBlocker = opts.loginBlocker ?? (() => undefined);
     this.metrics = opts.metrics ?? noopMetrics;
+    this.resumption = opts.resumption ?? new MemoryResumptionStore();
     this.meters = coreMeters(this.metrics);
     this.rateLimits = new RateLimits(this.limiter, this.log, this.metrics, this.hooks);
   }
@@ -127,11 +139,24 @@ export class Host {
   /** Starts receiving what other nodes address to this one (bus-receiver.ts). */
   start(): void {
     this.unsubscribeBus = this.bus.subscribe(this.nodeId, (env) => receiveFromBus(this, env));
+    this.stopReceipts = startReceipts(this);
   }
 
+  /** Stops receiving; other nodes get this node's final receipts and route the rest again. */
   async stop(): Promise<void> {
     this.unsubscribeBus?.();
+    this.unsubscribeBus = undefined;
+    await this.stopReceipts?.(true);
+    this.stopReceipts = undefined;
     this.pendingIqs.clear();
+  }
+
+  /**
+   * Another node's sessions were purged after its death (or this node's own earlier life's):
+   * every node routes again what it sent there unconfirmed (bus-receipts.ts).
+   */
+  async announceNodeGone(node: string): Promise<void> {
+    await this.bus.publishControl({ type: "node.gone", origin: this.nodeId, node, receipts: [] });
   }
 
   /**
@@ -158,14 +183,31 @@ export class Host {
     if (this.hooks.has("stanza/deliver") && (await this.hooks.fire("stanza/deliver", { stanza, target }))) return "suppressed";
     if (target.nodeId === this.nodeId) {
       const session = this.sessions.get(target.sessionId);
-      if (!session || session.closed) return "unreachable";
-      this.meters.deliveredLocal.add();
-      return session.send(stanza);
+      if (session && !session.closed) {
+        this.meters.deliveredLocal.add();
+        return session.send(stanza);
+      }
+      if (target.detachedUntil === undefined) return "unreachable";
     }
-    if (!this.isNodeAlive(target.nodeId)) return "unreachable";
+    // A session without a stream (stream management waiting for a resumption, its state kept
+    // outside the edges): whoever keeps its queue takes the stanza, on any node.
+    if (target.detachedUntil !== undefined) {
+      return (await this.hooks.fire("session/queue", { stanza, target })) ? "queued" : "unreachable";
+    }
+    const tracked = BusLedger.tracks(stanza.name, stanza.attrs.type);
+    if (!this.isNodeAlive(target.nodeId)) {
+      // Presumed dead, not purged yet: a resumable session will be kept by the purge, so its
+      // stanzas wait here for that instead of going to offline storage (bus-ledger.ts).
+      if (!tracked || typeof target.ext?.sm !== "string") return "unreachable";
+      this.ledger.record(target.nodeId, { kind: "stanza", to: target.jid, sessionId: target.sessionId, xml: stanza.toString() }, busIdOf(stanza), true);
+      return "queued";
+    }
+    const env: StanzaEnvelope = { kind: "stanza", to: target.jid, sessionId: target.sessionId, xml: stanza.toString(), headers: opts.headers };
+    const entry = tracked ? this.ledger.record(target.nodeId, env, busIdOf(stanza)) : undefined;
     try {
-      await this.bus.publish(target.nodeId, { kind: "stanza", to: target.jid, sessionId: target.sessionId, xml: stanza.toString(), headers: opts.headers });
+      await this.bus.publish(target.nodeId, env);
     } catch (err) {
+      if (entry) entry.failed = true;
       this.log.warn({ err, node: target.nodeId }, "stanza bus refused a stanza");
       return "unreachable";
     }

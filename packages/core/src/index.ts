@@ -25,3 +25,5 @@ export * from "./metrics.js";
 export * from "./routes.js";
 export * from "./options.js";
 export * from "./invalidated-cache.js";
+export * from "./resumption.js";
+export { BusLedger, busIdOf, tagBusId, RECEIPT_MS, RETAIN_MS, type EnvelopeStamp, type LedgerEntry, type Receipt } from "./bus-ledger.js";

@@ -10,6 +10,7 @@
 // ---------------------------------------------------------------------------------------------
 // Accounts (credentials are salted SCRAM material only; see @switchboard/sasl credentials.ts)
 
+import type { EnvelopeStamp, Receipt } from "./bus-ledger.js";
 import type { AccountCredentials } from "@switchboard/sasl";
 export type { AccountCredentials, ScramCredential } from "@switchboard/sasl";
 
@@ -271,6 +272,19 @@ export interface StanzaEnvelope {
   /** serialized stanza */
   xml: string;
   headers?: BusHeaders;
+  /** its number from the sending node, for a delivery receipt (bus-ledger.ts) */
+  stamp?: EnvelopeStamp;
+}
+
+/** The receiver's word that it handled `origin`'s numbered stanzas up to `upTo` (bus-ledger.ts). */
+export interface ReceiptEnvelope {
+  kind: "receipt";
+  /** the node sending the receipt */
+  origin: string;
+  /** the life of the destination node the numbers belong to */
+  life: string;
+  upTo: number;
+  headers?: BusHeaders;
 }
 
 /** An order for one stream on the destination node. */
@@ -278,8 +292,11 @@ export interface SessionControlEnvelope {
   kind: "session-control";
   to: string;
   sessionId: string;
-  /** conflict: its resource was bound by a newer stream elsewhere (RFC 6120 §7.7.2.2) */
-  action: "conflict";
+  /**
+   * conflict: its resource was bound by a newer stream elsewhere (RFC 6120 §7.7.2.2), the session
+   * ends; moved: a resumption elsewhere took the session over, it lives on there
+   */
+  action: "conflict" | "moved";
   headers?: BusHeaders;
 }
 
@@ -294,7 +311,7 @@ export interface ComponentEnvelope {
   headers?: BusHeaders;
 }
 
-export type BusEnvelope = StanzaEnvelope | SessionControlEnvelope | ComponentEnvelope;
+export type BusEnvelope = StanzaEnvelope | SessionControlEnvelope | ComponentEnvelope | ReceiptEnvelope;
 
 /** One stanza seen by the traffic tap (published per user, to whoever watches that user). */
 export interface TapEvent {
@@ -320,6 +337,11 @@ export interface TapEvent {
 export interface ControlMessages {
   /** drop these users' cached resource lists (CachedSessionRegistry) */
   "registry.invalidate": { bares: string[] };
+  /**
+   * `node` is gone (stopped, or purged after its death): what was sent to it and not confirmed
+   * is routed again by its senders; a stopping node gives its exact final receipts (bus-ledger.ts)
+   */
+  "node.gone": { node: string; receipts: Receipt[] };
 }
 
 export type ControlType = keyof ControlMessages;
@@ -349,6 +371,12 @@ export interface StanzaBus {
    */
   publishControlConfirmed(message: ControlMessage, nodes: number, timeoutMs: number): Promise<number>;
   subscribeControl(handler: (message: ControlMessage) => void): () => void;
+  /**
+   * Resolves once everything published so far reached the bus server (optional; in-process buses
+   * have nothing to wait for). Stream management calls it before acknowledging a client's
+   * stanzas, so what the server said it handled is not lost with this process.
+   */
+  flush?(): Promise<void>;
   /** Publishes one tapped stanza of `event.user` to whoever watches that user (nobody: free). */
   publishTap(event: TapEvent): Promise<void>;
   /** Watches one user's traffic on every node (`user` a bare JID), or everyone's with "*". */

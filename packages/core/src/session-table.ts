@@ -76,6 +76,11 @@ export class SessionTable {
 
   /** RFC 6120 §7.7.2.2: the older stream of a resource taken over by a new bind gets <conflict/>. */
   private async replaced(previous: SessionInfo): Promise<void> {
+    if (previous.detachedUntil !== undefined) {
+      // No stream to close: whoever keeps the waiting session ends it (stream management).
+      await this.host.hooks.fire("session/replaced", { info: previous }).catch((err: unknown) => this.host.log.warn({ err }, "session/replaced handler failed"));
+      return;
+    }
     if (previous.nodeId === this.host.nodeId) {
       this.byId.get(previous.sessionId)?.close(new StreamError("conflict", "replaced by a new connection for the same resource"));
       return;
@@ -88,14 +93,15 @@ export class SessionTable {
   }
 
   /**
-   * The stream carrying `session` is gone. A `session/connection-lost` handler that wants to
-   * keep the session (to be resumed) detaches it and returns true; otherwise it ends here.
+   * The stream carrying `session` is gone. A `session/connection-lost` handler that keeps the
+   * session (to be resumed) detaches it here, or hands it elsewhere and releases it, and returns
+   * true; otherwise it ends here. `abrupt`: the stream was not closed by either side (a drop).
    */
-  async connectionLost(session: Session, connection: SessionConnection, reason: string): Promise<void> {
+  async connectionLost(session: Session, connection: SessionConnection, reason: string, abrupt = true): Promise<void> {
     if (session.closed || session.currentConnection !== connection) return;
     try {
-      if (await this.host.hooks.fire("session/connection-lost", { session, reason })) {
-        if (session.status === "detached") return;
+      if (await this.host.hooks.fire("session/connection-lost", { session, reason, abrupt })) {
+        if (session.status === "detached" || session.closed) return;
         this.host.log.warn({ jid: session.jid.full }, "a session/connection-lost handler kept a session without detaching it; ending it");
       }
     } catch (err) {
@@ -149,8 +155,8 @@ export class SessionTable {
    * restored, and `session/attached` fires. Undefined when the session is gone or was taken by
    * someone else meanwhile.
    */
-  async adopt(from: SessionInfo, jid: Jid, state: Record<string, unknown>, connection: SessionConnection): Promise<Session | undefined> {
-    const session = new Session(this, this.newId(), jid, connection);
+  async adopt(from: Pick<SessionInfo, "jid" | "sessionId">, jid: Jid, state: Record<string, unknown>, connection: SessionConnection, id = this.newId()): Promise<Session | undefined> {
+    const session = new Session(this, id, jid, connection);
     const moved = await this.host.registry.move(from.jid, from.sessionId, { nodeId: this.host.nodeId, sessionId: session.id });
     if (!moved) return undefined;
     this.stateKeys.import(session.stateBag, state);
@@ -160,16 +166,27 @@ export class SessionTable {
   }
 
   /**
-   * Lets go of a session that now lives elsewhere (adopted by another node): it leaves the table
-   * without unbinding or telling anyone, since the resource is still online.
+   * Lets go of a session that now lives elsewhere (adopted by another stream or node, or kept
+   * for a resumption outside this process): it leaves the table without unbinding or telling
+   * anyone, since the resource is still online. Its stream, if any, is closed with `error`.
    */
-  release(session: Session): void {
+  release(session: Session, error?: StreamError): void {
     if (session.closed) return;
     const connection = session.currentConnection;
     session.markClosed();
     this.clearDeadline(session);
     if (this.byId.get(session.id) === session) this.byId.delete(session.id);
-    connection?.close();
+    connection?.close(error);
+  }
+
+  /**
+   * Another stream took this session over (a resumption elsewhere): modules let go of their
+   * node-local part (`session/moved`), and its stream here gets <conflict/>.
+   */
+  async movedAway(session: Session): Promise<void> {
+    if (session.closed) return;
+    await this.host.hooks.fire("session/moved", { session }).catch((err: unknown) => this.host.log.error({ err }, "session/moved handler failed"));
+    this.release(session, new StreamError("conflict", "the session was resumed by another connection"));
   }
 
   /** The session's module state, JSON-safe (what adopt() takes on the other side). */

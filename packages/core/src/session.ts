@@ -37,6 +37,11 @@ export interface SessionConnection {
   write(stanza: Element): "written" | "refused";
   /** closes the stream (with a stream error); the session is told separately how it ended */
   close(error?: StreamError): void;
+  /**
+   * cuts the connection without closing the XML stream, as a network drop would (a drain
+   * handing stream-management sessions to another edge); the session is told as for a drop
+   */
+  abort?(reason: string): void;
 }
 
 /** The surface modules see: a bound resource held by this process. */

@@ -6,7 +6,7 @@
  * nobody registered keeps the stream's default answer.
  */
 import type { Element, StreamError } from "@switchboard/xml";
-import type { LocalSession } from "./session.js";
+import type { LocalSession, SessionConnection } from "./session.js";
 
 /** The states of a stream (the engine's transitions are the only way they change). */
 export type StreamState = "connected" | "secured" | "authenticated" | "bound" | "closed";
@@ -25,6 +25,13 @@ export interface StreamElementContext {
   send(el: Element): void;
   /** Ends the stream, with a stream error when given. */
   close(error?: StreamError): void;
+  /**
+   * Takes the stream from "authenticated" to "bound" carrying a session that already exists (a
+   * XEP-0198 resumption): `take` is given this stream as a connection and returns the session,
+   * or undefined when it cannot be had (the stream stays authenticated). Absent where the
+   * stream's policy has no sessions to resume.
+   */
+  resumeSession?(take: (connection: SessionConnection) => Promise<LocalSession | undefined>): Promise<LocalSession | undefined>;
 }
 
 export type StreamElementHandler = (ctx: StreamElementContext, el: Element) => void | Promise<void>;

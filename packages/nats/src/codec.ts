@@ -15,6 +15,11 @@ export const HEADER_SESSION = "sb-session";
 export const HEADER_ACTION = "sb-action";
 export const HEADER_COMPONENT = "sb-component";
 export const HEADER_SHARD = "sb-shard";
+/** delivery receipts (core bus-ledger.ts): who numbered a stanza, in which life, its number */
+export const HEADER_ORIGIN = "sb-origin";
+export const HEADER_LIFE = "sb-life";
+export const HEADER_SEQ = "sb-seq";
+export const HEADER_ID = "sb-id";
 const RESERVED_PREFIX = "sb-";
 
 const NODE_ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -103,7 +108,18 @@ export function encodeEnvelope(env: BusEnvelope): EncodedEnvelope {
     case "stanza":
       put(HEADER_TO, env.to);
       put(HEADER_SESSION, env.sessionId);
+      if (env.stamp) {
+        put(HEADER_ORIGIN, env.stamp.origin);
+        put(HEADER_LIFE, env.stamp.life);
+        put(HEADER_SEQ, String(env.stamp.seq));
+        put(HEADER_ID, env.stamp.id);
+      }
       payload = env.xml;
+      break;
+    case "receipt":
+      put(HEADER_ORIGIN, env.origin);
+      put(HEADER_LIFE, env.life);
+      put(HEADER_SEQ, String(env.upTo));
       break;
     case "session-control":
       put(HEADER_TO, env.to);
@@ -146,12 +162,26 @@ export function decodeEnvelope(data: Uint8Array, hdrs: MsgHdrs | undefined): Bus
   const kind = get(HEADER_KIND) || (extra?.control === "conflict" ? "session-control" : "stanza");
   let env: BusEnvelope;
   switch (kind) {
-    case "stanza":
+    case "stanza": {
       env = { kind, to: get(HEADER_TO), sessionId: get(HEADER_SESSION), xml: decoder.decode(data) };
+      const seq = Number(get(HEADER_SEQ));
+      // COMPAT: a node of the previous version numbers nothing (and gets no receipts).
+      if (get(HEADER_ORIGIN) && get(HEADER_LIFE) && get(HEADER_ID) && Number.isSafeInteger(seq) && seq > 0) {
+        env.stamp = { origin: get(HEADER_ORIGIN), life: get(HEADER_LIFE), seq, id: get(HEADER_ID) };
+      }
       break;
+    }
+    case "receipt": {
+      const upTo = Number(get(HEADER_SEQ));
+      if (!get(HEADER_ORIGIN) || !get(HEADER_LIFE) || !Number.isSafeInteger(upTo) || upTo < 0) {
+        throw new InvalidBusEnvelopeError("receipt without origin, life and a whole number");
+      }
+      env = { kind, origin: get(HEADER_ORIGIN), life: get(HEADER_LIFE), upTo };
+      break;
+    }
     case "session-control": {
       const action = get(HEADER_ACTION) || extra?.control;
-      if (action !== "conflict") throw new InvalidBusEnvelopeError(`unknown session action ${JSON.stringify(action)}`);
+      if (action !== "conflict" && action !== "moved") throw new InvalidBusEnvelopeError(`unknown session action ${JSON.stringify(action)}`);
       env = { kind, to: get(HEADER_TO), sessionId: get(HEADER_SESSION), action };
       break;
     }

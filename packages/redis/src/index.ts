@@ -1,3 +1,4 @@
 export * from "./store/index.js";
 export * from "./registry/index.js";
 export * from "./limiter/index.js";
+export * from "./resumption/index.js";

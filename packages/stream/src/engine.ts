@@ -16,7 +16,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Element, NS_STREAM, NS_TLS, StreamError, errorReply, x } from "@switchboard/xml";
-import type { Host, Logger, StreamElementContext, StreamState } from "@switchboard/core";
+import type { Host, LocalSession, Logger, SessionConnection, StreamElementContext, StreamState } from "@switchboard/core";
 import type { SecureContext } from "node:tls";
 import type { Transport } from "./transport.js";
 
@@ -57,8 +57,14 @@ export interface StreamPolicy {
   features(stream: StreamEngine): Element[];
   /** an element that neither the engine nor a module's stream-level handler took */
   element(stream: StreamEngine, el: Element): Promise<void>;
-  /** the stream is over (peer, error, server or connection loss); runs exactly once */
-  ended(stream: StreamEngine, reason: string): void;
+  /** a XEP-0198 resumption: binds the stream to an existing session (StreamElementContext.resumeSession) */
+  resume?(stream: StreamEngine, take: (connection: SessionConnection) => Promise<LocalSession | undefined>): Promise<LocalSession | undefined>;
+  /**
+   * the stream is over; runs exactly once. `abrupt`: the connection went away without either side
+   * closing the XML stream (a network drop, a cut connection) — the only ending after which
+   * XEP-0198 lets a client resume; a closed stream or a stream error ends the session for good.
+   */
+  ended(stream: StreamEngine, reason: string, abrupt: boolean): void;
 }
 
 let connectionSeq = 0;
@@ -93,7 +99,7 @@ export class StreamEngine implements StreamElementContext {
     transport.on("element", (el) => this.enqueue(el));
     transport.on("end", () => this.close(undefined, "client closed the stream"));
     transport.on("error", (err) => this.close(err));
-    transport.on("disconnect", (reason) => this.finish(reason));
+    transport.on("disconnect", (reason) => this.finish(reason, true));
     this.handshakeTimer = setTimeout(() => {
       if (this.state_ !== "bound") this.close(new StreamError("connection-timeout", "stream negotiation took too long"));
     }, policy.handshakeTimeoutMs);
@@ -161,6 +167,11 @@ export class StreamEngine implements StreamElementContext {
     this.handshakeTimer = undefined;
   }
 
+  resumeSession(take: (connection: SessionConnection) => Promise<LocalSession | undefined>): Promise<LocalSession | undefined> {
+    if (this.state_ !== "authenticated" || !this.policy.resume) return Promise.resolve(undefined);
+    return this.policy.resume(this, take);
+  }
+
   // ---------------------------------------------------------------------------------------
   // Output: the one write path to the peer
 
@@ -185,23 +196,27 @@ export class StreamEngine implements StreamElementContext {
     if (error && !this.headerSent) this.openOwnStream();
     this.state_ = "closed";
     this.transport.closeStream(error);
-    this.finish(reason ?? (error ? `stream error ${error.condition}` : "closed by server"));
+    this.finish(reason ?? (error ? `stream error ${error.condition}` : "closed by server"), false);
   }
 
-  /** Cuts the connection without a goodbye (a stuck handshake, a peer that stopped reading). */
+  /**
+   * Cuts the connection without a goodbye (a stuck handshake, a peer that stopped reading, a
+   * drain handing stream-management sessions on): the XML stream is left open, as after a
+   * network drop, so a session it carried may be resumed.
+   */
   destroy(reason: string): void {
     this.state_ = "closed";
-    this.finish(reason); // before the transport's own "destroyed" disconnect can name it
+    this.finish(reason, true); // before the transport's own "destroyed" disconnect can name it
     this.transport.destroy();
   }
 
-  private finish(reason: string): void {
+  private finish(reason: string, abrupt: boolean): void {
     if (this.ended_) return;
     this.ended_ = true;
     this.state_ = "closed";
     clearTimeout(this.handshakeTimer);
     clearTimeout(this.tlsTimer);
-    this.policy.ended(this, reason);
+    this.policy.ended(this, reason, abrupt);
   }
 
   // ---------------------------------------------------------------------------------------

@@ -150,12 +150,16 @@ export class StreamError extends Error {
   readonly text: string | undefined;
   readonly conditionText: string | undefined;
 
+  /** an application-specific condition element (RFC 6120 §4.9.4), e.g. XEP-0198's <handled-count-too-high/> */
+  readonly appCondition: Element | undefined;
+
   /** For 'see-other-host' pass the alternate host as options.conditionText (§4.9.3.19). */
-  constructor(condition: StreamErrorCondition, text?: string, options?: ErrorOptions) {
+  constructor(condition: StreamErrorCondition, text?: string, options?: ErrorOptions & { appCondition?: Element }) {
     super(text ? `${condition}: ${text}` : condition, options?.cause === undefined ? undefined : { cause: options.cause });
     this.condition = condition;
     this.text = text;
     this.conditionText = options?.conditionText;
+    this.appCondition = options?.appCondition;
   }
 
   /**
@@ -169,6 +173,7 @@ export class StreamError extends Error {
       { "xmlns:stream": NS_STREAM },
       x(this.condition, { xmlns: NS_STREAMS }, this.conditionText),
       this.text !== undefined && x("text", { xmlns: NS_STREAMS }, this.text),
+      this.appCondition,
     );
   }
 }

@@ -1,0 +1,79 @@
+/**
+ * The running side of delivery receipts (bus-ledger.ts): every RECEIPT_MS this node confirms to
+ * each sender what it handled, lets go of what live peers never confirm, and when a node is gone
+ * (`node.gone`: purged after its death, or its own goodbye at stop) routes again what it had sent
+ * there unconfirmed. Routed again means delivered to the same resource if the registry now has
+ * it elsewhere (a detached or resumed stream-management session), otherwise what a vanished
+ * stream's stanza gets (bus-receiver.ts): other resources, offline storage, an IQ error.
+ */
+import { parseFrame } from "@switchboard/xml";
+import type { Host } from "./host.js";
+import { RECEIPT_MS, tagBusId, type LedgerEntry } from "./bus-ledger.js";
+import { routeAgain } from "./bus-receiver.js";
+import { delivered } from "./delivery.js";
+import type { ControlMessage } from "./ports.js";
+
+type NodeGone = Extract<ControlMessage, { type: "node.gone" }>;
+
+/** Starts the receipt loop; the returned function stops it (with `final`: says goodbye). */
+export function startReceipts(host: Host): (final: boolean) => Promise<void> {
+  const tick = () => {
+    for (const r of host.ledger.due()) {
+      void host.bus.publish(r.origin, { kind: "receipt", origin: host.nodeId, life: r.life, upTo: r.upTo }).catch(() => {});
+    }
+    for (const entry of host.ledger.expire((node) => host.isNodeAlive(node))) void route(host, entry, false);
+    // held for a node presumed dead that is alive after all (it came back before a purge)
+    for (const [node, entry] of host.ledger.release((n) => host.isNodeAlive(n))) {
+      void host.bus.publish(node, entry.env).catch(() => {
+        entry.failed = true;
+        void route(host, entry, false);
+      });
+    }
+    if (host.ledger.takeOverflowWarning()) {
+      host.log.warn({ pending: Object.fromEntries(host.ledger.pending()) }, "a node does not confirm what it is sent; the oldest unconfirmed stanzas are let go");
+    }
+  };
+  const timer = setInterval(tick, RECEIPT_MS);
+  timer.unref();
+  const unfollow = host.bus.subscribeControl((message) => {
+    if (message.type === "node.gone" && typeof message.node === "string" && message.node !== host.nodeId) {
+      void onGone(host, message).catch((err: unknown) => host.log.warn({ err, node: message.node }, "could not route again what a gone node had not confirmed"));
+    }
+  });
+  return async (final) => {
+    clearInterval(timer);
+    unfollow();
+    if (!final) return;
+    const goodbye = { type: "node.gone", origin: host.nodeId, node: host.nodeId, receipts: host.ledger.final() } as const;
+    await host.bus.publishControl(goodbye).catch((err: unknown) => host.log.warn({ err }, "could not tell the cluster this node stops"));
+  };
+}
+
+async function onGone(host: Host, message: NodeGone): Promise<void> {
+  const mine = Array.isArray(message.receipts) ? message.receipts.find((r) => r?.origin === host.nodeId) : undefined;
+  if (mine && typeof mine.life === "string" && typeof mine.upTo === "number") host.ledger.confirmed(message.node, mine.life, mine.upTo);
+  const entries = host.ledger.takeUnconfirmed(message.node);
+  for (const entry of entries) await route(host, entry, true);
+  if (entries.length > 0) host.log.info({ node: message.node, stanzas: entries.length }, "routed again what a gone node had not confirmed");
+}
+
+/**
+ * `fresh`: the registry was updated for the gone node (its sessions moved, detached or removed),
+ * so the same resource is tried first; otherwise (a dead node nobody purged in time) only the
+ * fallback of a vanished stream.
+ */
+async function route(host: Host, entry: LedgerEntry, fresh: boolean): Promise<void> {
+  let stanza;
+  try {
+    stanza = parseFrame(entry.env.xml);
+  } catch {
+    return; // it was serialized here: cannot happen, and could never be delivered
+  }
+  // the same identity, so a session that had it already drops the copy
+  if (entry.env.stamp) tagBusId(stanza, entry.env.stamp.id);
+  if (fresh) {
+    const outcome = await host.deliverToResource(entry.env.to, stanza).catch(() => "unreachable" as const);
+    if (delivered(outcome)) return;
+  }
+  await routeAgain(host, entry.env, stanza);
+}

@@ -1,0 +1,1 @@
+export { RedisResumptionStore, type RedisResumptionStoreOptions } from "./redis-resumption-store.js";
