@@ -27,17 +27,19 @@ interface TestNode {
   registry: RedisSessionRegistry;
   client: Redis;
   purged: SessionInfo[][];
+  detached: SessionInfo[][];
   fenced: number;
 }
 
 async function node(prefix: string, nodeId: string, opts: Partial<NodeLivenessOptions> = FAST): Promise<TestNode> {
   const client = await testRedis.client();
-  const test: TestNode = { client, purged: [], fenced: 0 } as unknown as TestNode;
+  const test: TestNode = { client, purged: [], detached: [], fenced: 0 } as unknown as TestNode;
   test.liveness = new NodeLiveness(client, {
     nodeId,
     prefix,
     onPurged: (sessions) => void test.purged.push(sessions),
     onFenced: () => void test.fenced++,
+    onDetached: (sessions) => void test.detached.push(sessions),
     ...opts,
   });
   test.registry = new RedisSessionRegistry(client, { prefix, liveness: test.liveness });
@@ -75,6 +77,30 @@ describe("NodeLiveness", () => {
     expect(b.liveness.isAlive("edge-a")).toBe(false);
     expect(b.liveness.isAlive("edge-b")).toBe(true);
     expect(b.liveness.isAlive("never-seen")).toBe(true);
+  });
+
+  it("with keepResumableMs, stream-management sessions are kept detached instead of deleted", async () => {
+    const prefix = testRedis.prefix();
+    const keep = { ...FAST, keepResumableMs: 60_000 };
+    const a = await startNode(prefix, "edge-a", keep);
+    const b = await startNode(prefix, "edge-b", keep);
+    const plain = sessionInfo("alice@x/1", "a1", "edge-a");
+    const attached = sessionInfo("bob@x/1", "a2", "edge-a", { ext: { sm: "id-bob" } });
+    const alreadyDetached = sessionInfo("carol@x/1", "a3", "edge-a", { ext: { sm: "id-carol" }, detachedUntil: 1_900_000_000_000 });
+    for (const info of [plain, attached, alreadyDetached]) await a.registry.bind(info);
+    const diedAt = Date.now();
+    a.client.disconnect();
+    await eventually(() => expect(b.purged.length + b.detached.length).toBe(2), 3000);
+    expect(b.purged).toEqual([[plain]]);
+    const kept = b.detached[0]!.sort(byJid);
+    expect(kept.map((s) => s.jid)).toEqual(["bob@x/1", "carol@x/1"]);
+    // the one attached at the death gets a deadline now + keepResumableMs; the other keeps its own
+    expect(kept[0]!.detachedUntil).toBeGreaterThanOrEqual(diedAt + 60_000);
+    expect(kept[0]!.detachedUntil).toBeLessThan(Date.now() + 60_000 + 1000);
+    expect(kept[1]!.detachedUntil).toBe(1_900_000_000_000);
+    expect(await b.registry.get(plain.jid)).toBeUndefined();
+    expect(await b.registry.get(attached.jid)).toEqual(kept[0]);
+    expect(await admin.smembers(new RegistryKeys(prefix).nodeSessions("edge-a"))).toEqual([]);
   });
 
   it("purges within 10 s of a node's death with the default TTL and heartbeat", async () => {

@@ -23,7 +23,7 @@ import type { Redis } from "ioredis";
 import { silentLogger, type Logger, type SessionInfo } from "@switchboard/core";
 import { bounded, isDown } from "./errors.js";
 import { DEFAULT_PREFIX, RegistryKeys } from "./keys.js";
-import { purgeNodeSessions } from "./purge.js";
+import { emptyPurge, purgeNodeSessions, type Purged } from "./purge.js";
 import { withScripts, type RegistryCommands } from "./scripts.js";
 
 export interface NodeLivenessOptions {
@@ -40,6 +40,18 @@ export interface NodeLivenessOptions {
   commandTimeoutMs?: number;
   /** sessions removed by a purge (a dead node's, or this node's after fencing), for unavailable presence */
   onPurged: (sessions: SessionInfo[]) => void | Promise<void>;
+  /**
+   * When > 0, a purge keeps stream-management sessions (entry ext.sm) for this long, detached,
+   * instead of deleting them (purge.ts) and reports them through `onDetached`. Default 0.
+   */
+  keepResumableMs?: number;
+  /** stream-management sessions a purge kept, detached: their resumption state is now unowned */
+  onDetached?: (sessions: SessionInfo[]) => void | Promise<void>;
+  /**
+   * A node's sessions are all purged (a dead node's by this survivor, or this node's own earlier
+   * life's at start), after onPurged and onDetached: what was in flight to it can be routed again.
+   */
+  onNodePurged?: (nodeId: string) => void | Promise<void>;
   /** this node was (possibly) purged by others: close every local stream (see file comment) */
   onFenced?: () => void | Promise<void>;
   logger?: Logger;
@@ -53,6 +65,7 @@ export class NodeLiveness {
   private readonly keys: RegistryKeys;
   private readonly ttlMs: number;
   private readonly heartbeatMs: number;
+  private readonly keepMs: number;
   private readonly lockMs: number;
   private readonly timeoutMs: number;
   private readonly log: Logger;
@@ -78,6 +91,7 @@ export class NodeLiveness {
     this.keys = new RegistryKeys(opts.prefix ?? DEFAULT_PREFIX);
     this.ttlMs = opts.ttlMs ?? 5000;
     this.heartbeatMs = opts.heartbeatMs ?? 1000;
+    this.keepMs = opts.keepResumableMs ?? 0;
     this.lockMs = opts.purgeLockMs ?? 30_000;
     this.timeoutMs = opts.commandTimeoutMs ?? 2000;
     this.log = (opts.logger ?? silentLogger).child({ component: "node-liveness", nodeId: opts.nodeId });
@@ -141,11 +155,11 @@ export class NodeLiveness {
     clearTimeout(this.timer);
     await this.tickInFlight;
     await Promise.all(this.purges.values());
-    const leftovers: SessionInfo[] = [];
+    const leftovers = emptyPurge();
     try {
       await bounded(this.redis, "stop", this.lockMs, async () => {
         if (!(await this.acquireOwnLock())) return; // someone is purging us: nothing left to do
-        await purgeNodeSessions(this.redis, this.keys, this.nodeId, () => this.acquireOwnLock(), leftovers);
+        await purgeNodeSessions(this.redis, this.keys, this.nodeId, () => this.acquireOwnLock(), leftovers, this.keepMs);
         const k = this.nodeKeys();
         const remaining = await this.redis.switchboardLivenessRetire(k.alive, k.epoch, k.index, this.token);
         if (remaining === 0) await this.redis.srem(this.keys.nodes(), this.nodeId);
@@ -164,7 +178,7 @@ export class NodeLiveness {
    */
   async purgeOwn(): Promise<SessionInfo[]> {
     if (this.state !== "stopped") throw new Error("purgeOwn() must run before start()");
-    const purged: SessionInfo[] = [];
+    const purged = emptyPurge();
     const budgetMs = this.lockMs + 2 * this.ttlMs;
     const giveUpAt = Date.now() + budgetMs;
     await bounded(this.redis, "purgeOwn", budgetMs, async () => {
@@ -173,9 +187,12 @@ export class NodeLiveness {
         if (Date.now() > giveUpAt) return;
         await sleep(this.heartbeatMs);
       }
-      await purgeNodeSessions(this.redis, this.keys, this.nodeId, () => this.acquireOwnLock(), purged);
+      await purgeNodeSessions(this.redis, this.keys, this.nodeId, () => this.acquireOwnLock(), purged, this.keepMs);
     });
-    return purged;
+    // Deleted ones are the caller's to report (returned); kept ones lost their owner just now.
+    if (purged.detached.length > 0) await this.callback("onDetached", () => this.opts.onDetached?.(purged.detached));
+    await this.callback("onNodePurged", () => this.opts.onNodePurged?.(this.nodeId));
+    return purged.deleted;
   }
 
   private schedule(delayMs: number): void {
@@ -233,9 +250,9 @@ export class NodeLiveness {
   /** After fencing: purge what the survivors have not (yet) purged, under our own lock. */
   private async purgeSelf(): Promise<void> {
     if (!(await this.acquireOwnLock())) return; // a survivor is purging us: wait for it
-    const purged: SessionInfo[] = [];
+    const purged = emptyPurge();
     try {
-      if (!(await purgeNodeSessions(this.redis, this.keys, this.nodeId, () => this.acquireOwnLock(), purged))) return;
+      if (!(await purgeNodeSessions(this.redis, this.keys, this.nodeId, () => this.acquireOwnLock(), purged, this.keepMs))) return;
     } finally {
       await this.report(purged);
     }
@@ -286,7 +303,8 @@ export class NodeLiveness {
 
   private async purgeDead(nodeId: string): Promise<void> {
     const lock = this.keys.nodePurgeLock(nodeId);
-    const purged: SessionInfo[] = [];
+    const purged = emptyPurge();
+    let completed = false;
     try {
       await bounded(this.redis, "purge", this.lockMs, async () => {
         const acquired = await this.redis.switchboardLivenessAcquireDead(
@@ -294,7 +312,7 @@ export class NodeLiveness {
         );
         if (acquired !== 1) return; // alive again, or another survivor is on it
         const extend = async () => (await this.redis.switchboardLivenessExtendLock(lock, this.token, this.lockMs)) === 1;
-        const complete = await purgeNodeSessions(this.redis, this.keys, nodeId, extend, purged);
+        const complete = await purgeNodeSessions(this.redis, this.keys, nodeId, extend, purged, this.keepMs);
         if (!complete) {
           this.log.warn({ deadNode: nodeId }, "purge lock lost midway; another node finishes the purge");
           return;
@@ -302,11 +320,13 @@ export class NodeLiveness {
         await this.redis.srem(this.keys.nodes(), nodeId);
         await this.redis.switchboardLivenessReleaseLock(lock, this.token);
         this.alive.set(nodeId, false);
-        this.log.info({ deadNode: nodeId, sessions: purged.length }, "purged dead node");
+        this.log.info({ deadNode: nodeId, sessions: purged.deleted.length, detached: purged.detached.length }, "purged dead node");
+        completed = true;
       });
     } finally {
       await this.report(purged);
     }
+    if (completed) await this.callback("onNodePurged", () => this.opts.onNodePurged?.(nodeId));
   }
 
   /**
@@ -328,8 +348,9 @@ export class NodeLiveness {
     return { alive: k.nodeAlive(id), lock: k.nodePurgeLock(id), index: k.nodeSessions(id), epoch: k.nodeEpoch(id) };
   }
 
-  private async report(sessions: SessionInfo[]): Promise<void> {
-    if (sessions.length > 0) await this.callback("onPurged", () => this.opts.onPurged(sessions));
+  private async report(purged: Purged): Promise<void> {
+    if (purged.deleted.length > 0) await this.callback("onPurged", () => this.opts.onPurged(purged.deleted));
+    if (purged.detached.length > 0) await this.callback("onDetached", () => this.opts.onDetached?.(purged.detached));
   }
 
   /** A throwing callback must not stop the heartbeat. */

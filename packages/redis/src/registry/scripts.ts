@@ -57,18 +57,28 @@ redis.call('HSET', KEYS[1], ARGV[1], moved)
 return { from, moved }`;
 
 /**
- * KEYS[1] user hash; ARGV jid, nodeId, sessionId. Purge of one index member: deletes the entry
- * only if it is still that session on that node (it may have been rebound elsewhere meanwhile).
+ * KEYS[1] user hash; ARGV jid, nodeId, sessionId, keep-until (epoch ms, 0: keep nothing). Purge
+ * of one index member, only if the entry is still that session on that node (it may have been
+ * rebound elsewhere meanwhile). A stream-management session (ext.sm) is kept instead, detached
+ * until keep-until unless it already was: it can still be resumed on another node, and expires
+ * like any detached session. Returns { entry, 'deleted' | 'detached' }, or false.
  */
 const PURGE_ENTRY = `
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return false end
 local ok, entry = pcall(cjson.decode, raw)
-if ok and entry.nodeId == ARGV[2] and entry.sessionId == ARGV[3] then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  return raw
+if not ok or entry.nodeId ~= ARGV[2] or entry.sessionId ~= ARGV[3] then return false end
+local keepUntil = tonumber(ARGV[4])
+if keepUntil > 0 and type(entry.ext) == 'table' and type(entry.ext.sm) == 'string' then
+  if entry.detachedUntil == nil then
+    entry.detachedUntil = keepUntil
+    raw = cjson.encode(entry)
+    redis.call('HSET', KEYS[1], ARGV[1], raw)
+  end
+  return { raw, 'detached' }
 end
-return false`;
+redis.call('HDEL', KEYS[1], ARGV[1])
+return { raw, 'deleted' }`;
 
 /**
  * KEYS alive, purge lock, epoch; ARGV token, ttl. (Re)announces a node, unless another node holds
@@ -167,7 +177,7 @@ export interface RegistryCommands {
 
 /** The same script, queued in a pipeline (its reply arrives in exec()). */
 export interface PipelineCommands {
-  switchboardRegistryPurgeEntry(userKey: string, jid: string, nodeId: string, sessionId: string): ChainableCommander;
+  switchboardRegistryPurgeEntry(userKey: string, jid: string, nodeId: string, sessionId: string, keepUntil: number): ChainableCommander;
 }
 
 const registered = new WeakSet<Redis>();
