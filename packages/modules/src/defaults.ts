@@ -13,12 +13,15 @@ import { registerModule } from "./register/index.js";
 import { timeModule } from "./time/index.js";
 import { lastModule } from "./last/index.js";
 import { privateModule } from "./private/index.js";
+import { smModule } from "./sm/index.js";
 
 export interface ModuleSettings {
   offlinePerUser: number;
   registration: { enabled: boolean; perIpPerHour: number };
   /** XEP-0157 contact addresses the server publishes in disco (`contact.abuse`, …); none when absent */
   contact?: ContactAddresses;
+  /** XEP-0198 settings (`sm.*`) */
+  sm?: Record<string, unknown>;
   /** operators' `modules.<name>.<option>` values, over the defaults each module declares */
   modules?: Record<string, Record<string, unknown>>;
 }
@@ -38,6 +41,7 @@ export const DEFAULT_MODULES: ReadonlyArray<ModuleDefinition<any>> = [
   timeModule,
   lastModule,
   privateModule,
+  smModule,
   // always: logged-in users change their password or delete their account even when
   // registering new accounts in-band is off
   registerModule,
@@ -52,6 +56,7 @@ export const BOUND_OPTIONS: Readonly<Record<string, string>> = {
   "register.allowRegistration": "registration.enabled",
   "register.perIpPerHour": "registration.perIpPerHour",
   "disco.contact": "contact.*",
+  ...Object.fromEntries(Object.keys(smModule.options ?? {}).map((name) => [`sm.${name}`, `sm.${name}`])),
 };
 
 /** The modules a server loads, with options taken from the server configuration. */
@@ -59,6 +64,7 @@ export function defaultModules(s: ModuleSettings): Array<[ModuleDefinition<any>,
   const bound: Record<string, Record<string, unknown>> = {
     offline: { maxPerUser: s.offlinePerUser },
     disco: { contact: s.contact ?? {} },
+    sm: { ...s.sm },
     register: { allowRegistration: s.registration.enabled, perIpPerHour: s.registration.perIpPerHour },
   };
   return DEFAULT_MODULES.map((def) => [def, { ...s.modules?.[def.name], ...bound[def.name] }]);

@@ -13,4 +13,5 @@ export { registerModule } from "./register/index.js";
 export { timeModule } from "./time/index.js";
 export { lastModule } from "./last/index.js";
 export { privateModule } from "./private/index.js";
+export { smModule, NS_SM, SM_OPTIONS, type SmOptions } from "./sm/index.js";
 export { BOUND_OPTIONS, DEFAULT_MODULES, defaultModules, type ModuleSettings } from "./defaults.js";

@@ -54,6 +54,12 @@ export const presenceModule = defineModule({
     ctx.on("session/closed", async ({ session }) => {
       await handleSessionClosed(host, session);
     });
+    // A resumed session (XEP-0198) carries its state, but one saved before its edge died may be
+    // older than what the registry knows: the registry's availability wins.
+    ctx.on("session/attached", async ({ session }) => {
+      const info = await host.registry.get(session.jid.full);
+      if (info?.sessionId === session.id && info.available) session.state(PRESENCE_STATE).available = true;
+    });
     ctx.on("session/purged", async ({ info }) => {
       await handlePurgedSession(host, info);
     });

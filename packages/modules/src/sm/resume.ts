@@ -1,0 +1,129 @@
+/**
+ * XEP-0198 §5 resumption, on whichever edge the client reaches: <resume h previd/> after
+ * authentication takes the session over from the resumption store (atomic claim), moves its
+ * registry entry to this stream (SessionRegistry.move), restores its module state, answers
+ * <resumed h previd/> and sends again, with XEP-0203 delay stamps, every stanza the client had
+ * not acknowledged and those queued while it was away. A stream still holding the session
+ * somewhere is closed with <conflict/>. An unknown, expired, already resumed or another user's
+ * id is <failed><item-not-found/></failed>.
+ */
+import { StreamError, parseFrame, x, type Element, type Jid } from "@switchboard/xml";
+import { jidOfResumptionId, type Host, type Logger, type ModuleContext, type ResumptionRecord, type Session, type SessionConnection } from "@switchboard/core";
+import { stampDelay } from "../offline/storable.js";
+import { NS_SM, fromWire, parseH, toWire } from "./counters.js";
+import type { SmOptions } from "./options.js";
+import { failed, handledCountTooHigh, markResumable, type SmSessions } from "./protocol.js";
+import { SmSession, type Pending, type SmAppends } from "./session.js";
+import { detachSession, endForGood } from "./lifecycle.js";
+
+type TakeOver = { kind: "resumed"; session: Session; record: ResumptionRecord; upTo: number } | { kind: "too-high"; sent: number } | { kind: "gone" };
+
+export function registerResume(ctx: ModuleContext<SmOptions>, sessions: SmSessions, appends: SmAppends): void {
+  const { host, options, log } = ctx;
+  ctx.streamElement({ states: ["authenticated"], xmlns: NS_SM, name: "resume" }, async (stream, el) => {
+    const previd = el.attrs.previd ?? "";
+    const h = parseH(el.attrs.h);
+    if (h === undefined) return stream.close(new StreamError("bad-format", "the 'h' attribute must be a number from 0 to 4294967295"));
+    const jid = jidOfResumptionId(previd);
+    // Another user's session is as unknown as a made-up one.
+    if (!jid || jid.bare !== stream.account || !stream.resumeSession) return stream.send(failed("item-not-found"));
+
+    let outcome: TakeOver = { kind: "gone" };
+    await stream.resumeSession(async (connection) => {
+      await handOverLocal(jid);
+      outcome = await takeOver(host, log, previd, jid, h, connection);
+      return outcome.kind === "resumed" ? outcome.session : undefined;
+    });
+    const result = outcome as TakeOver;
+    if (result.kind === "too-high") return handledCountTooHigh(stream, h, result.sent);
+    if (result.kind === "gone" || stream.state !== "bound") {
+      // §5: a session that timed out recently is named with what it had handled.
+      const h = await host.resumption.ended(previd).catch(() => undefined);
+      return stream.send(failed("item-not-found", h));
+    }
+    const { session, record, upTo } = result;
+    const sm = new SmSession(host, session, stream, previd, options, log, { inbound: record.inbound, outbound: record.outbound, acked: upTo, seen: record.seen }, appends);
+    sessions.set(session, sm);
+    void host.resumption.ack(previd, sm.owner, upTo, record.inbound).catch(() => {});
+    stream.send(x("resumed", { xmlns: NS_SM, h: toWire(record.inbound), previd }));
+    retransmit(host, sm, record.queue.filter((q) => q.seq > upTo));
+    log.info({ jid: session.jid.full, resent: sm.queue.length, from: record.owner?.nodeId ?? "detached" }, "stream management: session resumed");
+  });
+
+  /**
+   * The client came back before this node noticed its old connection was gone (it is still
+   * attached here): that session is saved to the store first, as after a drop, so nothing it
+   * held in memory is lost, and its old stream is closed with <conflict/>.
+   */
+  async function handOverLocal(jid: Jid): Promise<void> {
+    const info = await host.registry.get(jid.full).catch(() => undefined);
+    if (info?.nodeId !== host.nodeId) return;
+    const local = host.sessions.get(info.sessionId);
+    const localSm = local && sessions.get(local);
+    if (!local || !localSm?.resumable) return;
+    await detachSession(host, sessions, localSm, options, log, "resumed by a new connection", new StreamError("conflict", "the session was resumed by another connection"));
+  }
+}
+
+/** Claims the record, checks the client's 'h', closes a stream still holding it, adopts it here. */
+async function takeOver(host: Host, log: Logger, previd: string, jid: Jid, h: number, connection: SessionConnection): Promise<TakeOver> {
+  const sessionId = host.sessions.newId();
+  let record: ResumptionRecord | undefined;
+  try {
+    record = await host.resumption.claim(previd, { nodeId: host.nodeId, sessionId }, "resume");
+  } catch (err) {
+    log.warn({ err, jid: jid.full }, "stream management: resumption store unavailable");
+    return { kind: "gone" };
+  }
+  if (!record || record.jid !== jid.full) return { kind: "gone" };
+  await closeOldStream(host, record);
+  const floor = record.queue.length > 0 ? record.queue[0]!.seq - 1 : record.outbound;
+  const upTo = fromWire(h, record.outbound, floor);
+  if (upTo === undefined) {
+    // §6: the client claims stanzas that were never sent; the session cannot go on.
+    await endForGood(host, log, record);
+    return { kind: "too-high", sent: record.outbound };
+  }
+  // `record` is as it was before the claim: its sessionId is the registry entry's.
+  const session = await host.sessions.adopt({ jid: record.jid, sessionId: record.sessionId }, jid, record.state, connection, sessionId);
+  if (!session) {
+    // The registry no longer has it (it ended meanwhile): what it held goes where it would have.
+    await endForGood(host, log, record);
+    return { kind: "gone" };
+  }
+  await host.registry.update(jid.full, session.id, { detachedUntil: undefined }).catch(() => {});
+  await markResumable(host, session, previd).catch(() => {});
+  return { kind: "resumed", session, record, upTo };
+}
+
+/** A stream that still holds the session (a half-open connection, another edge): <conflict/>. */
+async function closeOldStream(host: Host, record: ResumptionRecord): Promise<void> {
+  const old = record.owner;
+  if (!old) return;
+  if (old.nodeId === host.nodeId) {
+    const local = host.sessions.get(old.sessionId);
+    if (local) await host.sessions.movedAway(local);
+    return;
+  }
+  await host.bus
+    .publish(old.nodeId, { kind: "session-control", to: record.jid, sessionId: old.sessionId, action: "moved" })
+    .catch((err: unknown) => host.log.debug({ err }, "could not tell the node that held a resumed session"));
+}
+
+/** §5: after <resumed/>, every stanza the client had not handled, stamped with when it was sent. */
+function retransmit(host: Host, sm: SmSession, entries: ResumptionRecord["queue"]): void {
+  const connection = sm.session.currentConnection;
+  for (const entry of entries) {
+    let el: Element;
+    try {
+      el = stampDelay(parseFrame(entry.xml), host.domain, new Date(entry.at));
+    } catch {
+      continue; // unreadable: it could never be delivered
+    }
+    const pending: Pending = { seq: entry.seq, el, at: entry.at, xml: entry.xml, bid: entry.bid };
+    if (entry.bid) sm.firstTime(entry.bid);
+    sm.queue.push(pending);
+    if (connection?.write(el) === "refused") break;
+  }
+  if (sm.queue.length > 0) sm.requestAck();
+}

@@ -1,0 +1,236 @@
+/**
+ * One stream-managed session on this node (XEP-0198 §3–§4): its counters, the stanzas the client
+ * has not acknowledged, the acks it asks for and answers. Node-local and rebuilt on resumption;
+ * what must outlive the edge is written to the resumption store:
+ *
+ * - with a durable store (the cluster's Redis), stanzas for the client are written to the socket
+ *   at once and appended to the store in one batch per tick (no Redis round trip per stanza). A
+ *   stanza from another node stays in its sender's ledger for longer than that append takes
+ *   (core bus-ledger.ts), and the <r/> of a local sender is answered only once the appends in
+ *   flight finished (SmAppends), so what a sender was told is handled survives a kill -9 here;
+ * - with the embedded store everything is saved when the stream goes away.
+ */
+import { x, type Element } from "@switchboard/xml";
+import { SEEN_MS, busIdOf, type Host, type Logger, type QueuedStanza, type ResumptionOwner, type Session, type StreamElementContext } from "@switchboard/core";
+import { NS_SM, toWire } from "./counters.js";
+import type { SmOptions } from "./options.js";
+
+export interface Pending {
+  seq: number;
+  el: Element;
+  at: number;
+  /** serialized once it went to the store */
+  xml?: string;
+  /** bus id, when it came over the bus */
+  bid?: string;
+}
+
+/** The appends in flight on this node, which an <a/> for a sender waits for (protocol.ts). */
+export class SmAppends {
+  private readonly inFlight = new Set<Promise<void>>();
+
+  track(p: Promise<void>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  /** Resolves when every append started so far has finished (or failed). */
+  settled(): Promise<void> {
+    if (this.inFlight.size === 0) return Promise.resolve();
+    return Promise.allSettled([...this.inFlight]).then(() => undefined);
+  }
+}
+
+export class SmSession {
+  /** stanzas from the client handled (unbounded) */
+  inbound = 0;
+  /** sequence number of the last stanza for the client */
+  outbound: number;
+  /** the client's last acknowledgement (unbounded) */
+  acked: number;
+  /** written or waiting to be, not acknowledged, in order */
+  readonly queue: Pending[] = [];
+  /** waiting for the store before the socket (durable store only) */
+  private unsaved: Pending[] = [];
+  /** written while the store could not be reached: saved at detach */
+  private readonly unsavedAfterFailure: Pending[] = [];
+  private flushScheduled = false;
+  private lastRequested: number;
+  private ackTimer?: NodeJS.Timeout;
+  private ackWaiters: Array<() => void> = [];
+  /** false once the session moved elsewhere or ended: nothing more is written here */
+  live = true;
+  /** how long it waits detached for a resumption (<enabled max/>, at most sm.resumeTimeoutSeconds) */
+  resumeSeconds: number;
+  /**
+   * bus ids of stanzas this session had lately (core bus-ledger.ts): a copy routed again by a
+   * sender whose receipt was lost with a dead node is dropped, not written twice
+   */
+  private readonly seen = new Map<string, number>();
+
+  constructor(
+    readonly host: Host,
+    readonly session: Session,
+    readonly stream: StreamElementContext,
+    readonly id: string | undefined,
+    readonly options: SmOptions,
+    readonly log: Logger,
+    start: { inbound: number; outbound: number; acked?: number; seen?: string[] },
+    private readonly appends?: SmAppends,
+  ) {
+    const now = Date.now();
+    for (const bid of start.seen ?? []) this.seen.set(bid, now);
+    this.inbound = start.inbound;
+    this.outbound = start.outbound;
+    this.acked = start.acked ?? start.outbound;
+    this.lastRequested = this.acked;
+    this.resumeSeconds = options.resumeTimeoutSeconds;
+  }
+
+  get resumable(): boolean {
+    return this.id !== undefined;
+  }
+
+  get owner(): ResumptionOwner {
+    return { nodeId: this.host.nodeId, sessionId: this.session.id };
+  }
+
+  private get durable(): boolean {
+    return this.resumable && this.host.resumption.durable;
+  }
+
+  /** The outgoing filter's part: number the stanza and keep it until acknowledged. */
+  outgoing(el: Element): Element | "coalesced" | "refused" {
+    if (this.queue.length >= this.options.maxUnacked) {
+      // A client that never acknowledges would grow this without bound (XEP-0198 §4 leaves the
+      // server free to end such a stream); ending it reroutes what it holds (lifecycle.ts).
+      this.log.warn({ jid: this.session.jid.full, unacked: this.queue.length }, "stream management: client does not acknowledge, closing");
+      this.session.close();
+      return "refused";
+    }
+    const bid = busIdOf(el);
+    if (bid !== undefined && !this.firstTime(bid)) return "coalesced"; // it had this one already
+    const entry: Pending = { seq: ++this.outbound, el, at: Date.now(), bid };
+    this.queue.push(entry);
+    if (this.durable) {
+      this.unsaved.push(entry);
+      this.scheduleFlush();
+    }
+    // The stanza is written when this filter returns: an <r/> goes after it.
+    queueMicrotask(() => this.afterWrite());
+    return el;
+  }
+
+  /** Records a bus id; false when the session had it already. */
+  firstTime(bid: string): boolean {
+    if (this.seen.has(bid)) return false;
+    const now = Date.now();
+    this.seen.set(bid, now);
+    if (this.seen.size % 256 === 0) for (const [old, at] of this.seen) if (at <= now - SEEN_MS) this.seen.delete(old);
+    return true;
+  }
+
+  /** One append per tick for everything written meanwhile. */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    const done = new Promise<void>((resolve) => setImmediate(() => void this.flush().finally(resolve)));
+    this.appends?.track(done);
+  }
+
+  private async flush(): Promise<void> {
+    this.flushScheduled = false;
+    const batch = this.unsaved;
+    if (batch.length === 0) return;
+    this.unsaved = [];
+    const entries = batch.map(toQueued);
+    let owned = true;
+    try {
+      owned = await this.host.resumption.append(this.id!, this.owner, entries, this.inbound);
+    } catch (err) {
+      // Redis away: the stanzas stay in memory and are saved with the session if its stream
+      // goes away while this process lives.
+      this.log.warn({ err, jid: this.session.jid.full }, "stream management: could not save written stanzas");
+      this.unsavedAfterFailure.push(...batch);
+    }
+    if (!owned) {
+      // Resumed elsewhere meanwhile: the new holder's queue does not have these; route them to it.
+      for (const p of batch) await this.host.router.route(p.el).catch(() => {});
+    }
+  }
+
+  /** What a detach must still save: what the store does not have (everything, if not durable). */
+  takeUnsaved(): QueuedStanza[] {
+    const all = this.durable ? [...this.unsavedAfterFailure, ...this.unsaved] : [...this.queue];
+    this.unsaved = [];
+    this.unsavedAfterFailure.length = 0;
+    return all.map(toQueued);
+  }
+
+  /** §4: ask for an ack every ackEvery stanzas, and after ackAfterSeconds of unacked output. */
+  private afterWrite(): void {
+    if (this.outbound - this.lastRequested >= this.options.ackEvery) this.requestAck();
+    if (!this.ackTimer && this.queue.length > 0) {
+      this.ackTimer = setTimeout(() => {
+        this.ackTimer = undefined;
+        if (this.live && this.queue.length > 0) this.requestAck();
+      }, this.options.ackAfterSeconds * 1000);
+      this.ackTimer.unref();
+    }
+  }
+
+  requestAck(): void {
+    this.lastRequested = this.outbound;
+    this.stream.send(x("r", { xmlns: NS_SM }));
+  }
+
+  /** <a h/> from the client: `upTo` checked by the caller. */
+  acknowledged(upTo: number): void {
+    if (upTo <= this.acked) return;
+    this.acked = upTo;
+    let drop = 0;
+    while (drop < this.queue.length && this.queue[drop]!.seq <= upTo) drop++;
+    this.queue.splice(0, drop);
+    if (this.queue.length === 0) {
+      clearTimeout(this.ackTimer);
+      this.ackTimer = undefined;
+    }
+    if (this.durable) {
+      void this.host.resumption.ack(this.id!, this.owner, upTo, this.inbound).catch((err: unknown) => {
+        this.log.debug({ err }, "stream management: could not record an acknowledgement");
+      });
+    }
+    if (this.queue.length === 0) for (const wake of this.ackWaiters.splice(0)) wake();
+  }
+
+  /** Resolves when the client acknowledged everything, or after `ms`. */
+  allAcknowledged(ms: number): Promise<void> {
+    if (this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      timer.unref();
+      this.ackWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** <a h/> answering the client's <r/>: stanzas handled so far. */
+  answer(): Element {
+    return x("a", { xmlns: NS_SM, h: toWire(this.inbound) });
+  }
+
+  stop(): void {
+    this.live = false;
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    for (const wake of this.ackWaiters.splice(0)) wake();
+  }
+}
+
+function toQueued(p: Pending): QueuedStanza {
+  const q: QueuedStanza = { seq: p.seq, xml: (p.xml ??= p.el.toString()), at: p.at };
+  if (p.bid) q.bid = p.bid;
+  return q;
+}
