@@ -15,13 +15,14 @@ import {
   type Host,
   type Limiter,
   type Logger,
+  type ResumptionStore,
   type SessionInfo,
   type SessionRegistry,
   type StanzaBus,
   type Store,
 } from "@switchboard/core";
 import { openSqliteStore } from "@switchboard/store-sqlite";
-import { FAIL_FAST_CLIENT_OPTIONS, NodeLiveness, RedisLeasedLimiter, RedisSessionRegistry, RedisStore, announceIdentity, nodeIdentity, withdrawIdentity } from "@switchboard/redis";
+import { FAIL_FAST_CLIENT_OPTIONS, NodeLiveness, RedisLeasedLimiter, RedisResumptionStore, RedisSessionRegistry, RedisStore, announceIdentity, nodeIdentity, withdrawIdentity } from "@switchboard/redis";
 import { NatsStanzaBus } from "@switchboard/nats";
 import { StreamError, bareOf } from "@switchboard/xml";
 import type { SwitchboardConfig } from "./config.js";
@@ -32,6 +33,8 @@ export interface Backends {
   registry: SessionRegistry;
   bus: StanzaBus;
   limiter: Limiter;
+  /** stream-management resumption state (the Host's default, in memory, when embedded) */
+  resumption?: ResumptionStore;
   isNodeAlive?: (nodeId: string) => boolean;
   liveNodeCount?: () => number;
   /**
@@ -97,10 +100,27 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
       await host.hooks.fire("session/purged", { info }).catch((err) => log.error({ err }, "session/purged handler failed"));
     }
   };
+  // Stream-management sessions of a dead node stay resumable (on any edge) for as long as a
+  // detached session would; their resumption records lost their owner.
+  const onDetached = async (sessions: SessionInfo[]) => {
+    if (!host) return;
+    await registry.invalidate([...new Set(sessions.map((s) => bareOf(s.jid)))]);
+    log.info({ count: sessions.length }, "kept stream-management sessions of a stopped or dead node for resumption");
+    for (const info of sessions) {
+      await host.hooks.fire("session/orphaned", { info }).catch((err) => log.error({ err }, "session/orphaned handler failed"));
+    }
+  };
   const liveness = new NodeLiveness(redis, {
     nodeId: cfg.nodeId,
     prefix,
     onPurged,
+    onDetached,
+    // Senders route again what they had in flight to it, now that the registry says where its
+    // sessions went (core bus-receipts.ts).
+    onNodePurged: async (nodeId) => {
+      await host?.announceNodeGone(nodeId).catch((err) => log.warn({ err, deadNode: nodeId }, "could not announce a purged node"));
+    },
+    keepResumableMs: (cfg.sm.resumeTimeoutSeconds ?? 300) * 1000,
     onFenced: () => {
       // Others may have purged our sessions while we could not reach Redis: nobody would route
       // to our streams any more, so close them and let the clients bind again.
@@ -128,6 +148,7 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
     registry,
     bus,
     limiter,
+    resumption: new RedisResumptionStore(redis, { prefix }),
     isNodeAlive: (nodeId) => liveness.isAlive(nodeId),
     liveNodeCount: () => liveness.liveCount(),
     async attach(h, identity) {

@@ -22,6 +22,7 @@ const SECTION_NOTES: Record<string, string> = {
   limits: "Limits that keep the server up while clients misbehave.",
   registration: "In-band registration (XEP-0077).",
   shutdown: "What SIGINT and SIGTERM do.",
+  sm: "Stream management (XEP-0198): acknowledgements, and resumption on any edge.",
   modules: "Options of the feature modules (each declares its own: type, default, bounds).",
   contact: "Contact addresses published in disco#info (XEP-0157); for a public service, set abuse.",
 };

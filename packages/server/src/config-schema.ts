@@ -5,7 +5,7 @@
  * switchboard.example.yaml (config-docs.ts generates both; config.test.ts checks they match).
  */
 import { randomBytes } from "node:crypto";
-import { BOUND_OPTIONS, DEFAULT_MODULES } from "@switchboard/modules";
+import { BOUND_OPTIONS, DEFAULT_MODULES, SM_OPTIONS } from "@switchboard/modules";
 import {
   InvalidValue,
   bindAddress,
@@ -148,6 +148,10 @@ const SERVER_KEYS: readonly ConfigKeySpec[] = [
   { key: "shutdown.drainSeconds", type: "integer", default: () => 20,
     description: "On SIGINT/SIGTERM, seconds given to open streams to close cleanly; whatever is still open then is cut, the ports are freed and the process exits 0.",
     parse: integer(0, 3600) },
+  // XEP-0198: the stream-management module's own option declarations, as `sm.*` keys.
+  ...Object.entries(SM_OPTIONS).map(([name, spec]): ConfigKeySpec => ({
+    key: `sm.${name}`, type: spec.type, default: () => spec.default, description: spec.description, parse: spec.parse,
+  })),
   ...CONTACT_KINDS.map((kind): ConfigKeySpec => ({
     key: `contact.${kind}`, type: "URI list", default: emptyList, defaultText: "empty", example: contactExample(kind),
     description: `XEP-0157 ${kind} addresses (\`mailto:\`, \`xmpp:\`, \`https:\` URIs) shown in the server's disco#info; a YAML list, or comma-separated in the environment.`,

@@ -51,6 +51,8 @@ export interface SwitchboardConfig {
   };
   registration: { enabled: boolean; perIpPerHour: number };
   shutdown: { drainSeconds: number };
+  /** XEP-0198 (the sm module's options) */
+  sm: Record<string, number>;
   /** `modules.<module>.<option>`: what each module declares (config-schema.ts MODULE_OPTION_SCHEMA) */
   modules: Record<string, Record<string, unknown>>;
   /** XEP-0157 contact addresses (URIs) per kind */

@@ -49,6 +49,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
       registry: backends.registry,
       bus: backends.bus,
       limiter: backends.limiter,
+      resumption: backends.resumption,
       log,
       limits: { offlinePerUser: cfg.limits.offlinePerUser },
       isNodeAlive: backends.isNodeAlive,
@@ -65,7 +66,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
     undo.push(() => {
       for (const m of [...modules].reverse()) m.unload();
     });
-    for (const [def, options] of defaultModules({ offlinePerUser: cfg.limits.offlinePerUser, registration: cfg.registration, contact: cfg.contact, modules: cfg.modules })) {
+    for (const [def, options] of defaultModules({ offlinePerUser: cfg.limits.offlinePerUser, registration: cfg.registration, contact: cfg.contact, sm: cfg.sm, modules: cfg.modules })) {
       modules.push(await loadModule(host, def, options));
     }
     const secret = await loadOrCreateSecret(cfg.dataDir);
@@ -93,8 +94,11 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
       notReadyReason,
       stop(stopOpts = {}) {
         stopping ??= (async () => {
-          draining = true;
+          draining = true; // /readyz false, logins refused
           const deadline = Date.now() + (stopOpts.drainMs ?? cfg.shutdown.drainSeconds * 1000);
+          for (const role of roles) role.stopAccepting();
+          // Modules hand on what they can first (stream management: clients resume elsewhere).
+          await host.hooks.fire("host/draining", { deadline }).catch((err: unknown) => log.error({ err }, "host/draining handler failed"));
           // Streams get until a second before the deadline to close; the rest (modules, bus,
           // Redis) is quick, and bounded by the caller's deadline anyway.
           for (const role of roles) await role.stop(Math.max(0, deadline - Date.now() - 1_000));

@@ -27,5 +27,5 @@ export async function startEdge({ cfg, host, tls, secret, http }: RoleContext): 
     unknownUserSecret: secret,
   });
   c2s.attachWebSocket(http, cfg.http.websocketPath, { trustForwardedFor: cfg.http.trustForwardedFor });
-  return { name: "edge", c2s, stop: (graceMs) => c2s.close({ graceMs }) };
+  return { name: "edge", c2s, stopAccepting: () => c2s.stopAccepting(), stop: (graceMs) => c2s.close({ graceMs }) };
 }

@@ -20,6 +20,8 @@ export interface RoleContext {
 
 export interface RunningRole {
   readonly name: string;
+  /** Closes its listeners; what it serves carries on until stop() (drain's first step). */
+  stopAccepting(): void;
   /** Stops accepting and ends what it serves, destroying what is left after graceMs. */
   stop(graceMs: number): Promise<void>;
 }
