@@ -19,8 +19,10 @@ let store: RedisStore;
 const clients: TestClient[] = [];
 
 const svc = (edge: EdgeProcess) => `xmpp://127.0.0.1:${edge.ports.c2s}`;
+// Without resumption: these sessions end with their stream, as before stream management (a
+// resumable session outlives its edge instead: test/cluster/resumption.test.ts).
 const login = async (edge: EdgeProcess, local: string, resource: string) => {
-  const c = await connectTo(svc(edge), "localhost", local, { resource });
+  const c = await connectTo(svc(edge), "localhost", local, { resource, resumable: false });
   clients.push(c);
   return c;
 };

@@ -1,7 +1,9 @@
 /**
  * ARCHITECTURE.md "Routing a stanza": steady-state chat between two online users on different
  * edges must not cost a Redis round trip per stanza. Counted on Redis itself (INFO stats of a
- * redis-server used by nothing else), so nothing in the test can hide a call.
+ * redis-server used by nothing else), so nothing in the test can hide a call. With resumable
+ * stream management the unacknowledged queue is kept in Redis: appended once per tick for all
+ * that was written in it, after the write, never one call per stanza.
  */
 import type { InProcessMetrics } from "@switchboard/core";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -13,6 +15,8 @@ let ts: TestServer;
 let redis: Redis;
 let alice: TestClient;
 let bob: TestClient;
+let carol: TestClient;
+let dave: TestClient;
 
 async function commandsProcessed(): Promise<number> {
   const info = await redis.info("stats");
@@ -22,17 +26,22 @@ async function commandsProcessed(): Promise<number> {
 beforeAll(async () => {
   ts = await startTestServer({}, { mode: "cluster", localBackends: true });
   redis = new Redis(ts.backends!.redisUrl);
-  await ts.addUser("alice");
-  await ts.addUser("bob");
-  alice = await connect(ts, "alice", { resource: "a", node: ts.nodes[0] });
-  bob = await connect(ts, "bob", { resource: "b", node: ts.nodes[1] });
-  await alice.send(xml("presence"));
-  await bob.send(xml("presence"));
+  for (const u of ["alice", "bob", "carol", "dave"]) await ts.addUser(u);
+  // stream management without resumption: acks only, nothing kept in Redis
+  alice = await connect(ts, "alice", { resource: "a", node: ts.nodes[0], resumable: false });
+  bob = await connect(ts, "bob", { resource: "b", node: ts.nodes[1], resumable: false });
+  carol = await connect(ts, "carol", { resource: "c", node: ts.nodes[0] });
+  dave = await connect(ts, "dave", { resource: "d", node: ts.nodes[1] });
+  for (const c of [alice, bob, carol, dave]) await c.send(xml("presence"));
 }, 60_000);
 
+async function scriptCalls(): Promise<number> {
+  const info = await redis.info("commandstats");
+  return Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(info)?.[1] ?? 0);
+}
+
 afterAll(async () => {
-  await alice?.stop();
-  await bob?.stop();
+  for (const c of [alice, bob, carol, dave]) await c?.stop();
   redis?.disconnect();
   await ts?.stop();
 });
@@ -62,4 +71,21 @@ it("routes chat between edges without a Redis round trip per stanza", async () =
   expect(delivered).toBe(MESSAGES);
   const metrics = ts.nodes[0]!.host.metrics as InProcessMetrics;
   expect(metrics.value("switchboard_deliveries_total", { path: "bus" })).toBeGreaterThanOrEqual(2 * MESSAGES);
+});
+
+it("with resumable stream management, appends the unacknowledged queue once per tick, not per stanza", async () => {
+  const MESSAGES = 300;
+  const burst = async (tag: string) => {
+    // sent back to back, as a busy sender does: they reach the recipient's edge in batches
+    await Promise.all(Array.from({ length: MESSAGES }, (_, i) => carol.send(xml("message", { to: "dave@localhost/d", type: "chat" }, xml("body", {}, `${tag}${i}`)))));
+    await dave.waitFor((el) => el.getChildText("body") === `${tag}${MESSAGES - 1}`, 20_000);
+  };
+  await burst("warm");
+  const before = await scriptCalls();
+  await burst("s");
+  const calls = (await scriptCalls()) - before;
+  console.log(`hot path, resumable: ${MESSAGES} cross-edge messages used ${calls} Redis script calls (appends and acks)`);
+  const delivered = dave.received.filter((el) => (el.getChildText("body") ?? "").startsWith("s")).length;
+  expect(delivered).toBe(MESSAGES);
+  expect(calls).toBeLessThan(MESSAGES / 2);
 });

@@ -33,7 +33,7 @@ export function serviceUrl(ts: TestServer, transport: Transport, node = ts.nextN
 export async function connect(
   ts: TestServer,
   local: string,
-  opts: { password?: string; resource?: string; transport?: Transport; node?: RunningServer } = {},
+  opts: { password?: string; resource?: string; transport?: Transport; node?: RunningServer; resumable?: boolean; reconnect?: boolean } = {},
 ): Promise<TestClient> {
   return connectTo(serviceUrl(ts, opts.transport ?? "tcp", opts.node ?? ts.nextNode()), ts.domain, local, opts);
 }
@@ -43,7 +43,7 @@ export async function connectTo(
   service: string,
   domain: string,
   local: string,
-  opts: { password?: string; resource?: string } = {},
+  opts: { password?: string; resource?: string; resumable?: boolean; reconnect?: boolean } = {},
 ): Promise<TestClient> {
   const xmpp = client({
     service,
@@ -52,7 +52,11 @@ export async function connectTo(
     password: opts.password ?? "secret",
     resource: opts.resource,
   });
-  xmpp.reconnect.stop();
+  // `reconnect: true` keeps @xmpp/client's own reconnection (which resumes the XEP-0198 session)
+  if (!opts.reconnect) xmpp.reconnect.stop();
+  // @xmpp/client enables stream management (XEP-0198) with resumption whenever it is offered;
+  // `resumable: false` keeps the acks but asks for no resumption (the session ends with its stream).
+  if (opts.resumable === false) xmpp.streamManagement.allowResume = false;
   const received: Element[] = [];
   let waiters: Array<{ pred: (el: Element) => boolean; resolve: (el: Element) => void }> = [];
   xmpp.on("stanza", (el: Element) => {

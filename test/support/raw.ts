@@ -113,6 +113,17 @@ export class RawConnection {
 
   /** STARTTLS (unless already on TLS), PLAIN, bind: leaves a bound stream with an empty buffer */
   async login(local: string, password: string, resource = "raw", domain = "localhost"): Promise<void> {
+    await this.authenticate(local, password, domain);
+    this.write(`<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
+    await this.waitFor(/<\/iq>/);
+    this.buffer = "";
+  }
+
+  /**
+   * STARTTLS (unless already on TLS), PLAIN and the stream restart: leaves an authenticated
+   * stream before bind, the restarted stream's features in the buffer.
+   */
+  async authenticate(local: string, password: string, domain = "localhost"): Promise<void> {
     if (this.socket instanceof tls.TLSSocket) {
       this.buffer = "";
     } else {
@@ -127,9 +138,6 @@ export class RawConnection {
     this.buffer = "";
     this.open(domain);
     await this.waitFor(/<\/stream:features>/);
-    this.write(`<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
-    await this.waitFor(/<\/iq>/);
-    this.buffer = "";
   }
 
   /** login(), reported as "success" or the SASL failure condition (e.g. "not-authorized") */
