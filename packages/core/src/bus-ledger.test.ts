@@ -49,6 +49,19 @@ describe("BusLedger, sender side", () => {
     expect(l.pending().get("alive") ?? 0).toBe(0);
   });
 
+  it("never numbers a destination from 1 again, even after its outbox emptied and expired", () => {
+    // A resumed stream-management session remembers the ids it had (busIdOf): an id given
+    // twice would make it drop a new stanza as a copy.
+    const { l, now } = ledger();
+    const first = l.record("b", env(1));
+    l.takeUnconfirmed("b"); // b went (and may come back under the same id)
+    now.t += RETAIN_MS;
+    l.expire(() => true);
+    const next = l.record("b", env(2));
+    expect(next.seq).toBe(2);
+    expect(next.env.stamp!.id).not.toBe(first.env.stamp!.id);
+  });
+
   it("releases what it held for a node presumed dead once that node is alive", () => {
     const { l } = ledger();
     l.record("b", env(1), undefined, true);

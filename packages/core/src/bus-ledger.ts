@@ -171,7 +171,14 @@ export class BusLedger {
         if (!alive && !entry.failed) out.push(entry);
       }
       this.compact(box);
-      if (box.head >= box.entries.length && box.entries.length === 0 && alive) this.outboxes.delete(node);
+      // The outbox stays, empty, even for a node that went: its numbering must never start
+      // again, or a resumed session that saw the earlier ids (busIdOf) would drop new stanzas
+      // as copies, and a live receiver's receipts would name the wrong ones. One small object
+      // per node id this process ever sent to.
+      if (box.head > 0 && box.head >= box.entries.length) {
+        box.entries = [];
+        box.head = 0;
+      }
     }
     return out;
   }
