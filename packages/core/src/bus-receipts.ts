@@ -44,7 +44,7 @@ export function startReceipts(host: Host): (final: boolean) => Promise<void> {
     clearInterval(timer);
     unfollow();
     if (!final) return;
-    const goodbye = { type: "node.gone", origin: host.nodeId, node: host.nodeId, receipts: host.ledger.final() } as const;
+    const goodbye = { type: "node.gone", origin: host.nodeId, node: host.nodeId, receipts: host.ledger.final(), stopping: true } as const;
     await host.bus.publishControl(goodbye).catch((err: unknown) => host.log.warn({ err }, "could not tell the cluster this node stops"));
   };
 }

@@ -340,8 +340,9 @@ export interface ControlMessages {
   /**
    * `node` is gone (stopped, or purged after its death): what was sent to it and not confirmed
    * is routed again by its senders; a stopping node gives its exact final receipts (bus-ledger.ts)
+   * and says so (`stopping`: its own goodbye, not a purge of a dead node or of a previous life)
    */
-  "node.gone": { node: string; receipts: Receipt[] };
+  "node.gone": { node: string; receipts: Receipt[]; stopping?: boolean };
 }
 
 export type ControlType = keyof ControlMessages;

@@ -129,6 +129,12 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
     },
     logger: log,
   });
+  // A node's goodbye at stop (core bus-receipts.ts): it no longer counts among the nodes whose
+  // confirmation a registry write waits for, rather than until the next heartbeat sweep — the
+  // reconnect storm its clients cause comes right then.
+  const unfollowGoodbyes = bus.subscribeControl((message) => {
+    if (message.type === "node.gone" && message.stopping === true) liveness.left(message.node);
+  });
   const inner = new RedisSessionRegistry(redis, { prefix, liveness });
   const registry = new CachedSessionRegistry(inner, bus, cfg.nodeId, log, { liveNodeCount: () => liveness.liveCount() });
   // Policies with scope "cluster" (failed logins and registrations per IP) share one bucket per
@@ -163,6 +169,7 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
     loginBlocker,
     async close() {
       await withdrawIdentity(redis, prefix, cfg.nodeId).catch(() => {});
+      unfollowGoodbyes();
       await liveness.stop().catch(() => {});
       registry.close();
       limiter.close();

@@ -54,6 +54,14 @@ async function startNode(prefix: string, nodeId: string, opts?: Partial<NodeLive
   return test;
 }
 
+async function waitFor(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`not after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 const byJid = (a: SessionInfo, b: SessionInfo) => (a.jid < b.jid ? -1 : 1);
 
 describe("NodeLiveness", () => {
@@ -239,6 +247,21 @@ describe("NodeLiveness", () => {
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(b.purged).toEqual([]);
     expect(a.purged).toEqual([]);
+  });
+
+  it("a node that said it stops counts as gone at once, and as alive again once a sweep sees it back", async () => {
+    const prefix = testRedis.prefix();
+    const a = await startNode(prefix, "edge-a");
+    await startNode(prefix, "edge-b");
+    await waitFor(() => a.liveness.liveCount() === 2);
+    a.liveness.left("edge-b");
+    expect(a.liveness.liveCount()).toBe(1);
+    expect(a.liveness.isAlive("edge-b")).toBe(false);
+    a.liveness.left("edge-a"); // never itself
+    expect(a.liveness.isAlive("edge-a")).toBe(true);
+    // edge-b did not stop after all (or came back under its id): the next sweep counts it again
+    await waitFor(() => a.liveness.liveCount() === 2);
+    expect(a.liveness.isAlive("edge-b")).toBe(true);
   });
 
   it("stop() purges and reports sessions the edge left behind", async () => {

@@ -121,6 +121,14 @@ export class NodeLiveness {
     return count + 1;
   }
 
+  /**
+   * `nodeId` said it stops: it counts as gone until a sweep sees its alive key again (a restart
+   * under the same id).
+   */
+  left(nodeId: string): void {
+    if (nodeId !== this.nodeId) this.alive.set(nodeId, false);
+  }
+
   /** Starts heartbeating and purging. Call purgeOwn() first when reusing a node id. */
   start(): void {
     if (this.state !== "stopped") return;
