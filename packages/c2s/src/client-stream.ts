@@ -188,7 +188,12 @@ class ClientPolicy implements StreamPolicy {
   async resume(stream: StreamEngine, take: (connection: SessionConnection) => Promise<LocalSession | undefined>): Promise<LocalSession | undefined> {
     const connection = new StreamConnection(stream);
     const session = (await take(connection)) as Session | undefined;
-    if (!session || stream.state !== "authenticated") return undefined;
+    if (!session) return undefined;
+    if (stream.state !== "authenticated") {
+      // The connection went while the session was taken over: it is lost as after a drop.
+      await this.host.sessions.connectionLost(session, connection, "connection lost while resuming");
+      return undefined;
+    }
     this.session = session;
     this.connection = connection;
     stream.bound(session);

@@ -153,14 +153,33 @@ export class SessionTable {
    * Takes over a session another stream or node held (`from`, as the registry knows it) for a
    * new connection here: the registry entry moves atomically, the saved module state is
    * restored, and `session/attached` fires. Undefined when the session is gone or was taken by
-   * someone else meanwhile.
+   * someone else meanwhile. `onAdopted` runs as soon as stanzas can reach the session, before
+   * any does (stream management holds them until its <resumed/> is out).
    */
-  async adopt(from: Pick<SessionInfo, "jid" | "sessionId">, jid: Jid, state: Record<string, unknown>, connection: SessionConnection, id = this.newId()): Promise<Session | undefined> {
+  async adopt(
+    from: Pick<SessionInfo, "jid" | "sessionId">,
+    jid: Jid,
+    state: Record<string, unknown>,
+    connection: SessionConnection,
+    id = this.newId(),
+    onAdopted?: (session: Session) => void,
+  ): Promise<Session | undefined> {
     const session = new Session(this, id, jid, connection);
-    const moved = await this.host.registry.move(from.jid, from.sessionId, { nodeId: this.host.nodeId, sessionId: session.id });
-    if (!moved) return undefined;
     this.stateKeys.import(session.stateBag, state);
+    // In the table before the registry points here: a stanza routed by the moved entry (while
+    // the move's cache invalidation is still confirmed) finds it.
     this.byId.set(session.id, session);
+    onAdopted?.(session);
+    const moved = await this.host.registry.move(from.jid, from.sessionId, { nodeId: this.host.nodeId, sessionId: session.id }).catch((err: unknown) => {
+      this.byId.delete(session.id);
+      session.markClosed();
+      throw err;
+    });
+    if (!moved) {
+      this.byId.delete(session.id);
+      session.markClosed();
+      return undefined;
+    }
     await this.host.hooks.fire("session/attached", { session });
     return session;
   }

@@ -12,7 +12,7 @@
  *   orphaned, so it can still be resumed (or expire) like any detached session.
  */
 import { errorReply, parseFrame, type Element, type StreamError } from "@switchboard/xml";
-import { EXPIRY_OWNER, busIdOf, type Host, type Logger, type ModuleContext, type QueuedStanza, type ResumptionRecord, type Session } from "@switchboard/core";
+import { EXPIRY_OWNER, busIdOf, delivered, type Host, type Logger, type ModuleContext, type QueuedStanza, type ResumptionRecord, type Session, type SessionInfo } from "@switchboard/core";
 import type { SmOptions } from "./options.js";
 import type { SmSessions } from "./protocol.js";
 import type { SmSession } from "./session.js";
@@ -38,7 +38,7 @@ export function registerLifecycle(ctx: ModuleContext<SmOptions>, sessions: SmSes
     if (!sm) return;
     sessions.delete(session);
     sm.stop();
-    await reroute(host, log, sm.queue.map((p) => p.el));
+    await reroute(host, log, [...sm.queue.map((p) => p.el), ...sm.takeLate()]);
     if (sm.id) await host.resumption.delete(sm.id).catch(() => {});
   });
 
@@ -49,18 +49,13 @@ export function registerLifecycle(ctx: ModuleContext<SmOptions>, sessions: SmSes
     sessions.delete(session);
     sm.stop();
     for (const entry of sm.takeUnsaved()) await host.router.route(parseFrame(entry.xml)).catch(() => {});
+    for (const el of sm.takeLate()) await host.router.route(el).catch(() => {});
   });
 
   ctx.on("session/queue", async ({ target, stanza }) => {
     const id = target.ext?.sm;
     if (typeof id !== "string") return false;
-    try {
-      const outcome = await host.resumption.enqueue(id, stanza.toString(), Date.now(), options.maxQueue, busIdOf(stanza));
-      return outcome === "queued" || outcome === "duplicate";
-    } catch (err) {
-      log.warn({ err, jid: target.jid }, "stream management: could not queue a stanza for a detached session");
-      return false;
-    }
+    return queueForDetached(host, log, options, target, id, stanza);
   });
 
   ctx.on("session/orphaned", async ({ info }) => {
@@ -103,7 +98,8 @@ export function registerLifecycle(ctx: ModuleContext<SmOptions>, sessions: SmSes
 /** The session goes into the store, detached until its deadline; this process lets go of it. */
 export async function detachSession(host: Host, sessions: SmSessions, sm: SmSession, options: SmOptions, log: Logger, reason: string, error?: StreamError): Promise<boolean> {
   const session = sm.session;
-  sessions.delete(session);
+  // Until it is released below, stanzas for it wait in `late` (SmSession.outgoing).
+  sm.detaching = true;
   sm.stop();
   const until = Date.now() + sm.resumeSeconds * 1000;
   let kept: boolean;
@@ -118,18 +114,58 @@ export async function detachSession(host: Host, sessions: SmSessions, sm: SmSess
   } catch (err) {
     // Nowhere to keep it: it ends here, and what it held is routed again (session/closed).
     log.warn({ err, jid: session.jid.full }, "stream management: could not keep the session for resumption");
-    sessions.set(session, sm);
     return false;
   }
   if (kept) {
     await host.registry.update(session.jid.full, session.id, { detachedUntil: until }).catch((err: unknown) => {
       log.warn({ err, jid: session.jid.full }, "stream management: could not mark the session detached");
     });
-    log.info({ jid: session.jid.full, reason, until: new Date(until).toISOString(), unacked: sm.queue.length }, "stream management: session detached");
+    log.info({ jid: session.jid.full, reason, seconds: sm.resumeSeconds, until: new Date(until).toISOString(), unacked: sm.queue.length }, "stream management: session detached");
   }
   // Kept, or already taken over elsewhere: either way it no longer lives here.
   host.sessions.release(session as Session, error);
+  sessions.delete(session);
+  const late = sm.takeLate();
+  if (kept) for (const el of late) await queueDetached(host, log, sm.id!, el, options);
+  else for (const el of late) await host.router.route(el).catch(() => {});
   return true;
+}
+
+/** how long a stanza for a session being resumed waits for the registry to say where it went */
+const RESUMING_WAIT_MS = 2_000;
+const RESUMING_POLL_MS = 20;
+
+/**
+ * A stanza for a detached session joins its queue in the store. When the store no longer takes
+ * it, the session is being resumed (claimed, its registry entry about to move to the new
+ * stream) or has ended: once the registry says which, the stanza goes there — to the resumed
+ * stream, or (false) to whatever an unavailable resource's stanzas get.
+ */
+async function queueForDetached(host: Host, log: Logger, options: SmOptions, target: SessionInfo, id: string, stanza: Element): Promise<boolean> {
+  let outcome;
+  try {
+    outcome = await host.resumption.enqueue(id, stanza.toString(), Date.now(), options.maxQueue, busIdOf(stanza));
+  } catch (err) {
+    log.warn({ err, jid: target.jid }, "stream management: could not queue a stanza for a detached session");
+    return false;
+  }
+  if (outcome === "queued" || outcome === "duplicate") return true;
+  if (outcome === "full") return false;
+  const giveUpAt = Date.now() + RESUMING_WAIT_MS;
+  for (;;) {
+    const now = await host.registry.get(target.jid).catch(() => undefined);
+    if (!now) return false; // it ended
+    if (now.sessionId !== target.sessionId || now.detachedUntil === undefined) return delivered(await host.deliver(now, stanza));
+    if (Date.now() > giveUpAt) return false;
+    await new Promise((resolve) => setTimeout(resolve, RESUMING_POLL_MS));
+  }
+}
+
+/** A stanza that reached a session while it was being detached joins its queue in the store. */
+async function queueDetached(host: Host, log: Logger, id: string, el: Element, options: SmOptions): Promise<void> {
+  const outcome = await host.resumption.enqueue(id, el.toString(), Date.now(), options.maxQueue, busIdOf(el)).catch(() => "gone" as const);
+  // full, or resumed or ended meanwhile: where the resource's stanzas go now
+  if (outcome !== "queued" && outcome !== "duplicate") await reroute(host, log, [el]);
 }
 
 /** Detached sessions whose deadline passed: claimed (one node wins), ended, their queue routed. */

@@ -81,10 +81,11 @@ export function registerProtocol(ctx: ModuleContext<SmOptions>, sessions: SmSess
     const sm = stream.session && sessions.get(stream.session);
     if (!sm) return stream.send(failed("unexpected-request"));
     // What the answer says was handled must not be lost with this process: everything routed
-    // so far has reached the bus server, and what went to stream-managed sessions here has
-    // reached the resumption store, before it is acknowledged.
-    await Promise.all([host.bus.flush?.().catch(() => {}), appends.settled()]);
-    stream.send(sm.answer());
+    // so far has reached the bus server, what went to stream-managed sessions here has reached
+    // the resumption store, and so has the count itself, before it is acknowledged.
+    const handled = sm.inbound;
+    await Promise.all([host.bus.flush?.().catch(() => {}), appends.settled(), sm.saveInbound().catch(() => {})]);
+    stream.send(sm.answer(handled));
   });
 
   ctx.streamElement({ states: ["bound"], xmlns: NS_SM, name: "a" }, (stream, el) => {

@@ -29,24 +29,30 @@ export function registerResume(ctx: ModuleContext<SmOptions>, sessions: SmSessio
     if (!jid || jid.bare !== stream.account || !stream.resumeSession) return stream.send(failed("item-not-found"));
 
     let outcome: TakeOver = { kind: "gone" };
+    let sm: SmSession | undefined;
     await stream.resumeSession(async (connection) => {
       await handOverLocal(jid);
-      outcome = await takeOver(host, log, previd, jid, h, connection);
+      // Once stanzas can reach the session they are numbered and held until <resumed/> is out.
+      outcome = await takeOver(host, log, previd, jid, h, connection, (session, record, upTo) => {
+        sm = new SmSession(host, session, stream, previd, options, log, { inbound: record.inbound, outbound: record.outbound, acked: upTo, seen: record.seen, holding: true }, appends);
+        sessions.set(session, sm);
+      });
       return outcome.kind === "resumed" ? outcome.session : undefined;
     });
     const result = outcome as TakeOver;
     if (result.kind === "too-high") return handledCountTooHigh(stream, h, result.sent);
-    if (result.kind === "gone" || stream.state !== "bound") {
+    if (result.kind === "gone") {
       // §5: a session that timed out recently is named with what it had handled.
       const h = await host.resumption.ended(previd).catch(() => undefined);
       return stream.send(failed("item-not-found", h));
     }
+    // The connection went away while the session was taken over: the stream layer reported it
+    // lost, and the session waits detached again (lifecycle.ts).
+    if (stream.state !== "bound" || !sm) return;
     const { session, record, upTo } = result;
-    const sm = new SmSession(host, session, stream, previd, options, log, { inbound: record.inbound, outbound: record.outbound, acked: upTo, seen: record.seen }, appends);
-    sessions.set(session, sm);
     void host.resumption.ack(previd, sm.owner, upTo, record.inbound).catch(() => {});
     stream.send(x("resumed", { xmlns: NS_SM, h: toWire(record.inbound), previd }));
-    retransmit(host, sm, record.queue.filter((q) => q.seq > upTo));
+    sm.release(unacknowledged(host, sm, record.queue.filter((q) => q.seq > upTo)));
     log.info({ jid: session.jid.full, resent: sm.queue.length, from: record.owner?.nodeId ?? "detached" }, "stream management: session resumed");
   });
 
@@ -66,7 +72,15 @@ export function registerResume(ctx: ModuleContext<SmOptions>, sessions: SmSessio
 }
 
 /** Claims the record, checks the client's 'h', closes a stream still holding it, adopts it here. */
-async function takeOver(host: Host, log: Logger, previd: string, jid: Jid, h: number, connection: SessionConnection): Promise<TakeOver> {
+async function takeOver(
+  host: Host,
+  log: Logger,
+  previd: string,
+  jid: Jid,
+  h: number,
+  connection: SessionConnection,
+  onAdopted: (session: Session, record: ResumptionRecord, upTo: number) => void,
+): Promise<TakeOver> {
   const sessionId = host.sessions.newId();
   let record: ResumptionRecord | undefined;
   try {
@@ -75,7 +89,10 @@ async function takeOver(host: Host, log: Logger, previd: string, jid: Jid, h: nu
     log.warn({ err, jid: jid.full }, "stream management: resumption store unavailable");
     return { kind: "gone" };
   }
-  if (!record || record.jid !== jid.full) return { kind: "gone" };
+  if (!record || record.jid !== jid.full) {
+    log.debug({ jid: jid.full, previd }, "stream management: nothing to resume (unknown, expired or already resumed)");
+    return { kind: "gone" };
+  }
   await closeOldStream(host, record);
   const floor = record.queue.length > 0 ? record.queue[0]!.seq - 1 : record.outbound;
   const upTo = fromWire(h, record.outbound, floor);
@@ -85,9 +102,11 @@ async function takeOver(host: Host, log: Logger, previd: string, jid: Jid, h: nu
     return { kind: "too-high", sent: record.outbound };
   }
   // `record` is as it was before the claim: its sessionId is the registry entry's.
-  const session = await host.sessions.adopt({ jid: record.jid, sessionId: record.sessionId }, jid, record.state, connection, sessionId);
+  const claimed = record;
+  const session = await host.sessions.adopt({ jid: record.jid, sessionId: record.sessionId }, jid, record.state, connection, sessionId, (s) => onAdopted(s, claimed, upTo));
   if (!session) {
     // The registry no longer has it (it ended meanwhile): what it held goes where it would have.
+    log.debug({ jid: jid.full, previd, sessionId: record.sessionId }, "stream management: the registry no longer has the session to resume");
     await endForGood(host, log, record);
     return { kind: "gone" };
   }
@@ -110,9 +129,9 @@ async function closeOldStream(host: Host, record: ResumptionRecord): Promise<voi
     .catch((err: unknown) => host.log.debug({ err }, "could not tell the node that held a resumed session"));
 }
 
-/** §5: after <resumed/>, every stanza the client had not handled, stamped with when it was sent. */
-function retransmit(host: Host, sm: SmSession, entries: ResumptionRecord["queue"]): void {
-  const connection = sm.session.currentConnection;
+/** §5: every stanza the client had not handled, stamped with when it was first sent. */
+function unacknowledged(host: Host, sm: SmSession, entries: ResumptionRecord["queue"]): Pending[] {
+  const out: Pending[] = [];
   for (const entry of entries) {
     let el: Element;
     try {
@@ -120,10 +139,8 @@ function retransmit(host: Host, sm: SmSession, entries: ResumptionRecord["queue"
     } catch {
       continue; // unreadable: it could never be delivered
     }
-    const pending: Pending = { seq: entry.seq, el, at: entry.at, xml: entry.xml, bid: entry.bid };
     if (entry.bid) sm.firstTime(entry.bid);
-    sm.queue.push(pending);
-    if (connection?.write(el) === "refused") break;
+    out.push({ seq: entry.seq, el, at: entry.at, xml: entry.xml, bid: entry.bid });
   }
-  if (sm.queue.length > 0) sm.requestAck();
+  return out;
 }

@@ -44,6 +44,8 @@ export class SmAppends {
 export class SmSession {
   /** stanzas from the client handled (unbounded) */
   inbound = 0;
+  /** the inbound count the store has (an <a/> may not tell the client more, see saveInbound) */
+  private savedInbound = 0;
   /** sequence number of the last stanza for the client */
   outbound: number;
   /** the client's last acknowledgement (unbounded) */
@@ -60,6 +62,17 @@ export class SmSession {
   private ackWaiters: Array<() => void> = [];
   /** false once the session moved elsewhere or ended: nothing more is written here */
   live = true;
+  /**
+   * a resumption not answered yet: stanzas for the client are numbered and kept, not written,
+   * until release() (none may precede <resumed/>, XEP-0198 §5)
+   */
+  private holding: boolean;
+  /**
+   * resumable, and its stream is gone or going (lifecycle.ts is saving it): stanzas for it are
+   * kept here, unnumbered, for the store's queue (or wherever the session went)
+   */
+  detaching = false;
+  private late: Element[] = [];
   /** how long it waits detached for a resumption (<enabled max/>, at most sm.resumeTimeoutSeconds) */
   resumeSeconds: number;
   /**
@@ -75,16 +88,18 @@ export class SmSession {
     readonly id: string | undefined,
     readonly options: SmOptions,
     readonly log: Logger,
-    start: { inbound: number; outbound: number; acked?: number; seen?: string[] },
+    start: { inbound: number; outbound: number; acked?: number; seen?: string[]; holding?: boolean },
     private readonly appends?: SmAppends,
   ) {
     const now = Date.now();
     for (const bid of start.seen ?? []) this.seen.set(bid, now);
     this.inbound = start.inbound;
+    this.savedInbound = start.inbound;
     this.outbound = start.outbound;
     this.acked = start.acked ?? start.outbound;
     this.lastRequested = this.acked;
     this.resumeSeconds = options.resumeTimeoutSeconds;
+    this.holding = start.holding ?? false;
   }
 
   get resumable(): boolean {
@@ -100,7 +115,11 @@ export class SmSession {
   }
 
   /** The outgoing filter's part: number the stanza and keep it until acknowledged. */
-  outgoing(el: Element): Element | "coalesced" | "refused" {
+  outgoing(el: Element): Element | "queued" | "coalesced" | "refused" {
+    if (this.resumable && (this.detaching || this.stream.state === "closed")) {
+      this.late.push(el);
+      return "queued";
+    }
     if (this.queue.length >= this.options.maxUnacked) {
       // A client that never acknowledges would grow this without bound (XEP-0198 §4 leaves the
       // server free to end such a stream); ending it reroutes what it holds (lifecycle.ts).
@@ -116,9 +135,23 @@ export class SmSession {
       this.unsaved.push(entry);
       this.scheduleFlush();
     }
+    if (this.holding) return "queued";
     // The stanza is written when this filter returns: an <r/> goes after it.
     queueMicrotask(() => this.afterWrite());
     return el;
+  }
+
+  /**
+   * §5, once <resumed/> is out: the stanzas the client had not acknowledged (`earlier`, from the
+   * store), then those held while the resumption was answered, written in order.
+   */
+  release(earlier: Pending[]): void {
+    this.holding = false;
+    const held = this.queue.splice(0);
+    this.queue.push(...earlier, ...held);
+    const connection = this.session.currentConnection;
+    for (const p of this.queue) if (connection?.write(p.el) === "refused") break;
+    if (this.queue.length > 0) this.requestAck();
   }
 
   /** Records a bus id; false when the session had it already. */
@@ -145,8 +178,10 @@ export class SmSession {
     this.unsaved = [];
     const entries = batch.map(toQueued);
     let owned = true;
+    const inbound = this.inbound;
     try {
-      owned = await this.host.resumption.append(this.id!, this.owner, entries, this.inbound);
+      owned = await this.host.resumption.append(this.id!, this.owner, entries, inbound);
+      this.savedInbound = Math.max(this.savedInbound, inbound);
     } catch (err) {
       // Redis away: the stanzas stay in memory and are saved with the session if its stream
       // goes away while this process lives.
@@ -157,6 +192,11 @@ export class SmSession {
       // Resumed elsewhere meanwhile: the new holder's queue does not have these; route them to it.
       for (const p of batch) await this.host.router.route(p.el).catch(() => {});
     }
+  }
+
+  /** Stanzas that came while the stream was going away (see `detaching`). */
+  takeLate(): Element[] {
+    return this.late.splice(0);
   }
 
   /** What a detach must still save: what the store does not have (everything, if not durable). */
@@ -196,9 +236,11 @@ export class SmSession {
       this.ackTimer = undefined;
     }
     if (this.durable) {
-      void this.host.resumption.ack(this.id!, this.owner, upTo, this.inbound).catch((err: unknown) => {
-        this.log.debug({ err }, "stream management: could not record an acknowledgement");
-      });
+      const inbound = this.inbound;
+      void this.host.resumption.ack(this.id!, this.owner, upTo, inbound).then(
+        () => (this.savedInbound = Math.max(this.savedInbound, inbound)),
+        (err: unknown) => this.log.debug({ err }, "stream management: could not record an acknowledgement"),
+      );
     }
     if (this.queue.length === 0) for (const wake of this.ackWaiters.splice(0)) wake();
   }
@@ -216,9 +258,21 @@ export class SmSession {
     });
   }
 
+  /**
+   * Before an <a/> tells the client how many of its stanzas were handled, the store learns it
+   * too: a resumption after this node died must not answer with a lower 'h' than the client was
+   * told (it would have dropped those stanzas from its queue and numbers on from there).
+   */
+  async saveInbound(): Promise<void> {
+    if (!this.durable || this.inbound <= this.savedInbound) return;
+    const inbound = this.inbound;
+    await this.host.resumption.ack(this.id!, this.owner, this.acked, inbound);
+    this.savedInbound = Math.max(this.savedInbound, inbound);
+  }
+
   /** <a h/> answering the client's <r/>: stanzas handled so far. */
-  answer(): Element {
-    return x("a", { xmlns: NS_SM, h: toWire(this.inbound) });
+  answer(handled = this.inbound): Element {
+    return x("a", { xmlns: NS_SM, h: toWire(handled) });
   }
 
   stop(): void {
