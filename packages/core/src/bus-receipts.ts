@@ -44,9 +44,19 @@ export function startReceipts(host: Host): (final: boolean) => Promise<void> {
     clearInterval(timer);
     unfollow();
     if (!final) return;
+    // Held for a node presumed dead (core host.ts): this process cannot wait for it, so they go
+    // now — that node is most likely a restarted one the sweep has not seen yet.
+    for (const [node, entry] of host.ledger.release(() => true)) {
+      await host.bus.publish(node, entry.env).catch(() => routeAgainOrLog(host, entry));
+    }
     const goodbye = { type: "node.gone", origin: host.nodeId, node: host.nodeId, receipts: host.ledger.final(), stopping: true } as const;
     await host.bus.publishControl(goodbye).catch((err: unknown) => host.log.warn({ err }, "could not tell the cluster this node stops"));
   };
+}
+
+async function routeAgainOrLog(host: Host, entry: LedgerEntry): Promise<void> {
+  entry.failed = true;
+  await route(host, entry, false).catch((err: unknown) => host.log.warn({ err, to: entry.env.to }, "could not route a held stanza at stop"));
 }
 
 async function onGone(host: Host, message: NodeGone): Promise<void> {

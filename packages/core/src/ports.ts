@@ -343,6 +343,8 @@ export interface ControlMessages {
    * and says so (`stopping`: its own goodbye, not a purge of a dead node or of a previous life)
    */
   "node.gone": { node: string; receipts: Receipt[]; stopping?: boolean };
+  /** `node` is live (started, its subscriptions in force): others stop holding stanzas for it */
+  "node.live": { node: string };
 }
 
 export type ControlType = keyof ControlMessages;

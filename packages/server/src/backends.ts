@@ -131,9 +131,12 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
   });
   // A node's goodbye at stop (core bus-receipts.ts): it no longer counts among the nodes whose
   // confirmation a registry write waits for, rather than until the next heartbeat sweep — the
-  // reconnect storm its clients cause comes right then.
-  const unfollowGoodbyes = bus.subscribeControl((message) => {
+  // reconnect storm its clients cause comes right then. Stanzas for its resumable sessions are
+  // held meanwhile (core host.ts); when it is back under the same id (a rolling restart) it says
+  // so, and they go to it at once.
+  const unfollowNodes = bus.subscribeControl((message) => {
     if (message.type === "node.gone" && message.stopping === true) liveness.left(message.node);
+    if (message.type === "node.live" && typeof message.node === "string") liveness.back(message.node);
   });
   const inner = new RedisSessionRegistry(redis, { prefix, liveness });
   const registry = new CachedSessionRegistry(inner, bus, cfg.nodeId, log, { liveNodeCount: () => liveness.liveCount() });
@@ -163,13 +166,17 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
       await liveness.purgeOwn().catch((err) => log.warn({ err }, "could not purge leftovers of this node id yet"));
       liveness.start();
       await bus.flush().catch(() => {});
+      void liveness
+        .waitUntilReady()
+        .then(() => bus.publishControl({ type: "node.live", origin: cfg.nodeId, node: cfg.nodeId }))
+        .catch((err: unknown) => log.debug({ err }, "could not tell the cluster this node is live"));
       await warnOnIdentityMismatch(redis, prefix, cfg.nodeId, identity, log);
     },
     notReadyReason: async () => loginBlocker(),
     loginBlocker,
     async close() {
       await withdrawIdentity(redis, prefix, cfg.nodeId).catch(() => {});
-      unfollowGoodbyes();
+      unfollowNodes();
       await liveness.stop().catch(() => {});
       registry.close();
       limiter.close();

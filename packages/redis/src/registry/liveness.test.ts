@@ -249,7 +249,7 @@ describe("NodeLiveness", () => {
     expect(a.purged).toEqual([]);
   });
 
-  it("a node that said it stops counts as gone at once, and as alive again once a sweep sees it back", async () => {
+  it("a node that said it stops counts as gone at once, and as alive again once a sweep sees it or it says it is back", async () => {
     const prefix = testRedis.prefix();
     const a = await startNode(prefix, "edge-a");
     await startNode(prefix, "edge-b");
@@ -261,6 +261,10 @@ describe("NodeLiveness", () => {
     expect(a.liveness.isAlive("edge-a")).toBe(true);
     // edge-b did not stop after all (or came back under its id): the next sweep counts it again
     await waitFor(() => a.liveness.liveCount() === 2);
+    expect(a.liveness.isAlive("edge-b")).toBe(true);
+    // and a node that says it is back counts at once
+    a.liveness.left("edge-b");
+    a.liveness.back("edge-b");
     expect(a.liveness.isAlive("edge-b")).toBe(true);
   });
 

@@ -129,6 +129,11 @@ export class NodeLiveness {
     if (nodeId !== this.nodeId) this.alive.set(nodeId, false);
   }
 
+  /** `nodeId` said it is live (a restart under the same id): alive without waiting for a sweep. */
+  back(nodeId: string): void {
+    if (nodeId !== this.nodeId) this.alive.set(nodeId, true);
+  }
+
   /** Starts heartbeating and purging. Call purgeOwn() first when reusing a node id. */
   start(): void {
     if (this.state !== "stopped") return;
