@@ -2,6 +2,7 @@
  * `pnpm bench <command>`: the load generator's command line.
  *   run      one scenario against one server (any XMPP server on loopback)
  *   compare  the comparison runner (Switchboard vs ejabberd), in ./compare/
+ *   rolling  rolling restart and kill -9 of every edge under load, in ./rolling/
  */
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -16,6 +17,8 @@ commands:
   (none)    same as compare with its defaults: Switchboard, Switchboard 2 edges and ejabberd
   run       run one scenario against one server on loopback (pnpm bench run --help)
   compare   compare servers under the same scenarios (pnpm bench compare --help)
+  rolling   rolling restart and kill -9 of every edge under chat with stream management
+            (pnpm bench rolling --help)
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -27,6 +30,8 @@ export async function main(argv: string[]): Promise<number> {
     // runCompare(argv): Promise<number>). Loaded lazily so `run` works without it.
     case "compare":
       return compareCommand(rest);
+    case "rolling":
+      return (await import("./rolling/index.js")).rollingCommand(rest);
     case undefined:
       // `pnpm bench` alone: the side-by-side comparison with its defaults (issue #4).
       return compareCommand([]);

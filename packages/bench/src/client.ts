@@ -2,12 +2,22 @@
  * A lean XMPP client for load generation: TCP (optionally from a chosen loopback source address),
  * STARTTLS (RFC 6120 §5), SASL SCRAM-SHA-1 or PLAIN (§6), resource binding (§7), the legacy
  * session request when it is not optional (RFC 3921 §3, draft-cridland-xmpp-session), initial
- * presence (RFC 6121 §4.2). Per connection it holds only a socket, a StreamParser and a few
- * fields, so one Node process can hold thousands. Stanzas are written as strings.
+ * presence (RFC 6121 §4.2), and optionally XEP-0198 stream management: <enable/> (with
+ * resumption), acks both ways (it answers <r/> and asks for an ack every ACK_EVERY stanzas it
+ * sends, as mobile clients do), or <resume/> of an earlier session instead of binding. Per
+ * connection it holds only a socket, a StreamParser and a few fields, so one Node process can
+ * hold thousands. Stanzas are written as strings.
  */
 import net from "node:net";
 import tls from "node:tls";
 import { NS_BIND, NS_SASL, NS_SESSION, NS_STREAM, NS_STREAMS, NS_TLS, StreamParser, escapeXml, escapeXmlText, type Element } from "@switchboard/xml";
+
+const NS_SM = "urn:xmpp:sm:3";
+/** a stream-managed client asks for an ack after this many stanzas of its own */
+const ACK_EVERY = 5;
+const STANZAS = new Set(["message", "presence", "iq"]);
+/** elements kept while the handshake waits for something else (a resumption's resent stanzas) */
+const INBOX_MAX = 2048;
 import { LoadClientError, type FailureKind } from "./errors.js";
 import { ScramClientError, scramSha1Client } from "./scram.js";
 
@@ -25,8 +35,14 @@ export interface LoadClientOptions {
   localAddress?: string;
   /** whole handshake, connect to bound; default 30 s */
   timeoutMs?: number;
-  /** send initial presence once bound (default true) */
+  /** send initial presence once bound (default true; not after a resumption) */
   presence?: boolean;
+  /** XEP-0198 after bind: "resume" enables it with resumption, "ack" without (default: off) */
+  streamManagement?: "resume" | "ack";
+  /** resume this earlier session instead of binding (XEP-0198 §5); `h`: stanzas handled from it */
+  resume?: { previd: string; h: number; jid: string };
+  /** the server acknowledged our stanzas up to `h` (total since the session began, unbounded) */
+  onAck?: (h: number, client: LoadClient) => void;
   signal?: AbortSignal;
   /** every top-level element received once online */
   onStanza?: (el: Element, client: LoadClient) => void;
@@ -39,6 +55,8 @@ type Phase = "connect" | "tls" | "auth" | "bind" | "online" | "closing" | "close
 export class LoadClient {
   /** full JID assigned by the server */
   jid = "";
+  /** XEP-0198 state once enabled or resumed: the resumption id, and the counters (unbounded) */
+  sm: { id?: string; inbound: number; outbound: number; acked: number; resumedH?: number } | undefined;
   private phase: Phase = "connect";
   private socket: net.Socket;
   private readonly parser = new StreamParser();
@@ -90,7 +108,27 @@ export class LoadClient {
 
   /** A one-to-one chat message (RFC 6121 §5.2.2) to a full JID. */
   sendChat(to: string, body: string): void {
-    this.send(`<message type='chat' to='${escapeXml(to)}'><body>${escapeXmlText(body)}</body></message>`);
+    this.sendStanza(`<message type='chat' to='${escapeXml(to)}'><body>${escapeXmlText(body)}</body></message>`);
+  }
+
+  /** One stanza: counted for stream management, with an ack request every ACK_EVERY. */
+  sendStanza(xml: string): void {
+    const sm = this.sm;
+    if (!sm) return this.send(xml);
+    sm.outbound++;
+    this.send(sm.outbound % ACK_EVERY === 0 ? `${xml}<r xmlns='${NS_SM}'/>` : xml);
+  }
+
+  /** Asks the server how many of our stanzas it handled (its <a/> reaches onAck). */
+  requestAck(): void {
+    if (this.sm) this.send(`<r xmlns='${NS_SM}'/>`);
+  }
+
+  /** Drops the TCP connection without closing the stream: the session stays resumable. */
+  drop(): void {
+    if (this.phase === "closed") return;
+    this.phase = "closing";
+    this.socket.destroy();
   }
 
   /** Bytes queued in the socket but not yet written (back-pressure signal). */
@@ -146,12 +184,20 @@ export class LoadClient {
       this.fail(new LoadClientError(`stream-error:${condition}`, `stream error <${condition}/>`));
       return;
     }
-    if (this.phase === "online") this.opts.onStanza?.(el, this);
-    else if (this.waiter) {
+    if (this.phase === "online") {
+      const sm = this.sm;
+      if (sm && el.attrs.xmlns === NS_SM) {
+        if (el.name === "r") this.send(`<a xmlns='${NS_SM}' h='${sm.inbound % 2 ** 32}'/>`);
+        else if (el.name === "a") this.acknowledged(Number(el.attrs.h));
+        return;
+      }
+      if (sm && STANZAS.has(el.name)) sm.inbound++;
+      this.opts.onStanza?.(el, this);
+    } else if (this.waiter) {
       const w = this.waiter;
       this.waiter = undefined;
       w.resolve(el);
-    } else if (this.inbox.length < 16) this.inbox.push(el);
+    } else if (this.inbox.length < INBOX_MAX) this.inbox.push(el);
   }
 
   /** First failure wins: reject the pending step, drop the socket, tell the owner once. */
@@ -164,6 +210,17 @@ export class LoadClient {
     this.waiter = undefined;
     this.socket.destroy();
     if (wasOnline) this.opts.onClose?.(err, this);
+  }
+
+  /** 'h' is the count modulo 2^32: lift it to the unbounded count nearest to ours. */
+  private acknowledged(h: number): void {
+    const sm = this.sm!;
+    if (!Number.isFinite(h)) return;
+    const wrap = 2 ** 32;
+    let upTo = sm.outbound - ((sm.outbound - h) % wrap + wrap) % wrap;
+    if (upTo < sm.acked) upTo = sm.acked;
+    sm.acked = upTo;
+    this.opts.onAck?.(upTo, this);
   }
 
   private next(): Promise<Element> {
@@ -193,9 +250,36 @@ export class LoadClient {
     await this.authenticate(features);
     features = await this.openStream();
     this.phase = "bind";
+    if (this.opts.resume) {
+      await this.resumeSession(this.opts.resume);
+      return this.goOnline();
+    }
     await this.bind(features);
-    if (this.opts.presence !== false) this.send("<presence/>");
+    if (this.opts.streamManagement) await this.enableSm(this.opts.streamManagement === "resume");
+    if (this.opts.presence !== false) this.sendStanza("<presence/>");
+    this.goOnline();
+  }
+
+  /** What came in the same read as the last handshake answer (<resumed/> and the stanzas sent again after it) is handled now. */
+  private goOnline(): void {
     this.phase = "online";
+    for (const el of this.inbox.splice(0)) this.onElement(el);
+  }
+
+  private async enableSm(resume: boolean): Promise<void> {
+    this.send(resume ? `<enable xmlns='${NS_SM}' resume='true'/>` : `<enable xmlns='${NS_SM}'/>`);
+    const answer = await this.next();
+    if (!answer.is("enabled", NS_SM)) throw new LoadClientError("sm", `<enable/> answered with ${truncate(answer.toString())}`);
+    this.sm = { id: answer.attrs.id, inbound: 0, outbound: 0, acked: 0 };
+  }
+
+  private async resumeSession(r: { previd: string; h: number; jid: string }): Promise<void> {
+    this.send(`<resume xmlns='${NS_SM}' h='${r.h % 2 ** 32}' previd='${escapeXml(r.previd)}'/>`);
+    const answer = await this.next();
+    if (!answer.is("resumed", NS_SM)) throw new LoadClientError("sm", `<resume/> answered with ${truncate(answer.toString())}`);
+    this.jid = r.jid;
+    // the counters go on; the server's 'h' tells what it handled of ours (the caller resends the rest)
+    this.sm = { id: r.previd, inbound: r.h, outbound: 0, acked: 0, resumedH: Number(answer.attrs.h) };
   }
 
   /** (Re)start the stream (RFC 6120 §4.3.3): fresh parser state, header, wait for features. */

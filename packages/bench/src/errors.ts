@@ -4,6 +4,7 @@ export type FailureKind =
   | "tls" // STARTTLS not offered or refused, TLS handshake failed
   | "auth" // no usable SASL mechanism, <failure/>, bad server signature
   | "bind" // resource binding or legacy session refused
+  | "sm" // XEP-0198: <enable/> or <resume/> answered with <failed/>
   | "timeout" // the handshake did not finish in time
   | "closed" // the server closed the connection, or sent unparsable XML
   | "aborted" // the caller's AbortSignal fired

@@ -17,7 +17,7 @@ export interface RunOptions {
   handshakeTimeoutMs?: number;
 }
 
-export type StanzaHandlers = Pick<LoadClientOptions, "onStanza" | "onClose">;
+export type StanzaHandlers = Pick<LoadClientOptions, "onStanza" | "onClose" | "streamManagement">;
 
 /** Log user `${prefix}${index}` in on endpoint index mod N, from a source address chosen by index. */
 export function connectUser(target: Target, index: number, run: RunOptions, extra: StanzaHandlers & { timeoutMs?: number } = {}): Promise<LoadClient> {
@@ -37,6 +37,7 @@ export function connectUser(target: Target, index: number, run: RunOptions, extr
     signal: run.signal,
     onStanza: extra.onStanza,
     onClose: extra.onClose,
+    streamManagement: extra.streamManagement,
   });
 }
 

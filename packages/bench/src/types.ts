@@ -48,6 +48,8 @@ export interface ChatSpec {
   rates: number[];
   /** seconds per step */
   stepSeconds: number;
+  /** XEP-0198 on every client: "resume" enables it with resumption (default: off) */
+  streamManagement?: "resume" | "ack";
 }
 
 export type ScenarioSpec = IdleSpec | StormSpec | ChatSpec;

@@ -92,6 +92,12 @@ export async function runCompare(argv: string[]): Promise<number> {
             const result = await runScenario(running.target, spec);
             reps.push(result);
             log(`${scenario} on ${name}: rep ${rep}/${opts.reps} done ${summary(result)}`);
+            if (scenario === "chat" && opts.chatSm) {
+              // Right after, on the same server: noise hits both alike, the ratio is fair.
+              const sm = await runScenario(running.target, { ...spec, streamManagement: "resume" } as ScenarioSpec);
+              ((results.chatSm ??= {})[name] ??= []).push(sm);
+              log(`chat with stream management on ${name}: rep ${rep}/${opts.reps} done ${summary(sm)}`);
+            }
           }
           if (scenario === "chat") {
             latencyRate ??= Math.max(1, Math.round((median(reps.map((r) => (r as ChatResult).saturationPerSecond)) ?? 0) / 2));
@@ -122,12 +128,25 @@ export async function runCompare(argv: string[]): Promise<number> {
   const table = buildTable(results, columns);
   const text = formatTable(table, columns);
   process.stdout.write(`\n${text}\n\nref rate for latency: ${latencyRate ?? "–"} msg/s (half of ${targets[0]}'s median saturation); medians of ${opts.reps} repetitions\n`);
+  for (const line of smRatios(results, columns)) process.stdout.write(`${line}\n`);
 
   const jsonPath = resolve(process.cwd(), opts.jsonPath);
   mkdirSync(dirname(jsonPath), { recursive: true });
   writeFileSync(jsonPath, JSON.stringify({ machine, versions, options: opts, affinity, latencyRatePerSecond: latencyRate, table, results, errors }, null, 2) + "\n");
   process.stdout.write(`wrote ${jsonPath}\n`);
   return errors.length > 0 ? 1 : 0;
+}
+
+/** Per target: chat saturation with XEP-0198 on every client over without (medians, same run). */
+function smRatios(results: RawResults, targets: string[]): string[] {
+  const out: string[] = [];
+  for (const t of targets) {
+    const without = median((results.chat?.[t] ?? []).map((r) => (r as ChatResult).saturationPerSecond));
+    const withSm = median((results.chatSm?.[t] ?? []).map((r) => (r as ChatResult).saturationPerSecond));
+    if (without === null || withSm === null || without === 0) continue;
+    out.push(`stream management on ${t}: ${withSm.toFixed(0)} msg/s with, ${without.toFixed(0)} without: ${(withSm / without).toFixed(2)}×`);
+  }
+  return out;
 }
 
 function summary(r: ScenarioResult): string {

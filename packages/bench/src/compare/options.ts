@@ -20,6 +20,8 @@ export interface CompareOptions {
   chatUsers: number;
   chatRates: number[];
   chatStepSeconds: number;
+  /** each chat repetition is followed by the same with XEP-0198 (resumable) on every client */
+  chatSm: boolean;
   /** core for the servers; the load generator takes loaderCore */
   serverCore: number;
   loaderCore: number;
@@ -35,6 +37,8 @@ export const COMPARE_USAGE = `usage: compare [options]
   --storm-clients N                   (default 1000)     --storm-concurrency N (default 100)
   --chat-users N                      (default 200)      --chat-rates r1,r2,… msg/s (default 1000,2000,4000,8000,16000,32000)
   --chat-step S                       seconds per rate step (default 5)
+  --chat-sm on|off                    after each chat repetition, the same with stream management
+                                      (XEP-0198, resumable) on every client (default on)
   --server-core N --loader-core N     (default 0 and 1)
   --json FILE                         (default results/bench-<date>.json)`;
 
@@ -55,7 +59,7 @@ export function parseCompareOptions(argv: string[], now = new Date()): CompareOp
       args: argv,
       strict: true,
       options: Object.fromEntries(
-        ["scenario", "targets", "reps", "users", "idle-connections", "idle-hold", "storm-clients", "storm-concurrency", "chat-users", "chat-rates", "chat-step", "server-core", "loader-core", "json"].map((k) => [k, { type: "string" as const }]),
+        ["scenario", "targets", "reps", "users", "idle-connections", "idle-hold", "storm-clients", "storm-concurrency", "chat-users", "chat-rates", "chat-step", "chat-sm", "server-core", "loader-core", "json"].map((k) => [k, { type: "string" as const }]),
       ),
     }).values as Record<string, string | undefined>;
   } catch (err) {
@@ -71,6 +75,8 @@ export function parseCompareOptions(argv: string[], now = new Date()): CompareOp
 
   const users = parsed.users === undefined ? undefined : int("users", parsed.users, 0, 2, MAX_CONNECTIONS);
   const rates = (parsed["chat-rates"] ?? "1000,2000,4000,8000,16000,32000").split(",").map((r) => int("chat-rates", r.trim(), 0, 1, 100_000));
+  const chatSm = parsed["chat-sm"] ?? "on";
+  if (chatSm !== "on" && chatSm !== "off") throw new CompareUsageError(`--chat-sm: expected on or off, got "${chatSm}"`);
   const serverCore = int("server-core", parsed["server-core"], 0, 0, 1023);
   const loaderCore = int("loader-core", parsed["loader-core"], 1, 0, 1023);
   if (serverCore === loaderCore) throw new CompareUsageError("--server-core and --loader-core must differ");
@@ -90,6 +96,7 @@ export function parseCompareOptions(argv: string[], now = new Date()): CompareOp
     chatUsers: users ?? int("chat-users", parsed["chat-users"], 200, 2, MAX_CONNECTIONS),
     chatRates: rates.sort((a, b) => a - b),
     chatStepSeconds: int("chat-step", parsed["chat-step"], 5, 1, 120),
+    chatSm: chatSm === "on",
     serverCore,
     loaderCore,
     jsonPath: parsed.json ?? `results/bench-${now.toISOString().slice(0, 19).replace(/:/g, "")}.json`,

@@ -16,7 +16,7 @@ export interface MetricDef {
   label: string;
   /** "higher" or "lower" is better: says how to read a ratio */
   better: "higher" | "lower";
-  scenario: ScenarioName | "latency";
+  scenario: ScenarioName | "latency" | "chatSm";
   pick(result: ScenarioResult): number | undefined;
 }
 
@@ -31,6 +31,7 @@ export const METRICS: MetricDef[] = [
   { id: "stormServerCpuMsPerLogin", label: "storm: server CPU ms per login", better: "lower", scenario: "storm", pick: (r) => storm(r)?.serverCpuMsPerLogin },
   { id: "stormSecondsUntilAllOnline", label: "storm: s until all online", better: "lower", scenario: "storm", pick: (r) => storm(r)?.secondsUntilAllOnline },
   { id: "saturationPerSecond", label: "chat: delivered msg/s at saturation", better: "higher", scenario: "chat", pick: (r) => chat(r)?.saturationPerSecond },
+  { id: "saturationWithSmPerSecond", label: "chat, XEP-0198 on: delivered msg/s at saturation", better: "higher", scenario: "chatSm", pick: (r) => chat(r)?.saturationPerSecond },
   { id: "p99AtHalfReference", label: "chat: p99 latency ms at ref rate", better: "lower", scenario: "latency", pick: (r) => chat(r)?.steps[0]?.latencyMs.p99 },
   { id: "p50AtHalfReference", label: "chat: p50 latency ms at ref rate", better: "lower", scenario: "latency", pick: (r) => chat(r)?.steps[0]?.latencyMs.p50 },
   { id: "kibPerIdleConnection", label: "idle: KiB RSS per connection", better: "lower", scenario: "idle", pick: (r) => { const v = idle(r); return v && v.bytesPerConnection / 1024; } },
@@ -38,7 +39,7 @@ export const METRICS: MetricDef[] = [
 ];
 
 /** results[scenario][target] = one result per repetition */
-export type RawResults = Partial<Record<ScenarioName | "latency", Record<string, ScenarioResult[]>>>;
+export type RawResults = Partial<Record<ScenarioName | "latency" | "chatSm", Record<string, ScenarioResult[]>>>;
 
 export interface TableRow {
   metric: string;

@@ -58,7 +58,7 @@ export async function runChat(target: Target, spec: ChatSpec, run: RunOptions): 
 
   let loggedIn = 0;
   const stopProgress = every(1000, () => log(`chat: logging in, ${loggedIn}/${spec.users}`));
-  const login = await loginMany(target, spec.users, LOGIN_CONCURRENCY, run, { onStanza, onClose, onProgress: (n) => (loggedIn = n) }).finally(stopProgress);
+  const login = await loginMany(target, spec.users, LOGIN_CONCURRENCY, run, { onStanza, onClose, streamManagement: spec.streamManagement, onProgress: (n) => (loggedIn = n) }).finally(stopProgress);
   online = login.clients;
   Object.assign(failures, login.failures);
   const steps: ChatStep[] = [];

@@ -69,6 +69,7 @@ modules:
   mod_vcard: {}
   mod_privacy: {}
   mod_blocking: {}
+  mod_stream_mgmt: {}
 `;
 }
 

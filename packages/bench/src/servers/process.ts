@@ -25,6 +25,8 @@ export interface PinnedProcessOptions {
   core?: number;
   env?: Record<string, string>;
   cwd?: string;
+  /** how much of the output's end to keep (default OUTPUT_TAIL_CHARS) */
+  outputTailChars?: number;
 }
 
 export class PinnedProcess {
@@ -35,9 +37,10 @@ export class PinnedProcess {
   private constructor(
     readonly label: string,
     private readonly child: ChildProcess,
+    tailChars = OUTPUT_TAIL_CHARS,
   ) {
     const keep = (chunk: Buffer) => {
-      this.outputTail = (this.outputTail + chunk.toString("utf8")).slice(-OUTPUT_TAIL_CHARS);
+      this.outputTail = (this.outputTail + chunk.toString("utf8")).slice(-tailChars);
     };
     child.stdout?.on("data", keep);
     child.stderr?.on("data", keep);
@@ -63,7 +66,7 @@ export class PinnedProcess {
       env: { ...process.env, ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    return new PinnedProcess(label, child);
+    return new PinnedProcess(label, child, opts.outputTailChars);
   }
 
   get pid(): number {
@@ -77,6 +80,19 @@ export class PinnedProcess {
 
   get output(): string {
     return this.outputTail;
+  }
+
+  /** kill -9, and wait until it is gone. */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.child.kill("SIGKILL");
+    await this.exited;
+  }
+
+  /** SIGTERM and the exit code, without escalating (a drain that must finish by itself). */
+  async terminate(): Promise<number | null> {
+    if (this.running) this.child.kill("SIGTERM");
+    return this.exited;
   }
 
   /** SIGTERM, then SIGKILL when the process has not exited after graceMs. */

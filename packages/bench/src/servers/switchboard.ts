@@ -28,23 +28,28 @@ export interface SwitchboardNodeOptions {
   dataDir: string;
   role?: "edge";
   env?: Record<string, string>;
+  /** the ports of an earlier start (a restart); free ones otherwise */
+  ports?: { c2s: number; c2sTls: number; http: number };
+  /** how much of its output to keep (PinnedProcess) */
+  outputTailChars?: number;
 }
 
 export interface SwitchboardNode {
   process: PinnedProcess;
   c2sPort: number;
   httpPort: number;
+  ports: { c2s: number; c2sTls: number; http: number };
 }
 
 /** Start one `switchboard start` process and wait until /readyz answers 200. */
 export async function startSwitchboardNode(opts: SwitchboardNodeOptions): Promise<SwitchboardNode> {
-  const [c2sPort, tlsPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+  const [c2sPort, tlsPort, httpPort] = opts.ports ? [opts.ports.c2s, opts.ports.c2sTls, opts.ports.http] : [await freePort(), await freePort(), await freePort()];
   const [cmd, args] = switchboardCommand(opts.role ? ["start", "--role", opts.role] : ["start"]);
   const proc = PinnedProcess.spawn(opts.label, cmd, args, {
     core: opts.core,
     cwd: REPO_ROOT,
+    outputTailChars: opts.outputTailChars,
     env: {
-      ...opts.env,
       SWITCHBOARD_CONFIG: "",
       SWITCHBOARD_DATA_DIR: opts.dataDir,
       SWITCHBOARD_DOMAIN: BENCH_DOMAIN,
@@ -54,9 +59,10 @@ export async function startSwitchboardNode(opts: SwitchboardNodeOptions): Promis
       SWITCHBOARD_HTTP_PORT: String(httpPort),
       SWITCHBOARD_LOG_LEVEL: "warn",
       SWITCHBOARD_LOG_FORMAT: "json",
+      ...opts.env,
     },
   });
-  const node = { process: proc, c2sPort, httpPort };
+  const node = { process: proc, c2sPort, httpPort, ports: { c2s: c2sPort, c2sTls: tlsPort, http: httpPort } };
   await withCleanupOnFailure([() => proc.stop()], () =>
     waitUntil(`${opts.label} /readyz`, proc, 60_000, async () => (await httpStatus(`http://127.0.0.1:${httpPort}/readyz`)) === 200),
   );
