@@ -36,22 +36,37 @@ export function resumptionContract(name: string, open: () => Promise<ResumptionS
       expect(await store.append(rid, B, [entry(4)], 5)).toBe(true);
     });
 
+    it("appends, raises the inbound count and forgets what was acknowledged in one call", async () => {
+      const store = await open();
+      const rid = id();
+      await store.create(record(rid));
+      expect(await store.append(rid, A, [entry(1), entry(2)], 1)).toBe(true);
+      expect(await store.append(rid, A, [entry(3), entry(4)], 7, 2)).toBe(true);
+      expect(await store.append(rid, A, [], 9, 3)).toBe(true); // nothing new: the ack and the count
+      expect(await store.append(rid, B, [], 99, 4)).toBe(false);
+      const claimed = await store.claim(rid, B, "resume");
+      expect(claimed!.queue.map((q) => q.seq)).toEqual([4]);
+      expect({ inbound: claimed!.inbound, outbound: claimed!.outbound }).toEqual({ inbound: 9, outbound: 4 });
+    });
+
     it("keeps a detached session until its deadline, queueing for it up to a bound", async () => {
       const store = await open();
       const rid = id();
       await store.create(record(rid));
       await store.append(rid, A, [entry(1)], 0);
       expect(await store.enqueue(rid, "<message id='x'/>", at, 10)).toBe("gone"); // attached: delivered, not queued
-      expect(await store.detach(rid, A, { until: at + 60_000, inbound: 2, outbound: 3, state: { presence: { available: true } }, unsaved: [entry(2), entry(3)] })).toBe(true);
-      expect(await store.enqueue(rid, "<message id='late'/>", at + 5, 4)).toBe("queued");
-      expect(await store.enqueue(rid, "<message id='late2'/>", at + 6, 4)).toBe("full");
+      expect(await store.detach(rid, A, { until: at + 60_000, inbound: 2, outbound: 3, state: { presence: { available: true } }, unsaved: [entry(2), entry(3)], acked: 1 })).toBe(true);
+      expect(await store.enqueue(rid, "<message id='late'/>", at + 5, 3)).toBe("queued");
+      expect(await store.enqueue(rid, "<message id='late2'/>", at + 6, 3)).toBe("full");
       expect(await store.expired(at + 59_999, 10)).toEqual([]);
       expect(await store.expired(at + 60_000, 10)).toEqual([rid]);
       const claimed = await store.claim(rid, B, "resume");
       expect(claimed!.detachedUntil).toBe(at + 60_000);
+      expect(claimed!.saved).toBe(true); // its owner detached it: nothing it wrote is missing
       expect(claimed!.state).toEqual({ presence: { available: true } });
-      expect(claimed!.queue.map((q) => q.seq)).toEqual([1, 2, 3, 4]);
-      expect(claimed!.queue[3]!.xml).toBe("<message id='late'/>");
+      // 1 was acknowledged before the stream went (its ack had not reached the store yet)
+      expect(claimed!.queue.map((q) => q.seq)).toEqual([2, 3, 4]);
+      expect(claimed!.queue[2]!.xml).toBe("<message id='late'/>");
       expect(await store.expired(at + 60_000, 10)).toEqual([]);
     });
 
@@ -62,6 +77,10 @@ export function resumptionContract(name: string, open: () => Promise<ResumptionS
       expect(await store.claim(rid, B, "expire", at)).toBeUndefined(); // attached: nothing to expire
       expect(await store.orphan(rid, "edge-x", at + 10)).toBe(false); // not that node's
       expect(await store.orphan(rid, "edge-a", at + 10)).toBe(true);
+      // a crash: the store may lag what the dead stream wrote
+      const taken = await store.claim(rid, B, "resume");
+      expect(taken!.saved).toBe(false);
+      expect(await store.detach(rid, B, { until: at + 10, inbound: 0, outbound: 0, state: {}, unsaved: [] })).toBe(true);
       const expiry = { nodeId: "edge-b", sessionId: "expiry:edge-b" };
       expect(await store.claim(rid, expiry, "expire", at + 9)).toBeUndefined(); // not yet
       expect(await store.claim(rid, expiry, "expire", at + 10)).toBeDefined();

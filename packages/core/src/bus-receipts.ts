@@ -17,7 +17,18 @@ type NodeGone = Extract<ControlMessage, { type: "node.gone" }>;
 
 /** Starts the receipt loop; the returned function stops it (with `final`: says goodbye). */
 export function startReceipts(host: Host): (final: boolean) => Promise<void> {
-  const tick = () => {
+  let ticking = false;
+  const tick = async () => {
+    if (ticking) return; // the previous one still waits for a module (a slow Redis): skip this one
+    ticking = true;
+    try {
+      if (host.hooks.has("bus/before-receipts")) await host.hooks.fire("bus/before-receipts", {}).catch((err: unknown) => host.log.warn({ err }, "bus/before-receipts handler failed"));
+      sendReceipts();
+    } finally {
+      ticking = false;
+    }
+  };
+  const sendReceipts = () => {
     for (const r of host.ledger.due()) {
       void host.bus.publish(r.origin, { kind: "receipt", origin: host.nodeId, life: r.life, upTo: r.upTo }).catch(() => {});
     }
@@ -33,7 +44,7 @@ export function startReceipts(host: Host): (final: boolean) => Promise<void> {
       host.log.warn({ pending: Object.fromEntries(host.ledger.pending()) }, "a node does not confirm what it is sent; the oldest unconfirmed stanzas are let go");
     }
   };
-  const timer = setInterval(tick, RECEIPT_MS);
+  const timer = setInterval(() => void tick(), RECEIPT_MS);
   timer.unref();
   const unfollow = host.bus.subscribeControl((message) => {
     if (message.type === "node.gone" && typeof message.node === "string" && message.node !== host.nodeId) {

@@ -105,6 +105,12 @@ export interface CoreEvents {
   "session/orphaned": PurgedSessionEvent;
   /** a detached session's resource was bound by a new stream: the waiting session ends now */
   "session/replaced": PurgedSessionEvent;
+  /**
+   * this node is about to confirm to other nodes what it handled of theirs (bus-ledger.ts):
+   * a module that makes delivered stanzas durable in batches (stream management's queue in
+   * the resumption store) finishes the batch first, so nothing confirmed is lost with this node
+   */
+  "bus/before-receipts": Record<string, never>;
   /** an envelope for a hosted component arrived from another node; its handler returns true */
   "bus/component": ComponentBusEvent;
   /**

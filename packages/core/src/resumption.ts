@@ -73,6 +73,12 @@ export interface ResumptionRecord {
   queue: QueuedStanza[];
   /** bus ids of the stanzas it had in the last SEEN_MS (given by claim; ignored by create) */
   seen?: string[];
+  /**
+   * true when its last stream's owner saved everything at detach; false after a crash (its node
+   * died, or it was taken over while attached), when the store may lag what that stream wrote
+   * by one sync (given by claim; ignored by create)
+   */
+  saved?: boolean;
 }
 
 /** duplicate: the session had that stanza already (same bus id), nothing was added */
@@ -87,6 +93,8 @@ export interface DetachedState {
   state: Record<string, unknown>;
   /** queued stanzas the store does not hold yet (all of them, for a store that is not durable) */
   unsaved: QueuedStanza[];
+  /** the client's last acknowledgement: what it covers is no longer kept */
+  acked?: number;
 }
 
 /**
@@ -102,8 +110,12 @@ export interface ResumptionStore {
   /** true when what append() resolved cannot be lost with this process (the cluster's Redis) */
   readonly durable: boolean;
   create(record: ResumptionRecord): Promise<void>;
-  /** Adds stanzas written (or about to be) by the owner; false when it no longer owns the record. */
-  append(id: string, owner: ResumptionOwner, entries: QueuedStanza[], inbound: number): Promise<boolean>;
+  /**
+   * Adds stanzas written (or about to be) by the owner, raises its inbound count, and with
+   * `ackedUpTo` forgets what the client acknowledged — one call per session per sync (stream
+   * management batches them). False when it no longer owns the record.
+   */
+  append(id: string, owner: ResumptionOwner, entries: QueuedStanza[], inbound: number, ackedUpTo?: number): Promise<boolean>;
   /** Forgets stanzas up to `upTo` (acknowledged by the client); false when not the owner. */
   ack(id: string, owner: ResumptionOwner, upTo: number, inbound: number): Promise<boolean>;
   /**
@@ -159,13 +171,14 @@ export class MemoryResumptionStore implements ResumptionStore {
     this.seen.delete(record.id);
   }
 
-  async append(id: string, owner: ResumptionOwner, entries: QueuedStanza[], inbound: number): Promise<boolean> {
+  async append(id: string, owner: ResumptionOwner, entries: QueuedStanza[], inbound: number, ackedUpTo?: number): Promise<boolean> {
     const r = this.owned(id, owner);
     if (!r) return false;
     this.remember(id, entries, Date.now());
     for (const e of entries) r.queue.push({ ...e });
     if (entries.length > 0) r.outbound = Math.max(r.outbound, entries.at(-1)!.seq);
     r.inbound = Math.max(r.inbound, inbound);
+    if (ackedUpTo !== undefined) r.queue = r.queue.filter((e) => e.seq > ackedUpTo);
     return true;
   }
 
@@ -183,11 +196,13 @@ export class MemoryResumptionStore implements ResumptionStore {
     this.remember(id, detached.unsaved, Date.now());
     for (const e of detached.unsaved) if (!r.queue.some((q) => q.seq === e.seq)) r.queue.push({ ...e });
     r.queue.sort((a, b) => a.seq - b.seq);
+    if (detached.acked !== undefined) r.queue = r.queue.filter((e) => e.seq > detached.acked!);
     r.outbound = Math.max(r.outbound, detached.outbound, r.queue.at(-1)?.seq ?? 0);
     r.inbound = Math.max(r.inbound, detached.inbound);
     r.state = structuredClone(detached.state);
     r.owner = undefined;
     r.detachedUntil = detached.until;
+    r.saved = true;
     return true;
   }
 
@@ -195,6 +210,7 @@ export class MemoryResumptionStore implements ResumptionStore {
     const r = this.records.get(id);
     if (!r || !r.owner || r.owner.nodeId !== deadNode) return false;
     r.owner = undefined;
+    r.saved = false;
     r.detachedUntil = until;
     return true;
   }
@@ -218,9 +234,11 @@ export class MemoryResumptionStore implements ResumptionStore {
     if (mode === "expire" && (r.owner || r.detachedUntil === undefined || r.detachedUntil > now)) return undefined;
     const before: ResumptionRecord = structuredClone(r);
     before.seen = [...(this.seen.get(id) ?? new Map<string, number>())].filter(([, t]) => t > now - SEEN_MS).map(([bid]) => bid);
+    before.saved = r.saved === true;
     r.owner = { ...owner };
     r.sessionId = owner.sessionId;
     r.detachedUntil = undefined;
+    r.saved = false;
     return before;
   }
 

@@ -9,7 +9,8 @@ import { SM_OPTIONS } from "./options.js";
 import { registerProtocol } from "./protocol.js";
 import { registerResume } from "./resume.js";
 import { registerLifecycle } from "./lifecycle.js";
-import { SmAppends, type SmSession } from "./session.js";
+import type { SmSession } from "./session.js";
+import { SmSync } from "./sync.js";
 
 export { NS_SM } from "./counters.js";
 export { SM_OPTIONS, type SmOptions } from "./options.js";
@@ -20,9 +21,13 @@ export const smModule = defineModule({
   options: SM_OPTIONS,
   setup(ctx) {
     const sessions = new WeakMap<LocalSession, SmSession>();
-    const appends = new SmAppends();
-    registerProtocol(ctx, sessions, appends);
-    registerResume(ctx, sessions, appends);
+    const { host } = ctx;
+    const syncs = new SmSync(host.bus.flush ? () => host.bus.flush!() : undefined);
+    registerProtocol(ctx, sessions, syncs);
+    registerResume(ctx, sessions, syncs);
     registerLifecycle(ctx, sessions);
+    // Nothing this node confirms to a sender may be missing from the store (sync.ts).
+    ctx.on("bus/before-receipts", () => syncs.now());
+    ctx.onUnload(() => syncs.stop());
   },
 });

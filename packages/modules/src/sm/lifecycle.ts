@@ -110,6 +110,7 @@ export async function detachSession(host: Host, sessions: SmSessions, sm: SmSess
       outbound: sm.outbound,
       state: host.sessions.exportState(session),
       unsaved: sm.takeUnsaved(),
+      acked: sm.acked,
     });
   } catch (err) {
     // Nowhere to keep it: it ends here, and what it held is routed again (session/closed).

@@ -8,7 +8,8 @@ import { StreamError, x, type Element } from "@switchboard/xml";
 import { newResumptionId, type Host, type LocalSession, type ModuleContext, type Session, type StreamElementContext, type StreamState } from "@switchboard/core";
 import { NS_SM, fromWire, parseH, toWire } from "./counters.js";
 import type { SmOptions } from "./options.js";
-import { SmSession, type SmAppends } from "./session.js";
+import { SmSession } from "./session.js";
+import type { SmSync } from "./sync.js";
 
 /** The stream-managed sessions of this node. */
 export type SmSessions = WeakMap<LocalSession, SmSession>;
@@ -43,7 +44,7 @@ export function handledCountTooHigh(stream: StreamElementContext, h: number, sen
   );
 }
 
-export function registerProtocol(ctx: ModuleContext<SmOptions>, sessions: SmSessions, appends: SmAppends): void {
+export function registerProtocol(ctx: ModuleContext<SmOptions>, sessions: SmSessions, syncs: SmSync): void {
   const { host, options, log } = ctx;
   ctx.streamFeature("postAuth", () => x("sm", { xmlns: NS_SM }));
 
@@ -58,7 +59,7 @@ export function registerProtocol(ctx: ModuleContext<SmOptions>, sessions: SmSess
     const wantsResume = el.attrs.resume === "true" || el.attrs.resume === "1";
     const resumable = wantsResume && options.resumeTimeoutSeconds > 0;
     const id = resumable ? newResumptionId(session.jid) : undefined;
-    const sm = new SmSession(host, session, stream, id, options, log, { inbound: 0, outbound: 0 }, appends);
+    const sm = new SmSession(host, session, stream, id, options, log, { inbound: 0, outbound: 0 }, syncs);
     if (id) {
       try {
         await host.resumption.create({
@@ -82,9 +83,11 @@ export function registerProtocol(ctx: ModuleContext<SmOptions>, sessions: SmSess
     if (!sm) return stream.send(failed("unexpected-request"));
     // What the answer says was handled must not be lost with this process: everything routed
     // so far has reached the bus server, what went to stream-managed sessions here has reached
-    // the resumption store, and so has the count itself, before it is acknowledged.
+    // the resumption store, and so has the count itself (a resumption after a kill -9 must not
+    // answer a lower 'h'), before it is acknowledged. Syncs are shared (sync.ts).
     const handled = sm.inbound;
-    await Promise.all([host.bus.flush?.().catch(() => {}), appends.settled(), sm.saveInbound().catch(() => {})]);
+    if (sm.inboundUnsaved) sm.markDirty();
+    await Promise.all([syncs.busFlushed(), syncs.pending ? syncs.soon() : syncs.settled()]);
     stream.send(sm.answer(handled));
   });
 

@@ -13,12 +13,13 @@ import { stampDelay } from "../offline/storable.js";
 import { NS_SM, fromWire, parseH, toWire } from "./counters.js";
 import type { SmOptions } from "./options.js";
 import { failed, handledCountTooHigh, markResumable, type SmSessions } from "./protocol.js";
-import { SmSession, type Pending, type SmAppends } from "./session.js";
+import { SmSession, type Pending } from "./session.js";
+import type { SmSync } from "./sync.js";
 import { detachSession, endForGood } from "./lifecycle.js";
 
 type TakeOver = { kind: "resumed"; session: Session; record: ResumptionRecord; upTo: number } | { kind: "too-high"; sent: number } | { kind: "gone" };
 
-export function registerResume(ctx: ModuleContext<SmOptions>, sessions: SmSessions, appends: SmAppends): void {
+export function registerResume(ctx: ModuleContext<SmOptions>, sessions: SmSessions, syncs: SmSync): void {
   const { host, options, log } = ctx;
   ctx.streamElement({ states: ["authenticated"], xmlns: NS_SM, name: "resume" }, async (stream, el) => {
     const previd = el.attrs.previd ?? "";
@@ -33,8 +34,8 @@ export function registerResume(ctx: ModuleContext<SmOptions>, sessions: SmSessio
     await stream.resumeSession(async (connection) => {
       await handOverLocal(jid);
       // Once stanzas can reach the session they are numbered and held until <resumed/> is out.
-      outcome = await takeOver(host, log, previd, jid, h, connection, (session, record, upTo) => {
-        sm = new SmSession(host, session, stream, previd, options, log, { inbound: record.inbound, outbound: record.outbound, acked: upTo, seen: record.seen, holding: true }, appends);
+      outcome = await takeOver(host, log, previd, jid, h, connection, options.maxUnacked, (session, record, upTo) => {
+        sm = new SmSession(host, session, stream, previd, options, log, { inbound: record.inbound, outbound: record.outbound, acked: upTo, seen: record.seen, holding: true }, syncs);
         sessions.set(session, sm);
       });
       return outcome.kind === "resumed" ? outcome.session : undefined;
@@ -79,6 +80,7 @@ async function takeOver(
   jid: Jid,
   h: number,
   connection: SessionConnection,
+  maxUnacked: number,
   onAdopted: (session: Session, record: ResumptionRecord, upTo: number) => void,
 ): Promise<TakeOver> {
   const sessionId = host.sessions.newId();
@@ -95,7 +97,11 @@ async function takeOver(
   }
   await closeOldStream(host, record);
   const floor = record.queue.length > 0 ? record.queue[0]!.seq - 1 : record.outbound;
-  const upTo = fromWire(h, record.outbound, floor);
+  // After a crash the store may lag what the dead stream wrote by one sync (sync.ts): the client
+  // can have handled more than the record knows was sent, up to what a stream may leave
+  // unacknowledged. A session its own edge detached was saved whole: no slack.
+  const slack = record.saved ? 0 : maxUnacked;
+  const upTo = fromWire(h, record.outbound + slack, floor);
   if (upTo === undefined) {
     // §6: the client claims stanzas that were never sent; the session cannot go on.
     await endForGood(host, log, record);
@@ -103,6 +109,8 @@ async function takeOver(
   }
   // `record` is as it was before the claim: its sessionId is the registry entry's.
   const claimed = record;
+  // numbering goes on after what the client has, when that is more than the record knew
+  if (upTo > record.outbound) record.outbound = upTo;
   const session = await host.sessions.adopt({ jid: record.jid, sessionId: record.sessionId }, jid, record.state, connection, sessionId, (s) => onAdopted(s, claimed, upTo));
   if (!session) {
     // The registry no longer has it (it ended meanwhile): what it held goes where it would have.

@@ -4,16 +4,17 @@
  * what must outlive the edge is written to the resumption store:
  *
  * - with a durable store (the cluster's Redis), stanzas for the client are written to the socket
- *   at once and appended to the store in one batch per tick (no Redis round trip per stanza). A
- *   stanza from another node stays in its sender's ledger for longer than that append takes
- *   (core bus-ledger.ts), and the <r/> of a local sender is answered only once the appends in
- *   flight finished (SmAppends), so what a sender was told is handled survives a kill -9 here;
+ *   at once; they, the client's acknowledgements and its handled count reach the store in one
+ *   call per session per sync (sync.ts: no Redis round trip per stanza), before this node
+ *   confirms them to their senders and before an <a/> counts them, so what a sender was told is
+ *   handled survives a kill -9 here;
  * - with the embedded store everything is saved when the stream goes away.
  */
 import { x, type Element } from "@switchboard/xml";
 import { SEEN_MS, busIdOf, type Host, type Logger, type QueuedStanza, type ResumptionOwner, type Session, type StreamElementContext } from "@switchboard/core";
 import { NS_SM, toWire } from "./counters.js";
 import type { SmOptions } from "./options.js";
+import type { SmSync } from "./sync.js";
 
 export interface Pending {
   seq: number;
@@ -23,22 +24,6 @@ export interface Pending {
   xml?: string;
   /** bus id, when it came over the bus */
   bid?: string;
-}
-
-/** The appends in flight on this node, which an <a/> for a sender waits for (protocol.ts). */
-export class SmAppends {
-  private readonly inFlight = new Set<Promise<void>>();
-
-  track(p: Promise<void>): void {
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
-  }
-
-  /** Resolves when every append started so far has finished (or failed). */
-  settled(): Promise<void> {
-    if (this.inFlight.size === 0) return Promise.resolve();
-    return Promise.allSettled([...this.inFlight]).then(() => undefined);
-  }
 }
 
 export class SmSession {
@@ -52,11 +37,12 @@ export class SmSession {
   acked: number;
   /** written or waiting to be, not acknowledged, in order */
   readonly queue: Pending[] = [];
-  /** waiting for the store before the socket (durable store only) */
+  /** written, not in the store yet (durable store only) */
   private unsaved: Pending[] = [];
+  /** an acknowledgement the store has not had yet */
+  private ackedUnsaved: number | undefined;
   /** written while the store could not be reached: saved at detach */
   private readonly unsavedAfterFailure: Pending[] = [];
-  private flushScheduled = false;
   private lastRequested: number;
   private ackTimer?: NodeJS.Timeout;
   private ackWaiters: Array<() => void> = [];
@@ -89,7 +75,7 @@ export class SmSession {
     readonly options: SmOptions,
     readonly log: Logger,
     start: { inbound: number; outbound: number; acked?: number; seen?: string[]; holding?: boolean },
-    private readonly appends?: SmAppends,
+    private readonly syncs?: SmSync,
   ) {
     const now = Date.now();
     for (const bid of start.seen ?? []) this.seen.set(bid, now);
@@ -133,7 +119,7 @@ export class SmSession {
     this.queue.push(entry);
     if (this.durable) {
       this.unsaved.push(entry);
-      this.scheduleFlush();
+      this.syncs?.mark(this);
     }
     if (this.holding) return "queued";
     // The stanza is written when this filter returns: an <r/> goes after it.
@@ -163,24 +149,18 @@ export class SmSession {
     return true;
   }
 
-  /** One append per tick for everything written meanwhile. */
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    const done = new Promise<void>((resolve) => setImmediate(() => void this.flush().finally(resolve)));
-    this.appends?.track(done);
-  }
-
-  private async flush(): Promise<void> {
-    this.flushScheduled = false;
+  /** The store gets what it does not have yet, in one call (SmSync decides when). */
+  async sync(): Promise<void> {
+    if (!this.live || !this.durable) return;
     const batch = this.unsaved;
-    if (batch.length === 0) return;
-    this.unsaved = [];
-    const entries = batch.map(toQueued);
-    let owned = true;
+    const acked = this.ackedUnsaved;
     const inbound = this.inbound;
+    if (batch.length === 0 && acked === undefined && inbound <= this.savedInbound) return;
+    this.unsaved = [];
+    this.ackedUnsaved = undefined;
+    let owned = true;
     try {
-      owned = await this.host.resumption.append(this.id!, this.owner, entries, inbound);
+      owned = await this.host.resumption.append(this.id!, this.owner, batch.map(toQueued), inbound, acked);
       this.savedInbound = Math.max(this.savedInbound, inbound);
     } catch (err) {
       // Redis away: the stanzas stay in memory and are saved with the session if its stream
@@ -192,6 +172,16 @@ export class SmSession {
       // Resumed elsewhere meanwhile: the new holder's queue does not have these; route them to it.
       for (const p of batch) await this.host.router.route(p.el).catch(() => {});
     }
+  }
+
+  /** Whether the store lacks the handled count an <a/> would state now (see protocol.ts). */
+  get inboundUnsaved(): boolean {
+    return this.durable && this.inbound > this.savedInbound;
+  }
+
+  /** Marks the session for the next sync. */
+  markDirty(): void {
+    this.syncs?.mark(this);
   }
 
   /** Stanzas that came while the stream was going away (see `detaching`). */
@@ -236,11 +226,9 @@ export class SmSession {
       this.ackTimer = undefined;
     }
     if (this.durable) {
-      const inbound = this.inbound;
-      void this.host.resumption.ack(this.id!, this.owner, upTo, inbound).then(
-        () => (this.savedInbound = Math.max(this.savedInbound, inbound)),
-        (err: unknown) => this.log.debug({ err }, "stream management: could not record an acknowledgement"),
-      );
+      // with the next sync (an acknowledgement the store misses only costs a copy on resumption)
+      this.ackedUnsaved = upTo;
+      this.syncs?.mark(this);
     }
     if (this.queue.length === 0) for (const wake of this.ackWaiters.splice(0)) wake();
   }
@@ -256,18 +244,6 @@ export class SmSession {
         resolve();
       });
     });
-  }
-
-  /**
-   * Before an <a/> tells the client how many of its stanzas were handled, the store learns it
-   * too: a resumption after this node died must not answer with a lower 'h' than the client was
-   * told (it would have dropped those stanzas from its queue and numbers on from there).
-   */
-  async saveInbound(): Promise<void> {
-    if (!this.durable || this.inbound <= this.savedInbound) return;
-    const inbound = this.inbound;
-    await this.host.resumption.ack(this.id!, this.owner, this.acked, inbound);
-    this.savedInbound = Math.max(this.savedInbound, inbound);
   }
 
   /** <a h/> answering the client's <r/>: stanzas handled so far. */

@@ -51,9 +51,9 @@ export class RedisResumptionStore implements ResumptionStore {
     if (record.queue.length > 0) await this.redis.rpush(k.queue, ...record.queue.map(encode));
   }
 
-  async append(id: string, owner: ResumptionOwner, entries: QueuedStanza[], inbound: number): Promise<boolean> {
+  async append(id: string, owner: ResumptionOwner, entries: QueuedStanza[], inbound: number, ackedUpTo?: number): Promise<boolean> {
     const k = this.keys(id);
-    return (await this.redis.switchboardSmAppend(k.meta, k.queue, k.seen, owner.nodeId, owner.sessionId, inbound, Date.now(), ...entries.map(encode))) === 1;
+    return (await this.redis.switchboardSmAppend(k.meta, k.queue, k.seen, owner.nodeId, owner.sessionId, inbound, Date.now(), ackedUpTo ?? -1, ...entries.map(encode))) === 1;
   }
 
   async ack(id: string, owner: ResumptionOwner, upTo: number, inbound: number): Promise<boolean> {
@@ -63,7 +63,7 @@ export class RedisResumptionStore implements ResumptionStore {
 
   async detach(id: string, owner: ResumptionOwner, d: DetachedState): Promise<boolean> {
     const k = this.keys(id);
-    const ok = (await this.redis.switchboardSmDetach(k.meta, k.queue, k.seen, owner.nodeId, owner.sessionId, d.until, d.inbound, d.outbound, JSON.stringify(d.state), Date.now(), ...d.unsaved.map(encode))) === 1;
+    const ok = (await this.redis.switchboardSmDetach(k.meta, k.queue, k.seen, owner.nodeId, owner.sessionId, d.until, d.inbound, d.outbound, JSON.stringify(d.state), Date.now(), d.acked ?? -1, ...d.unsaved.map(encode))) === 1;
     if (ok) await this.redis.zadd(this.detachedIndex, d.until, id);
     return ok;
   }
@@ -103,6 +103,7 @@ export class RedisResumptionStore implements ResumptionStore {
       detachedUntil: meta.detachedUntil ? Number(meta.detachedUntil) : undefined,
       queue: queue.map(decode).filter((e): e is QueuedStanza => e !== undefined),
       seen,
+      saved: meta.saved === "1",
     };
   }
 

@@ -5,7 +5,7 @@
  * index is a global sorted set, written by separate commands after the script (another slot).
  *
  * Meta fields: jid, sessionId, ownerNode, ownerSession ("" while detached), inbound, outbound,
- * state (JSON), detachedUntil ("" while attached). Queue entries: JSON {seq, xml, at[, bid]}.
+ * state (JSON), detachedUntil ("" while attached), saved ("1" once its owner detached it). Queue entries: JSON {seq, xml, at[, bid]}.
  */
 import type { Redis } from "ioredis";
 import { SEEN_MS } from "@switchboard/core";
@@ -26,45 +26,51 @@ local function push(raw, now)
 end
 local function trim(now)
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - ${SEEN_MS})
+end
+local function drop(upTo)
+  while true do
+    local head = redis.call('LINDEX', KEYS[2], 0)
+    if not head or cjson.decode(head).seq > upTo then break end
+    redis.call('LPOP', KEYS[2])
+  end
 end`;
 
-/** ARGV ownerNode, ownerSession, inbound, now, entry JSON…: 1 appended, 0 not the owner. */
+/** ARGV ownerNode, ownerSession, inbound, now, ackedUpTo (-1: none), entry JSON…: 1 done, 0 not the owner. */
 const APPEND = `${OWNED}
 if not owned() then return 0 end
 local now = tonumber(ARGV[4])
 local last = 0
-for i = 5, #ARGV do last = push(ARGV[i], now) end
-trim(now)
+for i = 6, #ARGV do last = push(ARGV[i], now) end
+if #ARGV >= 6 then trim(now) end
 raise('outbound', last)
 raise('inbound', tonumber(ARGV[3]))
+local upTo = tonumber(ARGV[5])
+if upTo >= 0 then drop(upTo) end
 return 1`;
 
 /** ARGV ownerNode, ownerSession, upTo, inbound: drops acknowledged entries. */
 const ACK = `${OWNED}
 if not owned() then return 0 end
-local upTo = tonumber(ARGV[3])
-while true do
-  local head = redis.call('LINDEX', KEYS[2], 0)
-  if not head or cjson.decode(head).seq > upTo then break end
-  redis.call('LPOP', KEYS[2])
-end
+drop(tonumber(ARGV[3]))
 raise('inbound', tonumber(ARGV[4]))
 return 1`;
 
-/** ARGV ownerNode, ownerSession, until, inbound, outbound, state, now, unsaved entry JSON…. */
+/** ARGV ownerNode, ownerSession, until, inbound, outbound, state, now, acked (-1: none), unsaved entry JSON…. */
 const DETACH = `${OWNED}
 if not owned() then return 0 end
 local now = tonumber(ARGV[7])
-for i = 8, #ARGV do raise('outbound', push(ARGV[i], now)) end
+for i = 9, #ARGV do raise('outbound', push(ARGV[i], now)) end
+local acked = tonumber(ARGV[8])
+if acked >= 0 then drop(acked) end
 raise('inbound', tonumber(ARGV[4]))
 raise('outbound', tonumber(ARGV[5]))
-redis.call('HSET', KEYS[1], 'state', ARGV[6], 'ownerNode', '', 'ownerSession', '', 'detachedUntil', ARGV[3])
+redis.call('HSET', KEYS[1], 'state', ARGV[6], 'ownerNode', '', 'ownerSession', '', 'detachedUntil', ARGV[3], 'saved', '1')
 return 1`;
 
 /** ARGV deadNode, until: a dead node's session waits for a resumption like a detached one. */
 const ORPHAN = `
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HGET', KEYS[1], 'ownerNode') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'ownerNode', '', 'ownerSession', '', 'detachedUntil', ARGV[2])
+redis.call('HSET', KEYS[1], 'ownerNode', '', 'ownerSession', '', 'detachedUntil', ARGV[2], 'saved', '')
 return 1`;
 
 /**
@@ -97,7 +103,7 @@ if ARGV[3] == 'expire' and (owner ~= '' or untilAt == '' or tonumber(untilAt) > 
 local meta = redis.call('HGETALL', KEYS[1])
 local queue = redis.call('LRANGE', KEYS[2], 0, -1)
 local seen = redis.call('ZRANGEBYSCORE', KEYS[3], tonumber(ARGV[4]) - ${SEEN_MS}, '+inf')
-redis.call('HSET', KEYS[1], 'ownerNode', ARGV[1], 'ownerSession', ARGV[2], 'sessionId', ARGV[2], 'detachedUntil', '')
+redis.call('HSET', KEYS[1], 'ownerNode', ARGV[1], 'ownerSession', ARGV[2], 'sessionId', ARGV[2], 'detachedUntil', '', 'saved', '')
 return { meta, queue, seen }`;
 
 const SCRIPTS = {
@@ -110,9 +116,9 @@ const SCRIPTS = {
 } as const;
 
 export interface ResumptionCommands {
-  switchboardSmAppend(meta: string, queue: string, seen: string, node: string, session: string, inbound: number, now: number, ...entries: string[]): Promise<number>;
+  switchboardSmAppend(meta: string, queue: string, seen: string, node: string, session: string, inbound: number, now: number, ackedUpTo: number, ...entries: string[]): Promise<number>;
   switchboardSmAck(meta: string, queue: string, node: string, session: string, upTo: number, inbound: number): Promise<number>;
-  switchboardSmDetach(meta: string, queue: string, seen: string, node: string, session: string, until: number, inbound: number, outbound: number, state: string, now: number, ...entries: string[]): Promise<number>;
+  switchboardSmDetach(meta: string, queue: string, seen: string, node: string, session: string, until: number, inbound: number, outbound: number, state: string, now: number, acked: number, ...entries: string[]): Promise<number>;
   switchboardSmOrphan(meta: string, deadNode: string, until: number): Promise<number>;
   switchboardSmEnqueue(meta: string, queue: string, seen: string, xml: string, at: number, max: number, bid: string): Promise<string>;
   switchboardSmClaim(meta: string, queue: string, seen: string, node: string, session: string, mode: string, now: number): Promise<[string[], string[], string[]] | null>;

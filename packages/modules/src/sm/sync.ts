@@ -1,0 +1,106 @@
+/**
+ * How stream management's state reaches a durable resumption store (the cluster's Redis) without
+ * a Redis call per stanza: every session with something new — stanzas written to its client,
+ * an acknowledgement from it, stanzas it sent that were handled — is marked dirty, and dirty
+ * sessions are synced together, one store call per session for all of it:
+ *
+ * - before this node confirms to other nodes what it handled of theirs (`bus/before-receipts`,
+ *   every 200 ms): a sender keeps a stanza until then, so one that reached a client here but not
+ *   the store yet is routed again if this node dies;
+ * - within SOON_MS when an <r/> from a client waits for its <a/> (the answer may only count what
+ *   survives a kill -9 here, including what its stanzas became for local stream-managed
+ *   recipients);
+ * - at the latest MAX_DELAY_MS after a session became dirty.
+ */
+import type { SmSession } from "./session.js";
+
+const SOON_MS = 10;
+const MAX_DELAY_MS = 200;
+
+export class SmSync {
+  private readonly dirty = new Set<SmSession>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private soonTimer: NodeJS.Timeout | undefined;
+  private soonWaiters: Array<() => void> = [];
+  private lateTimer: NodeJS.Timeout | undefined;
+  private busCurrent: Promise<void> | undefined;
+  private busNext: Promise<void> | undefined;
+
+  constructor(private readonly flushBus?: () => Promise<void>) {}
+
+  /** `sm` has something the store does not. */
+  mark(sm: SmSession): void {
+    this.dirty.add(sm);
+    if (!this.lateTimer) {
+      this.lateTimer = setTimeout(() => void this.now(), MAX_DELAY_MS);
+      this.lateTimer.unref();
+    }
+  }
+
+  /** Syncs every dirty session now; resolves once those calls and the earlier ones finished. */
+  now(): Promise<void> {
+    clearTimeout(this.lateTimer);
+    this.lateTimer = undefined;
+    const batch = [...this.dirty];
+    this.dirty.clear();
+    for (const sm of batch) this.track(sm.sync());
+    return this.settled();
+  }
+
+  /** Resolves after a sync started within SOON_MS (shared by everyone asking meanwhile). */
+  soon(): Promise<void> {
+    const done = new Promise<void>((resolve) => this.soonWaiters.push(resolve));
+    if (!this.soonTimer) {
+      this.soonTimer = setTimeout(() => {
+        this.soonTimer = undefined;
+        const waiters = this.soonWaiters.splice(0);
+        void this.now().then(() => {
+          for (const wake of waiters) wake();
+        });
+      }, SOON_MS);
+    }
+    return done;
+  }
+
+  /** some session waits for a sync */
+  get pending(): boolean {
+    return this.dirty.size > 0;
+  }
+
+  /** Resolves when every sync started so far has finished (or failed). */
+  settled(): Promise<void> {
+    if (this.inFlight.size === 0) return Promise.resolve();
+    return Promise.allSettled([...this.inFlight]).then(() => undefined);
+  }
+
+  /**
+   * The bus server has everything published so far: one flush in flight at a time, and callers
+   * that come while one is in flight share the next one (it must start after their publishes).
+   */
+  busFlushed(): Promise<void> {
+    if (!this.flushBus) return Promise.resolve();
+    if (this.busNext) return this.busNext;
+    const run = () => this.flushBus!().catch(() => {});
+    if (!this.busCurrent) {
+      this.busCurrent = run().finally(() => (this.busCurrent = undefined));
+      return this.busCurrent;
+    }
+    this.busNext = this.busCurrent.then(() => {
+      this.busNext = undefined;
+      this.busCurrent = run().finally(() => (this.busCurrent = undefined));
+      return this.busCurrent;
+    });
+    return this.busNext;
+  }
+
+  private track(p: Promise<void>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  stop(): void {
+    clearTimeout(this.lateTimer);
+    clearTimeout(this.soonTimer);
+    for (const wake of this.soonWaiters.splice(0)) wake();
+  }
+}
