@@ -157,6 +157,9 @@ export function runCommand(command: string, args: string[], opts: { env?: Record
       if (code === 0) resolve(out);
       else reject(new ServerStartError(`${command} ${args.join(" ")} exited with ${code ?? signal}:\n${out.slice(-4000)}`));
     });
+    // A command that exits without reading its input (openssl) makes the write fail with EPIPE:
+    // its exit code says what happened, not an unhandled stream error.
+    child.stdin.on("error", () => {});
     child.stdin.end(opts.input ?? "");
   });
 }
