@@ -87,7 +87,7 @@ export function registerProtocol(ctx: ModuleContext<SmOptions>, sessions: SmSess
     // answer a lower 'h'), before it is acknowledged. Syncs are shared (sync.ts).
     const handled = sm.inbound;
     if (sm.inboundUnsaved) sm.markDirty();
-    await Promise.all([syncs.busFlushed(), syncs.pending ? syncs.soon() : syncs.settled()]);
+    if (host.resumption.durable) await syncs.soon();
     stream.send(sm.answer(handled));
   });
 

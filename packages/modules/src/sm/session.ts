@@ -65,7 +65,10 @@ export class SmSession {
    * bus ids of stanzas this session had lately (core bus-ledger.ts): a copy routed again by a
    * sender whose receipt was lost with a dead node is dropped, not written twice
    */
-  private readonly seen = new Map<string, number>();
+  private seen = new Set<string>();
+  /** the previous generation of `seen` (each lasts core SEEN_MS) */
+  private seenBefore = new Set<string>();
+  private seenSince = Date.now();
 
   constructor(
     readonly host: Host,
@@ -78,7 +81,8 @@ export class SmSession {
     private readonly syncs?: SmSync,
   ) {
     const now = Date.now();
-    for (const bid of start.seen ?? []) this.seen.set(bid, now);
+    for (const bid of start.seen ?? []) this.seen.add(bid);
+    this.seenSince = now;
     this.inbound = start.inbound;
     this.savedInbound = start.inbound;
     this.outbound = start.outbound;
@@ -122,8 +126,7 @@ export class SmSession {
       this.syncs?.mark(this);
     }
     if (this.holding) return "queued";
-    // The stanza is written when this filter returns: an <r/> goes after it.
-    queueMicrotask(() => this.afterWrite());
+    this.afterWrite();
     return el;
   }
 
@@ -142,10 +145,17 @@ export class SmSession {
 
   /** Records a bus id; false when the session had it already. */
   firstTime(bid: string): boolean {
-    if (this.seen.has(bid)) return false;
-    const now = Date.now();
-    this.seen.set(bid, now);
-    if (this.seen.size % 256 === 0) for (const [old, at] of this.seen) if (at <= now - SEEN_MS) this.seen.delete(old);
+    if (this.seen.has(bid) || this.seenBefore.has(bid)) return false;
+    this.seen.add(bid);
+    // Two generations of SEEN_MS each: an id is remembered for SEEN_MS at least, with no sweep.
+    if (this.seen.size % 64 === 0) {
+      const now = Date.now();
+      if (now - this.seenSince >= SEEN_MS) {
+        this.seenBefore = this.seen;
+        this.seen = new Set();
+        this.seenSince = now;
+      }
+    }
     return true;
   }
 
@@ -197,9 +207,18 @@ export class SmSession {
     return all.map(toQueued);
   }
 
-  /** §4: ask for an ack every ackEvery stanzas, and after ackAfterSeconds of unacked output. */
+  /**
+   * §4: ask for an ack every ackEvery stanzas, and after ackAfterSeconds of unacked output. The
+   * stanza is written when the filter returns, so a due <r/> goes in a microtask (one per
+   * ackEvery stanzas, not one per stanza).
+   */
   private afterWrite(): void {
-    if (this.outbound - this.lastRequested >= this.options.ackEvery) this.requestAck();
+    if (this.outbound - this.lastRequested >= this.options.ackEvery) {
+      this.lastRequested = this.outbound;
+      queueMicrotask(() => {
+        if (this.live) this.requestAck();
+      });
+    }
     if (!this.ackTimer && this.queue.length > 0) {
       this.ackTimer = setTimeout(() => {
         this.ackTimer = undefined;

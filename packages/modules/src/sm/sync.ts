@@ -9,7 +9,7 @@
  *   the store yet is routed again if this node dies;
  * - within SOON_MS when an <r/> from a client waits for its <a/> (the answer may only count what
  *   survives a kill -9 here, including what its stanzas became for local stream-managed
- *   recipients);
+ *   recipients), together with one bus flush for all of them;
  * - at the latest MAX_DELAY_MS after a session became dirty.
  */
 import type { SmSession } from "./session.js";
@@ -47,14 +47,17 @@ export class SmSync {
     return this.settled();
   }
 
-  /** Resolves after a sync started within SOON_MS (shared by everyone asking meanwhile). */
+  /**
+   * Resolves after a sync and a bus flush started within SOON_MS, shared by everyone asking
+   * meanwhile: what an <a/> counts is then in the store and at the bus server.
+   */
   soon(): Promise<void> {
     const done = new Promise<void>((resolve) => this.soonWaiters.push(resolve));
     if (!this.soonTimer) {
       this.soonTimer = setTimeout(() => {
         this.soonTimer = undefined;
         const waiters = this.soonWaiters.splice(0);
-        void this.now().then(() => {
+        void Promise.all([this.now(), this.busFlushed()]).then(() => {
           for (const wake of waiters) wake();
         });
       }, SOON_MS);
