@@ -53,7 +53,9 @@ export class RedisResumptionStore implements ResumptionStore {
 
   async append(id: string, owner: ResumptionOwner, entries: QueuedStanza[], inbound: number, ackedUpTo?: number): Promise<boolean> {
     const k = this.keys(id);
-    return (await this.redis.switchboardSmAppend(k.meta, k.queue, k.seen, owner.nodeId, owner.sessionId, inbound, Date.now(), ackedUpTo ?? -1, ...entries.map(encode))) === 1;
+    const args: Array<string | number> = [];
+    for (const e of entries) args.push(e.seq, e.bid ?? "", encode(e));
+    return (await this.redis.switchboardSmAppend(k.meta, k.queue, k.seen, owner.nodeId, owner.sessionId, inbound, Date.now(), ackedUpTo ?? -1, ...args)) === 1;
   }
 
   async ack(id: string, owner: ResumptionOwner, upTo: number, inbound: number): Promise<boolean> {

@@ -35,15 +35,29 @@ local function drop(upTo)
   end
 end`;
 
-/** ARGV ownerNode, ownerSession, inbound, now, ackedUpTo (-1: none), entry JSON…: 1 done, 0 not the owner. */
+/**
+ * ARGV ownerNode, ownerSession, inbound, now, ackedUpTo (-1: none), then per entry: seq, bus id
+ * ("" for none), entry JSON. 1 done, 0 not the owner. The hot one (a call per session per sync):
+ * one HMGET, one RPUSH and at most one ZADD for the batch, no JSON decoding.
+ */
 const APPEND = `${OWNED}
-if not owned() then return 0 end
+local m = redis.call('HMGET', KEYS[1], 'ownerNode', 'ownerSession', 'outbound', 'inbound')
+if m[1] ~= ARGV[1] or m[2] ~= ARGV[2] then return 0 end
 local now = tonumber(ARGV[4])
-local last = 0
-for i = 6, #ARGV do last = push(ARGV[i], now) end
-if #ARGV >= 6 then trim(now) end
-raise('outbound', last)
-raise('inbound', tonumber(ARGV[3]))
+local raws, seen, last = {}, {}, 0
+for i = 6, #ARGV, 3 do
+  last = tonumber(ARGV[i])
+  if ARGV[i + 1] ~= '' then seen[#seen + 1] = now; seen[#seen + 1] = ARGV[i + 1] end
+  raws[#raws + 1] = ARGV[i + 2]
+end
+if #raws > 0 then
+  redis.call('RPUSH', KEYS[2], unpack(raws))
+  if #seen > 0 then redis.call('ZADD', KEYS[3], unpack(seen)) end
+  trim(now)
+end
+local inbound = tonumber(ARGV[3])
+if last > tonumber(m[3] or '0') then redis.call('HSET', KEYS[1], 'outbound', last) end
+if inbound > tonumber(m[4] or '0') then redis.call('HSET', KEYS[1], 'inbound', inbound) end
 local upTo = tonumber(ARGV[5])
 if upTo >= 0 then drop(upTo) end
 return 1`;
@@ -116,7 +130,7 @@ const SCRIPTS = {
 } as const;
 
 export interface ResumptionCommands {
-  switchboardSmAppend(meta: string, queue: string, seen: string, node: string, session: string, inbound: number, now: number, ackedUpTo: number, ...entries: string[]): Promise<number>;
+  switchboardSmAppend(meta: string, queue: string, seen: string, node: string, session: string, inbound: number, now: number, ackedUpTo: number, ...entries: Array<string | number>): Promise<number>;
   switchboardSmAck(meta: string, queue: string, node: string, session: string, upTo: number, inbound: number): Promise<number>;
   switchboardSmDetach(meta: string, queue: string, seen: string, node: string, session: string, until: number, inbound: number, outbound: number, state: string, now: number, acked: number, ...entries: string[]): Promise<number>;
   switchboardSmOrphan(meta: string, deadNode: string, until: number): Promise<number>;
