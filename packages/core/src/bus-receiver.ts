@@ -1,8 +1,9 @@
 /**
  * What a node does with an envelope other nodes addressed to it, by kind (ports.ts): a stanza
  * goes to the stream it names, an order to that stream, a component envelope to the component's
- * handlers, a receipt to the ledger of what this node sent (bus-ledger.ts). A kind this node does not know is logged and dropped — never re-routed, so an
- * envelope of a newer version cannot loop between nodes.
+ * handlers, a receipt to the ledger of what this node sent (bus-ledger.ts). A kind this node
+ * does not know is logged and dropped — never re-routed, so an envelope of a newer version
+ * cannot loop between nodes.
  */
 import { StreamError, parseFrame, bareOf } from "@switchboard/xml";
 import type { Host } from "./host.js";

@@ -40,4 +40,10 @@ describe("compare options", () => {
     expect(() => parseCompareOptions(["--server-core", "1"])).toThrow(/differ/);
     expect(parseCompareOptions(["--users", "300", "--scenario", "chat"])).toMatchObject({ scenarios: ["chat"], chatUsers: 300, idleConnections: 300 });
   });
+
+  it("runs chat with stream management too unless --chat-sm off, and names a bad value", () => {
+    expect(parseCompareOptions([]).chatSm).toBe(true);
+    expect(parseCompareOptions(["--chat-sm", "off"]).chatSm).toBe(false);
+    expect(() => parseCompareOptions(["--chat-sm", "yes"])).toThrow(/--chat-sm: expected on or off, got "yes"/);
+  });
 });

@@ -23,8 +23,6 @@ export class SmSync {
   private soonTimer: NodeJS.Timeout | undefined;
   private soonWaiters: Array<() => void> = [];
   private lateTimer: NodeJS.Timeout | undefined;
-  private busCurrent: Promise<void> | undefined;
-  private busNext: Promise<void> | undefined;
 
   constructor(private readonly flushBus?: () => Promise<void>) {}
 
@@ -57,7 +55,7 @@ export class SmSync {
       this.soonTimer = setTimeout(() => {
         this.soonTimer = undefined;
         const waiters = this.soonWaiters.splice(0);
-        void Promise.all([this.now(), this.busFlushed()]).then(() => {
+        void Promise.all([this.now(), this.flushBus?.().catch(() => {})]).then(() => {
           for (const wake of waiters) wake();
         });
       }, SOON_MS);
@@ -65,35 +63,10 @@ export class SmSync {
     return done;
   }
 
-  /** some session waits for a sync */
-  get pending(): boolean {
-    return this.dirty.size > 0;
-  }
-
   /** Resolves when every sync started so far has finished (or failed). */
   settled(): Promise<void> {
     if (this.inFlight.size === 0) return Promise.resolve();
     return Promise.allSettled([...this.inFlight]).then(() => undefined);
-  }
-
-  /**
-   * The bus server has everything published so far: one flush in flight at a time, and callers
-   * that come while one is in flight share the next one (it must start after their publishes).
-   */
-  busFlushed(): Promise<void> {
-    if (!this.flushBus) return Promise.resolve();
-    if (this.busNext) return this.busNext;
-    const run = () => this.flushBus!().catch(() => {});
-    if (!this.busCurrent) {
-      this.busCurrent = run().finally(() => (this.busCurrent = undefined));
-      return this.busCurrent;
-    }
-    this.busNext = this.busCurrent.then(() => {
-      this.busNext = undefined;
-      this.busCurrent = run().finally(() => (this.busCurrent = undefined));
-      return this.busCurrent;
-    });
-    return this.busNext;
   }
 
   private track(p: Promise<void>): void {
