@@ -143,6 +143,8 @@ describe("NatsStanzaBus on the shared server", () => {
     await Promise.all([a.flush(), b.flush()]);
     const invalidate = notice({ type: "registry.invalidate", origin: "edge-a", bares: ["u@example.com"] });
     await a.publishControl(invalidate);
+    // two connections publishing: NATS orders per connection only, so the second goes once the first arrived
+    await eventually(() => atA.length === 1 && atB.length === 1, "the first notice reaches both nodes");
     await b.publishControl(notice({ type: "ping", origin: "edge-b" }));
     await eventually(() => atA.length === 2 && atB.length === 2, "notices reach both nodes");
     expect(atA).toEqual([invalidate, { type: "ping", origin: "edge-b" }]);

@@ -15,11 +15,12 @@ export const HEADER_SESSION = "sb-session";
 export const HEADER_ACTION = "sb-action";
 export const HEADER_COMPONENT = "sb-component";
 export const HEADER_SHARD = "sb-shard";
-/** delivery receipts (core bus-ledger.ts): who numbered a stanza, in which life, its number */
+/** delivery receipts (core bus-ledger.ts): whose receipt, for which life, up to which number */
 export const HEADER_ORIGIN = "sb-origin";
 export const HEADER_LIFE = "sb-life";
 export const HEADER_SEQ = "sb-seq";
-export const HEADER_ID = "sb-id";
+/** a stanza's numbering in one header, "origin life seq id" (fewer header entries per stanza) */
+export const HEADER_STAMP = "sb-stamp";
 const RESERVED_PREFIX = "sb-";
 
 const NODE_ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -108,12 +109,7 @@ export function encodeEnvelope(env: BusEnvelope): EncodedEnvelope {
     case "stanza":
       put(HEADER_TO, env.to);
       put(HEADER_SESSION, env.sessionId);
-      if (env.stamp) {
-        put(HEADER_ORIGIN, env.stamp.origin);
-        put(HEADER_LIFE, env.stamp.life);
-        put(HEADER_SEQ, String(env.stamp.seq));
-        put(HEADER_ID, env.stamp.id);
-      }
+      if (env.stamp) put(HEADER_STAMP, `${env.stamp.origin} ${env.stamp.life} ${env.stamp.seq} ${env.stamp.id}`);
       payload = env.xml;
       break;
     case "receipt":
@@ -164,11 +160,10 @@ export function decodeEnvelope(data: Uint8Array, hdrs: MsgHdrs | undefined): Bus
   switch (kind) {
     case "stanza": {
       env = { kind, to: get(HEADER_TO), sessionId: get(HEADER_SESSION), xml: decoder.decode(data) };
-      const seq = Number(get(HEADER_SEQ));
       // COMPAT: a node of the previous version numbers nothing (and gets no receipts).
-      if (get(HEADER_ORIGIN) && get(HEADER_LIFE) && get(HEADER_ID) && Number.isSafeInteger(seq) && seq > 0) {
-        env.stamp = { origin: get(HEADER_ORIGIN), life: get(HEADER_LIFE), seq, id: get(HEADER_ID) };
-      }
+      const [origin, life, rawSeq, id, extraField] = get(HEADER_STAMP).split(" ");
+      const seq = Number(rawSeq);
+      if (origin && life && id && extraField === undefined && Number.isSafeInteger(seq) && seq > 0) env.stamp = { origin, life, seq, id };
       break;
     }
     case "receipt": {
