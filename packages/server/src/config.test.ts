@@ -97,6 +97,11 @@ describe("loadConfig", () => {
     expect(loadConfig({ env: { SWITCHBOARD_C2S_PORT: "", SWITCHBOARD_REDIS_URL: " " } }).c2s.port).toBe(5222);
   });
 
+  it("gives stream management its defaults, overridable by SWITCHBOARD_SM_*", () => {
+    expect(defaultConfig().sm).toMatchObject({ ackEvery: 5, ackAfterSeconds: 30, resumeTimeoutSeconds: 300, maxQueue: 500, maxUnacked: 5000 });
+    expect(loadConfig({ env: { SWITCHBOARD_SM_RESUME_TIMEOUT_SECONDS: "0" } }).sm.resumeTimeoutSeconds).toBe(0);
+  });
+
   it("accepts port 0 (pick a free port)", () => {
     expect(loadConfig({ env: { SWITCHBOARD_C2S_PORT: "0" } }).c2s.port).toBe(0);
   });
@@ -122,6 +127,12 @@ describe("loadConfig", () => {
     ["SWITCHBOARD_REDIS_URL", "http://x", "redisUrl"],
     ["SWITCHBOARD_NATS_URL", "nats://a,redis://b", "natsUrl"],
     ["SWITCHBOARD_BIND", "not an address", "bind"],
+    ["SWITCHBOARD_SM_RESUME_TIMEOUT_SECONDS", "-1", "sm.resumeTimeoutSeconds"],
+    ["SWITCHBOARD_SM_RESUME_TIMEOUT_SECONDS", "86401", "sm.resumeTimeoutSeconds"],
+    ["SWITCHBOARD_SM_ACK_EVERY", "0", "sm.ackEvery"],
+    ["SWITCHBOARD_SM_ACK_AFTER_SECONDS", "soon", "sm.ackAfterSeconds"],
+    ["SWITCHBOARD_SM_MAX_QUEUE", "0", "sm.maxQueue"],
+    ["SWITCHBOARD_SM_MAX_UNACKED", "1e9", "sm.maxUnacked"],
   ])("rejects %s=%s", (variable, value, key) => {
     const err = loadError(() => loadConfig({ env: { [variable]: value } }));
     expect(err.key).toBe(key);
