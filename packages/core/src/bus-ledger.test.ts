@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseFrame } from "@switchboard/xml";
-import { BusLedger, MAX_PER_NODE, RETAIN_MS, busIdOf, tagBusId } from "./bus-ledger.js";
+import { BusLedger, MAX_PER_NODE, PIN_MAX_MS, RETAIN_MS, busIdOf, busStampOf, tagBusId } from "./bus-ledger.js";
 import type { StanzaEnvelope } from "./ports.js";
 
 const env = (n: number): StanzaEnvelope => ({ kind: "stanza", to: "bob@x/1", sessionId: "s1", xml: `<message id='m${n}'/>` });
@@ -97,10 +97,50 @@ describe("BusLedger, receiver side", () => {
     expect(l.final()).toEqual([{ origin: "b", life: "L2", upTo: 1 }]);
   });
 
-  it("tags elements with their bus identity", () => {
+  it("tags elements with their bus identity, and the hop's numbering when given", () => {
     const el = parseFrame("<message/>");
     expect(busIdOf(el)).toBeUndefined();
     tagBusId(el, "L.b.1");
     expect(busIdOf(el)).toBe("L.b.1");
+    expect(busStampOf(el)).toBeUndefined();
+    const stamp = { origin: "b", life: "L1", seq: 4, id: "L.b.1" };
+    tagBusId(el, "L.b.1", stamp);
+    expect(busStampOf(el)).toBe(stamp);
+  });
+
+  it("holds receipts back below a pinned stanza until it is unpinned, in due() and final()", () => {
+    const { l } = ledger();
+    const s = (seq: number) => ({ origin: "b", life: "L1", seq, id: `i${seq}` });
+    l.handled(s(1));
+    expect(l.pin(s(2))).toBe(true);
+    l.handled(s(2));
+    l.handled(s(3));
+    l.due();
+    expect(l.due()).toEqual([{ origin: "b", life: "L1", upTo: 1 }]);
+    expect(l.final()).toEqual([{ origin: "b", life: "L1", upTo: 1 }]);
+    expect(l.pinnedCount()).toBe(1);
+    l.unpin(s(2));
+    expect(l.due()).toEqual([{ origin: "b", life: "L1", upTo: 3 }]);
+    expect(l.pinnedCount()).toBe(0);
+    // a receipt covers 3 already: too late to pin it
+    expect(l.pin(s(3))).toBe(false);
+    // a pin for another life of the sender does not touch this one's
+    l.unpin({ origin: "b", life: "L0", seq: 9, id: "z" });
+    expect(l.pin(s(4))).toBe(true);
+    l.unpin({ ...s(4), life: "L0" });
+    expect(l.pinnedCount()).toBe(1);
+  });
+
+  it("drops a pin older than PIN_MAX_MS, so a forgotten one cannot stop receipts", () => {
+    const { l, now } = ledger();
+    const s = (seq: number) => ({ origin: "b", life: "L1", seq, id: `i${seq}` });
+    l.pin(s(1));
+    l.handled(s(1));
+    l.handled(s(2));
+    l.due();
+    expect(l.due()).toEqual([]);
+    now.t += PIN_MAX_MS;
+    expect(l.due()).toEqual([{ origin: "b", life: "L1", upTo: 2 }]);
+    expect(l.pinnedCount()).toBe(0);
   });
 });

@@ -14,6 +14,10 @@
  * - a stanza for a stream-management session on a node presumed dead but not purged yet is held
  *   the same way instead of falling back to offline storage, so a resumption gets it.
  *
+ * A receiver may also hold back its receipt for a stanza (`pin`) until it is safe some other way:
+ * stream management keeps a stanza its client acknowledges quickly out of the resumption store
+ * altogether, and the sender's copy is what protects it until then (modules/sm/session.ts).
+ *
  * A stanza routed again may reach a session that had it already (the gone node handled it but
  * had not confirmed it yet): every numbered stanza carries an id that stays the same when it is
  * routed again (`busIdOf`), which stream management uses to drop the second copy.
@@ -28,6 +32,8 @@ import type { StanzaEnvelope } from "./ports.js";
 
 export const RECEIPT_MS = 200;
 /** how long an unconfirmed stanza is kept for a node (a dead node is purged within ~6 s) */
+/** a pin older than this no longer holds receipts back (one a module forgot to take out) */
+export const PIN_MAX_MS = 10_000;
 export const RETAIN_MS = 30_000;
 /** at most this many unconfirmed stanzas per destination; older ones are let go */
 export const MAX_PER_NODE = 100_000;
@@ -41,15 +47,24 @@ export interface EnvelopeStamp {
   id: string;
 }
 
-const busIds = new WeakMap<Element, string>();
+/** a stanza's bus identity: the hop's whole numbering when it just came over the bus (one map, not two) */
+const busIds = new WeakMap<Element, string | EnvelopeStamp>();
 
 /** The bus identity of a stanza that came over the bus (or is being routed again), if any. */
 export function busIdOf(el: Element): string | undefined {
-  return busIds.get(el);
+  const tag = busIds.get(el);
+  return typeof tag === "object" ? tag.id : tag;
 }
 
-export function tagBusId(el: Element, id: string): void {
-  busIds.set(el, id);
+/** `stamp`: the numbering of the hop it just came by (its id is `id`), when it came over the bus to this node. */
+export function tagBusId(el: Element, id: string, stamp?: EnvelopeStamp): void {
+  busIds.set(el, stamp?.id === id ? stamp : id);
+}
+
+/** The numbering of the bus hop that brought a stanza here (a receiver may `pin` it), if any. */
+export function busStampOf(el: Element): EnvelopeStamp | undefined {
+  const tag = busIds.get(el);
+  return typeof tag === "object" ? tag : undefined;
 }
 
 export interface LedgerEntry {
@@ -85,6 +100,8 @@ interface Inbound {
   lagged: number;
   /** the last value reported */
   reported: number;
+  /** numbers whose receipt is held back (seq → since when), see pin() */
+  pinned: Map<number, number>;
 }
 
 export class BusLedger {
@@ -208,30 +225,73 @@ export class BusLedger {
 
   /** A numbered stanza from another node was handled here. */
   handled(stamp: EnvelopeStamp): void {
-    let state = this.inbound.get(stamp.origin);
-    if (!state || state.life !== stamp.life) {
-      state = { life: stamp.life, seq: 0, lagged: 0, reported: 0 };
-      this.inbound.set(stamp.origin, state);
-    }
+    const state = this.stateOf(stamp);
     if (stamp.seq > state.seq) state.seq = stamp.seq;
   }
 
-  /** The receipts due now (each reports what was handled one tick ago). */
+  private stateOf(stamp: EnvelopeStamp): Inbound {
+    let state = this.inbound.get(stamp.origin);
+    if (!state || state.life !== stamp.life) {
+      state = { life: stamp.life, seq: 0, lagged: 0, reported: 0, pinned: new Map() };
+      this.inbound.set(stamp.origin, state);
+    }
+    return state;
+  }
+
+  /**
+   * Holds back the receipt for a stanza being handled here (before handled() is called for it)
+   * until unpin(): its sender keeps it meanwhile, and routes it again if this node dies. False
+   * when too late: a receipt already covers it.
+   */
+  pin(stamp: EnvelopeStamp): boolean {
+    const state = this.stateOf(stamp);
+    if (stamp.seq <= state.reported) return false;
+    state.pinned.set(stamp.seq, this.now());
+    return true;
+  }
+
+  /** The stanza is safe without its sender's copy (or gone for good): receipts may cover it. */
+  unpin(stamp: EnvelopeStamp): void {
+    const state = this.inbound.get(stamp.origin);
+    if (state?.life === stamp.life) state.pinned.delete(stamp.seq);
+  }
+
+  /** stanzas whose receipt is held back (metrics, tests) */
+  pinnedCount(): number {
+    let n = 0;
+    for (const state of this.inbound.values()) n += state.pinned.size;
+    return n;
+  }
+
+  /** The receipts due now (each reports what was handled one tick ago, and nothing pinned). */
   due(): Receipt[] {
     const out: Receipt[] = [];
     for (const [origin, state] of this.inbound) {
-      if (state.lagged > state.reported) {
-        out.push({ origin, life: state.life, upTo: state.lagged });
-        state.reported = state.lagged;
+      const upTo = this.below(state, state.lagged);
+      if (upTo > state.reported) {
+        out.push({ origin, life: state.life, upTo });
+        state.reported = upTo;
       }
       state.lagged = state.seq;
     }
     return out;
   }
 
-  /** Exact receipts for everything handled (at stop, once nothing more arrives). */
+  /** Exact receipts for everything handled and not pinned (at stop, once nothing more arrives). */
   final(): Receipt[] {
-    return [...this.inbound].map(([origin, s]) => ({ origin, life: s.life, upTo: s.seq }));
+    return [...this.inbound].map(([origin, s]) => ({ origin, life: s.life, upTo: this.below(s, s.seq) }));
+  }
+
+  /** `upTo`, lowered below the oldest live pin; pins past PIN_MAX_MS are dropped. */
+  private below(state: Inbound, upTo: number): number {
+    if (state.pinned.size === 0) return upTo;
+    const stale = this.now() - PIN_MAX_MS;
+    let lowest = upTo;
+    for (const [seq, at] of state.pinned) {
+      if (at <= stale) state.pinned.delete(seq);
+      else if (seq - 1 < lowest) lowest = seq - 1;
+    }
+    return lowest;
   }
 
   private compact(box: Outbox): void {

@@ -26,4 +26,4 @@ export * from "./routes.js";
 export * from "./options.js";
 export * from "./invalidated-cache.js";
 export * from "./resumption.js";
-export { BusLedger, busIdOf, tagBusId, RECEIPT_MS, RETAIN_MS, type EnvelopeStamp, type LedgerEntry, type Receipt } from "./bus-ledger.js";
+export { BusLedger, busIdOf, busStampOf, tagBusId, RECEIPT_MS, RETAIN_MS, PIN_MAX_MS, type EnvelopeStamp, type LedgerEntry, type Receipt } from "./bus-ledger.js";
