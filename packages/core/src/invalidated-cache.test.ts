@@ -43,6 +43,18 @@ describe("InvalidatedCache", () => {
     expect(cache.peek("a")).toBeUndefined();
   });
 
+  it("past its bound, spares an entry read since it was placed once, and drops one never read", async () => {
+    const cache = new InvalidatedCache({ load: async (k: string) => k, maxEntries: 3 });
+    for (const k of ["a", "b", "c"]) await cache.get(k);
+    expect(cache.peek("a")).toBe("a"); // a is the oldest, but read
+    await cache.get("d"); // b goes: the oldest never read
+    expect([cache.peek("b"), cache.peek("a"), cache.peek("c"), cache.peek("d")]).toEqual([undefined, "a", "c", "d"]);
+    // every entry read: each gets one second chance, then the oldest goes anyway
+    await cache.get("e");
+    expect(cache.size).toBe(3);
+    expect(cache.peek("e")).toBe("e");
+  });
+
   it("follows invalidation notices on the bus, ignoring malformed ones", async () => {
     const bus = new MemoryStanzaBus();
     let loads = 0;

@@ -24,6 +24,8 @@ export interface InvalidatedCacheOptions<V> {
 interface Entry<V> {
   value: V;
   at: number;
+  /** read since it was last (re)placed: spared once by eviction (second chance) */
+  used: boolean;
 }
 
 export class InvalidatedCache<V> {
@@ -42,16 +44,19 @@ export class InvalidatedCache<V> {
     this.now = opts.now ?? Date.now;
   }
 
-  /** The cached value, if fresh (and marks it recently used); lets a hot path stay synchronous. */
+  /**
+   * The cached value, if fresh (and marks it used); lets a hot path stay synchronous. A read
+   * only sets a flag: moving the entry to the young end on every read cost the hot path a map
+   * delete and insert per stanza, so eviction gives used entries a second chance instead.
+   */
   peek(key: string): V | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
-    if (this.now() - entry.at >= this.ttlMs) {
+    if (this.ttlMs !== Infinity && this.now() - entry.at >= this.ttlMs) {
       this.entries.delete(key);
       return undefined;
     }
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    entry.used = true;
     return entry.value;
   }
 
@@ -119,10 +124,14 @@ export class InvalidatedCache<V> {
 
   private remember(key: string, value: V): void {
     this.entries.delete(key);
-    this.entries.set(key, { value, at: this.now() });
-    if (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
+    this.entries.set(key, { value, at: this.now(), used: false });
+    // the oldest entry not read since it was placed goes; read ones move to the young end once
+    while (this.entries.size > this.maxEntries) {
+      const [oldestKey, oldest] = this.entries.entries().next().value as [string, Entry<V>];
+      this.entries.delete(oldestKey);
+      if (!oldest.used && oldestKey !== key) break;
+      oldest.used = false; // spared once (the new entry always)
+      this.entries.set(oldestKey, oldest);
     }
   }
 }
