@@ -3,12 +3,14 @@
  * edges must not cost a Redis round trip per stanza. Counted on Redis itself (INFO stats of a
  * redis-server used by nothing else), so nothing in the test can hide a call. With resumable
  * stream management the unacknowledged queue is kept in Redis: appended once per tick for all
- * that was written in it, after the write, never one call per stanza.
+ * that was written in it, after the write, never one call per stanza — and a stanza the client
+ * acknowledges soon is never written there at all (its sender's edge keeps it meanwhile).
  */
-import type { InProcessMetrics } from "@switchboard/core";
+import { jidOfResumptionId, type AppendBatch, type InProcessMetrics, type ResumptionOwner } from "@switchboard/core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { connect, xml, type TestClient } from "../support/client.js";
+import { RawConnection } from "../support/raw.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 let ts: TestServer;
@@ -88,4 +90,40 @@ it("with resumable stream management, appends the unacknowledged queue once per 
   const delivered = dave.received.filter((el) => (el.getChildText("body") ?? "").startsWith("s")).length;
   expect(delivered).toBe(MESSAGES);
   expect(calls).toBeLessThan(MESSAGES / 2);
+});
+
+it("a stanza its client acknowledges soon never reaches Redis; one left unacknowledged is stored, and only then confirmed to its sender's edge", async () => {
+  const [sender, receiver] = [ts.nodes[0]!.host, ts.nodes[1]!.host];
+  await ts.addUser("erin");
+  // a receiver that acknowledges only what the test says (it never answers the server's <r/>)
+  const erin = await RawConnection.open(ts.nodes[1]!.ports.c2s);
+  await erin.login("erin", "secret", "e");
+  erin.write("<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
+  await erin.waitFor(/<enabled [^>]*\/>/);
+  const store = receiver.resumption;
+  const original = store.append.bind(store);
+  const written: string[] = [];
+  const remembered: string[] = [];
+  store.append = (id: string, owner: ResumptionOwner, batch: AppendBatch) => {
+    if (jidOfResumptionId(id)?.bare === "erin@localhost") {
+      for (const e of batch.entries) written.push(/<body>([^<]*)</.exec(e.xml)?.[1] ?? e.xml);
+      remembered.push(...(batch.seen ?? []));
+    }
+    return original(id, owner, batch);
+  };
+  try {
+    for (let i = 1; i <= 8; i++) await carol.send(xml("message", { to: "erin@localhost/e", type: "chat" }, xml("body", {}, `q${i}`)));
+    await erin.waitFor(/<body>q8<\/body>/, 10_000);
+    erin.write("<a xmlns='urn:xmpp:sm:3' h='5'/>"); // q1–q5 handled at once, q6–q8 not
+    // the sender's edge keeps what the receiver did not confirm — q6–q8 until they are stored
+    // (session.ts DEFER_MS), then nothing
+    await expect.poll(() => sender.ledger.pending().get(receiver.nodeId) ?? 0, { timeout: 10_000, interval: 50 }).toBe(0);
+    expect(written).toEqual(["q6", "q7", "q8"]);
+    // q1–q5 are only remembered by bus id, so a copy routed again after a crash is dropped
+    expect(remembered).toHaveLength(5);
+    expect(receiver.ledger.pinnedCount()).toBe(0);
+  } finally {
+    store.append = original;
+    erin.close();
+  }
 });

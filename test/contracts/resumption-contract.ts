@@ -24,36 +24,51 @@ export function resumptionContract(name: string, open: () => Promise<ResumptionS
       const store = await open();
       const rid = id();
       await store.create(record(rid));
-      expect(await store.append(rid, A, [entry(1), entry(2), entry(3)], 4)).toBe(true);
-      expect(await store.append(rid, B, [entry(9)], 0)).toBe(false);
+      expect(await store.append(rid, A, { entries: [entry(1), entry(2), entry(3)], outbound: 0, inbound: 4 })).toBe(true);
+      expect(await store.append(rid, B, { entries: [entry(9)], outbound: 0, inbound: 0 })).toBe(false);
       expect(await store.ack(rid, A, 1, 5)).toBe(true);
       const claimed = await store.claim(rid, B, "resume");
       expect(claimed).toMatchObject({ id: rid, jid: "alice@example.com/phone", owner: A, sessionId: "s1", inbound: 5, outbound: 3 });
       expect(claimed!.queue.map((q) => q.seq)).toEqual([2, 3]);
       expect(claimed!.queue[0]).toEqual(entry(2));
       // the old owner can no longer write; the new one can
-      expect(await store.append(rid, A, [entry(4)], 5)).toBe(false);
-      expect(await store.append(rid, B, [entry(4)], 5)).toBe(true);
+      expect(await store.append(rid, A, { entries: [entry(4)], outbound: 0, inbound: 5 })).toBe(false);
+      expect(await store.append(rid, B, { entries: [entry(4)], outbound: 0, inbound: 5 })).toBe(true);
     });
 
     it("appends, raises the inbound count and forgets what was acknowledged in one call", async () => {
       const store = await open();
       const rid = id();
       await store.create(record(rid));
-      expect(await store.append(rid, A, [entry(1), entry(2)], 1)).toBe(true);
-      expect(await store.append(rid, A, [entry(3), entry(4)], 7, 2)).toBe(true);
-      expect(await store.append(rid, A, [], 9, 3)).toBe(true); // nothing new: the ack and the count
-      expect(await store.append(rid, B, [], 99, 4)).toBe(false);
+      expect(await store.append(rid, A, { entries: [entry(1), entry(2)], outbound: 0, inbound: 1 })).toBe(true);
+      expect(await store.append(rid, A, { entries: [entry(3), entry(4)], outbound: 0, inbound: 7, ackedUpTo: 2 })).toBe(true);
+      expect(await store.append(rid, A, { entries: [], outbound: 0, inbound: 9, ackedUpTo: 3 })).toBe(true); // nothing new: the ack and the count
+      expect(await store.append(rid, B, { entries: [], outbound: 0, inbound: 99, ackedUpTo: 4 })).toBe(false);
       const claimed = await store.claim(rid, B, "resume");
       expect(claimed!.queue.map((q) => q.seq)).toEqual([4]);
       expect({ inbound: claimed!.inbound, outbound: claimed!.outbound }).toEqual({ inbound: 9, outbound: 4 });
+    });
+
+    it("raises the outbound count past stanzas it never stored, and remembers the bus ids of those acknowledged", async () => {
+      const store = await open();
+      const rid = id();
+      await store.create(record(rid));
+      // 1–3 were written and acknowledged before a sync: only their count and bus ids arrive
+      expect(await store.append(rid, A, { entries: [], seen: ["L.b.1", "L.b.3"], outbound: 3, inbound: 2 })).toBe(true);
+      expect(await store.append(rid, A, { entries: [entry(5)], outbound: 6, inbound: 1 })).toBe(true);
+      expect(await store.append(rid, A, { entries: [], outbound: 4, inbound: 2 })).toBe(true); // counts only rise
+      expect(await store.append(rid, B, { entries: [], outbound: 99, inbound: 99 })).toBe(false);
+      const claimed = await store.claim(rid, B, "resume");
+      expect({ inbound: claimed!.inbound, outbound: claimed!.outbound }).toEqual({ inbound: 2, outbound: 6 });
+      expect(claimed!.queue.map((q) => q.seq)).toEqual([5]);
+      expect([...(claimed!.seen ?? [])].sort()).toEqual(["L.b.1", "L.b.3"]);
     });
 
     it("keeps a detached session until its deadline, queueing for it up to a bound", async () => {
       const store = await open();
       const rid = id();
       await store.create(record(rid));
-      await store.append(rid, A, [entry(1)], 0);
+      await store.append(rid, A, { entries: [entry(1)], outbound: 0, inbound: 0 });
       expect(await store.enqueue(rid, "<message id='x'/>", at, 10)).toBe("gone"); // attached: delivered, not queued
       expect(await store.detach(rid, A, { until: at + 60_000, inbound: 2, outbound: 3, state: { presence: { available: true } }, unsaved: [entry(2), entry(3)], acked: 1 })).toBe(true);
       expect(await store.enqueue(rid, "<message id='late'/>", at + 5, 3)).toBe("queued");
@@ -94,7 +109,7 @@ export function resumptionContract(name: string, open: () => Promise<ResumptionS
       const store = await open();
       const rid = id();
       await store.create(record(rid));
-      await store.append(rid, A, [{ ...entry(1), bid: "L.b.1" }, { ...entry(2), bid: "L.b.2" }], 0);
+      await store.append(rid, A, { entries: [{ ...entry(1), bid: "L.b.1" }, { ...entry(2), bid: "L.b.2" }], outbound: 0, inbound: 0 });
       await store.ack(rid, A, 2, 0); // both acknowledged: out of the queue, still remembered
       await store.detach(rid, A, { until: Date.now() + 60_000, inbound: 0, outbound: 2, state: {}, unsaved: [{ ...entry(3), bid: "L.b.3" }] });
       expect(await store.enqueue(rid, "<message id='m1'/>", Date.now(), 10, "L.b.1")).toBe("duplicate");

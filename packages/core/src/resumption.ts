@@ -79,6 +79,11 @@ export interface ResumptionRecord {
    * by one sync (given by claim; ignored by create)
    */
   saved?: boolean;
+  /**
+   * the outbound count when its stream went (detach) or its node died (orphan), given by claim:
+   * queued stanzas numbered above it were queued while detached and never written to the client
+   */
+  written?: number;
 }
 
 /** duplicate: the session had that stanza already (same bus id), nothing was added */
@@ -106,18 +111,38 @@ export type ClaimMode = "resume" | "expire";
 /** Owners whose session id starts with this are expiries in progress. */
 export const EXPIRY_OWNER = "expiry:";
 
+/** What one sync brings to a session's stored record (stream management: one call per session). */
+export interface AppendBatch {
+  /** stanzas written to the client and not acknowledged yet, in order */
+  entries: QueuedStanza[];
+  /**
+   * bus ids of stanzas the client acknowledged before they were ever stored: not queued, only
+   * remembered, so a copy their sender routes again after a crash here is dropped
+   */
+  seen?: string[];
+  /** the number of the last stanza written to the client (the stored count only rises) */
+  outbound: number;
+  /** stanzas from the client handled (the stored count only rises) */
+  inbound: number;
+  /** queued stanzas up to this one are forgotten (the client acknowledged them) */
+  ackedUpTo?: number;
+}
+
 export interface ResumptionStore {
   /** true when what append() resolved cannot be lost with this process (the cluster's Redis) */
   readonly durable: boolean;
   create(record: ResumptionRecord): Promise<void>;
   /**
-   * Adds stanzas written (or about to be) by the owner, raises its inbound count, and with
-   * `ackedUpTo` forgets what the client acknowledged — one call per session per sync (stream
-   * management batches them). False when it no longer owns the record.
+   * Adds stanzas written (or about to be) by the owner, raises its counts, and with `ackedUpTo`
+   * forgets what the client acknowledged — one call per session per sync (stream management
+   * batches them). False when it no longer owns the record.
    */
-  append(id: string, owner: ResumptionOwner, entries: QueuedStanza[], inbound: number, ackedUpTo?: number): Promise<boolean>;
-  /** Forgets stanzas up to `upTo` (acknowledged by the client); false when not the owner. */
-  ack(id: string, owner: ResumptionOwner, upTo: number, inbound: number): Promise<boolean>;
+  append(id: string, owner: ResumptionOwner, batch: AppendBatch): Promise<boolean>;
+  /**
+   * Forgets stanzas up to `upTo` (acknowledged by the client), and with `outbound` sets that
+   * count (a resumption numbered the queue again); false when not the owner.
+   */
+  ack(id: string, owner: ResumptionOwner, upTo: number, inbound: number, outbound?: number): Promise<boolean>;
   /**
    * The owner's stream is gone: the record is kept, with the given final counters and state,
    * until `detached.until`, its unsaved stanzas added; false when not the owner.
@@ -171,22 +196,27 @@ export class MemoryResumptionStore implements ResumptionStore {
     this.seen.delete(record.id);
   }
 
-  async append(id: string, owner: ResumptionOwner, entries: QueuedStanza[], inbound: number, ackedUpTo?: number): Promise<boolean> {
+  async append(id: string, owner: ResumptionOwner, batch: AppendBatch): Promise<boolean> {
     const r = this.owned(id, owner);
     if (!r) return false;
-    this.remember(id, entries, Date.now());
-    for (const e of entries) r.queue.push({ ...e });
-    if (entries.length > 0) r.outbound = Math.max(r.outbound, entries.at(-1)!.seq);
-    r.inbound = Math.max(r.inbound, inbound);
-    if (ackedUpTo !== undefined) r.queue = r.queue.filter((e) => e.seq > ackedUpTo);
+    const now = Date.now();
+    this.remember(id, batch.entries, now);
+    const seen = this.seen.get(id)!;
+    for (const bid of batch.seen ?? []) seen.set(bid, now);
+    for (const e of batch.entries) r.queue.push({ ...e });
+    r.outbound = Math.max(r.outbound, batch.outbound, batch.entries.at(-1)?.seq ?? 0);
+    r.inbound = Math.max(r.inbound, batch.inbound);
+    const upTo = batch.ackedUpTo;
+    if (upTo !== undefined) r.queue = r.queue.filter((e) => e.seq > upTo);
     return true;
   }
 
-  async ack(id: string, owner: ResumptionOwner, upTo: number, inbound: number): Promise<boolean> {
+  async ack(id: string, owner: ResumptionOwner, upTo: number, inbound: number, outbound?: number): Promise<boolean> {
     const r = this.owned(id, owner);
     if (!r) return false;
     r.queue = r.queue.filter((e) => e.seq > upTo);
     r.inbound = Math.max(r.inbound, inbound);
+    if (outbound !== undefined) r.outbound = outbound;
     return true;
   }
 
@@ -203,6 +233,7 @@ export class MemoryResumptionStore implements ResumptionStore {
     r.owner = undefined;
     r.detachedUntil = detached.until;
     r.saved = true;
+    r.written = r.outbound;
     return true;
   }
 
@@ -211,6 +242,7 @@ export class MemoryResumptionStore implements ResumptionStore {
     if (!r || !r.owner || r.owner.nodeId !== deadNode) return false;
     r.owner = undefined;
     r.saved = false;
+    r.written = r.outbound;
     r.detachedUntil = until;
     return true;
   }

@@ -39,6 +39,7 @@ export function registerLifecycle(ctx: ModuleContext<SmOptions>, sessions: SmSes
     sessions.delete(session);
     sm.stop();
     await reroute(host, log, [...sm.queue.map((p) => p.el), ...sm.takeLate()]);
+    sm.releasePins();
     if (sm.id) await host.resumption.delete(sm.id).catch(() => {});
   });
 
@@ -49,6 +50,7 @@ export function registerLifecycle(ctx: ModuleContext<SmOptions>, sessions: SmSes
     sessions.delete(session);
     sm.stop();
     for (const entry of sm.takeUnsaved()) await host.router.route(parseFrame(entry.xml)).catch(() => {});
+    sm.releasePins();
     for (const el of sm.takeLate()) await host.router.route(el).catch(() => {});
   });
 
@@ -103,13 +105,14 @@ export async function detachSession(host: Host, sessions: SmSessions, sm: SmSess
   sm.stop();
   const until = Date.now() + sm.resumeSeconds * 1000;
   let kept: boolean;
+  const unsaved = sm.takeUnsaved();
   try {
     kept = await host.resumption.detach(sm.id!, sm.owner, {
       until,
       inbound: sm.inbound,
       outbound: sm.outbound,
       state: host.sessions.exportState(session),
-      unsaved: sm.takeUnsaved(),
+      unsaved,
       acked: sm.acked,
     });
   } catch (err) {
@@ -117,6 +120,10 @@ export async function detachSession(host: Host, sessions: SmSessions, sm: SmSess
     log.warn({ err, jid: session.jid.full }, "stream management: could not keep the session for resumption");
     return false;
   }
+  // Resumed elsewhere meanwhile: the new holder's record lacks what this node had not saved.
+  if (!kept) for (const entry of unsaved) await host.router.route(parseFrame(entry.xml)).catch(() => {});
+  // what it held is in the store or with the new holder: receipts to its senders may cover it
+  sm.releasePins();
   if (kept) {
     await host.registry.update(session.jid.full, session.id, { detachedUntil: until }).catch((err: unknown) => {
       log.warn({ err, jid: session.jid.full }, "stream management: could not mark the session detached");

@@ -78,17 +78,20 @@ export function registerProtocol(ctx: ModuleContext<SmOptions>, sessions: SmSess
     stream.send(x("enabled", { xmlns: NS_SM, id, resume: id ? "true" : undefined, max: id ? String(max) : undefined }));
   });
 
-  ctx.streamElement({ states: ["bound"], xmlns: NS_SM, name: "r" }, async (stream) => {
+  ctx.streamElement({ states: ["bound"], xmlns: NS_SM, name: "r" }, (stream) => {
     const sm = stream.session && sessions.get(stream.session);
     if (!sm) return stream.send(failed("unexpected-request"));
     // What the answer says was handled must not be lost with this process: everything routed
-    // so far has reached the bus server, what went to stream-managed sessions here has reached
-    // the resumption store, and so has the count itself (a resumption after a kill -9 must not
-    // answer a lower 'h'), before it is acknowledged. Syncs are shared (sync.ts).
+    // so far has reached the bus server, what went to stream-managed sessions here was
+    // acknowledged by them or has reached the resumption store, and so has the count itself (a
+    // resumption after a kill -9 must not answer a lower 'h'), before it is acknowledged.
+    // Syncs are shared (sync.ts); `awaitingAnswer` has them store this client's stanzas. The
+    // answer is not awaited here: the client's next stanzas are read meanwhile, and answers go
+    // out in order.
     const handled = sm.inbound;
+    if (!host.resumption.durable) return stream.send(sm.answer(handled));
     if (sm.inboundUnsaved) sm.markDirty();
-    if (host.resumption.durable) await syncs.soon();
-    stream.send(sm.answer(handled));
+    sm.answerLater(syncs.soon(), handled);
   });
 
   ctx.streamElement({ states: ["bound"], xmlns: NS_SM, name: "a" }, (stream, el) => {

@@ -17,7 +17,7 @@ import { SmSession, type Pending } from "./session.js";
 import type { SmSync } from "./sync.js";
 import { detachSession, endForGood } from "./lifecycle.js";
 
-type TakeOver = { kind: "resumed"; session: Session; record: ResumptionRecord; upTo: number } | { kind: "too-high"; sent: number } | { kind: "gone" };
+type TakeOver = { kind: "resumed"; session: Session; record: ResumptionRecord; upTo: number; storedUpTo: number } | { kind: "too-high"; sent: number } | { kind: "gone" };
 
 export function registerResume(ctx: ModuleContext<SmOptions>, sessions: SmSessions, syncs: SmSync): void {
   const { host, options, log } = ctx;
@@ -50,10 +50,11 @@ export function registerResume(ctx: ModuleContext<SmOptions>, sessions: SmSessio
     // The connection went away while the session was taken over: the stream layer reported it
     // lost, and the session waits detached again (lifecycle.ts).
     if (stream.state !== "bound" || !sm) return;
-    const { session, record, upTo } = result;
-    void host.resumption.ack(previd, sm.owner, upTo, record.inbound).catch(() => {});
+    const { session, record, upTo, storedUpTo } = result;
+    // the store's queue goes (numbered as before); release() stores it again, numbered as sent now
+    void host.resumption.ack(previd, sm.owner, storedUpTo, record.inbound, record.outbound).catch(() => {});
     stream.send(x("resumed", { xmlns: NS_SM, h: toWire(record.inbound), previd }));
-    sm.release(unacknowledged(host, sm, record.queue.filter((q) => q.seq > upTo)));
+    sm.release(unacknowledged(host, sm, record.queue));
     log.info({ jid: session.jid.full, resent: sm.queue.length, from: record.owner?.nodeId ?? "detached" }, "stream management: session resumed");
   });
 
@@ -96,21 +97,29 @@ async function takeOver(
     return { kind: "gone" };
   }
   await closeOldStream(host, record);
-  const floor = record.queue.length > 0 ? record.queue[0]!.seq - 1 : record.outbound;
-  // After a crash the store may lag what the dead stream wrote by one sync (sync.ts): the client
-  // can have handled more than the record knows was sent, up to what a stream may leave
-  // unacknowledged. A session its own edge detached was saved whole: no slack.
+  // Written to the client before the stream went: numbered up to `written`; queued since (for a
+  // detached session), above it.
+  const written = record.owner ? record.outbound : (record.written ?? record.outbound);
+  // After a crash the store lags what the dead stream wrote (session.ts: stanzas acknowledged
+  // soon are never stored, counts are stored with the next sync): the client can have handled
+  // more than the record knows was sent, up to what a stream may leave unacknowledged, and less
+  // than the first stanza stored. A session its own edge detached was saved whole: no slack.
   const slack = record.saved ? 0 : maxUnacked;
+  const floor = !record.saved ? 0 : record.queue.length > 0 ? Math.min(record.queue[0]!.seq - 1, written) : written;
   const upTo = fromWire(h, record.outbound + slack, floor);
   if (upTo === undefined) {
     // §6: the client claims stanzas that were never sent; the session cannot go on.
     await endForGood(host, log, record);
     return { kind: "too-high", sent: record.outbound };
   }
+  // What the client is sent again: what was written and not handled, then what was queued;
+  // numbered on from what it handled (its count goes on from there, §5).
+  const storedUpTo = record.queue.reduce((max, q) => Math.max(max, q.seq), record.outbound);
+  const keep = record.queue.filter((q) => q.seq > Math.min(upTo, written));
+  record.queue = keep.map((q, i) => ({ ...q, seq: upTo + i + 1 }));
+  record.outbound = upTo + keep.length;
   // `record` is as it was before the claim: its sessionId is the registry entry's.
   const claimed = record;
-  // numbering goes on after what the client has, when that is more than the record knew
-  if (upTo > record.outbound) record.outbound = upTo;
   const session = await host.sessions.adopt({ jid: record.jid, sessionId: record.sessionId }, jid, record.state, connection, sessionId, (s) => onAdopted(s, claimed, upTo));
   if (!session) {
     // The registry no longer has it (it ended meanwhile): what it held goes where it would have.
@@ -120,7 +129,7 @@ async function takeOver(
   }
   await host.registry.update(jid.full, session.id, { detachedUntil: undefined }).catch(() => {});
   await markResumable(host, session, previd).catch(() => {});
-  return { kind: "resumed", session, record, upTo };
+  return { kind: "resumed", session, record, upTo, storedUpTo };
 }
 
 /** A stream that still holds the session (a half-open connection, another edge): <conflict/>. */

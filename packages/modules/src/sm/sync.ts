@@ -1,20 +1,25 @@
 /**
  * How stream management's state reaches a durable resumption store (the cluster's Redis) without
- * a Redis call per stanza: every session with something new — stanzas written to its client,
- * an acknowledgement from it, stanzas it sent that were handled — is marked dirty, and dirty
- * sessions are synced together, one store call per session for all of it:
+ * a Redis call per stanza: every session with something new — stanzas written to its client
+ * and not acknowledged yet, stanzas it sent that were handled — is marked dirty, and dirty
+ * sessions are synced together, one store call per session for what must be stored by then
+ * (session.ts says what may wait):
  *
  * - before this node confirms to other nodes what it handled of theirs (`bus/before-receipts`,
- *   every 200 ms): a sender keeps a stanza until then, so one that reached a client here but not
- *   the store yet is routed again if this node dies;
+ *   every 200 ms): a sender keeps a stanza until then (longer for one pinned, see session.ts),
+ *   so one that reached a client here but not the store yet is routed again if this node dies;
  * - within SOON_MS when an <r/> from a client waits for its <a/> (the answer may only count what
  *   survives a kill -9 here, including what its stanzas became for local stream-managed
- *   recipients), together with one bus flush for all of them;
+ *   recipients), together with one bus flush for all of them. The client's stream is read on
+ *   meanwhile (protocol.ts), so the window costs acks latency, not throughput: a wider one
+ *   shares each call among more <r/> and gives recipients time to acknowledge first (10 ms
+ *   measured 0.69× of the chat throughput without stream management, 50 ms 0.77×, same
+ *   session; docs/benchmarks.md);
  * - at the latest MAX_DELAY_MS after a session became dirty.
  */
 import type { SmSession } from "./session.js";
 
-const SOON_MS = 10;
+const SOON_MS = 50;
 const MAX_DELAY_MS = 200;
 
 export class SmSync {
@@ -23,6 +28,8 @@ export class SmSync {
   private soonTimer: NodeJS.Timeout | undefined;
   private soonWaiters: Array<() => void> = [];
   private lateTimer: NodeJS.Timeout | undefined;
+  /** this node's stream-managed sessions on a durable store, by full JID (Pending.sender) */
+  readonly senders = new Map<string, SmSession>();
 
   constructor(private readonly flushBus?: () => Promise<void>) {}
 

@@ -6,7 +6,7 @@
  * session's JID (modules/sm/counters.ts), which is how the keys are found from it alone.
  */
 import type { Redis } from "ioredis";
-import { jidOfResumptionId, type ClaimMode, type DetachedState, type EnqueueResult, type QueuedStanza, type ResumptionOwner, type ResumptionRecord, type ResumptionStore } from "@switchboard/core";
+import { jidOfResumptionId, type AppendBatch, type ClaimMode, type DetachedState, type EnqueueResult, type QueuedStanza, type ResumptionOwner, type ResumptionRecord, type ResumptionStore } from "@switchboard/core";
 import { withResumptionScripts, type ResumptionCommands } from "./scripts.js";
 
 export interface RedisResumptionStoreOptions {
@@ -51,16 +51,18 @@ export class RedisResumptionStore implements ResumptionStore {
     if (record.queue.length > 0) await this.redis.rpush(k.queue, ...record.queue.map(encode));
   }
 
-  async append(id: string, owner: ResumptionOwner, entries: QueuedStanza[], inbound: number, ackedUpTo?: number): Promise<boolean> {
+  async append(id: string, owner: ResumptionOwner, batch: AppendBatch): Promise<boolean> {
     const k = this.keys(id);
-    const args: Array<string | number> = [];
-    for (const e of entries) args.push(e.seq, e.bid ?? "", encode(e));
-    return (await this.redis.switchboardSmAppend(k.meta, k.queue, k.seen, owner.nodeId, owner.sessionId, inbound, Date.now(), ackedUpTo ?? -1, ...args)) === 1;
+    const args: string[] = [];
+    for (const e of batch.entries) args.push(e.bid ?? "", encode(e));
+    for (const bid of batch.seen ?? []) args.push(bid, ""); // remembered, not queued
+    const outbound = Math.max(batch.outbound, batch.entries.at(-1)?.seq ?? 0);
+    return (await this.redis.switchboardSmAppend(k.meta, k.queue, k.seen, owner.nodeId, owner.sessionId, batch.inbound, Date.now(), batch.ackedUpTo ?? -1, outbound, ...args)) === 1;
   }
 
-  async ack(id: string, owner: ResumptionOwner, upTo: number, inbound: number): Promise<boolean> {
+  async ack(id: string, owner: ResumptionOwner, upTo: number, inbound: number, outbound?: number): Promise<boolean> {
     const k = this.keys(id);
-    return (await this.redis.switchboardSmAck(k.meta, k.queue, owner.nodeId, owner.sessionId, upTo, inbound)) === 1;
+    return (await this.redis.switchboardSmAck(k.meta, k.queue, owner.nodeId, owner.sessionId, upTo, inbound, outbound ?? "")) === 1;
   }
 
   async detach(id: string, owner: ResumptionOwner, d: DetachedState): Promise<boolean> {
@@ -106,6 +108,7 @@ export class RedisResumptionStore implements ResumptionStore {
       queue: queue.map(decode).filter((e): e is QueuedStanza => e !== undefined),
       seen,
       saved: meta.saved === "1",
+      written: meta.written ? Number(meta.written) : undefined,
     };
   }
 

@@ -5,7 +5,8 @@
  * index is a global sorted set, written by separate commands after the script (another slot).
  *
  * Meta fields: jid, sessionId, ownerNode, ownerSession ("" while detached), inbound, outbound,
- * state (JSON), detachedUntil ("" while attached), saved ("1" once its owner detached it). Queue entries: JSON {seq, xml, at[, bid]}.
+ * state (JSON), detachedUntil ("" while attached), saved ("1" once its owner detached it),
+ * written (the outbound count at detach or orphan). Queue entries: JSON {seq, xml, at[, bid]}.
  */
 import type { Redis } from "ioredis";
 import { SEEN_MS } from "@switchboard/core";
@@ -36,37 +37,39 @@ local function drop(upTo)
 end`;
 
 /**
- * ARGV ownerNode, ownerSession, inbound, now, ackedUpTo (-1: none), then per entry: seq, bus id
- * ("" for none), entry JSON. 1 done, 0 not the owner. The hot one (a call per session per sync):
- * one HMGET, one RPUSH and at most one ZADD for the batch, no JSON decoding.
+ * ARGV ownerNode, ownerSession, inbound, now, ackedUpTo (-1: none), outbound, then per entry: bus
+ * id ("" for none), entry JSON ("" for a bus id only remembered: the client acknowledged that
+ * stanza before it was stored). 1 done, 0 not the owner. The hot one (a call per session per
+ * sync): one HMGET, at most one RPUSH and one ZADD for the batch, no JSON decoding.
  */
 const APPEND = `${OWNED}
 local m = redis.call('HMGET', KEYS[1], 'ownerNode', 'ownerSession', 'outbound', 'inbound')
 if m[1] ~= ARGV[1] or m[2] ~= ARGV[2] then return 0 end
 local now = tonumber(ARGV[4])
-local raws, seen, last = {}, {}, 0
-for i = 6, #ARGV, 3 do
-  last = tonumber(ARGV[i])
-  if ARGV[i + 1] ~= '' then seen[#seen + 1] = now; seen[#seen + 1] = ARGV[i + 1] end
-  raws[#raws + 1] = ARGV[i + 2]
+local raws, seen = {}, {}
+for i = 7, #ARGV, 2 do
+  if ARGV[i] ~= '' then seen[#seen + 1] = now; seen[#seen + 1] = ARGV[i] end
+  if ARGV[i + 1] ~= '' then raws[#raws + 1] = ARGV[i + 1] end
 end
-if #raws > 0 then
-  redis.call('RPUSH', KEYS[2], unpack(raws))
-  if #seen > 0 then redis.call('ZADD', KEYS[3], unpack(seen)) end
+if #raws > 0 then redis.call('RPUSH', KEYS[2], unpack(raws)) end
+if #seen > 0 then
+  redis.call('ZADD', KEYS[3], unpack(seen))
   trim(now)
 end
 local inbound = tonumber(ARGV[3])
-if last > tonumber(m[3] or '0') then redis.call('HSET', KEYS[1], 'outbound', last) end
+local outbound = tonumber(ARGV[6])
+if outbound > tonumber(m[3] or '0') then redis.call('HSET', KEYS[1], 'outbound', outbound) end
 if inbound > tonumber(m[4] or '0') then redis.call('HSET', KEYS[1], 'inbound', inbound) end
 local upTo = tonumber(ARGV[5])
 if upTo >= 0 then drop(upTo) end
 return 1`;
 
-/** ARGV ownerNode, ownerSession, upTo, inbound: drops acknowledged entries. */
+/** ARGV ownerNode, ownerSession, upTo, inbound, outbound ("" to keep it): drops acknowledged entries. */
 const ACK = `${OWNED}
 if not owned() then return 0 end
 drop(tonumber(ARGV[3]))
 raise('inbound', tonumber(ARGV[4]))
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'outbound', ARGV[5]) end
 return 1`;
 
 /** ARGV ownerNode, ownerSession, until, inbound, outbound, state, now, acked (-1: none), unsaved entry JSON…. */
@@ -78,13 +81,13 @@ local acked = tonumber(ARGV[8])
 if acked >= 0 then drop(acked) end
 raise('inbound', tonumber(ARGV[4]))
 raise('outbound', tonumber(ARGV[5]))
-redis.call('HSET', KEYS[1], 'state', ARGV[6], 'ownerNode', '', 'ownerSession', '', 'detachedUntil', ARGV[3], 'saved', '1')
+redis.call('HSET', KEYS[1], 'state', ARGV[6], 'ownerNode', '', 'ownerSession', '', 'detachedUntil', ARGV[3], 'saved', '1', 'written', redis.call('HGET', KEYS[1], 'outbound') or '0')
 return 1`;
 
 /** ARGV deadNode, until: a dead node's session waits for a resumption like a detached one. */
 const ORPHAN = `
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HGET', KEYS[1], 'ownerNode') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'ownerNode', '', 'ownerSession', '', 'detachedUntil', ARGV[2], 'saved', '')
+redis.call('HSET', KEYS[1], 'ownerNode', '', 'ownerSession', '', 'detachedUntil', ARGV[2], 'saved', '', 'written', redis.call('HGET', KEYS[1], 'outbound') or '0')
 return 1`;
 
 /**
@@ -130,8 +133,8 @@ const SCRIPTS = {
 } as const;
 
 export interface ResumptionCommands {
-  switchboardSmAppend(meta: string, queue: string, seen: string, node: string, session: string, inbound: number, now: number, ackedUpTo: number, ...entries: Array<string | number>): Promise<number>;
-  switchboardSmAck(meta: string, queue: string, node: string, session: string, upTo: number, inbound: number): Promise<number>;
+  switchboardSmAppend(meta: string, queue: string, seen: string, node: string, session: string, inbound: number, now: number, ackedUpTo: number, outbound: number, ...entries: string[]): Promise<number>;
+  switchboardSmAck(meta: string, queue: string, node: string, session: string, upTo: number, inbound: number, outbound: number | string): Promise<number>;
   switchboardSmDetach(meta: string, queue: string, seen: string, node: string, session: string, until: number, inbound: number, outbound: number, state: string, now: number, acked: number, ...entries: string[]): Promise<number>;
   switchboardSmOrphan(meta: string, deadNode: string, until: number): Promise<number>;
   switchboardSmEnqueue(meta: string, queue: string, seen: string, xml: string, at: number, max: number, bid: string): Promise<string>;
