@@ -106,6 +106,26 @@ describe("XEP-0198 stream management", () => {
     sender.close();
   });
 
+  it("a new bind of a detached session's resource gets its bind result before what that session held", async () => {
+    const { c } = await smEnabled("erin", "rebind", 0);
+    c.close(); // dropped: detached, resumable
+    const bob = await bound("bob", "rebind-sender", 0);
+    await new Promise((r) => setTimeout(r, 300));
+    bob.write("<message to='erin@localhost/rebind' type='chat'><body>held for rebind</body></message>");
+    await new Promise((r) => setTimeout(r, 300));
+    const d = await RawConnection.open(port(0));
+    await d.authenticate("erin", "secret");
+    d.buffer = "";
+    d.write("<iq type='set' id='rb'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>rebind</resource></bind></iq>");
+    await d.waitFor(/held for rebind/, 5000);
+    // RFC 6120 §7: the client learns its JID before any stanza reaches it
+    expect(d.buffer.indexOf("id=\"rb\"")).toBeGreaterThanOrEqual(0);
+    expect(d.buffer.indexOf("id=\"rb\"")).toBeLessThan(d.buffer.indexOf("held for rebind"));
+    d.close();
+    bob.close();
+    await othersStillServed();
+  });
+
   it("<enable/> before bind or twice is <failed><unexpected-request/></failed> and the stream goes on", async () => {
     const c = await RawConnection.open(port());
     await c.authenticate("dave", "secret");

@@ -68,8 +68,10 @@ export class SessionTable {
     const session = new Session(this, this.newId(), jid, connection);
     const previous = await this.host.registry.bind(freshSessionInfo(jid.full, session.id, this.host.nodeId));
     this.byId.set(session.id, session);
-    if (previous && previous.sessionId !== session.id) await this.replaced(previous);
+    // The bind result goes out first: what the replaced session held (a detached one's queue)
+    // is routed to this stream, and a client reads no stanza before it knows its JID.
     opts.onBound?.(session);
+    if (previous && previous.sessionId !== session.id) await this.replaced(previous);
     await this.host.hooks.fire("session/bound", { session });
     return session;
   }
