@@ -34,6 +34,29 @@ describe("load client", () => {
     await client.close();
   });
 
+  it("with stream management, takes a stanza that comes between bind and <enabled/> without failing or counting it", async () => {
+    const opts = { host: "127.0.0.1", port: ts.server.ports.c2s, domain: ts.domain, username: "load1", password: "secret", resource: "sm", streamManagement: "resume" as const };
+    const first = await LoadClient.connect(opts);
+    first.drop(); // detached: what is sent to it now waits in its queue
+    const sender = await LoadClient.connect({ ...opts, username: "load2", resource: "s", streamManagement: undefined });
+    await new Promise((r) => setTimeout(r, 200));
+    sender.sendChat("load1@localhost/sm", "waiting");
+    await new Promise((r) => setTimeout(r, 200));
+    // a new bind of the resource ends the detached session: its queue is routed to the new
+    // stream at once, often before <enabled/> is out
+    const bodies: string[] = [];
+    const closed: string[] = [];
+    const second = await LoadClient.connect({ ...opts, onStanza: (el) => void bodies.push(el.getChildText("body") ?? ""), onClose: (err) => void closed.push(err.kind) });
+    await expect.poll(() => bodies, { timeout: 5000 }).toContain("waiting");
+    // counting started at <enabled/>: after 5 more the server asks for an ack, and an 'h' that
+    // counted the early one would be too high (a stream error)
+    for (let i = 0; i < 5; i++) sender.sendChat("load1@localhost/sm", `after${i}`);
+    await expect.poll(() => bodies, { timeout: 5000 }).toContain("after4");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(closed).toEqual([]);
+    for (const c of [second, sender]) await c.close();
+  });
+
   it("reports a wrong password as an auth failure", async () => {
     const attempt = LoadClient.connect({ host: "127.0.0.1", port: ts.server.ports.c2s, domain: ts.domain, username: "load1", password: "wrong" });
     await expect(attempt).rejects.toMatchObject({ name: "LoadClientError", kind: "auth" });

@@ -62,6 +62,8 @@ export class LoadClient {
   private readonly parser = new StreamParser();
   private waiter: { resolve(el: Element): void; reject(err: LoadClientError): void } | undefined;
   private inbox: Element[] = [];
+  /** stanzas that came before stream management was enabled (not counted in its 'h') */
+  private uncounted: Element[] = [];
   private failure: LoadClientError | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closedPromise: Promise<void>;
@@ -263,14 +265,24 @@ export class LoadClient {
   /** What came in the same read as the last handshake answer (<resumed/> and the stanzas sent again after it) is handled now. */
   private goOnline(): void {
     this.phase = "online";
+    for (const el of this.uncounted.splice(0)) this.opts.onStanza?.(el, this);
     for (const el of this.inbox.splice(0)) this.onElement(el);
   }
 
   private async enableSm(resume: boolean): Promise<void> {
     this.send(resume ? `<enable xmlns='${NS_SM}' resume='true'/>` : `<enable xmlns='${NS_SM}'/>`);
-    const answer = await this.next();
+    // Stanzas may come before <enabled/> once bound (a message routed to the new resource, e.g.
+    // what an earlier session of it held): they are not counted (§3: counting starts at
+    // <enabled/>), and are handed on once online.
+    const early: Element[] = [];
+    let answer = await this.next();
+    while (STANZAS.has(answer.name)) {
+      early.push(answer);
+      answer = await this.next();
+    }
     if (!answer.is("enabled", NS_SM)) throw new LoadClientError("sm", `<enable/> answered with ${truncate(answer.toString())}`);
     this.sm = { id: answer.attrs.id, inbound: 0, outbound: 0, acked: 0 };
+    this.uncounted.push(...early);
   }
 
   private async resumeSession(r: { previd: string; h: number; jid: string }): Promise<void> {
