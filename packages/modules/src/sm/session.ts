@@ -25,8 +25,12 @@ import { NS_SM, toWire } from "./counters.js";
 import type { SmOptions } from "./options.js";
 import type { SmSync } from "./sync.js";
 
-/** how long a written stanza may stay out of the store while the client has not acknowledged it */
-export const DEFER_MS = 2_000;
+/**
+ * how long a written stanza may stay out of the store while the client has not acknowledged it;
+ * short, because after a crash here one its client handled unacknowledged comes again from its
+ * sender (docs/architecture.md)
+ */
+export const DEFER_MS = 250;
 
 export interface Pending {
   seq: number;

@@ -12,9 +12,9 @@
  *   survives a kill -9 here, including what its stanzas became for local stream-managed
  *   recipients), together with one bus flush for all of them. The client's stream is read on
  *   meanwhile (protocol.ts), so the window costs acks latency, not throughput: a wider one
- *   shares each call among more <r/> and gives recipients time to acknowledge first (10 ms
- *   measured 0.69× of the chat throughput without stream management, 50 ms 0.77×, same
- *   session; docs/benchmarks.md);
+ *   shares each call among more <r/> and gives recipients time to acknowledge first (one
+ *   repetition each on 2 edges, same session: 10 ms 0.69× of the chat throughput without
+ *   stream management, 50 ms 0.77×; docs/benchmarks.md);
  * - at the latest MAX_DELAY_MS after a session became dirty.
  */
 import type { SmSession } from "./session.js";
