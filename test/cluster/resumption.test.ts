@@ -70,7 +70,11 @@ describe("stream management across edges", () => {
     for (let i = 1; i <= 6; i++) bob.write(`<message to='alice@localhost/phone' type='chat'><body>k${i}</body></message>`);
     await alice.waitFor(/k6</);
     alice.write("<a xmlns='urn:xmpp:sm:3' h='2'/>"); // k1 and k2 handled
-    await new Promise((r) => setTimeout(r, 300)); // the ack reaches Redis
+    await new Promise((r) => setTimeout(r, 600)); // the ack reaches Redis, k3–k6 are stored
+    // the server tells alice it handled 3 of hers: a resumption after the crash must say so too
+    for (let i = 1; i <= 3; i++) alice.write(`<message to='bob@localhost/desk' type='chat'><body>from-alice${i}</body></message>`);
+    alice.write("<r xmlns='urn:xmpp:sm:3'/>");
+    await alice.waitFor(/<a xmlns="urn:xmpp:sm:3" h="3"\/>/);
     await a.kill();
     // sent while the edge is dead and not yet purged (in flight to it, or held for it), then after
     let n = 7;
@@ -80,6 +84,7 @@ describe("stream management across edges", () => {
     bob.write("<r xmlns='urn:xmpp:sm:3'/>");
     const last = n - 1;
     const r = await resume(b, "alice", id!, 2);
+    expect(r.buffer).toMatch(/<resumed [^>]*h="3"/);
     await r.waitFor(new RegExp(`<body>k${last}</body>`), 10_000);
     await new Promise((res) => setTimeout(res, 300));
     const got = bodies(r.buffer, "k");

@@ -238,6 +238,8 @@ export class SmSession {
       this.storedOutbound = Math.max(this.storedOutbound, outbound);
       if (batch.length > 0) this.storedMax = Math.max(this.storedMax, batch.at(-1)!.seq);
       if (acked !== undefined) this.storedAcked = Math.max(this.storedAcked, acked);
+      // stored what the client had acknowledged already: that acknowledgement follows
+      if (this.acked > this.storedAcked && this.storedMax > this.storedAcked) this.syncs?.mark(this);
     } catch (err) {
       // Redis away: the stanzas stay in memory and are saved with the session if its stream
       // goes away while this process lives.
