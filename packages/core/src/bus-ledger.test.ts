@@ -104,7 +104,7 @@ describe("BusLedger, receiver side", () => {
     expect(busIdOf(el)).toBe("L.b.1");
     expect(busStampOf(el)).toBeUndefined();
     const stamp = { origin: "b", life: "L1", seq: 4, id: "L.b.1" };
-    tagBusId(el, "L.b.1", stamp);
+    tagBusId(el, stamp);
     expect(busStampOf(el)).toBe(stamp);
   });
 

@@ -56,9 +56,9 @@ export function busIdOf(el: Element): string | undefined {
   return typeof tag === "object" ? tag.id : tag;
 }
 
-/** `stamp`: the numbering of the hop it just came by (its id is `id`), when it came over the bus to this node. */
-export function tagBusId(el: Element, id: string, stamp?: EnvelopeStamp): void {
-  busIds.set(el, stamp?.id === id ? stamp : id);
+/** Its identity (`id`), or the whole numbering of the hop it just came by over the bus to this node. */
+export function tagBusId(el: Element, tag: string | EnvelopeStamp): void {
+  busIds.set(el, tag);
 }
 
 /** The numbering of the bus hop that brought a stanza here (a receiver may `pin` it), if any. */

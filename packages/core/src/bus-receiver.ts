@@ -44,7 +44,7 @@ function receiveStanza(host: Host, env: StanzaEnvelope): void {
     host.log.warn({ err, to: env.to }, "malformed stanza on the bus");
     return;
   }
-  if (env.stamp) tagBusId(stanza, env.stamp.id, env.stamp);
+  if (env.stamp) tagBusId(stanza, env.stamp);
   const session = host.sessions.get(env.sessionId);
   // Written, held or coalesced: done. Gone, or refused (a full outbound buffer): routed again.
   if (session && !session.closed && session.send(stanza) !== "refused") {

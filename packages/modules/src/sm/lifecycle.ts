@@ -49,7 +49,7 @@ export function registerLifecycle(ctx: ModuleContext<SmOptions>, sessions: SmSes
     if (!sm) return;
     sessions.delete(session);
     sm.stop();
-    for (const entry of sm.takeUnsaved()) await host.router.route(parseFrame(entry.xml)).catch(() => {});
+    await routeToHolder(host, sm.takeUnsaved());
     sm.releasePins();
     for (const el of sm.takeLate()) await host.router.route(el).catch(() => {});
   });
@@ -121,7 +121,7 @@ export async function detachSession(host: Host, sessions: SmSessions, sm: SmSess
     return false;
   }
   // Resumed elsewhere meanwhile: the new holder's record lacks what this node had not saved.
-  if (!kept) for (const entry of unsaved) await host.router.route(parseFrame(entry.xml)).catch(() => {});
+  if (!kept) await routeToHolder(host, unsaved);
   // what it held is in the store or with the new holder: receipts to its senders may cover it
   sm.releasePins();
   if (kept) {
@@ -202,6 +202,11 @@ export async function endForGood(host: Host, log: Logger, record: ResumptionReco
   // node, unavailable presence to contacts and last activity.
   if (bound) await host.hooks.fire("session/purged", { info: info! }).catch((err: unknown) => log.error({ err }, "session/purged handler failed"));
   log.info({ jid: record.jid, queued: record.queue.length }, "stream management: detached session ended");
+}
+
+/** What this node had not saved of a session that is held elsewhere now goes to its new holder. */
+async function routeToHolder(host: Host, unsaved: QueuedStanza[]): Promise<void> {
+  for (const el of parseAll(unsaved)) await host.router.route(el).catch(() => {});
 }
 
 function parseAll(queue: QueuedStanza[]): Element[] {
