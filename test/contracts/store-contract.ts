@@ -346,6 +346,32 @@ export function storeContract(name: string, open: () => Promise<Store> | Store):
       });
     });
 
+    describe("persistent rooms", () => {
+      it("puts, replaces, gets and deletes a room, and lists one domain's rooms in JID order", async () => {
+        expect(await store.rooms.get("lounge@conference.example.com")).toBeUndefined();
+        await store.rooms.put({ jid: "lounge@conference.example.com", data: '{"v":1}' });
+        await store.rooms.put({ jid: "attic@conference.example.com", data: '{"name":"<&>\\"\u00e9"}' });
+        await store.rooms.put({ jid: "other@muc.example.org", data: "{}" });
+        await store.rooms.put({ jid: "lounge@conference.example.com", data: '{"v":2}' });
+        expect(await store.rooms.get("lounge@conference.example.com")).toEqual({ jid: "lounge@conference.example.com", data: '{"v":2}' });
+        expect(await store.rooms.list("conference.example.com")).toEqual([
+          { jid: "attic@conference.example.com", data: '{"name":"<&>\\"\u00e9"}' },
+          { jid: "lounge@conference.example.com", data: '{"v":2}' },
+        ]);
+        expect(await store.rooms.delete("attic@conference.example.com")).toBe(true);
+        expect(await store.rooms.delete("attic@conference.example.com")).toBe(false);
+        expect((await store.rooms.list("conference.example.com")).map((r) => r.jid)).toEqual(["lounge@conference.example.com"]);
+        expect((await store.rooms.list("muc.example.org")).map((r) => r.jid)).toEqual(["other@muc.example.org"]);
+      });
+
+      it("keeps rooms when an account is deleted", async () => {
+        await store.accounts.create(ALICE, fakeCredentials("a"));
+        await store.rooms.put({ jid: "alice@conference.example.com", data: "{}" });
+        await store.accounts.delete(ALICE);
+        expect(await store.rooms.get("alice@conference.example.com")).toEqual({ jid: "alice@conference.example.com", data: "{}" });
+      });
+    });
+
     describe("private XML", () => {
       const payload = (namespace: string, text = "") => ({ namespace, xml: `<q xmlns='${namespace}'>${text}</q>` });
 

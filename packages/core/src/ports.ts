@@ -176,6 +176,27 @@ export interface PrivateStore {
   count(owner: string): Promise<number>;
 }
 
+/**
+ * A persistent MUC room (XEP-0045 §10.1.3 `muc#roomconfig_persistentroom`): its configuration,
+ * affiliations and subject as the MUC service serialises them; the store does not read `data`.
+ */
+export interface StoredRoom {
+  /** the room's bare JID (normalised) */
+  jid: string;
+  data: string;
+}
+
+/** Persistent rooms, by service domain (the MUC service's `muc.domain`). */
+export interface RoomStore {
+  get(jid: string): Promise<StoredRoom | undefined>;
+  /** Stores or replaces the room. */
+  put(room: StoredRoom): Promise<void>;
+  /** true when a room was removed */
+  delete(jid: string): Promise<boolean>;
+  /** Every persistent room of `domain`, ordered by JID. */
+  list(domain: string): Promise<StoredRoom[]>;
+}
+
 export interface Store {
   accounts: AccountStore;
   roster: RosterStore;
@@ -184,6 +205,7 @@ export interface Store {
   blocklist: BlockStore;
   lastActivity: LastActivityStore;
   privateXml: PrivateStore;
+  rooms: RoomStore;
   close(): Promise<void>;
 }
 

@@ -84,6 +84,17 @@ const migrations: Migration[] = [
       );
     `);
   },
+  // 3 → 4: persistent MUC rooms (XEP-0045 §10.1.3), by service domain.
+  (db) => {
+    db.exec(`
+      CREATE TABLE muc_rooms (
+        jid TEXT PRIMARY KEY,
+        domain TEXT NOT NULL,
+        data TEXT NOT NULL               -- JSON, written and read by the MUC service
+      );
+      CREATE INDEX muc_rooms_domain ON muc_rooms (domain, jid);
+    `);
+  },
 ];
 
 export const CURRENT_SCHEMA_VERSION = migrations.length;

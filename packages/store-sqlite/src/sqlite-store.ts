@@ -19,6 +19,7 @@ import {
   type OfflineStore,
   type PrivatePayload,
   type PrivateStore,
+  type RoomStore,
   type RosterItem,
   type RosterStore,
   type Store,
@@ -48,6 +49,7 @@ export class SqliteStore implements Store {
   readonly blocklist: BlockStore;
   readonly lastActivity: LastActivityStore;
   readonly privateXml: PrivateStore;
+  readonly rooms: RoomStore;
 
   constructor(private readonly db: Database.Database) {
     const sql = prepareStatements(db);
@@ -58,6 +60,7 @@ export class SqliteStore implements Store {
     this.blocklist = sqliteBlocklist(db, sql);
     this.lastActivity = sqliteLastActivity(sql);
     this.privateXml = sqlitePrivate(db, sql);
+    this.rooms = sqliteRooms(sql);
   }
 
   async close(): Promise<void> {
@@ -293,6 +296,24 @@ function sqlitePrivate(db: Database.Database, sql: Statements): PrivateStore {
     },
     async count(owner) {
       return sql.countPrivate.get(owner)!.n;
+    },
+  };
+}
+
+function sqliteRooms(sql: Statements): RoomStore {
+  return {
+    async get(jid) {
+      const row = sql.getRoom.get(jid);
+      return row === undefined ? undefined : { jid, data: row.data };
+    },
+    async put(room) {
+      sql.upsertRoom.run(room.jid, room.jid.slice(room.jid.indexOf("@") + 1), room.data);
+    },
+    async delete(jid) {
+      return sql.deleteRoom.run(jid).changes > 0;
+    },
+    async list(domain) {
+      return sql.listRooms.all(domain);
     },
   };
 }

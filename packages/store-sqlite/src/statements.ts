@@ -97,5 +97,13 @@ export function prepareStatements(db: Database) {
         "ON CONFLICT (owner, namespace) DO UPDATE SET xml = excluded.xml",
     ),
     deletePrivate: db.prepare<[owner: string]>("DELETE FROM private_xml WHERE owner = ?"),
+
+    // persistent MUC rooms
+    getRoom: db.prepare<[jid: string], { data: string }>("SELECT data FROM muc_rooms WHERE jid = ?"),
+    upsertRoom: db.prepare<[jid: string, domain: string, data: string]>(
+      "INSERT INTO muc_rooms (jid, domain, data) VALUES (?, ?, ?) ON CONFLICT (jid) DO UPDATE SET data = excluded.data",
+    ),
+    deleteRoom: db.prepare<[jid: string]>("DELETE FROM muc_rooms WHERE jid = ?"),
+    listRooms: db.prepare<[domain: string], { jid: string; data: string }>("SELECT jid, data FROM muc_rooms WHERE domain = ? ORDER BY jid"),
   };
 }

@@ -19,8 +19,10 @@ import {
   type PrivatePayload,
   type PrivateStore,
   type RosterItem,
+  type RoomStore,
   type RosterStore,
   type Store,
+  type StoredRoom,
   type StoredStanza,
   type VCardStore,
 } from "../ports.js";
@@ -253,6 +255,31 @@ class MemoryPrivateStore implements PrivateStore {
   }
 }
 
+/** Persistent MUC rooms: not per-user data, so account deletion leaves them alone. */
+class MemoryRoomStore implements RoomStore {
+  private readonly rooms = new Map<string, string>();
+
+  async get(jid: string): Promise<StoredRoom | undefined> {
+    const data = this.rooms.get(jid);
+    return data === undefined ? undefined : { jid, data };
+  }
+
+  async put(room: StoredRoom): Promise<void> {
+    this.rooms.set(room.jid, room.data);
+  }
+
+  async delete(jid: string): Promise<boolean> {
+    return this.rooms.delete(jid);
+  }
+
+  async list(domain: string): Promise<StoredRoom[]> {
+    return [...this.rooms]
+      .filter(([jid]) => jid.slice(jid.indexOf("@") + 1) === domain)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([jid, data]) => ({ jid, data }));
+  }
+}
+
 export class MemoryStore implements Store {
   readonly accounts: Required<AccountStore>;
   readonly roster: RosterStore;
@@ -261,6 +288,7 @@ export class MemoryStore implements Store {
   readonly blocklist: BlockStore;
   readonly lastActivity: LastActivityStore;
   readonly privateXml: PrivateStore;
+  readonly rooms: RoomStore = new MemoryRoomStore();
 
   constructor() {
     const userData: UserData = {

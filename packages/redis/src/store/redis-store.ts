@@ -23,11 +23,13 @@ import type {
   LastActivityStore,
   OfflineStore,
   PrivateStore,
+  RoomStore,
   RosterStore,
   Store,
   VCardStore,
 } from "@switchboard/core";
 import { redisAccounts } from "./accounts.js";
+import { redisRooms } from "./rooms.js";
 import { assertValidPrefix } from "./keys.js";
 import { defineStoreScripts, type RedisClient } from "./scripts.js";
 import { redisBlocklist, redisLastActivity, redisOffline, redisPrivate, redisRoster, redisVCard } from "./user-data.js";
@@ -62,6 +64,7 @@ export class RedisStore implements Store {
   readonly blocklist: BlockStore;
   readonly lastActivity: LastActivityStore;
   readonly privateXml: PrivateStore;
+  readonly rooms: RoomStore;
   readonly prefix: string;
   private closed = false;
 
@@ -79,6 +82,7 @@ export class RedisStore implements Store {
     this.blocklist = redisBlocklist(client, scripts, this.prefix);
     this.lastActivity = redisLastActivity(client, this.prefix);
     this.privateXml = redisPrivate(client, scripts, this.prefix);
+    this.rooms = redisRooms(client, this.prefix);
   }
 
   /**
