@@ -4,7 +4,7 @@ export { presenceModule } from "./presence/index.js";
 export { messageModule } from "./message/index.js";
 export { offlineModule } from "./offline/index.js";
 export { carbonsModule } from "./carbons/index.js";
-export { discoModule, type ContactAddresses } from "./disco/index.js";
+export { discoModule, addDiscoItem, type ContactAddresses, type DiscoItem } from "./disco/index.js";
 export { pingModule } from "./ping/index.js";
 export { versionModule } from "./version/index.js";
 export { vcardModule } from "./vcard/index.js";

@@ -23,6 +23,7 @@ const SECTION_NOTES: Record<string, string> = {
   registration: "In-band registration (XEP-0077).",
   shutdown: "What SIGINT and SIGTERM do.",
   sm: "Stream management (XEP-0198): acknowledgements, and resumption on any edge.",
+  muc: "Multi-user chat (XEP-0045): the service domain and its abuse limits.",
   modules: "Options of the feature modules (each declares its own: type, default, bounds).",
   contact: "Contact addresses published in disco#info (XEP-0157); for a public service, set abuse.",
 };

@@ -6,8 +6,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { BOUND_OPTIONS, DEFAULT_MODULES, SM_OPTIONS } from "@switchboard/modules";
+import { MUC_OPTIONS } from "@switchboard/muc";
 import {
   InvalidValue,
+  bareJidList,
   bindAddress,
   boolean,
   clusterPrefix,
@@ -16,6 +18,7 @@ import {
   nodeId,
   nonEmptyString,
   oneOf,
+  optionalHostname,
   port,
   uriList,
   urlList,
@@ -30,10 +33,14 @@ export const LOG_FORMATS = ["json", "pretty", "auto"] as const;
 /**
  * The roles this build has: what a process serves. `all` (the default) means every one of
  * them; a comma-separated list composes them (`edge,muc` once MUC is a role). The backends are
- * not a role: they follow from redisUrl and natsUrl alone.
+ * not a role: they follow from redisUrl and natsUrl alone. `muc` serves the multi-user chat
+ * service (XEP-0045) at muc.domain.
  */
-export const ROLES = ["edge"] as const;
+export const ROLES = ["edge", "muc"] as const;
 export type Role = (typeof ROLES)[number];
+/** The roles that run on the cluster backends (MUC worker placement is not built yet). */
+export const CLUSTER_ROLES: readonly Role[] = ["edge"];
+
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
@@ -82,7 +89,7 @@ const SERVER_KEYS: readonly ConfigKeySpec[] = [
     description: "Unique name of this process in a cluster (letters, digits, - and _). Set it explicitly for cluster nodes.",
     parse: nodeId },
   { key: "role", type: "role list", default: () => "all",
-    description: `What this process serves: \`all\` (every role of this build: ${ROLES.join(", ")}) or a comma-separated list of them. Which backends it uses follows from redisUrl and natsUrl: both set, the cluster's Redis and NATS; neither, the embedded ones (one process).`,
+    description: `What this process serves: \`all\` (every role of this build: ${ROLES.join(", ")}; in a cluster, the roles that run there yet: ${CLUSTER_ROLES.join(", ")}) or a comma-separated list of them. Which backends it uses follows from redisUrl and natsUrl: both set, the cluster's Redis and NATS; neither, the embedded ones (one process).`,
     parse: roleList },
   { key: "bind", type: "address", default: () => "0.0.0.0",
     description: "Address every listener binds to; `::` listens on IPv6 and IPv4 where the host supports it.",
@@ -152,6 +159,15 @@ const SERVER_KEYS: readonly ConfigKeySpec[] = [
   ...Object.entries(SM_OPTIONS).map(([name, spec]): ConfigKeySpec => ({
     key: `sm.${name}`, type: spec.type, default: () => spec.default, description: spec.description, parse: spec.parse,
   })),
+  { key: "admins", type: "JID list", default: emptyList, defaultText: "empty", example: '["admin@example.org"]',
+    description: "Bare JIDs of the service administrators: owners of every MUC room, who may always create rooms (muc.createRooms `admins`); a YAML list, or comma-separated in the environment.",
+    parse: bareJidList },
+  // XEP-0045: the MUC service's own option declarations, as `muc.*` keys.
+  ...Object.entries(MUC_OPTIONS).map(([name, spec]): ConfigKeySpec => ({
+    key: `muc.${name}`, type: name === "domain" ? "hostname" : spec.type, default: () => spec.default,
+    defaultText: name === "domain" ? "`conference.<domain>`" : undefined,
+    description: spec.description, parse: name === "domain" ? optionalHostname : spec.parse,
+  })),
   ...CONTACT_KINDS.map((kind): ConfigKeySpec => ({
     key: `contact.${kind}`, type: "URI list", default: emptyList, defaultText: "empty", example: contactExample(kind),
     description: `XEP-0157 ${kind} addresses (\`mailto:\`, \`xmpp:\`, \`https:\` URIs) shown in the server's disco#info; a YAML list, or comma-separated in the environment.`,
@@ -180,9 +196,10 @@ function roleList(raw: unknown, origin: Parameters<typeof nonEmptyString>[1]): s
   return roles.join(",");
 }
 
-/** The roles a process runs, from its `role` setting. */
-export function rolesOf(role: string): Role[] {
-  return role === "all" ? [...ROLES] : (role.split(",") as Role[]);
+/** The roles a process runs, from its `role` setting; `all` in a cluster is the roles a cluster has. */
+export function rolesOf(role: string, cluster = false): Role[] {
+  if (role === "all") return cluster ? [...CLUSTER_ROLES] : [...ROLES];
+  return role.split(",") as Role[];
 }
 
 function contactExample(kind: ContactKind): string | undefined {

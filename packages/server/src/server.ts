@@ -9,6 +9,7 @@ import type { C2sListeners } from "@switchboard/c2s";
 import { defaultModules } from "@switchboard/modules";
 import { checkBackendSettings, rolesOf, type SwitchboardConfig } from "./config.js";
 import { startEdge, type RunningEdge } from "./roles/edge.js";
+import { startMuc } from "./roles/muc.js";
 import type { RunningRole } from "./roles/role.js";
 import { openBackends } from "./backends.js";
 import { startHttp } from "./http.js";
@@ -79,12 +80,14 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
       for (const role of roles) await role.stop(0);
     });
     let edge: RunningEdge | undefined;
-    for (const name of rolesOf(cfg.role)) {
+    const roleNames = rolesOf(cfg.role, backends.kind !== "embedded");
+    for (const name of roleNames) {
       const context = { cfg, host, tls: tlsMaterial, secret, http: http.server };
       if (name === "edge") roles.push((edge = await startEdge(context)));
+      if (name === "muc") roles.push(await startMuc(context));
     }
     const ports = { c2s: edge?.c2s.ports.c2s ?? 0, c2sTls: edge?.c2s.ports.c2sTls ?? 0, http: http.port };
-    log.info({ domain: cfg.domain, nodeId: cfg.nodeId, roles: rolesOf(cfg.role), backends: backends.kind, ports, dataDir: cfg.dataDir }, "switchboard started");
+    log.info({ domain: cfg.domain, nodeId: cfg.nodeId, roles: roleNames, backends: backends.kind, ports, dataDir: cfg.dataDir }, "switchboard started");
 
     let stopping: Promise<void> | undefined;
     return {

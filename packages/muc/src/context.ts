@@ -1,0 +1,72 @@
+/**
+ * What the room feature files share: the host, the settings, and the service's few operations
+ * on rooms (sending from a room, saving, removing occupants, counting a user's rooms).
+ */
+import type { Element, Jid, StanzaErrorCondition } from "@switchboard/xml";
+import type { Host, Logger, StanzaEvent } from "@switchboard/core";
+import type { MucOptions } from "./options.js";
+import type { Affiliation, Occupant, Room } from "./room.js";
+
+export interface MucContext {
+  readonly host: Host;
+  readonly options: MucOptions;
+  readonly log: Logger;
+  /** the service's domain (conference.<domain>) */
+  readonly domain: string;
+  /** service administrators (top-level `admins`): owners of every room */
+  readonly admins: ReadonlySet<string>;
+  /** Writes a stanza from a room to one full JID; an occupant whose session is gone leaves. */
+  send(room: Room, stanza: Element): Promise<void>;
+  /** Answers the event's sender with a stanza error (never an error to an error). */
+  refuse(ev: StanzaEvent, condition: StanzaErrorCondition, text?: string): Promise<void>;
+  /** Writes the room's persistent part to the store (no-op for a temporary room). */
+  save(room: Room): Promise<void>;
+  /** The affiliation that counts: service admins are owners everywhere. */
+  affiliation(room: Room, bare: string): Affiliation;
+  /** XEP-0421 id of a user in a room: stable, opaque, the same on every node. */
+  occupantId(room: Room, bare: string): string;
+  /**
+   * Removes a room (destroyed, or temporary and empty) from memory and from the store;
+   * `keepLive` only removes it from the store (it stopped being persistent but has occupants).
+   */
+  dropRoom(room: Room, opts?: { keepLive?: boolean }): Promise<void>;
+  /** Persistent rooms of this service the user owns (muc.maxPersistentRoomsPerUser). */
+  persistentRoomsOwnedBy(bare: string): number;
+  /** Destroys a room (§10.9): its occupants are told, then it is dropped. */
+  destroy(room: Room, detail: { reason?: string; alternate?: string }): Promise<void>;
+  /** The user's joined rooms, all sessions together (muc.maxRoomsPerUser). */
+  readonly joined: JoinedRooms;
+  /** Logs a refusal naming the limit that made it (the rate limits log themselves). */
+  limitHit(limit: string, room: Room | Jid, user: string, detail?: Record<string, unknown>): void;
+}
+
+/**
+ * Which rooms of this service each user occupies (any session, any nick). In one process the
+ * service itself is the whole truth; the cluster role puts the same counts behind this API.
+ */
+export class JoinedRooms {
+  private readonly byUser = new Map<string, Set<string>>();
+
+  count(bare: string): number {
+    return this.byUser.get(bare)?.size ?? 0;
+  }
+
+  has(bare: string, room: string): boolean {
+    return this.byUser.get(bare)?.has(room) ?? false;
+  }
+
+  add(bare: string, room: string): void {
+    let rooms = this.byUser.get(bare);
+    if (!rooms) this.byUser.set(bare, (rooms = new Set()));
+    rooms.add(room);
+  }
+
+  remove(bare: string, room: string): void {
+    const rooms = this.byUser.get(bare);
+    if (!rooms) return;
+    rooms.delete(room);
+    if (rooms.size === 0) this.byUser.delete(bare);
+  }
+}
+
+export type { Occupant };

@@ -1,0 +1,246 @@
+/**
+ * XEP-0045 multi-user chat through real clients (@xmpp/client): the service in disco, creating
+ * and configuring rooms, entering with history and subject, groupchat, private messages, nick
+ * changes, moderation (voice, kick, ban), persistence across a restart, destruction, self-ping
+ * (XEP-0410) and occupant ids (XEP-0421).
+ *
+ * The embedded node only: a cluster's MUC workers (a room per worker under a lease) are not
+ * built yet, and the server refuses the muc role on the cluster backends (config.test.ts).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, xml, type Element, type TestClient } from "../support/client.js";
+import { TEST_MODE, startTestServer, type TestServer } from "../support/server.js";
+
+const MUC = "http://jabber.org/protocol/muc";
+const USER = "http://jabber.org/protocol/muc#user";
+const ADMIN = "http://jabber.org/protocol/muc#admin";
+const OWNER = "http://jabber.org/protocol/muc#owner";
+const DATA = "jabber:x:data";
+const SERVICE = "conference.localhost";
+
+let ts: TestServer;
+
+const statusCodes = (p: Element) => (p.getChild("x", USER)?.getChildren("status") ?? []).map((s) => s.attrs.code);
+const isPresenceFrom = (from: string, type?: string) => (el: Element) => el.is("presence") && el.attrs.from === from && el.attrs.type === type;
+const errorOf = (el: Element) => el.getChild("error")?.children.find((c) => typeof c !== "string" && (c as Element).attrs.xmlns === "urn:ietf:params:xml:ns:xmpp-stanzas") as Element | undefined;
+
+async function refusal(request: Promise<unknown>): Promise<string> {
+  const err = (await request.then(() => undefined, (e: unknown) => e)) as { condition?: string } | undefined;
+  return err?.condition ?? "no error";
+}
+
+/** Enters room/nick and waits for the self-presence (status 110) or the error. */
+async function join(c: TestClient, room: string, nick: string, extra: Element[] = []): Promise<Element> {
+  const from = `${room}/${nick}`;
+  await c.send(xml("presence", { to: from }, xml("x", { xmlns: MUC }, ...extra)));
+  return c.waitFor((el) => el.is("presence") && el.attrs.from === from && (el.attrs.type === "error" || statusCodes(el).includes("110")));
+}
+
+/** Creates an instant room (§10.1.2) and returns the creator's self-presence. */
+async function createInstant(c: TestClient, room: string, nick: string): Promise<Element> {
+  const self = await join(c, room, nick);
+  await c.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: OWNER }, xml("x", { xmlns: DATA, type: "submit" }))));
+  return self;
+}
+
+function configForm(fields: Record<string, string | string[]>): Element {
+  return xml(
+    "x",
+    { xmlns: DATA, type: "submit" },
+    xml("field", { var: "FORM_TYPE" }, xml("value", {}, "http://jabber.org/protocol/muc#roomconfig")),
+    ...Object.entries(fields).map(([v, value]) => xml("field", { var: v }, ...(Array.isArray(value) ? value : [value]).map((one) => xml("value", {}, one)))),
+  );
+}
+
+beforeAll(async () => {
+  if (TEST_MODE === "cluster") return;
+  ts = await startTestServer({ muc: { minJoinIntervalSeconds: 0, minPresenceIntervalSeconds: 0 } } as never);
+  for (const u of ["owner", "guest", "third", "fourth"]) await ts.addUser(u);
+});
+afterAll(async () => ts?.stop());
+
+describe.skipIf(TEST_MODE === "cluster")("multi-user chat (XEP-0045)", () => {
+  it("lists the service in the server's disco#items and answers its disco#info as conference/text", async () => {
+    const c = await connect(ts, "owner", { resource: "disco" });
+    const items = await c.iq(xml("iq", { type: "get", to: "localhost" }, xml("query", { xmlns: "http://jabber.org/protocol/disco#items" })));
+    expect(items.getChild("query")?.getChildren("item").map((i) => i.attrs.jid)).toContain(SERVICE);
+    const info = await c.iq(xml("iq", { type: "get", to: SERVICE }, xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
+    expect(info.getChild("query")?.getChild("identity")?.attrs).toMatchObject({ category: "conference", type: "text" });
+    expect(info.getChild("query")?.getChildren("feature").map((f) => f.attrs.var)).toContain(MUC);
+    await c.stop();
+  });
+
+  it("creates a locked room (201), refuses others until configured, then lets them in with presence both ways and the subject", async () => {
+    const room = `lobby@${SERVICE}`;
+    const owner = await connect(ts, "owner", { resource: "a" });
+    const guest = await connect(ts, "guest", { resource: "g" });
+    const self = await join(owner, room, "Boss");
+    expect(statusCodes(self)).toEqual(expect.arrayContaining(["110", "201"]));
+    expect(self.getChild("x", USER)?.getChild("item")?.attrs).toMatchObject({ affiliation: "owner", role: "moderator" });
+
+    const early = await join(guest, room, "Guest");
+    expect(early.attrs.type).toBe("error");
+    expect(errorOf(early)?.name).toBe("item-not-found");
+
+    await owner.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: OWNER }, xml("x", { xmlns: DATA, type: "submit" }))));
+    guest.received.length = 0;
+    const entered = await join(guest, room, "Guest");
+    expect(entered.attrs.type).toBeUndefined();
+    expect(entered.getChild("x", USER)?.getChild("item")?.attrs).toMatchObject({ affiliation: "none", role: "participant" });
+    // §7.2.3: the newcomer first gets the others' presence; §7.2.15: then the subject (empty).
+    const ownerSeen = guest.received.findIndex(isPresenceFrom(`${room}/Boss`));
+    const selfSeen = guest.received.findIndex((el) => el === entered);
+    expect(ownerSeen).toBeGreaterThanOrEqual(0);
+    expect(ownerSeen).toBeLessThan(selfSeen);
+    const subject = await guest.waitFor((el) => el.is("message") && el.getChild("subject") !== undefined);
+    expect(subject.attrs).toMatchObject({ from: room, type: "groupchat" });
+    // The owner, a moderator, sees the newcomer's real JID; XEP-0421 gives it an occupant id.
+    const announced = await owner.waitFor(isPresenceFrom(`${room}/Guest`));
+    expect(announced.getChild("x", USER)?.getChild("item")?.attrs.jid).toBe(guest.jid);
+    expect(announced.getChild("occupant-id", "urn:xmpp:occupant-id:0")?.attrs.id).toMatch(/^[\w-]{22}$/);
+    await Promise.all([owner.stop(), guest.stop()]);
+  });
+
+  it("carries groupchat to every occupant with the sender's occupant id, keeps history for newcomers, and passes private messages", async () => {
+    const room = `talk@${SERVICE}`;
+    const owner = await connect(ts, "owner", { resource: "t" });
+    const guest = await connect(ts, "guest", { resource: "t" });
+    await createInstant(owner, room, "Boss");
+    await join(guest, room, "Guest");
+    for (const n of [1, 2, 3]) await owner.send(xml("message", { to: room, type: "groupchat", id: `m${n}` }, xml("body", {}, `hello ${n}`)));
+    const got = await guest.waitFor((el) => el.is("message") && el.getChildText("body") === "hello 3");
+    expect(got.attrs).toMatchObject({ from: `${room}/Boss`, type: "groupchat", id: "m3" });
+    const echo = await owner.waitFor((el) => el.is("message") && el.getChildText("body") === "hello 3");
+    expect(echo.getChild("occupant-id", "urn:xmpp:occupant-id:0")?.attrs.id).toBe(got.getChild("occupant-id", "urn:xmpp:occupant-id:0")?.attrs.id);
+
+    const third = await connect(ts, "third", { resource: "t" });
+    await join(third, room, "Late", [xml("history", { maxstanzas: "2" })]);
+    const history = await third.waitFor((el) => el.is("message") && el.getChildText("body") === "hello 3");
+    expect(history.getChild("delay", "urn:xmpp:delay")?.attrs.from).toBe(room);
+    await third.expectNone((el) => el.is("message") && el.getChildText("body") === "hello 1", 200);
+    expect(third.received.some((el) => el.is("message") && el.getChildText("body") === "hello 2")).toBe(true);
+
+    await guest.send(xml("message", { to: `${room}/Late`, type: "chat", id: "pm1" }, xml("body", {}, "psst")));
+    const pm = await third.waitFor((el) => el.is("message") && el.getChildText("body") === "psst");
+    expect(pm.attrs).toMatchObject({ from: `${room}/Guest`, type: "chat" });
+    expect(pm.getChild("x", USER)).toBeDefined();
+    await guest.send(xml("message", { to: `${room}/Nobody`, type: "chat", id: "pm2" }, xml("body", {}, "lost?")));
+    const bounced = await guest.waitFor((el) => el.is("message") && el.attrs.id === "pm2" && el.attrs.type === "error");
+    expect(errorOf(bounced)?.name).toBe("item-not-found");
+
+    // A non-occupant's groupchat is refused (§7.4).
+    const fourth = await connect(ts, "fourth", { resource: "t" });
+    await fourth.send(xml("message", { to: room, type: "groupchat", id: "x1" }, xml("body", {}, "drive-by")));
+    expect(errorOf(await fourth.waitFor((el) => el.attrs.id === "x1" && el.attrs.type === "error"))?.name).toBe("not-acceptable");
+    await guest.expectNone((el) => el.getChildText("body") === "drive-by", 100);
+    await Promise.all([owner.stop(), guest.stop(), third.stop(), fourth.stop()]);
+  });
+
+  it("changes nicks with 303, refuses a taken nick with conflict, and announces leaving", async () => {
+    const room = `nicks@${SERVICE}`;
+    const owner = await connect(ts, "owner", { resource: "n" });
+    const guest = await connect(ts, "guest", { resource: "n" });
+    await createInstant(owner, room, "Boss");
+    await join(guest, room, "Guest");
+    const taken = await join(guest, room, "Boss");
+    expect(errorOf(taken)?.name).toBe("conflict");
+    await guest.send(xml("presence", { to: `${room}/Visitor2` }));
+    const gone = await owner.waitFor(isPresenceFrom(`${room}/Guest`, "unavailable"));
+    expect(statusCodes(gone)).toContain("303");
+    expect(gone.getChild("x", USER)?.getChild("item")?.attrs.nick).toBe("Visitor2");
+    await owner.waitFor(isPresenceFrom(`${room}/Visitor2`));
+    await guest.send(xml("presence", { to: `${room}/Visitor2`, type: "unavailable" }));
+    await owner.waitFor(isPresenceFrom(`${room}/Visitor2`, "unavailable"));
+    const selfGone = await guest.waitFor(isPresenceFrom(`${room}/Visitor2`, "unavailable"));
+    expect(statusCodes(selfGone)).toContain("110");
+    await Promise.all([owner.stop(), guest.stop()]);
+  });
+
+  it("moderates: visitors need voice in a moderated room, moderators grant it, kick (307) and ban (301)", async () => {
+    const room = `stage@${SERVICE}`;
+    const owner = await connect(ts, "owner", { resource: "m" });
+    const guest = await connect(ts, "guest", { resource: "m" });
+    await join(owner, room, "Boss");
+    await owner.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: OWNER }, configForm({ "muc#roomconfig_moderatedroom": "1" }))));
+    const entered = await join(guest, room, "Guest");
+    expect(entered.getChild("x", USER)?.getChild("item")?.attrs.role).toBe("visitor");
+    await guest.send(xml("message", { to: room, type: "groupchat", id: "v1" }, xml("body", {}, "may I?")));
+    expect(errorOf(await guest.waitFor((el) => el.attrs.id === "v1" && el.attrs.type === "error"))?.name).toBe("forbidden");
+    // A presence change does not give voice.
+    await guest.send(xml("presence", { to: `${room}/Guest` }, xml("show", {}, "chat")));
+    const changed = await owner.waitFor((el) => isPresenceFrom(`${room}/Guest`)(el) && el.getChildText("show") === "chat");
+    expect(changed.getChild("x", USER)?.getChild("item")?.attrs.role).toBe("visitor");
+    // The guest is not a moderator: it cannot kick.
+    expect(await refusal(guest.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: ADMIN }, xml("item", { nick: "Boss", role: "none" })))))).toBe("forbidden");
+
+    await owner.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: ADMIN }, xml("item", { nick: "Guest", role: "participant" }))));
+    await guest.waitFor((el) => isPresenceFrom(`${room}/Guest`)(el) && el.getChild("x", USER)?.getChild("item")?.attrs.role === "participant");
+    await guest.send(xml("message", { to: room, type: "groupchat", id: "v2" }, xml("body", {}, "thanks")));
+    await owner.waitFor((el) => el.is("message") && el.attrs.id === "v2");
+
+    await owner.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: ADMIN }, xml("item", { nick: "Guest", role: "none" }, xml("reason", {}, "out")))));
+    const kicked = await guest.waitFor(isPresenceFrom(`${room}/Guest`, "unavailable"));
+    expect(statusCodes(kicked)).toEqual(expect.arrayContaining(["307", "110"]));
+    expect(kicked.getChild("x", USER)?.getChild("item")?.getChildText("reason")).toBe("out");
+
+    guest.received.length = 0;
+    await join(guest, room, "Guest");
+    await owner.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: ADMIN }, xml("item", { jid: "guest@localhost", affiliation: "outcast" }))));
+    const banned = await guest.waitFor(isPresenceFrom(`${room}/Guest`, "unavailable"));
+    expect(statusCodes(banned)).toContain("301");
+    guest.received.length = 0;
+    expect(errorOf(await join(guest, room, "Again"))?.name).toBe("forbidden");
+    const list = await owner.iq(xml("iq", { type: "get", to: room }, xml("query", { xmlns: ADMIN }, xml("item", { affiliation: "outcast" }))));
+    expect(list.getChild("query")?.getChildren("item").map((i) => i.attrs.jid)).toEqual(["guest@localhost"]);
+    // The last owner cannot step down.
+    expect(await refusal(owner.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: ADMIN }, xml("item", { jid: "owner@localhost", affiliation: "member" })))))).toBe("conflict");
+    await Promise.all([owner.stop(), guest.stop()]);
+  });
+
+  it("keeps a persistent room's configuration, affiliations and subject across a restart, then destroys it", async () => {
+    const room = `archive@${SERVICE}`;
+    let owner = await connect(ts, "owner", { resource: "p" });
+    await join(owner, room, "Boss");
+    await owner.iq(
+      xml("iq", { type: "set", to: room }, xml("query", { xmlns: OWNER }, configForm({ "muc#roomconfig_persistentroom": "1", "muc#roomconfig_roomname": "The Archive", "muc#roomconfig_membersonly": "1" }))),
+    );
+    await owner.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: ADMIN }, xml("item", { jid: "guest@localhost", affiliation: "member" }))));
+    await owner.send(xml("message", { to: room, type: "groupchat" }, xml("subject", {}, "Records")));
+    await owner.waitFor((el) => el.is("message") && el.getChildText("subject") === "Records");
+    await owner.stop();
+
+    await ts.restart();
+    const guest = await connect(ts, "guest", { resource: "p" });
+    const info = await guest.iq(xml("iq", { type: "get", to: room }, xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
+    expect(info.getChild("query")?.getChild("identity")?.attrs.name).toBe("The Archive");
+    expect(info.getChild("query")?.getChildren("feature").map((f) => f.attrs.var)).toEqual(expect.arrayContaining(["muc_persistent", "muc_membersonly"]));
+    const entered = await join(guest, room, "Member");
+    expect(entered.getChild("x", USER)?.getChild("item")?.attrs.affiliation).toBe("member");
+    expect((await guest.waitFor((el) => el.is("message") && el.getChild("subject") !== undefined)).getChildText("subject")).toBe("Records");
+    const third = await connect(ts, "third", { resource: "p" });
+    expect(errorOf(await join(third, room, "Stranger"))?.name).toBe("registration-required");
+
+    owner = await connect(ts, "owner", { resource: "p2" });
+    await owner.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: OWNER }, xml("destroy", {}, xml("reason", {}, "closing")))));
+    const destroyed = await guest.waitFor(isPresenceFrom(`${room}/Member`, "unavailable"));
+    expect(destroyed.getChild("x", USER)?.getChild("destroy")?.getChildText("reason")).toBe("closing");
+    expect(await refusal(owner.iq(xml("iq", { type: "get", to: room }, xml("query", { xmlns: "http://jabber.org/protocol/disco#info" }))))).toBe("item-not-found");
+    expect(await ts.server.host.store.rooms.get(room)).toBeUndefined();
+    await Promise.all([owner.stop(), guest.stop(), third.stop()]);
+  });
+
+  it("answers a self-ping (XEP-0410) only for the occupant's own nick, and pages public rooms with RSM", async () => {
+    const owner = await connect(ts, "owner", { resource: "s" });
+    await createInstant(owner, `ping@${SERVICE}`, "Boss");
+    await owner.iq(xml("iq", { type: "get", to: `ping@${SERVICE}/Boss` }, xml("ping", { xmlns: "urn:xmpp:ping" })));
+    expect(await refusal(owner.iq(xml("iq", { type: "get", to: `ping@${SERVICE}/Someone` }, xml("ping", { xmlns: "urn:xmpp:ping" }))))).toBe("not-acceptable");
+    for (const name of ["page-a", "page-b", "page-c"]) await createInstant(owner, `${name}@${SERVICE}`, "Boss");
+    const page = await owner.iq(
+      xml("iq", { type: "get", to: SERVICE }, xml("query", { xmlns: "http://jabber.org/protocol/disco#items" }, xml("set", { xmlns: "http://jabber.org/protocol/rsm" }, xml("max", {}, "2"), xml("after", {}, `page-a@${SERVICE}`)))),
+    );
+    const q = page.getChild("query")!;
+    expect(q.getChildren("item").map((i) => i.attrs.jid)).toEqual([`page-b@${SERVICE}`, `page-c@${SERVICE}`]);
+    expect(Number(q.getChild("set")?.getChildText("count"))).toBeGreaterThanOrEqual(4);
+    await owner.stop();
+  });
+});
