@@ -299,7 +299,35 @@ describe("cluster settings", () => {
     expect(rolesOf(loadConfig({ env: {} }).role)).toEqual([...ROLES]);
     expect(loadConfig({ env: { SWITCHBOARD_ROLE: " Edge " } }).role).toBe("edge");
     expect(loadError(() => loadConfig({ env: { SWITCHBOARD_ROLE: "edge,edge" } })).message).toContain("names a role twice");
-    expect(loadError(() => loadConfig({ env: { SWITCHBOARD_ROLE: "edge,muc" } })).message).toContain('unknown role "muc"');
+    expect(loadConfig({ env: { SWITCHBOARD_ROLE: "muc, edge" } }).role).toBe("muc,edge");
+    expect(rolesOf("muc,edge")).toEqual(["muc", "edge"]);
+    expect(loadError(() => loadConfig({ env: { SWITCHBOARD_ROLE: "edge,s2s" } })).message).toContain('unknown role "s2s"');
+  });
+
+  it("offers the MUC settings as muc.* with SWITCHBOARD_MUC_* variables, bounds and the admins list", () => {
+    const cfg = loadConfig({
+      env: { SWITCHBOARD_MUC_MAX_OCCUPANTS: "500", SWITCHBOARD_MUC_DOMAIN: "Rooms.Example.org", SWITCHBOARD_MUC_CREATE_ROOMS: "admins", SWITCHBOARD_ADMINS: "Boss@Example.org, ops@example.org" },
+    });
+    expect(cfg.muc).toMatchObject({ maxOccupants: 500, domain: "rooms.example.org", createRooms: "admins", maxNickLength: 64, messagesPerSecond: 2 });
+    expect(cfg.admins).toEqual(["boss@example.org", "ops@example.org"]);
+    expect(loadConfig({ env: {} }).muc).toMatchObject({ domain: "", maxRoomIdLength: 100, maxRoomsPerUser: 100, minJoinIntervalSeconds: 2 });
+    const bad = (env: Record<string, string>) => loadError(() => loadConfig({ env }));
+    expect(bad({ SWITCHBOARD_MUC_MAX_OCCUPANTS: "-1" }).key).toBe("muc.maxOccupants");
+    expect(bad({ SWITCHBOARD_MUC_MAX_NICK_LENGTH: "0" }).message).toMatch(/SWITCHBOARD_MUC_MAX_NICK_LENGTH/);
+    expect(bad({ SWITCHBOARD_MUC_CREATE_ROOMS: "nobody" }).key).toBe("muc.createRooms");
+    expect(bad({ SWITCHBOARD_MUC_DOMAIN: "not a domain" }).key).toBe("muc.domain");
+    expect(bad({ SWITCHBOARD_ADMINS: "admin@example.org/phone" }).key).toBe("admins");
+    expect(bad({ SWITCHBOARD_ADMINS: "example.org" }).key).toBe("admins");
+  });
+
+  it("runs the muc role only on the embedded backends for now: all in a cluster is the edge, an explicit muc is an error", () => {
+    const cluster = { SWITCHBOARD_REDIS_URL: "redis://127.0.0.1:6379", SWITCHBOARD_NATS_URL: "nats://127.0.0.1:4222" };
+    expect(rolesOf("all", true)).toEqual(["edge"]);
+    expect(() => checkBackendSettings(loadConfig({ env: cluster }))).not.toThrow();
+    const err = loadError(() => checkBackendSettings(loadConfig({ env: { ...cluster, SWITCHBOARD_ROLE: "edge,muc" } })));
+    expect(err.key).toBe("role");
+    expect(err.message).toMatch(/muc cannot run on the cluster backends yet/);
+    expect(() => checkBackendSettings(loadConfig({ env: { SWITCHBOARD_ROLE: "muc" } }))).not.toThrow();
   });
 
   it("refuses a cluster prefix that would break Redis hash tags or NATS subjects", () => {
