@@ -10,18 +10,19 @@
 import { spawnSync, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { TEST_MODE, startTestServer, type TestServer } from "../support/server.js";
 
 const script = fileURLToPath(new URL("../interop/slixmpp_session.py", import.meta.url));
+const mucScript = fileURLToPath(new URL("../interop/slixmpp_muc.py", import.meta.url));
 /** Debian's interpreter first: a python3 earlier on PATH (pyenv) lacks the apt package */
 const python = ["/usr/bin/python3", "python3"].find(
   (bin) => spawnSync(bin, ["-c", "import slixmpp"], { stdio: "ignore" }).status === 0,
 );
 if (!python) console.warn("interop-slixmpp: python3-slixmpp not installed (apt install python3-slixmpp); skipped");
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(args: string[], file = script): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(python!, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(python!, [file, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -41,6 +42,8 @@ describe.skipIf(!python)("slixmpp (a client not written here)", () => {
     ts = await startTestServer();
     await ts.addUser("sli-alice", "alice secret");
     await ts.addUser("sli-bob", "bob secret");
+    await ts.addUser("sli-owner", "owner secret");
+    await ts.addUser("sli-guest", "guest secret");
   }, 60_000);
   afterAll(() => ts?.stop());
 
@@ -83,5 +86,25 @@ describe.skipIf(!python)("slixmpp (a client not written here)", () => {
     expect(r.entity_time).toEqual({ tzo: expect.stringMatching(/^[+-]\d\d:\d\d$/), utc_ends_in_z: true, skew_below_30s: true });
     expect(r.uptime.seconds).toBeGreaterThanOrEqual(0);
     expect(r.last_activity).toEqual({ online_seconds: 0, idle_seconds: 42, offline_status: "gone fishing", offline_recent: true });
+  }, 120_000);
+
+  // MUC runs on the embedded node only for now (muc.test.ts)
+  it.skipIf(TEST_MODE === "cluster")("creates, configures, joins, talks in and moderates a room with slixmpp's xep_0045", async () => {
+    const { code, stdout, stderr } = await run(
+      ["127.0.0.1", String(ts.server.ports.c2s), "sli-owner@localhost", "owner secret", "sli-guest@localhost", "guest secret", "interop@conference.localhost"],
+      mucScript,
+    );
+    expect(code, stderr).toBe(0);
+    const r = JSON.parse(stdout.trim().split("\n").pop()!);
+    expect(r.login).toEqual({ ok: true });
+    expect(r.create).toEqual({ codes: ["110", "201"], affiliation: "owner", role: "moderator" });
+    expect(r.configure).toEqual({ has_fields: true, name: "Interop Room", moderated: true });
+    expect(r.join).toEqual({ role: "visitor", others: ["Owner"], subject_from: "interop@conference.localhost" });
+    expect(r.voice).toEqual({ role: "participant" });
+    expect(r.talk).toEqual({ from: "Guest", back_from: "Owner" });
+    expect(r.subject).toEqual({ subject: "Interop", by: "Owner" });
+    expect(r.affiliation).toEqual({ members: ["sli-guest@localhost"] });
+    expect(r.kick).toEqual({ codes: ["110", "307"] });
+    expect(r.destroy).toEqual({ gone: "item-not-found" });
   }, 120_000);
 });
