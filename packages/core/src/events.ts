@@ -99,6 +99,11 @@ export interface CoreEvents {
    */
   "host/draining": { deadline: number };
   /**
+   * the cluster presumed this node dead and purged it (it could not reach Redis for longer than
+   * its liveness TTL): what it served for the cluster may belong to others now (MUC rooms)
+   */
+  "host/fenced": Record<string, never>;
+  /**
    * sessions of a dead node that were kept for a resumption instead of being purged (cluster
    * mode): their resumption state is theirs to take over
    */

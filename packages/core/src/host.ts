@@ -7,7 +7,7 @@ import type { CoreEvents } from "./events.js";
 import { HookBus } from "./hooks.js";
 import { IqDispatcher, PendingIqs } from "./iq.js";
 import type { Logger } from "./logger.js";
-import type { BusHeaders, ControlMessage, ControlNotice, Limiter, SessionInfo, SessionRegistry, StanzaBus, StanzaEnvelope, Store } from "./ports.js";
+import type { BusHeaders, ControlMessage, ControlNotice, Limiter, RoomDirectory, SessionInfo, SessionRegistry, StanzaBus, StanzaEnvelope, Store } from "./ports.js";
 import { SessionTable } from "./session-table.js";
 import { receiveFromBus } from "./bus-receiver.js";
 import { BusLedger, busIdOf } from "./bus-ledger.js";
@@ -19,6 +19,7 @@ import { StreamFeatures } from "./stream-features.js";
 import { StreamHandlers } from "./stream-handlers.js";
 import { Routes } from "./routes.js";
 import { MemoryResumptionStore, type ResumptionStore } from "./resumption.js";
+import { MemoryRoomDirectory } from "./memory/room-directory.js";
 import { noopMetrics, type Metrics } from "./metrics.js";
 import { RateLimits } from "./limits.js";
 
@@ -53,6 +54,8 @@ export interface HostOptions {
   metrics?: Metrics;
   /** where stream-management sessions keep their resumption state (default: in memory) */
   resumption?: ResumptionStore;
+  /** where MUC rooms are served and their live state (default: in memory) */
+  roomDirectory?: RoomDirectory;
 }
 
 /** The core's own counts, through the metrics port (tests read them to prove no round trip per stanza). */
@@ -104,6 +107,8 @@ export class Host {
   private readonly liveNodeCount: () => number;
   /** stream-management resumption state, outside the edge in a cluster (resumption.ts) */
   readonly resumption: ResumptionStore;
+  /** MUC rooms: which worker serves each, their live state, who is in which (ports.ts) */
+  readonly roomDirectory: RoomDirectory;
   /** Where everything that counts goes (no-op unless the process wires an adapter). */
   readonly metrics: Metrics;
   readonly meters: CoreMeters;
@@ -132,6 +137,7 @@ export class Host {
     this.loginBlocker = opts.loginBlocker ?? (() => undefined);
     this.metrics = opts.metrics ?? noopMetrics;
     this.resumption = opts.resumption ?? new MemoryResumptionStore();
+    this.roomDirectory = opts.roomDirectory ?? new MemoryRoomDirectory();
     this.meters = coreMeters(this.metrics);
     this.rateLimits = new RateLimits(this.limiter, this.log, this.metrics, this.hooks);
   }

@@ -4,6 +4,7 @@ export * from "./memory/store.js";
 export * from "./memory/registry.js";
 export * from "./memory/bus.js";
 export * from "./memory/limiter.js";
+export * from "./memory/room-directory.js";
 export * from "./hooks.js";
 export * from "./events.js";
 export * from "./iq.js";

@@ -197,6 +197,46 @@ export interface RoomStore {
   list(domain: string): Promise<StoredRoom[]>;
 }
 
+/**
+ * Where a MUC service's live rooms are served and what they hold right now (XEP-0045 in a
+ * cluster): which worker node serves each room (exactly one at a time), the room's live state
+ * (configuration, affiliations, subject, occupants) so another worker can take it over when its
+ * node dies, a listing of the rooms for disco#items, and the rooms each user occupies, counted
+ * across all workers. Embedded: in memory; cluster: Redis (a room's keys under its own hash tag,
+ * a user's under theirs).
+ */
+export interface RoomDirectory {
+  /** Announces `node` as a worker of the MUC service at `domain`. */
+  addWorker(domain: string, node: string): Promise<void>;
+  removeWorker(domain: string, node: string): Promise<void>;
+  /** Nodes announced as workers of `domain` (alive or not: callers check liveness). */
+  workers(domain: string): Promise<string[]>;
+  /** The node serving the room, if any. */
+  holder(room: string): Promise<string | undefined>;
+  /**
+   * Makes `node` the room's worker if nobody holds it, or if its holder is `replacing` (a node
+   * the caller knows to be dead); returns the holder after the call (atomic).
+   */
+  claim(room: string, node: string, replacing?: string): Promise<string>;
+  /** Gives the room up if `node` holds it. */
+  release(room: string, node: string): Promise<void>;
+  /** The room's live state: field → value, as the service wrote it. */
+  getLive(room: string): Promise<Record<string, string>>;
+  /** Sets and deletes fields of the room's live state in one step. */
+  putLive(room: string, set: Record<string, string>, remove?: string[]): Promise<void>;
+  /** Forgets the room: live state, holder and listing. */
+  dropLive(room: string, domain: string): Promise<void>;
+  /** Lists (or, with undefined, unlists) a room of `domain` for disco#items; `entry` is the service's JSON. */
+  list(domain: string, room: string, entry: string | undefined): Promise<void>;
+  /** Every listed room of `domain`: room JID → entry. */
+  listed(domain: string): Promise<Map<string, string>>;
+  /** Records that `user` (a bare JID) is in `room`; returns how many rooms they are in now. */
+  join(user: string, room: string): Promise<number>;
+  leave(user: string, room: string): Promise<void>;
+  /** The rooms `user` is in, on any worker. */
+  joinedBy(user: string): Promise<string[]>;
+}
+
 export interface Store {
   accounts: AccountStore;
   roster: RosterStore;

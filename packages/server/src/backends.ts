@@ -16,13 +16,14 @@ import {
   type Limiter,
   type Logger,
   type ResumptionStore,
+  type RoomDirectory,
   type SessionInfo,
   type SessionRegistry,
   type StanzaBus,
   type Store,
 } from "@switchboard/core";
 import { openSqliteStore } from "@switchboard/store-sqlite";
-import { FAIL_FAST_CLIENT_OPTIONS, NodeLiveness, RedisLeasedLimiter, RedisResumptionStore, RedisSessionRegistry, RedisStore, announceIdentity, nodeIdentity, withdrawIdentity } from "@switchboard/redis";
+import { FAIL_FAST_CLIENT_OPTIONS, NodeLiveness, RedisLeasedLimiter, RedisResumptionStore, RedisRoomDirectory, RedisSessionRegistry, RedisStore, announceIdentity, nodeIdentity, withdrawIdentity } from "@switchboard/redis";
 import { NatsStanzaBus } from "@switchboard/nats";
 import { StreamError, bareOf } from "@switchboard/xml";
 import type { SwitchboardConfig } from "./config.js";
@@ -35,6 +36,8 @@ export interface Backends {
   limiter: Limiter;
   /** stream-management resumption state (the Host's default, in memory, when embedded) */
   resumption?: ResumptionStore;
+  /** where MUC rooms are served and their live state (the Host's default, in memory, when embedded) */
+  roomDirectory?: RoomDirectory;
   isNodeAlive?: (nodeId: string) => boolean;
   liveNodeCount?: () => number;
   /**
@@ -126,6 +129,8 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
       // to our streams any more, so close them and let the clients bind again.
       log.warn("this node was presumed dead by the cluster; closing its streams");
       host?.sessions.closeAll(new StreamError("reset", "the server lost track of this session; please reconnect"));
+      // What it served for the cluster (MUC rooms) may have been taken over by others meanwhile.
+      void host?.hooks.fire("host/fenced", {}).catch((err: unknown) => log.error({ err }, "host/fenced handler failed"));
     },
     logger: log,
   });
@@ -158,6 +163,7 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
     bus,
     limiter,
     resumption: new RedisResumptionStore(redis, { prefix }),
+    roomDirectory: new RedisRoomDirectory(redis, { prefix }),
     isNodeAlive: (nodeId) => liveness.isAlive(nodeId),
     liveNodeCount: () => liveness.liveCount(),
     async attach(h, identity) {

@@ -51,6 +51,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
       bus: backends.bus,
       limiter: backends.limiter,
       resumption: backends.resumption,
+      roomDirectory: backends.roomDirectory,
       log,
       limits: { offlinePerUser: cfg.limits.offlinePerUser },
       isNodeAlive: backends.isNodeAlive,

@@ -1,0 +1,1 @@
+export { RedisRoomDirectory } from "./redis-room-directory.js";
