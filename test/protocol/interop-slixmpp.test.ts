@@ -10,7 +10,7 @@
 import { spawnSync, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TEST_MODE, startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer } from "../support/server.js";
 
 const script = fileURLToPath(new URL("../interop/slixmpp_session.py", import.meta.url));
 const mucScript = fileURLToPath(new URL("../interop/slixmpp_muc.py", import.meta.url));
@@ -88,8 +88,7 @@ describe.skipIf(!python)("slixmpp (a client not written here)", () => {
     expect(r.last_activity).toEqual({ online_seconds: 0, idle_seconds: 42, offline_status: "gone fishing", offline_recent: true });
   }, 120_000);
 
-  // MUC runs on the embedded node only for now (muc.test.ts)
-  it.skipIf(TEST_MODE === "cluster")("creates, configures, joins, talks in and moderates a room with slixmpp's xep_0045", async () => {
+  it("creates, configures, joins, talks in and moderates a room with slixmpp's xep_0045", async () => {
     const { code, stdout, stderr } = await run(
       ["127.0.0.1", String(ts.server.ports.c2s), "sli-owner@localhost", "owner secret", "sli-guest@localhost", "guest secret", "interop@conference.localhost"],
       mucScript,

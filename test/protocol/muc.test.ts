@@ -4,12 +4,12 @@
  * changes, moderation (voice, kick, ban), persistence across a restart, destruction, self-ping
  * (XEP-0410) and occupant ids (XEP-0421).
  *
- * The embedded node only: a cluster's MUC workers (a room per worker under a lease) are not
- * built yet, and the server refuses the muc role on the cluster backends (config.test.ts).
+ * In cluster mode both nodes are edges and MUC workers (`edge,muc`): clients alternate between
+ * them, so rooms and their occupants are spread over both.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, xml, type Element, type TestClient } from "../support/client.js";
-import { TEST_MODE, startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer } from "../support/server.js";
 
 const MUC = "http://jabber.org/protocol/muc";
 const USER = "http://jabber.org/protocol/muc#user";
@@ -53,13 +53,12 @@ function configForm(fields: Record<string, string | string[]>): Element {
 }
 
 beforeAll(async () => {
-  if (TEST_MODE === "cluster") return;
   ts = await startTestServer({ muc: { minJoinIntervalSeconds: 0, minPresenceIntervalSeconds: 0 } } as never);
   for (const u of ["owner", "guest", "third", "fourth"]) await ts.addUser(u);
 });
 afterAll(async () => ts?.stop());
 
-describe.skipIf(TEST_MODE === "cluster")("multi-user chat (XEP-0045)", () => {
+describe("multi-user chat (XEP-0045)", () => {
   it("lists the service in the server's disco#items and answers its disco#info as conference/text", async () => {
     const c = await connect(ts, "owner", { resource: "disco" });
     const items = await c.iq(xml("iq", { type: "get", to: "localhost" }, xml("query", { xmlns: "http://jabber.org/protocol/disco#items" })));

@@ -2,7 +2,7 @@
  * Starts a real Switchboard for protocol tests, exactly as `switchboard start` would (same
  * config loader, same wiring), on free loopback ports with its own data dir.
  *
- * SB_TEST_MODE=cluster runs the same suite against two edges (role "edge") sharing Redis and
+ * SB_TEST_MODE=cluster runs the same suite against two nodes (roles "edge,muc") sharing Redis and
  * NATS (backends.ts picks env URLs, testcontainers or local processes); `connect()` alternates
  * edges, so the two parties of a two-party test sit on different edges.
  */
@@ -54,7 +54,7 @@ export async function startTestServer(
         http: { port: 0 },
         log: { level: (process.env.SB_TEST_LOG as never) ?? "silent", format: "json" },
         ...(backends
-          ? { role: "edge" as const, redisUrl: backends.redisUrl, natsUrl: backends.natsUrl, clusterPrefix: backends.prefix, nodeId: `edge${i}-${backends.prefix}` }
+          ? { role: "edge,muc" as const, redisUrl: backends.redisUrl, natsUrl: backends.natsUrl, clusterPrefix: backends.prefix, nodeId: `edge${i}-${backends.prefix}` }
           : {}),
         ...overrides,
       },

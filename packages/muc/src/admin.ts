@@ -62,6 +62,7 @@ export async function adminSet(ctx: MucContext, room: Room, from: string, query:
     }
   }
   if (affiliationsChanged) await ctx.save(room);
+  ctx.changed(room);
 }
 
 function checkChange(ctx: MucContext, room: Room, actor: Occupant | undefined, actorBare: string, actorAffiliation: Affiliation, item: Element): Change {

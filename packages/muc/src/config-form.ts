@@ -47,7 +47,7 @@ export function configForm(ctx: MucContext, room: Room): Element {
 }
 
 /** What a submitted form changes; throws the stanza error §10.2 names for a value it refuses. */
-export function applyConfigForm(ctx: MucContext, room: Room, form: Element, owner: string): { config: RoomConfig; owners?: string[] } {
+export async function applyConfigForm(ctx: MucContext, room: Room, form: Element, owner: string): Promise<{ config: RoomConfig; owners?: string[] }> {
   const fields = formFields(form);
   const next: RoomConfig = { ...room.config };
   const one = (name: string) => fields.get(name)?.[0];
@@ -103,7 +103,7 @@ export function applyConfigForm(ctx: MucContext, room: Room, form: Element, owne
   }
   if (next.persistent && !room.config.persistent) {
     const max = ctx.options.maxPersistentRoomsPerUser;
-    if (max > 0 && !ctx.admins.has(owner) && ctx.persistentRoomsOwnedBy(owner) >= max) {
+    if (max > 0 && !ctx.admins.has(owner) && (await ctx.persistentRoomsOwnedBy(owner)) >= max) {
       ctx.limitHit("muc.maxPersistentRoomsPerUser", room, owner, { max });
       throw new StanzaError("not-allowed", `you own ${max} persistent rooms already`);
     }

@@ -31,42 +31,18 @@ export interface MucContext {
    */
   dropRoom(room: Room, opts?: { keepLive?: boolean }): Promise<void>;
   /** Persistent rooms of this service the user owns (muc.maxPersistentRoomsPerUser). */
-  persistentRoomsOwnedBy(bare: string): number;
+  persistentRoomsOwnedBy(bare: string): Promise<number>;
+  /**
+   * Marks the room's live state as changed (occupants, roles, configuration, subject): it is
+   * written to the RoomDirectory when the stanza is done, so another worker can take it over.
+   */
+  changed(room: Room): void;
+  /** Writes the live state now, before an answer that others may act on (a room's listing). */
+  flush(room: Room): Promise<void>;
   /** Destroys a room (§10.9): its occupants are told, then it is dropped. */
   destroy(room: Room, detail: { reason?: string; alternate?: string }): Promise<void>;
-  /** The user's joined rooms, all sessions together (muc.maxRoomsPerUser). */
-  readonly joined: JoinedRooms;
   /** Logs a refusal naming the limit that made it (the rate limits log themselves). */
   limitHit(limit: string, room: Room | Jid, user: string, detail?: Record<string, unknown>): void;
-}
-
-/**
- * Which rooms of this service each user occupies (any session, any nick). In one process the
- * service itself is the whole truth; the cluster role puts the same counts behind this API.
- */
-export class JoinedRooms {
-  private readonly byUser = new Map<string, Set<string>>();
-
-  count(bare: string): number {
-    return this.byUser.get(bare)?.size ?? 0;
-  }
-
-  has(bare: string, room: string): boolean {
-    return this.byUser.get(bare)?.has(room) ?? false;
-  }
-
-  add(bare: string, room: string): void {
-    let rooms = this.byUser.get(bare);
-    if (!rooms) this.byUser.set(bare, (rooms = new Set()));
-    rooms.add(room);
-  }
-
-  remove(bare: string, room: string): void {
-    const rooms = this.byUser.get(bare);
-    if (!rooms) return;
-    rooms.delete(room);
-    if (rooms.size === 0) this.byUser.delete(bare);
-  }
 }
 
 export type { Occupant };

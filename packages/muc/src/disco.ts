@@ -20,11 +20,16 @@ export function serviceInfo(query: Element): Element {
   );
 }
 
-/** Public, unlocked rooms, by JID; `max`/`after`/`before`/`index` page them (XEP-0059 §2). */
-export function serviceItems(rooms: Room[], query: Element): Element {
-  const listed = rooms.filter((r) => r.config.public && !r.locked && !r.destroyed).sort((a, b) => (a.bare < b.bare ? -1 : a.bare > b.bare ? 1 : 0));
+/**
+ * The listed (public, configured) rooms of every worker, by JID; `max`/`after`/`before`/`index`
+ * page them (XEP-0059 §2).
+ */
+export function serviceItems(entries: Map<string, string>, query: Element): Element {
+  const listed = [...entries]
+    .map(([bare, entry]) => ({ bare, name: (JSON.parse(entry) as { name?: string }).name }))
+    .sort((a, b) => (a.bare < b.bare ? -1 : a.bare > b.bare ? 1 : 0));
   const set = query.getChild("set", NS_RSM);
-  const item = (r: Room) => x("item", { jid: r.bare, name: r.config.name || r.jid.local });
+  const item = (r: { bare: string; name?: string }) => x("item", { jid: r.bare, name: r.name });
   if (!set) return x("query", { xmlns: NS_DISCO_ITEMS }, listed.map(item));
   const maxText = set.getChildText("max");
   const max = maxText === null ? listed.length : Number(maxText);

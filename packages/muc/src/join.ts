@@ -61,11 +61,12 @@ async function create(ctx: MucContext, ev: StanzaEvent, target: PresenceTarget):
     ctx.limitHit("muc.createRooms", ev.to, user, { createRooms: who });
     return ctx.refuse(ev, "not-allowed", "this service does not let you create rooms");
   }
-  if (!fitsJoinedLimit(ctx, ev, user)) return;
+  if (!(await underJoinedLimit(ctx, ev, user))) return;
   if (ctx.options.maxRoomsCreatedPerUserPerHour > 0 && !ctx.admins.has(user)) {
     const decision = await ctx.host.rateLimits.checkAcquire(ROOMS_CREATED_POLICY, user);
     if (!decision.allowed) return ctx.refuse(ev, "resource-constraint", `you have created ${ctx.options.maxRoomsCreatedPerUserPerHour} rooms in the last hour`);
   }
+  if (!(await reserveJoin(ctx, ev, user))) return;
   const room = target.create(ev.to.toBare());
   room.affiliations.set(user, { affiliation: "owner" });
   // §10.1.1: a room stays locked until its owner configures it; a client that did not say it
@@ -75,11 +76,28 @@ async function create(ctx: MucContext, ev: StanzaEvent, target: PresenceTarget):
   await enter(ctx, room, ev, true);
 }
 
-function fitsJoinedLimit(ctx: MucContext, ev: StanzaEvent, user: string): boolean {
+/** A first look at muc.maxRoomsPerUser (before spending a creation); reserveJoin decides. */
+async function underJoinedLimit(ctx: MucContext, ev: StanzaEvent, user: string): Promise<boolean> {
   const max = ctx.options.maxRoomsPerUser;
-  if (max === 0 || ctx.joined.has(user, ev.to.bare) || ctx.joined.count(user) < max) return true;
-  ctx.limitHit("muc.maxRoomsPerUser", ev.to, user, { joined: ctx.joined.count(user) });
-  void ctx.refuse(ev, "resource-constraint", `you are in ${max} rooms already`);
+  if (max === 0) return true;
+  const rooms = await ctx.host.roomDirectory.joinedBy(user);
+  if (rooms.includes(ev.to.bare) || rooms.length < max) return true;
+  ctx.limitHit("muc.maxRoomsPerUser", ev.to, user, { joined: rooms.length });
+  await ctx.refuse(ev, "resource-constraint", `you are in ${max} rooms already`);
+  return false;
+}
+
+/**
+ * Counts the user into the room across every worker (RoomDirectory.join is atomic), so two
+ * joins racing on two workers cannot both pass muc.maxRoomsPerUser; the loser is counted out.
+ */
+async function reserveJoin(ctx: MucContext, ev: StanzaEvent, user: string): Promise<boolean> {
+  const count = await ctx.host.roomDirectory.join(user, ev.to.bare);
+  const max = ctx.options.maxRoomsPerUser;
+  if (max === 0 || count <= max) return true;
+  await ctx.host.roomDirectory.leave(user, ev.to.bare);
+  ctx.limitHit("muc.maxRoomsPerUser", ev.to, user, { joined: count - 1 });
+  await ctx.refuse(ev, "resource-constraint", `you are in ${max} rooms already`);
   return false;
 }
 
@@ -108,13 +126,13 @@ async function enter(ctx: MucContext, room: Room, ev: StanzaEvent, created: bool
       ctx.limitHit("muc.maxOccupants", room, user, { occupants: room.occupants.size });
       return ctx.refuse(ev, "service-unavailable", `the room is full (${max} occupants)`);
     }
-    if (!fitsJoinedLimit(ctx, ev, user)) return;
     const interval = ctx.options.minJoinIntervalSeconds * 1000;
     const last = room.lastJoinOrLeave.get(user);
     if (interval > 0 && last !== undefined && Date.now() - last < interval) {
       ctx.limitHit("muc.minJoinIntervalSeconds", room, user, { sinceMs: Date.now() - last });
       return ctx.refuse(ev, "resource-constraint", `wait ${Math.ceil((last + interval - Date.now()) / 1000)} s before entering this room again`);
     }
+    if (!room.occupantByBare(user) && !(await reserveJoin(ctx, ev, user))) return;
   }
   const full = ev.from.full;
   const occupant: Occupant = existing ?? {
@@ -127,7 +145,7 @@ async function enter(ctx: MucContext, room: Room, ev: StanzaEvent, created: bool
   };
   occupant.sessions.set(full, withoutMuc(ev.stanza));
   room.nickOf.set(full, nick);
-  ctx.joined.add(user, room.bare);
+  ctx.changed(room);
   if (!existing) {
     room.occupants.set(nick, occupant);
     room.lastJoinOrLeave.set(user, Date.now());
@@ -169,12 +187,14 @@ async function statusChange(ctx: MucContext, room: Room, occupant: Occupant, ev:
         occupant.pendingPresence = undefined;
         if (room.occupants.get(occupant.nick) !== occupant) return;
         occupant.presenceAt = Date.now();
+        ctx.changed(room);
         await broadcastPresence(ctx, room, occupant);
       }),
     };
     return;
   }
   occupant.presenceAt = Date.now();
+  ctx.changed(room);
   await broadcastPresence(ctx, room, occupant);
 }
 
@@ -197,6 +217,7 @@ async function changeNick(ctx: MucContext, room: Room, occupant: Occupant, ev: S
   for (const full of occupant.sessions.keys()) room.nickOf.set(full, nick);
   occupant.sessions.set(ev.from.full, withoutMuc(ev.stanza));
   occupant.presenceAt = Date.now();
+  ctx.changed(room);
   await broadcastPresence(ctx, room, occupant);
 }
 
@@ -206,6 +227,7 @@ export async function leave(ctx: MucContext, room: Room, occupant: Occupant, ful
   const goodbye = occupantPresence(ctx, room, occupant, full, { self: true, withJid: true, unavailable: true, statuses });
   occupant.sessions.delete(full);
   room.nickOf.delete(full);
+  ctx.changed(room);
   if (occupant.sessions.size > 0) {
     await ctx.send(room, goodbye);
     return;
@@ -231,7 +253,8 @@ export async function removeOccupant(
   for (const full of sessions) room.nickOf.delete(full);
   occupant.sessions.clear();
   room.lastJoinOrLeave.set(occupant.bare, Date.now());
-  if (!room.occupantByBare(occupant.bare)) ctx.joined.remove(occupant.bare, room.bare);
+  ctx.changed(room);
+  if (!room.occupantByBare(occupant.bare)) await ctx.host.roomDirectory.leave(occupant.bare, room.bare);
   await broadcastPresence(ctx, room, occupant, { ...detail, unavailable: true });
   if (selfCopy) await ctx.send(room, selfCopy);
   for (const full of sessions) {

@@ -70,6 +70,7 @@ async function changeSubject(ctx: MucContext, room: Room, ev: StanzaEvent, sende
   if (!paced(ctx, room, ev, sender)) return;
   room.subject = { text, by: sender.nick, at: Date.now() };
   await ctx.save(room);
+  ctx.changed(room);
   const from = `${room.bare}/${sender.nick}`;
   for (const occupant of [...room.occupants.values()]) {
     for (const full of [...occupant.sessions.keys()]) {

@@ -37,7 +37,7 @@ export async function ownerSet(ctx: MucContext, room: Room, from: string, query:
     return;
   }
   if (form.attrs.type !== "submit") throw new StanzaError("bad-request", "a configuration form is submitted with type 'submit'");
-  const { config, owners } = applyConfigForm(ctx, room, form, bareOf(from));
+  const { config, owners } = await applyConfigForm(ctx, room, form, bareOf(from));
   const ownerJids = owners?.map((j) => {
     const jid = tryParseJid(j);
     if (!jid) throw new StanzaError("not-acceptable", `'${j}' in muc#roomconfig_roomowners is not a JID`);
@@ -54,6 +54,9 @@ export async function ownerSet(ctx: MucContext, room: Room, from: string, query:
   }
   if (before.persistent && !config.persistent) await ctx.dropRoom(room, { keepLive: true });
   await ctx.save(room);
+  ctx.changed(room);
+  // the owner's answer says the room is open: its listing must be visible on every worker by then
+  await ctx.flush(room);
   ctx.log.info({ room: room.bare, by: bareOf(from), persistent: config.persistent, membersOnly: config.membersOnly }, wasLocked ? "room configured" : "room configuration changed");
   if (wasLocked) return;
   // §10.2.1: occupants learn that the configuration changed (and whether real JIDs show, 172/173).

@@ -4,7 +4,7 @@
  * feature files (join.ts, messages.ts, admin.ts, owner.ts) change it; only the persistent part
  * (configuration, affiliations, subject) is serialised, for the RoomStore.
  */
-import type { Element, Jid } from "@switchboard/xml";
+import { type Element, type Jid, parseFrame } from "@switchboard/xml";
 import { History } from "./history.js";
 
 export type Affiliation = "owner" | "admin" | "member" | "outcast" | "none";
@@ -99,6 +99,10 @@ export class Room {
   destroyed = false;
   /** epoch ms of the last join or leave, per bare JID (muc.minJoinIntervalSeconds) */
   readonly lastJoinOrLeave = new Map<string, number>();
+  /** the live-state fields as last written to the RoomDirectory (service.ts writes the difference) */
+  readonly written = new Map<string, string>();
+  /** its disco#items entry as last listed (undefined: not listed) */
+  listedAs?: string;
 
   constructor(
     readonly jid: Jid,
@@ -157,6 +161,47 @@ export class Room {
     if (saved.subject && typeof saved.subject.text === "string") room.subject = saved.subject;
     return room;
   }
+  /**
+   * The live state as RoomDirectory fields: "room" (configuration, affiliations, subject, lock)
+   * and one "o:<nick>" per occupant (its sessions with their latest presence, role, id).
+   */
+  liveFields(): Map<string, string> {
+    const fields = new Map<string, string>();
+    fields.set("room", JSON.stringify({ v: 1, config: this.config, affiliations: [...this.affiliations].map(([jid, e]) => ({ jid, ...e })), subject: this.subject, locked: this.locked }));
+    for (const o of this.occupants.values()) {
+      const saved: SavedOccupant = { bare: o.bare, role: o.role, occupantId: o.occupantId, presenceAt: o.presenceAt, sessions: [...o.sessions].map(([full, p]) => [full, p.toString()]) };
+      fields.set(`o:${o.nick}`, JSON.stringify(saved));
+    }
+    return fields;
+  }
+
+  /** A room another worker served, from its live fields (a takeover); undefined when there are none. */
+  static fromLive(jid: Jid, fields: Record<string, string>, historyLength: number): Room | undefined {
+    const head = fields.room;
+    if (head === undefined) return undefined;
+    const saved = JSON.parse(head) as Partial<SavedRoom> & { locked?: boolean };
+    const room = Room.restore(jid, head, historyLength);
+    room.config = { ...defaultConfig(historyLength), ...saved.config };
+    room.locked = saved.locked === true;
+    for (const [field, value] of Object.entries(fields)) {
+      if (!field.startsWith("o:")) continue;
+      const nick = field.slice(2);
+      const o = JSON.parse(value) as SavedOccupant;
+      const sessions = new Map(o.sessions.map(([full, xml]) => [full, parseFrame(xml)] as const));
+      room.occupants.set(nick, { nick, bare: o.bare, role: ROLES.includes(o.role) ? o.role : "participant", occupantId: o.occupantId, presenceAt: o.presenceAt, sessions });
+      for (const full of sessions.keys()) room.nickOf.set(full, nick);
+    }
+    for (const [field, value] of Object.entries(fields)) room.written.set(field, value);
+    return room;
+  }
+}
+
+interface SavedOccupant {
+  bare: string;
+  role: Role;
+  occupantId: string;
+  presenceAt: number;
+  sessions: Array<[string, string]>;
 }
 
 interface SavedRoom {

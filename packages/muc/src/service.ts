@@ -3,13 +3,20 @@
  * stanzas one at a time in arrival order (a lane per room, so a join, a kick and a message never
  * interleave halfway), dispatched to the feature files by stanza kind and address: the service
  * itself (disco), a room (groupchat, invitations, admin and owner IQs) or an occupant (entering,
- * private messages, self-ping). Persistent rooms are kept in the RoomStore and loaded at start.
+ * private messages, self-ping). Persistent rooms are kept in the RoomStore.
+ *
+ * In a cluster every muc worker runs one of these: a room is served by the worker holding it in
+ * the RoomDirectory (placement.ts sends its stanzas there); a worker that gets a stanza for a
+ * room nobody live holds claims it and loads it — from its live state in the directory (the
+ * occupants of a worker that died are still joined) or from the RoomStore. Every change to a
+ * room's occupants, roles, configuration or subject is written to the directory when the
+ * stanza that made it is done.
  */
 import { createHmac } from "node:crypto";
 import { Element, type Jid, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, StanzaError, errorReply, parseJid, x } from "@switchboard/xml";
 import { iqResult, type Host, type Logger, type StanzaEvent } from "@switchboard/core";
 import { adminGet, adminSet } from "./admin.js";
-import { JoinedRooms, type MucContext } from "./context.js";
+import type { MucContext } from "./context.js";
 import { roomInfo, roomItems, serviceInfo, serviceItems } from "./disco.js";
 import { handleRoomPresence, removeOccupant } from "./join.js";
 import { handlePrivateMessage, handleRoomMessage } from "./messages.js";
@@ -33,6 +40,10 @@ export class MucService {
   private readonly rooms = new Map<string, Room>();
   private readonly lanes = new Map<string, Promise<void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** rooms whose live state changed during the stanza being handled */
+  private readonly dirty = new Set<Room>();
+  /** rooms another live worker holds, as last looked up (so a stray stanza is passed on cheaply) */
+  private readonly elsewhere = new Map<string, string>();
   readonly ctx: MucContext;
 
   constructor(private readonly deps: MucServiceDeps) {
@@ -45,7 +56,8 @@ export class MucService {
       log,
       domain,
       admins,
-      joined: new JoinedRooms(),
+      changed: (room) => void this.dirty.add(room),
+      flush: (room) => this.flushLive(room.bare),
       send: (room, stanza) => this.send(room, stanza),
       refuse: async (ev, condition, text) => {
         if (ev.stanza.attrs.type === "error") return;
@@ -58,45 +70,150 @@ export class MucService {
       },
       affiliation: (room, bare): Affiliation => (admins.has(bare) ? "owner" : room.affiliationOf(bare)),
       occupantId: (room, bare) => createHmac("sha256", deps.secret).update(`muc-occupant-id\0${room.bare}\0${bare}`).digest("base64url").slice(0, 22),
-      persistentRoomsOwnedBy: (bare) => [...this.rooms.values()].filter((r) => r.config.persistent && r.affiliationOf(bare) === "owner").length,
+      persistentRoomsOwnedBy: async (bare) => {
+        let count = 0;
+        for (const stored of await host.store.rooms.list(domain)) {
+          const owners = (JSON.parse(stored.data) as { affiliations?: Array<{ jid: string; affiliation: string }> }).affiliations ?? [];
+          if (owners.some((a) => a.jid === bare && a.affiliation === "owner")) count++;
+        }
+        return count;
+      },
       destroy: (room, detail) => this.destroy(room, detail),
       dropRoom: async (room, opts) => {
-        if (!opts?.keepLive) {
-          room.destroyed = true;
-          if (service.rooms.get(room.bare) === room) service.rooms.delete(room.bare);
-        }
         await host.store.rooms.delete(room.bare);
+        if (opts?.keepLive) return;
+        room.destroyed = true;
+        service.dirty.delete(room);
+        if (service.rooms.get(room.bare) === room) service.rooms.delete(room.bare);
+        await host.roomDirectory.dropLive(room.bare, domain);
       },
       limitHit: (limit, room, user, detail) => log.info({ limit, room: "bare" in room ? room.bare : String(room), user, ...detail }, `refused by ${limit}`),
     };
   }
 
-  /** Loads the persistent rooms of the service's domain. */
-  async start(): Promise<void> {
-    for (const stored of await this.deps.host.store.rooms.list(this.deps.domain)) {
-      try {
-        const jid = parseJid(stored.jid);
-        this.rooms.set(jid.bare, Room.restore(jid, stored.data, this.deps.options.historyMessages));
-      } catch (err) {
-        this.deps.log.error({ err, room: stored.jid }, "a stored room could not be read; it is left in the store untouched");
-      }
-    }
-    this.deps.log.info({ domain: this.deps.domain, persistentRooms: this.rooms.size }, "MUC service ready");
+  private get node(): string {
+    return this.deps.host.nodeId;
   }
 
-  stop(): void {
+  /**
+   * Announces this node as a worker of the domain and lists the persistent public rooms for
+   * disco#items (the listing is shared; rooms themselves are loaded when a stanza needs them).
+   */
+  async start(): Promise<void> {
+    const { host, domain, log } = this.deps;
+    await host.roomDirectory.addWorker(domain, this.node);
+    let persistent = 0;
+    for (const stored of await host.store.rooms.list(domain)) {
+      try {
+        const room = Room.restore(parseJid(stored.jid), stored.data, this.deps.options.historyMessages);
+        await host.roomDirectory.list(domain, room.bare, listing(room));
+        persistent++;
+      } catch (err) {
+        log.error({ err, room: stored.jid }, "a stored room could not be read; it is left in the store untouched");
+      }
+    }
+    log.info({ domain, persistentRooms: persistent }, "MUC service ready");
+  }
+
+  /** Stops serving: other workers take the rooms over from their live state. */
+  async stop(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    const { host, domain } = this.deps;
+    const held = [...this.rooms.keys()];
+    this.rooms.clear();
+    await host.roomDirectory.removeWorker(domain, this.node).catch(() => {});
+    for (const bare of held) await host.roomDirectory.release(bare, this.node).catch(() => {});
+  }
+
+  /** The cluster presumed this node dead: its rooms may be served by others now; forget them. */
+  forgetAll(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.rooms.clear();
+    this.elsewhere.clear();
   }
 
   room(bare: string): Room | undefined {
     return this.rooms.get(bare);
   }
 
-  /** A stanza for the service's domain; always handled (answered when refused). */
-  async handle(ev: StanzaEvent): Promise<void> {
+  /**
+   * A stanza for the service's domain; always handled (answered when refused). `forward` sends
+   * a room's stanza on to the worker that holds it, when that is another node.
+   */
+  async handle(ev: StanzaEvent, forward: (node: string) => Promise<void>): Promise<void> {
     if (ev.to.local === "") return this.handleService(ev);
-    await this.inLane(ev.to.bare, () => this.handleRoom(ev));
+    const bare = ev.to.bare;
+    await this.inLane(bare, async () => {
+      const holder = await this.own(bare);
+      if (holder !== this.node) return forward(holder);
+      await this.handleRoom(ev);
+      await this.flushLive(bare);
+    });
+  }
+
+  /**
+   * Who serves the room: this node when it holds it (loading it on a first stanza), or the live
+   * worker that does. A room nobody live holds is claimed here, taking it over from a dead one.
+   */
+  private async own(bare: string): Promise<string> {
+    if (this.rooms.has(bare)) return this.node;
+    const { host } = this.deps;
+    const known = this.elsewhere.get(bare);
+    if (known !== undefined && host.isNodeAlive(known)) return known;
+    this.elsewhere.delete(bare);
+    const current = await host.roomDirectory.holder(bare);
+    if (current !== undefined && current !== this.node && host.isNodeAlive(current)) {
+      this.elsewhere.set(bare, current);
+      return current;
+    }
+    const holder = current === this.node ? current : await host.roomDirectory.claim(bare, this.node, current);
+    if (holder !== this.node) {
+      this.elsewhere.set(bare, holder);
+      return holder;
+    }
+    const room = await this.load(bare);
+    if (room) {
+      this.rooms.set(bare, room);
+      if (current !== undefined && current !== this.node) this.deps.log.info({ room: bare, from: current }, "took over a room from a gone worker");
+    }
+    return this.node;
+  }
+
+  /** A room's live state (a worker that held it is gone) or, failing that, its persistent part. */
+  private async load(bare: string): Promise<Room | undefined> {
+    const { host, options } = this.deps;
+    const jid = parseJid(bare);
+    const live = Room.fromLive(jid, await host.roomDirectory.getLive(bare), options.historyMessages);
+    if (live) return live;
+    const stored = await host.store.rooms.get(bare);
+    return stored ? Room.restore(jid, stored.data, options.historyMessages) : undefined;
+  }
+
+  /** Writes what changed in a room's live state (and its disco listing) to the directory. */
+  private async flushLive(bare: string): Promise<void> {
+    const room = this.rooms.get(bare);
+    if (!room) {
+      // a stanza for a room that does not exist: give the claim back
+      await this.deps.host.roomDirectory.release(bare, this.node);
+      return;
+    }
+    if (!this.dirty.delete(room)) return;
+    const fields = room.liveFields();
+    const set: Record<string, string> = {};
+    const remove: string[] = [];
+    for (const [field, value] of fields) if (room.written.get(field) !== value) set[field] = value;
+    for (const field of room.written.keys()) if (!fields.has(field)) remove.push(field);
+    const directory = this.deps.host.roomDirectory;
+    await directory.putLive(bare, set, remove);
+    for (const field of remove) room.written.delete(field);
+    for (const [field, value] of Object.entries(set)) room.written.set(field, value);
+    const entry = listing(room);
+    if (entry !== room.listedAs) {
+      await directory.list(this.deps.domain, bare, entry);
+      room.listedAs = entry;
+    }
   }
 
   private inLane(key: string, fn: () => Promise<void>): Promise<void> {
@@ -114,10 +231,10 @@ export class MucService {
       if (stanza.name === "message") await this.ctx.refuse(ev, "service-unavailable", "the chat service takes no messages itself; write to a room");
       return;
     }
-    await this.answerIq(ev, (payload) => {
+    await this.answerIq(ev, async (payload) => {
       const type = stanza.attrs.type;
       if (type === "get" && payload.attrs.xmlns === NS_DISCO_INFO) return serviceInfo(payload);
-      if (type === "get" && payload.attrs.xmlns === NS_DISCO_ITEMS) return serviceItems([...this.rooms.values()], payload);
+      if (type === "get" && payload.attrs.xmlns === NS_DISCO_ITEMS) return serviceItems(await this.deps.host.roomDirectory.listed(this.deps.domain), payload);
       if (type === "get" && payload.attrs.xmlns === NS_PING) return undefined;
       throw new StanzaError("service-unavailable");
     });
@@ -153,7 +270,11 @@ export class MucService {
   private later(room: Room, delayMs: number, fn: () => Promise<void>): NodeJS.Timeout {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      void this.inLane(room.bare, fn);
+      void this.inLane(room.bare, async () => {
+        if (this.rooms.get(room.bare) !== room) return;
+        await fn();
+        await this.flushLive(room.bare);
+      });
     }, delayMs);
     timer.unref();
     this.timers.add(timer);
@@ -218,14 +339,14 @@ export class MucService {
     if (!occupant || stanza.name === "presence" && stanza.attrs.type === "unavailable") return;
     this.deps.log.debug({ room: room.bare, to, outcome }, "occupant's session is gone; it leaves the room");
     void this.inLane(room.bare, async () => {
-      const still = room.occupantByFull(to);
+      const still = this.rooms.get(room.bare) === room ? room.occupantByFull(to) : undefined;
       if (!still) return;
       if (still.sessions.size > 1) {
         still.sessions.delete(to);
         room.nickOf.delete(to);
-        return;
-      }
-      await removeOccupant(this.ctx, room, still, { statuses: [STATUS.technical] });
+        this.dirty.add(room);
+      } else await removeOccupant(this.ctx, room, still, { statuses: [STATUS.technical] });
+      await this.flushLive(room.bare);
     });
   }
 
@@ -237,7 +358,7 @@ export class MucService {
     room.nickOf.clear();
     for (const occupant of occupants) {
       if (occupant.pendingPresence) clearTimeout(occupant.pendingPresence.timer);
-      if (!room.occupantByBare(occupant.bare)) this.ctx.joined.remove(occupant.bare, room.bare);
+      await this.deps.host.roomDirectory.leave(occupant.bare, room.bare);
       for (const full of occupant.sessions.keys()) {
         const p = occupantPresence(this.ctx, room, occupant, full, { self: true, withJid: true, unavailable: true, destroy });
         const item = p.getChild("x", NS_MUC_USER)?.getChild("item");
@@ -247,4 +368,10 @@ export class MucService {
     }
     await this.ctx.dropRoom(room);
   }
+}
+
+/** A room's disco#items entry (XEP-0045 §6.3): public, configured rooms only. */
+function listing(room: Room): string | undefined {
+  if (!room.config.public || room.locked || room.destroyed) return undefined;
+  return JSON.stringify({ name: room.config.name || room.jid.local });
 }

@@ -33,13 +33,11 @@ export const LOG_FORMATS = ["json", "pretty", "auto"] as const;
 /**
  * The roles this build has: what a process serves. `all` (the default) means every one of
  * them; a comma-separated list composes them (`edge,muc` once MUC is a role). The backends are
- * not a role: they follow from redisUrl and natsUrl alone. `muc` serves the multi-user chat
- * service (XEP-0045) at muc.domain.
+ * not a role: they follow from redisUrl and natsUrl alone. `muc` serves multi-user chat rooms
+ * (XEP-0045) at muc.domain; in a cluster, every node routes the service's stanzas to a worker.
  */
 export const ROLES = ["edge", "muc"] as const;
 export type Role = (typeof ROLES)[number];
-/** The roles that run on the cluster backends (MUC worker placement is not built yet). */
-export const CLUSTER_ROLES: readonly Role[] = ["edge"];
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFormat = (typeof LOG_FORMATS)[number];
@@ -89,7 +87,7 @@ const SERVER_KEYS: readonly ConfigKeySpec[] = [
     description: "Unique name of this process in a cluster (letters, digits, - and _). Set it explicitly for cluster nodes.",
     parse: nodeId },
   { key: "role", type: "role list", default: () => "all",
-    description: `What this process serves: \`all\` (every role of this build: ${ROLES.join(", ")}; in a cluster, the roles that run there yet: ${CLUSTER_ROLES.join(", ")}) or a comma-separated list of them. Which backends it uses follows from redisUrl and natsUrl: both set, the cluster's Redis and NATS; neither, the embedded ones (one process).`,
+    description: `What this process serves: \`all\` (every role of this build: ${ROLES.join(", ")}) or a comma-separated list of them. Which backends it uses follows from redisUrl and natsUrl: both set, the cluster's Redis and NATS; neither, the embedded ones (one process).`,
     parse: roleList },
   { key: "bind", type: "address", default: () => "0.0.0.0",
     description: "Address every listener binds to; `::` listens on IPv6 and IPv4 where the host supports it.",
@@ -196,10 +194,9 @@ function roleList(raw: unknown, origin: Parameters<typeof nonEmptyString>[1]): s
   return roles.join(",");
 }
 
-/** The roles a process runs, from its `role` setting; `all` in a cluster is the roles a cluster has. */
-export function rolesOf(role: string, cluster = false): Role[] {
-  if (role === "all") return cluster ? [...CLUSTER_ROLES] : [...ROLES];
-  return role.split(",") as Role[];
+/** The roles a process runs, from its `role` setting. */
+export function rolesOf(role: string): Role[] {
+  return role === "all" ? [...ROLES] : (role.split(",") as Role[]);
 }
 
 function contactExample(kind: ContactKind): string | undefined {

@@ -320,16 +320,6 @@ describe("cluster settings", () => {
     expect(bad({ SWITCHBOARD_ADMINS: "example.org" }).key).toBe("admins");
   });
 
-  it("runs the muc role only on the embedded backends for now: all in a cluster is the edge, an explicit muc is an error", () => {
-    const cluster = { SWITCHBOARD_REDIS_URL: "redis://127.0.0.1:6379", SWITCHBOARD_NATS_URL: "nats://127.0.0.1:4222" };
-    expect(rolesOf("all", true)).toEqual(["edge"]);
-    expect(() => checkBackendSettings(loadConfig({ env: cluster }))).not.toThrow();
-    const err = loadError(() => checkBackendSettings(loadConfig({ env: { ...cluster, SWITCHBOARD_ROLE: "edge,muc" } })));
-    expect(err.key).toBe("role");
-    expect(err.message).toMatch(/muc cannot run on the cluster backends yet/);
-    expect(() => checkBackendSettings(loadConfig({ env: { SWITCHBOARD_ROLE: "muc" } }))).not.toThrow();
-  });
-
   it("refuses a cluster prefix that would break Redis hash tags or NATS subjects", () => {
     for (const bad of ["a{b}", "with.dot", "x".repeat(33)]) {
       expect(loadError(() => loadConfig({ env: { SWITCHBOARD_CLUSTER_PREFIX: bad } })).key).toBe("clusterPrefix");

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { CLUSTER_ROLES, CONFIG_SCHEMA, CONFIG_SECTIONS, InvalidValue, envName, rolesOf, type ContactKind, type LogFormat, type LogLevel, type Role } from "./config-schema.js";
+import { CONFIG_SCHEMA, CONFIG_SECTIONS, InvalidValue, envName, type ContactKind, type LogFormat, type LogLevel, type Role } from "./config-schema.js";
 import type { ValueOrigin } from "./config-values.js";
 
 export {
@@ -17,7 +17,6 @@ export {
   ROLES,
   envName,
   rolesOf,
-  CLUSTER_ROLES,
   type ConfigKeySpec,
   type ContactKind,
   type LogFormat,
@@ -159,13 +158,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): SwitchboardConfig {
  * cluster's Redis and NATS; neither, the embedded ones; only one is a mistake. (User commands
  * need only Redis, so loadConfig itself does not insist.)
  */
-export function checkBackendSettings(cfg: Pick<SwitchboardConfig, "redisUrl" | "natsUrl"> & Partial<Pick<SwitchboardConfig, "role">>): void {
-  if (cfg.redisUrl !== undefined && cfg.natsUrl !== undefined && cfg.role !== undefined) {
-    const unsupported = rolesOf(cfg.role, true).filter((r) => !CLUSTER_ROLES.includes(r));
-    if (unsupported.length > 0) {
-      throw new ConfigError("role", `${unsupported.join(", ")} cannot run on the cluster backends yet (only ${CLUSTER_ROLES.join(", ")}); run it in an embedded process (no redisUrl and natsUrl)`);
-    }
-  }
+export function checkBackendSettings(cfg: Pick<SwitchboardConfig, "redisUrl" | "natsUrl">): void {
   if ((cfg.redisUrl === undefined) === (cfg.natsUrl === undefined)) return;
   const missing = cfg.redisUrl === undefined ? "redisUrl" : "natsUrl";
   const given = missing === "redisUrl" ? "natsUrl" : "redisUrl";

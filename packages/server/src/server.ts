@@ -10,6 +10,7 @@ import { defaultModules } from "@switchboard/modules";
 import { checkBackendSettings, rolesOf, type SwitchboardConfig } from "./config.js";
 import { startEdge, type RunningEdge } from "./roles/edge.js";
 import { startMuc } from "./roles/muc.js";
+import { mucModule } from "@switchboard/muc";
 import type { RunningRole } from "./roles/role.js";
 import { openBackends } from "./backends.js";
 import { startHttp } from "./http.js";
@@ -72,6 +73,8 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
       modules.push(await loadModule(host, def, options));
     }
     const secret = await loadOrCreateSecret(cfg.dataDir);
+    // Every node routes the MUC service's stanzas to its workers (the muc role serves rooms).
+    if (!rolesOf(cfg.role).includes("muc")) modules.push(await loadModule(host, mucModule({ admins: cfg.admins, secret, worker: false }), cfg.muc));
     await backends.attach(host, { certPem: tlsMaterial.cert, secret });
     const notReadyReason = async () => (draining ? "draining" : backends.notReadyReason());
     const http = await startHttp(cfg.bind, cfg.http.port, { notReadyReason });
@@ -81,7 +84,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
       for (const role of roles) await role.stop(0);
     });
     let edge: RunningEdge | undefined;
-    const roleNames = rolesOf(cfg.role, backends.kind !== "embedded");
+    const roleNames = rolesOf(cfg.role);
     for (const name of roleNames) {
       const context = { cfg, host, tls: tlsMaterial, secret, http: http.server };
       if (name === "edge") roles.push((edge = await startEdge(context)));

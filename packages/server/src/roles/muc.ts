@@ -1,24 +1,24 @@
 /**
- * The muc role: the multi-user chat service (XEP-0045) at muc.domain, as a module on the
- * process's host. On the embedded backends it serves every room itself; the cluster's worker
- * placement (a room per worker under a lease) is not built yet, so a cluster node refuses the
- * role at start (config.ts checkBackendSettings).
+ * The muc role: multi-user chat rooms (XEP-0045) at muc.domain. The module serves the rooms
+ * this node holds and routes the rest to their workers; stopping gives its rooms up, so other
+ * workers take them over from their live state at once (a node without the role loads the
+ * module as a router only, server.ts).
  */
-import { loadModule, type LoadedModule } from "@switchboard/core";
+import { loadModule } from "@switchboard/core";
 import { mucModule, type MucService } from "@switchboard/muc";
 import type { RoleContext, RunningRole } from "./role.js";
 
-export interface RunningMuc extends RunningRole {
-  service: MucService;
-}
-
-export async function startMuc({ cfg, host, secret }: RoleContext): Promise<RunningMuc> {
+export async function startMuc({ cfg, host, secret }: RoleContext): Promise<RunningRole> {
   let service: MucService | undefined;
-  const loaded: LoadedModule = await loadModule(host, mucModule({ admins: cfg.admins, secret, onService: (s) => (service = s) }), cfg.muc);
+  const loaded = await loadModule(host, mucModule({ admins: cfg.admins, secret, worker: true, onService: (s) => (service = s) }), cfg.muc);
+  let stopped: Promise<void> | undefined;
   return {
     name: "muc",
-    service: service!,
     stopAccepting: () => {},
-    stop: async () => loaded.unload(),
+    stop: () =>
+      (stopped ??= (async () => {
+        await service?.stop().catch((err: unknown) => host.log.warn({ err }, "could not give up the MUC rooms"));
+        loaded.unload();
+      })()),
   };
 }
