@@ -1,6 +1,7 @@
 /**
- * A cluster edge in its own OS process, started exactly as an operator would
- * (`switchboard start --role edge` with SWITCHBOARD_* variables), so a test can kill -9 it.
+ * A cluster node in its own OS process, started exactly as an operator would
+ * (`switchboard start --role edge` with SWITCHBOARD_* variables; another role list with
+ * `role`), so a test can kill -9 it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -22,12 +23,13 @@ export class EdgeProcess {
     readonly ports: { c2s: number; c2sTls: number; http: number },
     private readonly env: Record<string, string>,
     dataDir?: string,
+    private readonly role = "edge",
   ) {
     this.ownsDataDir = dataDir === undefined;
     this.dataDir = dataDir ?? mkdtempSync(join(tmpdir(), "sb-edge-"));
   }
 
-  static async start(opts: { nodeId: string; redisUrl: string; natsUrl: string; prefix: string; env?: Record<string, string>; dataDir?: string }): Promise<EdgeProcess> {
+  static async start(opts: { nodeId: string; redisUrl: string; natsUrl: string; prefix: string; env?: Record<string, string>; dataDir?: string; role?: string }): Promise<EdgeProcess> {
     const ports = { c2s: await freePort(), c2sTls: await freePort(), http: await freePort() };
     const edge = new EdgeProcess(opts.nodeId, ports, {
       SWITCHBOARD_NODE_ID: opts.nodeId,
@@ -41,7 +43,7 @@ export class EdgeProcess {
       SWITCHBOARD_LOG_LEVEL: process.env.SB_TEST_LOG ?? "info",
       SWITCHBOARD_LOG_FORMAT: "json",
       ...opts.env,
-    }, opts.dataDir);
+    }, opts.dataDir, opts.role);
     await edge.launch();
     return edge;
   }
@@ -50,7 +52,7 @@ export class EdgeProcess {
     this.output = "";
     // One OS process (node with the tsx loader, not the tsx CLI, which would fork a child that
     // survives a kill -9 of its parent).
-    this.child = track(spawn(process.execPath, ["--conditions=source", "--import", "tsx", join(ROOT, "packages/cli/src/main.ts"), "start", "--role", "edge"], {
+    this.child = track(spawn(process.execPath, ["--conditions=source", "--import", "tsx", join(ROOT, "packages/cli/src/main.ts"), "start", "--role", this.role], {
       cwd: ROOT,
       env: { ...process.env, ...this.env, SWITCHBOARD_DATA_DIR: this.dataDir, SWITCHBOARD_CONFIG: "" },
       stdio: ["ignore", "pipe", "pipe"],

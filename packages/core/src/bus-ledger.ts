@@ -23,12 +23,15 @@
  * routed again (`busIdOf`), which stream management uses to drop the second copy.
  *
  * Presence and errors are not kept: a receiver would drop them for a vanished stream anyway.
+ * Stanzas for a component's shard (a MUC room) are kept the same way, presence included (a
+ * join lost with a dying worker would never be answered), and routed again through the router,
+ * which finds the shard's new worker.
  * Entries a live peer never confirms (a node of an older version) go after RETAIN_MS, unsent.
  * Nothing here touches Redis: the hot path pays a header and an array push per remote stanza.
  */
 import { randomBytes } from "node:crypto";
 import type { Element } from "@switchboard/xml";
-import type { StanzaEnvelope } from "./ports.js";
+import type { ComponentEnvelope, StanzaEnvelope } from "./ports.js";
 
 export const RECEIPT_MS = 200;
 /** how long an unconfirmed stanza is kept for a node (a dead node is purged within ~6 s) */
@@ -67,9 +70,12 @@ export function busStampOf(el: Element): EnvelopeStamp | undefined {
   return typeof tag === "object" ? tag : undefined;
 }
 
+/** What is kept until confirmed: a stanza for a stream, or one for a component's shard (a MUC room). */
+export type TrackedEnvelope = StanzaEnvelope | ComponentEnvelope;
+
 export interface LedgerEntry {
   seq: number;
-  env: StanzaEnvelope;
+  env: TrackedEnvelope;
   at: number;
   /** the publish failed: the caller fell back already, nothing to do again */
   failed?: boolean;
@@ -116,6 +122,11 @@ export class BusLedger {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Whether a stanza for a component's shard is worth keeping: anything but an error or a result. */
+  static tracksForComponent(name: string, type: string | undefined): boolean {
+    return type !== "error" && !(name === "iq" && type === "result");
+  }
+
   /** Whether a stanza is worth keeping: one a vanished stream's node would route again. */
   static tracks(name: string, type: string | undefined): boolean {
     if (name === "message") return type !== "error";
@@ -126,7 +137,7 @@ export class BusLedger {
    * Numbers an envelope for `node` and keeps it until confirmed; `id`: its identity when routed
    * again; `held`: not published (the node is presumed dead).
    */
-  record(node: string, env: StanzaEnvelope, id?: string, held = false): LedgerEntry {
+  record(node: string, env: TrackedEnvelope, id?: string, held = false): LedgerEntry {
     let box = this.outboxes.get(node);
     if (!box) this.outboxes.set(node, (box = { next: 1, entries: [], head: 0, held: 0 }));
     const entry: LedgerEntry = { seq: box.next++, env, at: this.now() };

@@ -67,10 +67,12 @@ export function startReceipts(host: Host): (final: boolean) => Promise<void> {
 
 async function routeAgainOrLog(host: Host, entry: LedgerEntry): Promise<void> {
   entry.failed = true;
-  await route(host, entry, false).catch((err: unknown) => host.log.warn({ err, to: entry.env.to }, "could not route a held stanza at stop"));
+  await route(host, entry, false).catch((err: unknown) => host.log.warn({ err, to: entry.env.kind === "stanza" ? entry.env.to : entry.env.shard }, "could not route a held stanza at stop"));
 }
 
 async function onGone(host: Host, message: NodeGone): Promise<void> {
+  // Routed again below by what the router knows now: a component's next worker, not this one.
+  host.markNodeGone(message.node);
   const mine = Array.isArray(message.receipts) ? message.receipts.find((r) => r?.origin === host.nodeId) : undefined;
   if (mine && typeof mine.life === "string" && typeof mine.upTo === "number") host.ledger.confirmed(message.node, mine.life, mine.upTo);
   const entries = host.ledger.takeUnconfirmed(message.node);
@@ -92,6 +94,8 @@ async function route(host: Host, entry: LedgerEntry, fresh: boolean): Promise<vo
   }
   // the same identity, so a session that had it already drops the copy
   if (entry.env.stamp) tagBusId(stanza, entry.env.stamp.id);
+  // A component's stanza: the router finds the shard's worker again (a live one now).
+  if (entry.env.kind === "component") return host.router.route(stanza);
   if (fresh) {
     const outcome = await host.deliverToResource(entry.env.to, stanza).catch(() => "unreachable" as const);
     if (delivered(outcome)) return;

@@ -29,7 +29,9 @@ export function receiveFromBus(host: Host, env: BusEnvelope): void {
         .then((handled) => {
           if (!handled) host.log.warn({ component: env.component, shard: env.shard }, "component envelope for a component this node does not serve, dropped");
         })
-        .catch((err: unknown) => host.log.error({ err, component: env.component }, "component envelope handler failed"));
+        .catch((err: unknown) => host.log.error({ err, component: env.component }, "component envelope handler failed"))
+        // Confirmed once handled (or passed on, itself kept by this node until confirmed).
+        .finally(() => env.stamp && host.ledger.handled(env.stamp));
       return;
     default:
       host.log.warn({ kind: (env as { kind?: unknown }).kind }, "bus envelope of an unknown kind, dropped");

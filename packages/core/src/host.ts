@@ -7,7 +7,7 @@ import type { CoreEvents } from "./events.js";
 import { HookBus } from "./hooks.js";
 import { IqDispatcher, PendingIqs } from "./iq.js";
 import type { Logger } from "./logger.js";
-import type { BusHeaders, ControlMessage, ControlNotice, Limiter, RoomDirectory, SessionInfo, SessionRegistry, StanzaBus, StanzaEnvelope, Store } from "./ports.js";
+import type { BusHeaders, ComponentEnvelope, ControlMessage, ControlNotice, Limiter, RoomDirectory, SessionInfo, SessionRegistry, StanzaBus, StanzaEnvelope, Store } from "./ports.js";
 import { SessionTable } from "./session-table.js";
 import { receiveFromBus } from "./bus-receiver.js";
 import { BusLedger, busIdOf } from "./bus-ledger.js";
@@ -45,6 +45,11 @@ export interface HostOptions {
   isNodeAlive?: (nodeId: string) => boolean;
   /** How many nodes are live in the cluster, this one included (cluster mode; default 1). */
   liveNodeCount?: () => number;
+  /**
+   * told that another node is gone (its goodbye, or a survivor purged it): it no longer counts as
+   * alive here before anything it had not confirmed is routed again, so nothing goes back to it
+   */
+  markNodeGone?: (nodeId: string) => void;
   /**
    * Why new logins cannot be accepted right now (a backend is unreachable, the node is
    * draining), or undefined when they can. Checked when a client starts authenticating.
@@ -105,6 +110,8 @@ export class Host {
   readonly ledger: BusLedger;
   readonly isNodeAlive: (nodeId: string) => boolean;
   private readonly liveNodeCount: () => number;
+  /** see HostOptions.markNodeGone */
+  readonly markNodeGone: (nodeId: string) => void;
   /** stream-management resumption state, outside the edge in a cluster (resumption.ts) */
   readonly resumption: ResumptionStore;
   /** MUC rooms: which worker serves each, their live state, who is in which (ports.ts) */
@@ -134,6 +141,7 @@ export class Host {
     this.isNodeAlive = opts.isNodeAlive ?? (() => true);
     this.ledger = new BusLedger(this.nodeId);
     this.liveNodeCount = opts.liveNodeCount ?? (() => 1);
+    this.markNodeGone = opts.markNodeGone ?? (() => {});
     this.loginBlocker = opts.loginBlocker ?? (() => undefined);
     this.metrics = opts.metrics ?? noopMetrics;
     this.resumption = opts.resumption ?? new MemoryResumptionStore();
@@ -230,6 +238,28 @@ export class Host {
     const info = await this.registry.get(fullJid);
     if (!info) return "offline";
     return this.deliver(info, stanza);
+  }
+
+  /**
+   * Hands a stanza (`env.xml` is `stanza` serialised) for a component's shard (a MUC room) to
+   * the node serving it. Kept until that
+   * node confirms it (bus-ledger.ts): if the node dies first, the stanza is routed again and
+   * reaches the shard's next worker. Held, not sent, for a node presumed dead. Rejects when the
+   * bus cannot take it.
+   */
+  async publishComponent(node: string, env: ComponentEnvelope, stanza: Element): Promise<void> {
+    const tracked = BusLedger.tracksForComponent(stanza.name, stanza.attrs.type);
+    if (tracked && !this.isNodeAlive(node)) {
+      this.ledger.record(node, env, undefined, true);
+      return;
+    }
+    const entry = tracked ? this.ledger.record(node, env) : undefined;
+    try {
+      await this.bus.publish(node, env);
+    } catch (err) {
+      if (entry) entry.failed = true;
+      throw err;
+    }
   }
 
   /** Sends an IQ from the server to a JID and waits for the answer (times out, never blocks). */

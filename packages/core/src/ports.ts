@@ -371,6 +371,8 @@ export interface ComponentEnvelope {
   shard: string;
   xml: string;
   headers?: BusHeaders;
+  /** its number from the sending node, for a delivery receipt (bus-ledger.ts) */
+  stamp?: EnvelopeStamp;
 }
 
 export type BusEnvelope = StanzaEnvelope | SessionControlEnvelope | ComponentEnvelope | ReceiptEnvelope;

@@ -69,7 +69,13 @@ export class MucPlacement {
 
   /** A stanza a client (or this server) sent to the service domain. */
   async route(ev: StanzaEvent, hops = 0): Promise<void> {
-    const target = ev.to.local === "" && this.local ? this.host.nodeId : this.pick(ev.to.local === "" ? this.domain : ev.to.bare);
+    const key = ev.to.local === "" ? this.domain : ev.to.bare;
+    let target = ev.to.local === "" && this.local ? this.host.nodeId : this.pick(key);
+    if (target === undefined) {
+      // none known: a worker may have started since the last look
+      await this.refresh();
+      target = this.pick(key);
+    }
     if (target === undefined) return this.refuse(ev, "no chat room service is running right now");
     if (target === this.host.nodeId && this.local) return this.local.handle(ev, (holder) => this.send(holder, ev, hops + 1));
     await this.send(target, ev, hops);
@@ -98,7 +104,7 @@ export class MucPlacement {
     }
     const env: ComponentEnvelope = { kind: "component", component: MUC_COMPONENT, shard: ev.to.bare, xml: ev.stanza.toString(), headers: { [HOPS_HEADER]: String(hops) } };
     try {
-      await this.host.bus.publish(node, env);
+      await this.host.publishComponent(node, env, ev.stanza);
     } catch (err) {
       this.log.warn({ err, node, room: ev.to.bare }, "could not pass a MUC stanza to its worker");
       await this.refuse(ev, "the room's server could not be reached; try again");

@@ -47,9 +47,10 @@ describe("NatsStanzaBus on the shared server", () => {
       },
       { kind: "session-control", to: "juliet@example.com/balcony", sessionId: "sess-1", action: "conflict" },
       { kind: "component", component: "muc", shard: "room@conference.example.com", xml: "<presence/>", headers: { traceparent: "00-1-2-01" } },
+      { kind: "component", component: "muc", shard: "room@conference.example.com", xml: "<message/>", stamp: { origin: "edge-a", life: "L1", seq: 7, id: "L1.edge-b.7" } },
     ];
     for (const env of sent) await a.publish("edge-b", env);
-    await eventually(() => got.length === 3, "envelopes delivered");
+    await eventually(() => got.length === 4, "envelopes delivered");
     expect(got).toEqual(sent);
     expect(a.status()).toEqual({ connected: true, reconnecting: false, pendingBytes: 0, closed: false });
   });

@@ -5,7 +5,7 @@
  */
 import { headers as natsHeaders, type MsgHdrs } from "nats";
 import { createHash } from "node:crypto";
-import type { BusEnvelope, ControlMessage, TapEvent } from "@switchboard/core";
+import type { BusEnvelope, ControlMessage, EnvelopeStamp, TapEvent } from "@switchboard/core";
 import { InvalidBusEnvelopeError } from "./errors.js";
 
 /** Reserved header names; envelope.headers may not use the `sb-` prefix. */
@@ -109,7 +109,7 @@ export function encodeEnvelope(env: BusEnvelope): EncodedEnvelope {
     case "stanza":
       put(HEADER_TO, env.to);
       put(HEADER_SESSION, env.sessionId);
-      if (env.stamp) put(HEADER_STAMP, `${env.stamp.origin} ${env.stamp.life} ${env.stamp.seq} ${env.stamp.id}`);
+      if (env.stamp) put(HEADER_STAMP, stampText(env.stamp));
       payload = env.xml;
       break;
     case "receipt":
@@ -125,6 +125,7 @@ export function encodeEnvelope(env: BusEnvelope): EncodedEnvelope {
     case "component":
       put(HEADER_COMPONENT, env.component);
       put(HEADER_SHARD, env.shard);
+      if (env.stamp) put(HEADER_STAMP, stampText(env.stamp));
       payload = env.xml;
       break;
     default:
@@ -161,9 +162,8 @@ export function decodeEnvelope(data: Uint8Array, hdrs: MsgHdrs | undefined): Bus
     case "stanza": {
       env = { kind, to: get(HEADER_TO), sessionId: get(HEADER_SESSION), xml: decoder.decode(data) };
       // COMPAT: a node of the previous version numbers nothing (and gets no receipts).
-      const [origin, life, rawSeq, id, extraField] = get(HEADER_STAMP).split(" ");
-      const seq = Number(rawSeq);
-      if (origin && life && id && extraField === undefined && Number.isSafeInteger(seq) && seq > 0) env.stamp = { origin, life, seq, id };
+      const stamp = readStamp(get(HEADER_STAMP));
+      if (stamp) env.stamp = stamp;
       break;
     }
     case "receipt": {
@@ -180,12 +180,26 @@ export function decodeEnvelope(data: Uint8Array, hdrs: MsgHdrs | undefined): Bus
       env = { kind, to: get(HEADER_TO), sessionId: get(HEADER_SESSION), action };
       break;
     }
-    case "component":
+    case "component": {
       env = { kind, component: get(HEADER_COMPONENT), shard: get(HEADER_SHARD), xml: decoder.decode(data) };
+      const stamp = readStamp(get(HEADER_STAMP));
+      if (stamp) env.stamp = stamp;
       break;
+    }
     default:
       throw new InvalidBusEnvelopeError(`unknown envelope kind ${JSON.stringify(kind)}`);
   }
   if (extra) env.headers = extra;
   return env;
+}
+
+function stampText(stamp: EnvelopeStamp): string {
+  return `${stamp.origin} ${stamp.life} ${stamp.seq} ${stamp.id}`;
+}
+
+/** A stanza's numbering from its header, or undefined when absent or malformed. */
+function readStamp(text: string): EnvelopeStamp | undefined {
+  const [origin, life, rawSeq, id, extraField] = text.split(" ");
+  const seq = Number(rawSeq);
+  return origin && life && id && extraField === undefined && Number.isSafeInteger(seq) && seq > 0 ? { origin, life, seq, id } : undefined;
 }

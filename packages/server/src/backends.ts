@@ -40,6 +40,8 @@ export interface Backends {
   roomDirectory?: RoomDirectory;
   isNodeAlive?: (nodeId: string) => boolean;
   liveNodeCount?: () => number;
+  /** another node is gone (Host markNodeGone) */
+  markNodeGone?: (nodeId: string) => void;
   /**
    * runs once the Host exists and its modules are loaded, before listeners open; `identity` is
    * what every edge of a cluster must share (checked against the other edges)
@@ -166,6 +168,7 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
     roomDirectory: new RedisRoomDirectory(redis, { prefix }),
     isNodeAlive: (nodeId) => liveness.isAlive(nodeId),
     liveNodeCount: () => liveness.liveCount(),
+    markNodeGone: (nodeId) => liveness.left(nodeId),
     async attach(h, identity) {
       host = h;
       // A node id reused after a crash: remove what the previous life left behind first.

@@ -57,6 +57,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
       limits: { offlinePerUser: cfg.limits.offlinePerUser },
       isNodeAlive: backends.isNodeAlive,
       liveNodeCount: backends.liveNodeCount,
+      markNodeGone: backends.markNodeGone,
       // New logins get a temporary error while the cluster backends are away (ARCHITECTURE.md
       // "Failure is normal"); established sessions keep what they can.
       loginBlocker: () => (draining ? "the server is stopping" : backends.loginBlocker()),
