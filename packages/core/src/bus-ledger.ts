@@ -31,7 +31,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Element } from "@switchboard/xml";
-import type { ComponentEnvelope, StanzaEnvelope } from "./ports.js";
+import type { ComponentEnvelope, MulticastEnvelope, StanzaEnvelope } from "./ports.js";
 
 export const RECEIPT_MS = 200;
 /** how long an unconfirmed stanza is kept for a node (a dead node is purged within ~6 s) */
@@ -70,8 +70,11 @@ export function busStampOf(el: Element): EnvelopeStamp | undefined {
   return typeof tag === "object" ? tag : undefined;
 }
 
-/** What is kept until confirmed: a stanza for a stream, or one for a component's shard (a MUC room). */
-export type TrackedEnvelope = StanzaEnvelope | ComponentEnvelope;
+/**
+ * What is kept until confirmed: a stanza for a stream, one for several streams of the node
+ * (multicast), or one for a component's shard (a MUC room).
+ */
+export type TrackedEnvelope = StanzaEnvelope | ComponentEnvelope | MulticastEnvelope;
 
 export interface LedgerEntry {
   seq: number;

@@ -9,7 +9,7 @@
 import { parseFrame } from "@switchboard/xml";
 import type { Host } from "./host.js";
 import { RECEIPT_MS, tagBusId, type LedgerEntry } from "./bus-ledger.js";
-import { routeAgain } from "./bus-receiver.js";
+import { addressedCopy, multicastCopyId, routeAgain } from "./bus-receiver.js";
 import { delivered } from "./delivery.js";
 import type { ControlMessage } from "./ports.js";
 
@@ -67,7 +67,7 @@ export function startReceipts(host: Host): (final: boolean) => Promise<void> {
 
 async function routeAgainOrLog(host: Host, entry: LedgerEntry): Promise<void> {
   entry.failed = true;
-  await route(host, entry, false).catch((err: unknown) => host.log.warn({ err, to: entry.env.kind === "stanza" ? entry.env.to : entry.env.shard }, "could not route a held stanza at stop"));
+  await route(host, entry, false).catch((err: unknown) => host.log.warn({ err, kind: entry.env.kind }, "could not route a held stanza at stop"));
 }
 
 async function onGone(host: Host, message: NodeGone): Promise<void> {
@@ -96,6 +96,17 @@ async function route(host: Host, entry: LedgerEntry, fresh: boolean): Promise<vo
   if (entry.env.stamp) tagBusId(stanza, entry.env.stamp.id);
   // A component's stanza: the router finds the shard's worker again (a live one now).
   if (entry.env.kind === "component") return host.router.route(stanza);
+  if (entry.env.kind === "multicast") {
+    const id = entry.env.stamp?.id;
+    for (const target of entry.env.targets) {
+      const copy = addressedCopy(stanza, target.to);
+      if (id) tagBusId(copy, multicastCopyId(id, target.to));
+      const alone = { kind: "stanza" as const, to: target.to, sessionId: target.sessionId, xml: "" };
+      if (fresh && delivered(await host.deliverToResource(target.to, copy).catch(() => "unreachable" as const))) continue;
+      await routeAgain(host, alone, copy);
+    }
+    return;
+  }
   if (fresh) {
     const outcome = await host.deliverToResource(entry.env.to, stanza).catch(() => "unreachable" as const);
     if (delivered(outcome)) return;

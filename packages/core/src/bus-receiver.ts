@@ -5,15 +5,17 @@
  * does not know is logged and dropped — never re-routed, so an envelope of a newer version
  * cannot loop between nodes.
  */
-import { StreamError, parseFrame, bareOf } from "@switchboard/xml";
+import { Element, StreamError, parseFrame, bareOf } from "@switchboard/xml";
 import type { Host } from "./host.js";
-import type { BusEnvelope, StanzaEnvelope } from "./ports.js";
+import type { BusEnvelope, MulticastEnvelope, StanzaEnvelope } from "./ports.js";
 import { tagBusId } from "./bus-ledger.js";
 
 export function receiveFromBus(host: Host, env: BusEnvelope): void {
   switch (env.kind) {
     case "stanza":
       return receiveStanza(host, env);
+    case "multicast":
+      return receiveMulticast(host, env);
     case "receipt":
       return host.ledger.confirmed(env.origin, env.life, env.upTo);
     case "session-control": {
@@ -56,6 +58,43 @@ function receiveStanza(host: Host, env: StanzaEnvelope): void {
   routeAgain(host, env, stanza)
     .catch((err: unknown) => host.log.warn({ err, to: env.to }, "could not re-route a stanza for a stream that could not take it"))
     .finally(() => env.stamp && host.ledger.handled(env.stamp));
+}
+
+/**
+ * A copy for each target stream; one that cannot take it is routed again like a lone stanza.
+ * Each copy's bus id is the envelope's and its target's, so a copy routed again by the sender
+ * after this node died is recognised by a resumed session that had it already.
+ */
+function receiveMulticast(host: Host, env: MulticastEnvelope): void {
+  let base;
+  try {
+    base = parseFrame(env.xml);
+  } catch (err) {
+    host.log.warn({ err, targets: env.targets.length }, "malformed multicast stanza on the bus");
+    return;
+  }
+  const pending: Array<Promise<void>> = [];
+  for (const target of env.targets) {
+    const copy = addressedCopy(base, target.to);
+    if (env.stamp) tagBusId(copy, multicastCopyId(env.stamp.id, target.to));
+    const session = host.sessions.get(target.sessionId);
+    if (session && !session.closed && session.send(copy) !== "refused") continue;
+    const alone: StanzaEnvelope = { kind: "stanza", to: target.to, sessionId: target.sessionId, xml: copy.toString() };
+    pending.push(routeAgain(host, alone, copy).catch((err: unknown) => host.log.warn({ err, to: target.to }, "could not re-route a multicast copy")));
+  }
+  void Promise.all(pending).finally(() => env.stamp && host.ledger.handled(env.stamp));
+}
+
+/** `stanza` addressed to `to` (a new element sharing the children: nothing shared is changed). */
+export function addressedCopy(stanza: Element, to: string): Element {
+  const copy = new Element(stanza.name, { ...stanza.attrs, to });
+  for (const child of stanza.children) copy.children.push(child);
+  return copy;
+}
+
+/** The bus id of one target's copy of a multicast stanza. */
+export function multicastCopyId(id: string, to: string): string {
+  return `${id}>${to}`;
 }
 
 /**

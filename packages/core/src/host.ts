@@ -7,9 +7,9 @@ import type { CoreEvents } from "./events.js";
 import { HookBus } from "./hooks.js";
 import { IqDispatcher, PendingIqs } from "./iq.js";
 import type { Logger } from "./logger.js";
-import type { BusHeaders, ComponentEnvelope, ControlMessage, ControlNotice, Limiter, RoomDirectory, SessionInfo, SessionRegistry, StanzaBus, StanzaEnvelope, Store } from "./ports.js";
+import type { BusHeaders, ComponentEnvelope, ControlMessage, MulticastEnvelope, ControlNotice, Limiter, RoomDirectory, SessionInfo, SessionRegistry, StanzaBus, StanzaEnvelope, Store } from "./ports.js";
 import { SessionTable } from "./session-table.js";
-import { receiveFromBus } from "./bus-receiver.js";
+import { addressedCopy, receiveFromBus } from "./bus-receiver.js";
 import { BusLedger, busIdOf } from "./bus-ledger.js";
 import { startReceipts } from "./bus-receipts.js";
 import type { DeliveryOutcome } from "./delivery.js";
@@ -195,6 +195,56 @@ export class Host {
    */
   async deliver(target: SessionInfo, stanza: Element, opts: { headers?: BusHeaders } = {}): Promise<DeliveryOutcome> {
     if (this.hooks.has("stanza/deliver") && (await this.hooks.fire("stanza/deliver", { stanza, target }))) return "suppressed";
+    return this.write(target, stanza, opts);
+  }
+
+  /**
+   * One stanza (without a 'to') for several resources, a MUC room's to its occupants: each
+   * target gets a copy addressed to it, written here for streams this node holds and sent as one
+   * multicast envelope per other node (kept until confirmed, like a lone stanza), so N targets
+   * on E nodes cost E publishes. Says what happened per target's full JID, as deliver() does.
+   */
+  async deliverMany(targets: readonly SessionInfo[], stanza: Element): Promise<Map<string, DeliveryOutcome>> {
+    const outcomes = new Map<string, DeliveryOutcome>();
+    const byNode = new Map<string, SessionInfo[]>();
+    const vetting = this.hooks.has("stanza/deliver");
+    for (const target of targets) {
+      const copy = addressedCopy(stanza, target.jid);
+      if (vetting && (await this.hooks.fire("stanza/deliver", { stanza: copy, target }))) {
+        outcomes.set(target.jid, "suppressed");
+        continue;
+      }
+      if (target.nodeId === this.nodeId || target.detachedUntil !== undefined || !this.isNodeAlive(target.nodeId)) {
+        outcomes.set(target.jid, await this.write(target, copy));
+        continue;
+      }
+      let group = byNode.get(target.nodeId);
+      if (!group) byNode.set(target.nodeId, (group = []));
+      group.push(target);
+    }
+    for (const [node, group] of byNode) {
+      if (group.length === 1) {
+        outcomes.set(group[0]!.jid, await this.write(group[0]!, addressedCopy(stanza, group[0]!.jid)));
+        continue;
+      }
+      const env: MulticastEnvelope = { kind: "multicast", targets: group.map((t) => ({ to: t.jid, sessionId: t.sessionId })), xml: stanza.toString() };
+      const entry = BusLedger.tracks(stanza.name, stanza.attrs.type) ? this.ledger.record(node, env) : undefined;
+      let outcome: DeliveryOutcome = "bus";
+      try {
+        await this.bus.publish(node, env);
+        this.meters.deliveredBus.add();
+      } catch (err) {
+        if (entry) entry.failed = true;
+        this.log.warn({ err, node }, "stanza bus refused a multicast stanza");
+        outcome = "unreachable";
+      }
+      for (const t of group) outcomes.set(t.jid, outcome);
+    }
+    return outcomes;
+  }
+
+  /** deliver() after the stanza/deliver hooks. */
+  private async write(target: SessionInfo, stanza: Element, opts: { headers?: BusHeaders } = {}): Promise<DeliveryOutcome> {
     if (target.nodeId === this.nodeId) {
       const session = this.sessions.get(target.sessionId);
       if (session && !session.closed) {

@@ -14,6 +14,7 @@ export * from "./session-table.js";
 export * from "./session-state.js";
 export * from "./session-filters.js";
 export * from "./delivery.js";
+export { addressedCopy } from "./bus-receiver.js";
 export * from "./host.js";
 export * from "./router.js";
 export * from "./disco.js";

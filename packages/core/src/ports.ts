@@ -375,7 +375,21 @@ export interface ComponentEnvelope {
   stamp?: EnvelopeStamp;
 }
 
-export type BusEnvelope = StanzaEnvelope | SessionControlEnvelope | ComponentEnvelope | ReceiptEnvelope;
+/**
+ * One stanza for several streams held by the destination node (a MUC room's message to its
+ * occupants there): the node writes a copy addressed to each, so N occupants on E nodes cost E
+ * publishes, not N. `xml` has no 'to'; each target's full JID is put in its copy.
+ */
+export interface MulticastEnvelope {
+  kind: "multicast";
+  targets: Array<{ to: string; sessionId: string }>;
+  xml: string;
+  headers?: BusHeaders;
+  /** its number from the sending node, for a delivery receipt (bus-ledger.ts) */
+  stamp?: EnvelopeStamp;
+}
+
+export type BusEnvelope = StanzaEnvelope | SessionControlEnvelope | ComponentEnvelope | MulticastEnvelope | ReceiptEnvelope;
 
 /** One stanza seen by the traffic tap (published per user, to whoever watches that user). */
 export interface TapEvent {

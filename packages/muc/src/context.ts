@@ -17,6 +17,11 @@ export interface MucContext {
   readonly admins: ReadonlySet<string>;
   /** Writes a stanza from a room to one full JID; an occupant whose session is gone leaves. */
   send(room: Room, stanza: Element): Promise<void>;
+  /**
+   * Writes one stanza (no 'to') from a room to many of its occupants' sessions: one bus message
+   * per edge holding some of them (Host.deliverMany), each edge fanning out to its own.
+   */
+  sendMany(room: Room, stanza: Element, fulls: readonly string[]): Promise<void>;
   /** Answers the event's sender with a stanza error (never an error to an error). */
   refuse(ev: StanzaEvent, condition: StanzaErrorCondition, text?: string): Promise<void>;
   /** Writes the room's persistent part to the store (no-op for a temporary room). */

@@ -52,11 +52,12 @@ async function broadcastGroupchat(ctx: MucContext, room: Room, sender: Occupant,
   const from = `${room.bare}/${sender.nick}`;
   const base = x("message", { from, type: "groupchat", id: stanza.attrs.id }, children, x("occupant-id", { xmlns: NS_OCCUPANT_ID, id: sender.occupantId }));
   if (base.getChild("body") || base.getChild("subject")) room.history.add(base);
-  for (const occupant of [...room.occupants.values()]) {
-    for (const full of [...occupant.sessions.keys()]) {
-      await ctx.send(room, x("message", { ...base.attrs, to: full }, ...base.children));
-    }
-  }
+  await ctx.sendMany(room, base, everyone(room));
+}
+
+/** Every session of every occupant, in room order. */
+function everyone(room: Room): string[] {
+  return [...room.occupants.values()].flatMap((o) => [...o.sessions.keys()]);
 }
 
 /** §8.1: moderators, and participants when the room allows it, change the subject. */
@@ -71,12 +72,7 @@ async function changeSubject(ctx: MucContext, room: Room, ev: StanzaEvent, sende
   room.subject = { text, by: sender.nick, at: Date.now() };
   await ctx.save(room);
   ctx.changed(room);
-  const from = `${room.bare}/${sender.nick}`;
-  for (const occupant of [...room.occupants.values()]) {
-    for (const full of [...occupant.sessions.keys()]) {
-      await ctx.send(room, x("message", { from, to: full, type: "groupchat", id: ev.stanza.attrs.id }, x("subject", {}, text)));
-    }
-  }
+  await ctx.sendMany(room, x("message", { from: `${room.bare}/${sender.nick}`, type: "groupchat", id: ev.stanza.attrs.id }, x("subject", {}, text)), everyone(room));
 }
 
 /** §7.5: a private message between occupants, from the sender's room JID, to all the target's sessions. */

@@ -79,12 +79,24 @@ export function occupantPresence(ctx: MucContext, room: Room, occupant: Occupant
  * in room order. `skip` leaves out one full JID (a joining session gets its own copy later).
  */
 export async function broadcastPresence(ctx: MucContext, room: Room, occupant: Occupant, detail: PresenceDetail = {}, skip?: string): Promise<void> {
-  for (const viewer of [...room.occupants.values()]) {
-    const withJid = seesJids(room, viewer);
-    for (const full of [...viewer.sessions.keys()]) {
-      if (full === skip) continue;
-      await ctx.send(room, occupantPresence(ctx, room, occupant, full, { ...detail, self: viewer === occupant, withJid }));
-    }
+  // Two variants for the others (with and without the real JID), sent to many at once; the
+  // occupant's own sessions get the self variant.
+  const seeing: string[] = [];
+  const blind: string[] = [];
+  for (const viewer of room.occupants.values()) {
+    if (viewer === occupant) continue;
+    for (const full of viewer.sessions.keys()) if (full !== skip) (seesJids(room, viewer) ? seeing : blind).push(full);
+  }
+  const variant = (withJid: boolean) => {
+    const p = occupantPresence(ctx, room, occupant, "", { ...detail, self: false, withJid });
+    delete p.attrs.to;
+    return p;
+  };
+  if (seeing.length > 0) await ctx.sendMany(room, variant(true), seeing);
+  if (blind.length > 0) await ctx.sendMany(room, variant(false), blind);
+  if (room.occupants.get(occupant.nick) !== occupant) return;
+  for (const full of [...occupant.sessions.keys()]) {
+    if (full !== skip) await ctx.send(room, occupantPresence(ctx, room, occupant, full, { ...detail, self: true, withJid: true }));
   }
 }
 

@@ -14,7 +14,7 @@
  */
 import { createHmac } from "node:crypto";
 import { Element, type Jid, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, StanzaError, errorReply, parseJid, x } from "@switchboard/xml";
-import { iqResult, type Host, type Logger, type StanzaEvent } from "@switchboard/core";
+import { addressedCopy, delivered, iqResult, type Host, type Logger, type SessionInfo, type StanzaEvent } from "@switchboard/core";
 import { adminGet, adminSet } from "./admin.js";
 import type { MucContext } from "./context.js";
 import { roomInfo, roomItems, serviceInfo, serviceItems } from "./disco.js";
@@ -42,6 +42,8 @@ export class MucService {
   private readonly timers = new Set<NodeJS.Timeout>();
   /** rooms whose live state changed during the stanza being handled */
   private readonly dirty = new Set<Room>();
+  /** where occupants' sessions are (registry entries looked up once, refreshed when a write fails) */
+  private readonly infos = new Map<string, SessionInfo>();
   /** rooms another live worker holds, as last looked up (so a stray stanza is passed on cheaply) */
   private readonly elsewhere = new Map<string, string>();
   readonly ctx: MucContext;
@@ -59,6 +61,7 @@ export class MucService {
       changed: (room) => void this.dirty.add(room),
       flush: (room) => this.flushLive(room.bare),
       send: (room, stanza) => this.send(room, stanza),
+      sendMany: (room, stanza, fulls) => this.sendMany(room, stanza, fulls),
       refuse: async (ev, condition, text) => {
         if (ev.stanza.attrs.type === "error") return;
         const reply = errorReply(ev.stanza, condition, text);
@@ -328,16 +331,55 @@ export class MucService {
   private async send(room: Room, stanza: Element): Promise<void> {
     const to = stanza.attrs.to!;
     const host = this.deps.host;
-    const domain = to.slice(to.indexOf("@") + 1, to.includes("/") ? to.indexOf("/") : undefined);
-    if (!host.isLocalDomain(domain)) {
+    if (!host.isLocalDomain(domainOf(to))) {
       await host.router.route(stanza);
       return;
     }
-    const outcome = await host.deliverToResource(to, stanza);
-    if (outcome !== "offline" && outcome !== "unreachable" && outcome !== "refused") return;
+    const info = await this.infoOf(to);
+    if (info && delivered(await host.deliver(info, stanza))) return;
+    await this.undelivered(room, to, stanza);
+  }
+
+  private async sendMany(room: Room, stanza: Element, fulls: readonly string[]): Promise<void> {
+    const host = this.deps.host;
+    const targets: SessionInfo[] = [];
+    for (const full of fulls) {
+      if (!host.isLocalDomain(domainOf(full))) {
+        await host.router.route(addressedCopy(stanza, full));
+        continue;
+      }
+      const info = await this.infoOf(full);
+      if (info) targets.push(info);
+      else await this.undelivered(room, full, addressedCopy(stanza, full));
+    }
+    for (const [full, outcome] of await host.deliverMany(targets, stanza)) {
+      if (!delivered(outcome)) await this.undelivered(room, full, addressedCopy(stanza, full));
+    }
+  }
+
+  private async infoOf(full: string): Promise<SessionInfo | undefined> {
+    const known = this.infos.get(full);
+    if (known) return known;
+    const info = await this.deps.host.registry.get(full);
+    if (info) this.infos.set(full, info);
+    if (this.infos.size > 100_000) this.infos.clear(); // a bound, not a policy: entries come back on use
+    return info;
+  }
+
+  /**
+   * A write to an occupant's session failed. The session may have moved (a stream-management
+   * resumption on another edge): a fresh registry entry gets the stanza once more. Otherwise the
+   * session is gone and leaves the room (status 333), in the room's turn.
+   */
+  private async undelivered(room: Room, to: string, stanza: Element): Promise<void> {
+    const stale = this.infos.get(to);
+    this.infos.delete(to);
+    const fresh = stale ? await this.infoOf(to) : undefined;
+    if (fresh && (fresh.sessionId !== stale!.sessionId || fresh.nodeId !== stale!.nodeId) && delivered(await this.deps.host.deliver(fresh, stanza))) return;
+    this.infos.delete(to);
     const occupant = room.occupantByFull(to);
-    if (!occupant || stanza.name === "presence" && stanza.attrs.type === "unavailable") return;
-    this.deps.log.debug({ room: room.bare, to, outcome }, "occupant's session is gone; it leaves the room");
+    if (!occupant || (stanza.name === "presence" && stanza.attrs.type === "unavailable")) return;
+    this.deps.log.debug({ room: room.bare, to }, "occupant's session is gone; it leaves the room");
     void this.inLane(room.bare, async () => {
       const still = this.rooms.get(room.bare) === room ? room.occupantByFull(to) : undefined;
       if (!still) return;
@@ -374,4 +416,10 @@ export class MucService {
 function listing(room: Room): string | undefined {
   if (!room.config.public || room.locked || room.destroyed) return undefined;
   return JSON.stringify({ name: room.config.name || room.jid.local });
+}
+
+function domainOf(jid: string): string {
+  const at = jid.indexOf("@");
+  const slash = jid.indexOf("/", at + 1);
+  return jid.slice(at + 1, slash === -1 ? undefined : slash);
 }

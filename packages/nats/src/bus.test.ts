@@ -48,9 +48,15 @@ describe("NatsStanzaBus on the shared server", () => {
       { kind: "session-control", to: "juliet@example.com/balcony", sessionId: "sess-1", action: "conflict" },
       { kind: "component", component: "muc", shard: "room@conference.example.com", xml: "<presence/>", headers: { traceparent: "00-1-2-01" } },
       { kind: "component", component: "muc", shard: "room@conference.example.com", xml: "<message/>", stamp: { origin: "edge-a", life: "L1", seq: 7, id: "L1.edge-b.7" } },
+      {
+        kind: "multicast",
+        targets: [{ to: "juliet@example.com/balcony", sessionId: "s1" }, { to: "romeo@example.com/orchard", sessionId: "s2" }],
+        xml: "<message type='groupchat' from='room@conference.example.com/nurse'><body>line one\nline two</body></message>",
+        stamp: { origin: "edge-a", life: "L1", seq: 8, id: "L1.edge-b.8" },
+      },
     ];
     for (const env of sent) await a.publish("edge-b", env);
-    await eventually(() => got.length === 4, "envelopes delivered");
+    await eventually(() => got.length === 5, "envelopes delivered");
     expect(got).toEqual(sent);
     expect(a.status()).toEqual({ connected: true, reconnecting: false, pendingBytes: 0, closed: false });
   });

@@ -122,6 +122,11 @@ export function encodeEnvelope(env: BusEnvelope): EncodedEnvelope {
       put(HEADER_SESSION, env.sessionId);
       put(HEADER_ACTION, env.action);
       break;
+    case "multicast":
+      // the targets (a few hundred at most) go in the payload, ahead of the stanza
+      if (env.stamp) put(HEADER_STAMP, stampText(env.stamp));
+      payload = `${JSON.stringify(env.targets.map((t) => [t.to, t.sessionId]))}\n${env.xml}`;
+      break;
     case "component":
       put(HEADER_COMPONENT, env.component);
       put(HEADER_SHARD, env.shard);
@@ -178,6 +183,22 @@ export function decodeEnvelope(data: Uint8Array, hdrs: MsgHdrs | undefined): Bus
       const action = get(HEADER_ACTION) || extra?.control;
       if (action !== "conflict" && action !== "moved") throw new InvalidBusEnvelopeError(`unknown session action ${JSON.stringify(action)}`);
       env = { kind, to: get(HEADER_TO), sessionId: get(HEADER_SESSION), action };
+      break;
+    }
+    case "multicast": {
+      const text = decoder.decode(data);
+      const cut = text.indexOf("\n");
+      let targets: Array<{ to: string; sessionId: string }>;
+      try {
+        const raw = JSON.parse(text.slice(0, cut)) as unknown;
+        if (!Array.isArray(raw) || !raw.every((t) => Array.isArray(t) && typeof t[0] === "string" && typeof t[1] === "string")) throw new Error("not a target list");
+        targets = (raw as Array<[string, string]>).map(([to, sessionId]) => ({ to, sessionId }));
+      } catch (cause) {
+        throw new InvalidBusEnvelopeError("multicast envelope without a readable target list", { cause });
+      }
+      env = { kind, targets, xml: text.slice(cut + 1) };
+      const stamp = readStamp(get(HEADER_STAMP));
+      if (stamp) env.stamp = stamp;
       break;
     }
     case "component": {
