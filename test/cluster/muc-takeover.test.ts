@@ -4,7 +4,8 @@
  * worker serving a room is killed with -9, the other takes the room over within 10 s: the room's
  * configuration and its occupants (still joined, on live edges) come from the RoomDirectory, and
  * a message sent while the dead worker was still presumed alive is routed again by its sender
- * (core bus-ledger.ts) rather than lost.
+ * (core bus-ledger.ts) rather than lost. When an edge dies, its occupants leave their rooms once
+ * it is purged (their directed presence died with it; the RoomDirectory knows their rooms).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deriveCredentials } from "@switchboard/sasl";
@@ -68,7 +69,7 @@ function form(fields: Record<string, string>): Element {
   return xml("x", { xmlns: DATA, type: "submit" }, ...Object.entries(fields).map(([v, value]) => xml("field", { var: v }, xml("value", {}, value))));
 }
 
-describe("MUC worker takeover", () => {
+describe("MUC rooms when cluster nodes die", () => {
   it("keeps a room's configuration and occupants when its worker is killed, and loses no message sent meanwhile", async () => {
     const [a, b] = edges as [EdgeProcess, EdgeProcess];
     const room = `ops@${SERVICE}`;
@@ -110,4 +111,24 @@ describe("MUC worker takeover", () => {
     const self = await carol.waitFor((el) => el.is("presence") && el.attrs.from === `${room}/alice`);
     expect(self.getChild("x", USER)?.getChild("item")?.attrs.affiliation).toBe("owner");
   }, 60_000);
+
+  it("takes the occupants of an edge killed with -9 out of their rooms once it is purged", async () => {
+    const [a, b] = edges as [EdgeProcess, EdgeProcess];
+    const room = `lobby@${SERVICE}`;
+    const host = await connect(a, "alice", true);
+    const guest = await connect(b, "bob", false);
+    expect((await join(host, room, "host")).attrs.type).toBeUndefined();
+    await host.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: OWNER }, xml("x", { xmlns: DATA, type: "submit" }))));
+    await join(guest, room, "guest");
+    await b.kill();
+    const gone = await host.waitFor((el) => el.is("presence") && el.attrs.from === `${room}/guest` && el.attrs.type === "unavailable", 15_000);
+    expect(statusCodes(gone)).not.toContain("110");
+  }, 60_000);
 });
+
+/** A second session of `user`; `resumable: false` so that it ends with its edge (no XEP-0198 resumption to wait for). */
+async function connect(edge: EdgeProcess, user: string, resumable: boolean): Promise<TestClient> {
+  const c = await connectTo(`xmpp://127.0.0.1:${edge.ports.c2s}`, "localhost", user, { password: "secret", resource: "second", resumable });
+  clients.push(c);
+  return c;
+}

@@ -242,4 +242,21 @@ describe("multi-user chat (XEP-0045)", () => {
     expect(Number(q.getChild("set")?.getChildText("count"))).toBeGreaterThanOrEqual(4);
     await owner.stop();
   });
+
+  it("serves a resource bound again by a new connection (the old one replaced) like any newcomer", async () => {
+    const room = `rebind@${SERVICE}`;
+    const owner = await connect(ts, "owner", { resource: "rb" });
+    await createInstant(owner, room, "Boss");
+    const first = await connect(ts, "guest", { resource: "same" });
+    await join(first, room, "Guest");
+    const second = await connect(ts, "guest", { resource: "same" }); // <conflict/> for the first
+    await owner.waitFor(isPresenceFrom(`${room}/Guest`, "unavailable"));
+    // the room's goodbye to the old session is addressed to the same full JID: the new one gets it
+    await second.waitFor(isPresenceFrom(`${room}/Guest`, "unavailable"));
+    second.received.length = 0;
+    expect((await join(second, room, "Guest")).attrs.type).toBeUndefined();
+    await owner.send(xml("message", { to: room, type: "groupchat", id: "rb1" }, xml("body", {}, "welcome back")));
+    await second.waitFor((el) => el.is("message") && el.attrs.id === "rb1");
+    await Promise.all([owner.stop(), first.stop(), second.stop()]);
+  });
 });

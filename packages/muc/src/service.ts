@@ -42,8 +42,6 @@ export class MucService {
   private readonly timers = new Set<NodeJS.Timeout>();
   /** rooms whose live state changed during the stanza being handled */
   private readonly dirty = new Set<Room>();
-  /** where occupants' sessions are (registry entries looked up once, refreshed when a write fails) */
-  private readonly infos = new Map<string, SessionInfo>();
   /** rooms another live worker holds, as last looked up (so a stray stanza is passed on cheaply) */
   private readonly elsewhere = new Map<string, string>();
   readonly ctx: MucContext;
@@ -357,26 +355,17 @@ export class MucService {
     }
   }
 
-  private async infoOf(full: string): Promise<SessionInfo | undefined> {
-    const known = this.infos.get(full);
-    if (known) return known;
-    const info = await this.deps.host.registry.get(full);
-    if (info) this.infos.set(full, info);
-    if (this.infos.size > 100_000) this.infos.clear(); // a bound, not a policy: entries come back on use
-    return info;
+  /**
+   * Where an occupant's session is now: the registry, whose cluster adapter caches each user's
+   * sessions on every node and drops them on every change (a rebind, a resumption elsewhere),
+   * so this costs no Redis round trip and is never stale for long.
+   */
+  private infoOf(full: string): Promise<SessionInfo | undefined> {
+    return this.deps.host.registry.get(full);
   }
 
-  /**
-   * A write to an occupant's session failed. The session may have moved (a stream-management
-   * resumption on another edge): a fresh registry entry gets the stanza once more. Otherwise the
-   * session is gone and leaves the room (status 333), in the room's turn.
-   */
+  /** A write to an occupant's session failed: it is gone, and leaves the room (status 333), in the room's turn. */
   private async undelivered(room: Room, to: string, stanza: Element): Promise<void> {
-    const stale = this.infos.get(to);
-    this.infos.delete(to);
-    const fresh = stale ? await this.infoOf(to) : undefined;
-    if (fresh && (fresh.sessionId !== stale!.sessionId || fresh.nodeId !== stale!.nodeId) && delivered(await this.deps.host.deliver(fresh, stanza))) return;
-    this.infos.delete(to);
     const occupant = room.occupantByFull(to);
     if (!occupant || (stanza.name === "presence" && stanza.attrs.type === "unavailable")) return;
     this.deps.log.debug({ room: room.bare, to }, "occupant's session is gone; it leaves the room");
