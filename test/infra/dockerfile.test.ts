@@ -34,13 +34,13 @@ describe("infra/Dockerfile", () => {
     for (const pattern of ["**/node_modules", "**/dist", "data", "infra/certs", ".git"]) expect(ignored).toContain(pattern);
   });
 
-  it("runs the compiled CLI as a non-root user with the edge role by default", () => {
+  it("runs the compiled CLI as a non-root user with the edge and muc roles by default", () => {
     expect(finalStage[0]).toMatch(/^FROM node:20-bookworm-slim$/);
     const user = finalStage.find((l) => l.startsWith("USER "));
     expect(user).toBeDefined();
     expect(user).not.toMatch(/^USER (root|0)(:|$)/);
     expect(finalStage).toContain('ENTRYPOINT ["node", "/app/packages/cli/dist/main.js"]');
-    expect(finalStage).toContain('CMD ["start", "--role", "edge"]');
+    expect(finalStage).toContain('CMD ["start", "--role", "edge,muc"]');
     expect(finalStage).toContain("EXPOSE 5222 5223 5280");
     expect(finalStage.find((l) => l.startsWith("HEALTHCHECK "))).toMatch(/\/healthz/);
   });
