@@ -13,8 +13,8 @@
  * stanza that made it is done.
  */
 import { createHmac } from "node:crypto";
-import { Element, type Jid, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, StanzaError, errorReply, parseJid, x } from "@switchboard/xml";
-import { addressedCopy, delivered, iqResult, type Host, type Logger, type SessionInfo, type StanzaEvent } from "@switchboard/core";
+import { Element, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, StanzaError, errorReply, x } from "@switchboard/xml";
+import { iqResult, type Host, type Logger, type StanzaEvent } from "@switchboard/core";
 import { adminGet, adminSet } from "./admin.js";
 import type { MucContext } from "./context.js";
 import { roomInfo, roomItems, serviceInfo, serviceItems } from "./disco.js";
@@ -24,7 +24,9 @@ import { NS_MUC_ADMIN, NS_MUC_OWNER, NS_MUC_USER, STATUS } from "./ns.js";
 import type { MucOptions } from "./options.js";
 import { ownerGet, ownerSet } from "./owner.js";
 import { occupantPresence } from "./presence.js";
-import { Room, defaultConfig, type Affiliation } from "./room.js";
+import type { Affiliation, Room } from "./room.js";
+import { RoomHolding } from "./holding.js";
+import { RoomOutbox } from "./outbox.js";
 
 export interface MucServiceDeps {
   host: Host;
@@ -37,29 +39,27 @@ export interface MucServiceDeps {
 }
 
 export class MucService {
-  private readonly rooms = new Map<string, Room>();
   private readonly lanes = new Map<string, Promise<void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  /** rooms whose live state changed during the stanza being handled */
-  private readonly dirty = new Set<Room>();
-  /** rooms another live worker holds, as last looked up (so a stray stanza is passed on cheaply) */
-  private readonly elsewhere = new Map<string, string>();
+  private readonly rooms: RoomHolding;
+  private readonly outbox: RoomOutbox;
   readonly ctx: MucContext;
 
   constructor(private readonly deps: MucServiceDeps) {
     const { host, options, log, domain } = deps;
     const admins = new Set(deps.admins);
-    const service = this;
+    this.rooms = new RoomHolding(host, domain, options.historyMessages, log);
+    this.outbox = new RoomOutbox(host, (room, full, stanza) => this.gone(room, full, stanza));
     this.ctx = {
       host,
       options,
       log,
       domain,
       admins,
-      changed: (room) => void this.dirty.add(room),
-      flush: (room) => this.flushLive(room.bare),
-      send: (room, stanza) => this.send(room, stanza),
-      sendMany: (room, stanza, fulls) => this.sendMany(room, stanza, fulls),
+      changed: (room) => this.rooms.changed(room),
+      flush: (room) => this.rooms.flush(room.bare),
+      send: (room, stanza) => this.outbox.send(room, stanza),
+      sendMany: (room, stanza, fulls) => this.outbox.sendMany(room, stanza, fulls),
       refuse: async (ev, condition, text) => {
         if (ev.stanza.attrs.type === "error") return;
         const reply = errorReply(ev.stanza, condition, text);
@@ -82,61 +82,32 @@ export class MucService {
       destroy: (room, detail) => this.destroy(room, detail),
       dropRoom: async (room, opts) => {
         await host.store.rooms.delete(room.bare);
-        if (opts?.keepLive) return;
-        room.destroyed = true;
-        service.dirty.delete(room);
-        if (service.rooms.get(room.bare) === room) service.rooms.delete(room.bare);
-        await host.roomDirectory.dropLive(room.bare, domain);
+        if (!opts?.keepLive) await this.rooms.drop(room);
       },
       limitHit: (limit, room, user, detail) => log.info({ limit, room: "bare" in room ? room.bare : String(room), user, ...detail }, `refused by ${limit}`),
     };
   }
 
-  private get node(): string {
-    return this.deps.host.nodeId;
-  }
-
-  /**
-   * Announces this node as a worker of the domain and lists the persistent public rooms for
-   * disco#items (the listing is shared; rooms themselves are loaded when a stanza needs them).
-   */
-  async start(): Promise<void> {
-    const { host, domain, log } = this.deps;
-    await host.roomDirectory.addWorker(domain, this.node);
-    let persistent = 0;
-    for (const stored of await host.store.rooms.list(domain)) {
-      try {
-        const room = Room.restore(parseJid(stored.jid), stored.data, this.deps.options.historyMessages);
-        await host.roomDirectory.list(domain, room.bare, listing(room));
-        persistent++;
-      } catch (err) {
-        log.error({ err, room: stored.jid }, "a stored room could not be read; it is left in the store untouched");
-      }
-    }
-    log.info({ domain, persistentRooms: persistent }, "MUC service ready");
+  /** Announces this worker and lists the persistent rooms (holding.ts). */
+  start(): Promise<void> {
+    return this.rooms.start();
   }
 
   /** Stops serving: other workers take the rooms over from their live state. */
   async stop(): Promise<void> {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    const { host, domain } = this.deps;
-    const held = [...this.rooms.keys()];
-    this.rooms.clear();
-    await host.roomDirectory.removeWorker(domain, this.node).catch(() => {});
-    for (const bare of held) await host.roomDirectory.release(bare, this.node).catch(() => {});
+    this.clearTimers();
+    await this.rooms.releaseAll();
   }
 
   /** The cluster presumed this node dead: its rooms may be served by others now; forget them. */
   forgetAll(): void {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    this.rooms.clear();
-    this.elsewhere.clear();
+    this.clearTimers();
+    this.rooms.forgetAll();
   }
 
-  room(bare: string): Room | undefined {
-    return this.rooms.get(bare);
+  private clearTimers(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
   }
 
   /**
@@ -147,74 +118,11 @@ export class MucService {
     if (ev.to.local === "") return this.handleService(ev);
     const bare = ev.to.bare;
     await this.inLane(bare, async () => {
-      const holder = await this.own(bare);
-      if (holder !== this.node) return forward(holder);
+      const holder = await this.rooms.own(bare);
+      if (holder !== this.deps.host.nodeId) return forward(holder);
       await this.handleRoom(ev);
-      await this.flushLive(bare);
+      await this.rooms.flush(bare);
     });
-  }
-
-  /**
-   * Who serves the room: this node when it holds it (loading it on a first stanza), or the live
-   * worker that does. A room nobody live holds is claimed here, taking it over from a dead one.
-   */
-  private async own(bare: string): Promise<string> {
-    if (this.rooms.has(bare)) return this.node;
-    const { host } = this.deps;
-    const known = this.elsewhere.get(bare);
-    if (known !== undefined && host.isNodeAlive(known)) return known;
-    this.elsewhere.delete(bare);
-    const current = await host.roomDirectory.holder(bare);
-    if (current !== undefined && current !== this.node && host.isNodeAlive(current)) {
-      this.elsewhere.set(bare, current);
-      return current;
-    }
-    const holder = current === this.node ? current : await host.roomDirectory.claim(bare, this.node, current);
-    if (holder !== this.node) {
-      this.elsewhere.set(bare, holder);
-      return holder;
-    }
-    const room = await this.load(bare);
-    if (room) {
-      this.rooms.set(bare, room);
-      if (current !== undefined && current !== this.node) this.deps.log.info({ room: bare, from: current }, "took over a room from a gone worker");
-    }
-    return this.node;
-  }
-
-  /** A room's live state (a worker that held it is gone) or, failing that, its persistent part. */
-  private async load(bare: string): Promise<Room | undefined> {
-    const { host, options } = this.deps;
-    const jid = parseJid(bare);
-    const live = Room.fromLive(jid, await host.roomDirectory.getLive(bare), options.historyMessages);
-    if (live) return live;
-    const stored = await host.store.rooms.get(bare);
-    return stored ? Room.restore(jid, stored.data, options.historyMessages) : undefined;
-  }
-
-  /** Writes what changed in a room's live state (and its disco listing) to the directory. */
-  private async flushLive(bare: string): Promise<void> {
-    const room = this.rooms.get(bare);
-    if (!room) {
-      // a stanza for a room that does not exist: give the claim back
-      await this.deps.host.roomDirectory.release(bare, this.node);
-      return;
-    }
-    if (!this.dirty.delete(room)) return;
-    const fields = room.liveFields();
-    const set: Record<string, string> = {};
-    const remove: string[] = [];
-    for (const [field, value] of fields) if (room.written.get(field) !== value) set[field] = value;
-    for (const field of room.written.keys()) if (!fields.has(field)) remove.push(field);
-    const directory = this.deps.host.roomDirectory;
-    await directory.putLive(bare, set, remove);
-    for (const field of remove) room.written.delete(field);
-    for (const [field, value] of Object.entries(set)) room.written.set(field, value);
-    const entry = listing(room);
-    if (entry !== room.listedAs) {
-      await directory.list(this.deps.domain, bare, entry);
-      room.listedAs = entry;
-    }
   }
 
   private inLane(key: string, fn: () => Promise<void>): Promise<void> {
@@ -242,13 +150,12 @@ export class MucService {
   }
 
   private async handleRoom(ev: StanzaEvent): Promise<void> {
-    const live = this.rooms.get(ev.to.bare);
-    const room = live && !live.destroyed ? live : undefined;
+    const room = this.rooms.get(ev.to.bare);
     const kind = ev.stanza.name;
     if (kind === "presence") {
       await handleRoomPresence(this.ctx, ev, {
         room,
-        create: (jid) => this.createRoom(jid),
+        create: (jid) => this.rooms.create(jid),
         later: (r, delayMs, fn) => this.later(r, delayMs, fn),
       });
       return;
@@ -262,19 +169,13 @@ export class MucService {
     if (kind === "iq") await this.roomIq(ev, room);
   }
 
-  private createRoom(jid: Jid): Room {
-    const room = new Room(jid, defaultConfig(this.deps.options.historyMessages));
-    this.rooms.set(jid.bare, room);
-    return room;
-  }
-
   private later(room: Room, delayMs: number, fn: () => Promise<void>): NodeJS.Timeout {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       void this.inLane(room.bare, async () => {
-        if (this.rooms.get(room.bare) !== room) return;
+        if (!this.rooms.holds(room)) return;
         await fn();
-        await this.flushLive(room.bare);
+        await this.rooms.flush(room.bare);
       });
     }, delayMs);
     timer.unref();
@@ -322,62 +223,20 @@ export class MucService {
     await this.deps.host.router.reply(ev, reply);
   }
 
-  /**
-   * Writes from a room to one of its occupants' sessions (or an invitee). A local session that
-   * is gone, or refuses the stanza because it is being closed, leaves the room (status 333).
-   */
-  private async send(room: Room, stanza: Element): Promise<void> {
-    const to = stanza.attrs.to!;
-    const host = this.deps.host;
-    if (!host.isLocalDomain(domainOf(to))) {
-      await host.router.route(stanza);
-      return;
-    }
-    const info = await this.infoOf(to);
-    if (info && delivered(await host.deliver(info, stanza))) return;
-    await this.undelivered(room, to, stanza);
-  }
-
-  private async sendMany(room: Room, stanza: Element, fulls: readonly string[]): Promise<void> {
-    const host = this.deps.host;
-    const targets: SessionInfo[] = [];
-    for (const full of fulls) {
-      if (!host.isLocalDomain(domainOf(full))) {
-        await host.router.route(addressedCopy(stanza, full));
-        continue;
-      }
-      const info = await this.infoOf(full);
-      if (info) targets.push(info);
-      else await this.undelivered(room, full, addressedCopy(stanza, full));
-    }
-    for (const [full, outcome] of await host.deliverMany(targets, stanza)) {
-      if (!delivered(outcome)) await this.undelivered(room, full, addressedCopy(stanza, full));
-    }
-  }
-
-  /**
-   * Where an occupant's session is now: the registry, whose cluster adapter caches each user's
-   * sessions on every node and drops them on every change (a rebind, a resumption elsewhere),
-   * so this costs no Redis round trip and is never stale for long.
-   */
-  private infoOf(full: string): Promise<SessionInfo | undefined> {
-    return this.deps.host.registry.get(full);
-  }
-
   /** A write to an occupant's session failed: it is gone, and leaves the room (status 333), in the room's turn. */
-  private async undelivered(room: Room, to: string, stanza: Element): Promise<void> {
-    const occupant = room.occupantByFull(to);
-    if (!occupant || (stanza.name === "presence" && stanza.attrs.type === "unavailable")) return;
-    this.deps.log.debug({ room: room.bare, to }, "occupant's session is gone; it leaves the room");
+  private gone(room: Room, full: string, stanza: Element): void {
+    if (stanza.name === "presence" && stanza.attrs.type === "unavailable") return;
+    if (!room.occupantByFull(full)) return;
+    this.deps.log.debug({ room: room.bare, to: full }, "occupant's session is gone; it leaves the room");
     void this.inLane(room.bare, async () => {
-      const still = this.rooms.get(room.bare) === room ? room.occupantByFull(to) : undefined;
+      const still = this.rooms.holds(room) ? room.occupantByFull(full) : undefined;
       if (!still) return;
       if (still.sessions.size > 1) {
-        still.sessions.delete(to);
-        room.nickOf.delete(to);
-        this.dirty.add(room);
+        still.sessions.delete(full);
+        room.nickOf.delete(full);
+        this.rooms.changed(room);
       } else await removeOccupant(this.ctx, room, still, { statuses: [STATUS.technical] });
-      await this.flushLive(room.bare);
+      await this.rooms.flush(room.bare);
     });
   }
 
@@ -394,21 +253,9 @@ export class MucService {
         const p = occupantPresence(this.ctx, room, occupant, full, { self: true, withJid: true, unavailable: true, destroy });
         const item = p.getChild("x", NS_MUC_USER)?.getChild("item");
         if (item) item.attrs.affiliation = "none";
-        await this.send(room, p);
+        await this.outbox.send(room, p);
       }
     }
     await this.ctx.dropRoom(room);
   }
-}
-
-/** A room's disco#items entry (XEP-0045 §6.3): public, configured rooms only. */
-function listing(room: Room): string | undefined {
-  if (!room.config.public || room.locked || room.destroyed) return undefined;
-  return JSON.stringify({ name: room.config.name || room.jid.local });
-}
-
-function domainOf(jid: string): string {
-  const at = jid.indexOf("@");
-  const slash = jid.indexOf("/", at + 1);
-  return jid.slice(at + 1, slash === -1 ? undefined : slash);
 }
