@@ -53,7 +53,8 @@ function configForm(fields: Record<string, string | string[]>): Element {
 }
 
 beforeAll(async () => {
-  ts = await startTestServer({ muc: { minJoinIntervalSeconds: 0, minPresenceIntervalSeconds: 0 } } as never);
+  // one owner creates many rooms here; the hourly creation limit has its own test (muc-limits)
+  ts = await startTestServer({ muc: { minJoinIntervalSeconds: 0, minPresenceIntervalSeconds: 0, maxRoomsCreatedPerUserPerHour: 100 } } as never);
   for (const u of ["owner", "guest", "third", "fourth"]) await ts.addUser(u);
 });
 afterAll(async () => ts?.stop());
@@ -258,5 +259,21 @@ describe("multi-user chat (XEP-0045)", () => {
     await owner.send(xml("message", { to: room, type: "groupchat", id: "rb1" }, xml("body", {}, "welcome back")));
     await second.waitFor((el) => el.is("message") && el.attrs.id === "rb1");
     await Promise.all([owner.stop(), first.stop(), second.stop()]);
+  });
+
+  it("passes an IQ between occupants through their room JIDs, hiding the real JIDs both ways", async () => {
+    const room = `iq@${SERVICE}`;
+    const owner = await connect(ts, "owner", { resource: "iq" });
+    const guest = await connect(ts, "guest", { resource: "iq" });
+    await createInstant(owner, room, "Boss");
+    await join(guest, room, "Guest");
+    await guest.send(xml("iq", { type: "get", to: `${room}/Boss`, id: "vc1" }, xml("vCard", { xmlns: "vcard-temp" })));
+    const asked = await owner.waitFor((el) => el.is("iq") && el.attrs.type === "get" && el.getChild("vCard", "vcard-temp") !== undefined);
+    expect(asked.attrs.from).toBe(`${room}/Guest`);
+    // @xmpp/client answers requests it has no handler for with an error; the room passes it back
+    const answer = await guest.waitFor((el) => el.is("iq") && el.attrs.id === "vc1");
+    expect(answer.attrs.from).toBe(`${room}/Boss`);
+    expect(["result", "error"]).toContain(answer.attrs.type);
+    await Promise.all([owner.stop(), guest.stop()]);
   });
 });

@@ -10,12 +10,20 @@ import { type Jid, parseJid } from "@switchboard/xml";
 import type { Host, Logger } from "@switchboard/core";
 import { Room, defaultConfig } from "./room.js";
 
+declare module "@switchboard/core" {
+  interface ControlMessages {
+    /** a MUC worker took `room` over from `from`, which it presumed dead: `from`, if alive, lets go */
+    "muc.taken": { room: string; by: string; from: string };
+  }
+}
+
 export class RoomHolding {
   private readonly rooms = new Map<string, Room>();
   /** rooms whose live state changed during the stanza being handled */
   private readonly dirty = new Set<Room>();
   /** rooms another live worker holds, as last looked up (so a stray stanza is passed on cheaply) */
   private readonly elsewhere = new Map<string, string>();
+  private unfollow?: () => void;
 
   constructor(
     private readonly host: Host,
@@ -33,6 +41,16 @@ export class RoomHolding {
    * disco#items (the listing is shared; rooms themselves are loaded when a stanza needs them).
    */
   async start(): Promise<void> {
+    // Nodes can disagree for a moment on who is alive: a worker that took a room over from this
+    // one while it was serving it says so, and this one stops serving the room.
+    this.unfollow = this.host.bus.subscribeControl((m) => {
+      if (m.type !== "muc.taken" || m.from !== this.node || m.by === this.node || typeof m.room !== "string") return;
+      const room = this.rooms.get(m.room);
+      this.elsewhere.set(m.room, m.by);
+      if (!room) return;
+      this.rooms.delete(m.room);
+      this.log.warn({ room: m.room, by: m.by }, "another worker took over a room this node was serving (it presumed this node dead); letting it go");
+    });
     await this.host.roomDirectory.addWorker(this.domain, this.node);
     let persistent = 0;
     for (const stored of await this.host.store.rooms.list(this.domain)) {
@@ -49,6 +67,7 @@ export class RoomHolding {
 
   /** Gives every room up (a stop): other workers take them over from their live state at once. */
   async releaseAll(): Promise<void> {
+    this.unfollow?.();
     const held = [...this.rooms.keys()];
     this.rooms.clear();
     await this.host.roomDirectory.removeWorker(this.domain, this.node).catch(() => {});
@@ -112,7 +131,10 @@ export class RoomHolding {
     const room = await this.load(bare);
     if (room) {
       this.rooms.set(bare, room);
-      if (current !== undefined && current !== this.node) this.log.info({ room: bare, from: current }, "took over a room from a gone worker");
+      if (current !== undefined && current !== this.node) {
+        this.log.info({ room: bare, from: current }, "took over a room from a gone worker");
+        await this.host.bus.publishControl({ type: "muc.taken", origin: this.node, room: bare, by: this.node, from: current }).catch(() => {});
+      }
     }
     return this.node;
   }

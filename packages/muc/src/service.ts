@@ -27,6 +27,7 @@ import { occupantPresence } from "./presence.js";
 import type { Affiliation, Room } from "./room.js";
 import { RoomHolding } from "./holding.js";
 import { RoomOutbox } from "./outbox.js";
+import { IqForwarding } from "./iq-forward.js";
 
 export interface MucServiceDeps {
   host: Host;
@@ -43,6 +44,7 @@ export class MucService {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly rooms: RoomHolding;
   private readonly outbox: RoomOutbox;
+  private readonly forwarding = new IqForwarding();
   readonly ctx: MucContext;
 
   constructor(private readonly deps: MucServiceDeps) {
@@ -185,16 +187,25 @@ export class MucService {
 
   private async roomIq(ev: StanzaEvent, room: Room | undefined): Promise<void> {
     const type = ev.stanza.attrs.type;
-    if (type !== "get" && type !== "set") return; // the rooms send no requests
+    if (type !== "get" && type !== "set") {
+      // the rooms' own requests are the ones passed between occupants
+      if (room && ev.to.resource !== "") await this.forwarding.answer(this.ctx, room, ev);
+      return;
+    }
+    let passed = false;
     await this.answerIq(ev, async (payload) => {
       const ns = payload.attrs.xmlns;
       if (ev.to.resource !== "") {
         // XEP-0410: a client checks it is still joined by pinging its own occupant JID.
-        if (type === "get" && ns === NS_PING && payload.name === "ping") {
-          if (room && room.occupantByFull(ev.from.full)?.nick === ev.to.resource) return undefined;
+        const own = room?.occupantByFull(ev.from.full)?.nick === ev.to.resource;
+        if (type === "get" && ns === NS_PING && payload.name === "ping" && (own || !room?.occupants.has(ev.to.resource))) {
+          if (own) return undefined;
           throw new StanzaError("not-acceptable", "you are not in this room under that nickname");
         }
-        throw new StanzaError("service-unavailable", "requests to occupants are not passed on");
+        if (!room) throw new StanzaError("item-not-found", "there is no such room");
+        await this.forwarding.request(this.ctx, room, ev);
+        passed = true;
+        return undefined;
       }
       if (!room || (room.locked && this.ctx.affiliation(room, ev.from.bare) !== "owner")) throw new StanzaError("item-not-found", "there is no such room");
       if (type === "get" && ns === NS_DISCO_INFO) return roomInfo(this.ctx, room, payload);
@@ -203,11 +214,14 @@ export class MucService {
       if (ns === NS_MUC_ADMIN && payload.name === "query") return type === "get" ? adminGet(this.ctx, room, ev.from.full, payload) : adminSet(this.ctx, room, ev.from.full, payload);
       if (ns === NS_MUC_OWNER && payload.name === "query") return type === "get" ? ownerGet(this.ctx, room, ev.from.full) : ownerSet(this.ctx, room, ev.from.full, payload);
       throw new StanzaError("service-unavailable");
-    });
+    }, () => passed);
   }
 
-  /** Runs an IQ handler and answers: its result, its StanzaError, or internal-server-error. */
-  private async answerIq(ev: StanzaEvent, handler: (payload: Element) => Promise<Element | void> | Element | void): Promise<void> {
+  /**
+   * Runs an IQ handler and answers: its result, its StanzaError, or internal-server-error;
+   * nothing when `skip()` says the request was passed on (its answer comes from elsewhere).
+   */
+  private async answerIq(ev: StanzaEvent, handler: (payload: Element) => Promise<Element | void> | Element | void, skip: () => boolean = () => false): Promise<void> {
     const payload = ev.stanza.children.find((c): c is Element => typeof c !== "string");
     let reply: Element;
     if (!payload) reply = errorReply(ev.stanza, "bad-request", "an IQ request carries one payload");
@@ -219,6 +233,7 @@ export class MucService {
         reply = err instanceof StanzaError ? errorReply(ev.stanza, err.condition, err.text, err.type) : errorReply(ev.stanza, "internal-server-error");
       }
     }
+    if (skip() && reply.attrs.type === "result") return;
     reply.attrs.to = ev.from.full;
     await this.deps.host.router.reply(ev, reply);
   }
