@@ -13,13 +13,11 @@ import { RedisStore } from "@switchboard/redis";
 import { Redis } from "ioredis";
 import { startBackends, type TestBackends } from "../support/backends.js";
 import { EdgeProcess } from "../support/edge-process.js";
-import { connectTo, xml, type Element, type TestClient } from "../support/client.js";
+import { connectTo, xml, type TestClient } from "../support/client.js";
+import { MUC_USER as USER, SERVICE, configure, join as enter, statusCodes } from "../support/muc.js";
 
-const MUC = "http://jabber.org/protocol/muc";
-const USER = "http://jabber.org/protocol/muc#user";
-const OWNER = "http://jabber.org/protocol/muc#owner";
-const DATA = "jabber:x:data";
-const SERVICE = "conference.localhost";
+/** Entering a room may wait for a takeover: a longer bound than the protocol tests'. */
+const join = (c: TestClient, room: string, nick: string) => enter(c, room, nick, [], 10_000);
 
 let backends: TestBackends;
 let edges: EdgeProcess[] = [];
@@ -27,7 +25,6 @@ let workers: EdgeProcess[] = [];
 let redis: Redis;
 const clients: TestClient[] = [];
 
-const statusCodes = (p: Element) => (p.getChild("x", USER)?.getChildren("status") ?? []).map((s) => s.attrs.code);
 
 beforeAll(async () => {
   backends = await startBackends({ local: true });
@@ -59,16 +56,6 @@ async function login(edge: EdgeProcess, user: string): Promise<TestClient> {
   return c;
 }
 
-async function join(c: TestClient, room: string, nick: string): Promise<Element> {
-  const from = `${room}/${nick}`;
-  await c.send(xml("presence", { to: from }, xml("x", { xmlns: MUC })));
-  return c.waitFor((el) => el.is("presence") && el.attrs.from === from && (el.attrs.type === "error" || statusCodes(el).includes("110")), 10_000);
-}
-
-function form(fields: Record<string, string>): Element {
-  return xml("x", { xmlns: DATA, type: "submit" }, ...Object.entries(fields).map(([v, value]) => xml("field", { var: v }, xml("value", {}, value))));
-}
-
 describe("MUC rooms when cluster nodes die", () => {
   it("keeps a room's configuration and occupants when its worker is killed, and loses no message sent meanwhile", async () => {
     const [a, b] = edges as [EdgeProcess, EdgeProcess];
@@ -76,7 +63,7 @@ describe("MUC rooms when cluster nodes die", () => {
     const alice = await login(a, "alice");
     const bob = await login(b, "bob");
     expect(statusCodes(await join(alice, room, "alice"))).toContain("201");
-    await alice.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: OWNER }, form({ "muc#roomconfig_persistentroom": "1", "muc#roomconfig_roomname": "Operations" }))));
+    await configure(alice, room, { "muc#roomconfig_persistentroom": "1", "muc#roomconfig_roomname": "Operations" });
     expect((await join(bob, room, "bob")).attrs.type).toBeUndefined();
     await alice.send(xml("message", { to: room, type: "groupchat", id: "before" }, xml("body", {}, "before")));
     await bob.waitFor((el) => el.is("message") && el.attrs.id === "before");
@@ -118,7 +105,7 @@ describe("MUC rooms when cluster nodes die", () => {
     const host = await connect(a, "alice", true);
     const guest = await connect(b, "bob", false);
     expect((await join(host, room, "host")).attrs.type).toBeUndefined();
-    await host.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: OWNER }, xml("x", { xmlns: DATA, type: "submit" }))));
+    await configure(host, room);
     await join(guest, room, "guest");
     await b.kill();
     const gone = await host.waitFor((el) => el.is("presence") && el.attrs.from === `${room}/guest` && el.attrs.type === "unavailable", 15_000);

@@ -6,25 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, xml, type Element, type TestClient } from "../support/client.js";
+import { DATA, MUC_ADMIN as ADMIN, MUC_OWNER as OWNER, MUC_USER as USER, conditionOf, createInstant, refusal } from "../support/muc.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
-const MUC = "http://jabber.org/protocol/muc";
-const USER = "http://jabber.org/protocol/muc#user";
-const ADMIN = "http://jabber.org/protocol/muc#admin";
-const OWNER = "http://jabber.org/protocol/muc#owner";
-const DATA = "jabber:x:data";
 const ROOM = "strict@conference.localhost";
 
 let ts: TestServer;
 let owner: TestClient;
-
-const conditionOf = (el: Element) =>
-  (el.getChild("error")?.children.find((c) => typeof c !== "string" && (c as Element).attrs.xmlns === "urn:ietf:params:xml:ns:xmpp-stanzas") as Element | undefined)?.name;
-
-async function refusal(request: Promise<unknown>): Promise<string> {
-  const err = (await request.then(() => undefined, (e: unknown) => e)) as { condition?: string } | undefined;
-  return err?.condition ?? "no error";
-}
 
 const field = (v: string, value: string) => xml("field", { var: v }, xml("value", {}, value));
 const submit = (...fields: Element[]) => xml("iq", { type: "set", to: ROOM }, xml("query", { xmlns: OWNER }, xml("x", { xmlns: DATA, type: "submit" }, ...fields)));
@@ -33,9 +21,7 @@ beforeAll(async () => {
   ts = await startTestServer();
   await ts.addUser("strict");
   owner = await connect(ts, "strict", { resource: "o" });
-  await owner.send(xml("presence", { to: `${ROOM}/owner` }, xml("x", { xmlns: MUC })));
-  await owner.waitFor((el) => el.is("presence") && el.attrs.from === `${ROOM}/owner` && (el.getChild("x", USER)?.getChildren("status") ?? []).some((s) => s.attrs.code === "110"));
-  await owner.iq(submit());
+  await createInstant(owner, ROOM, "owner");
 });
 afterAll(async () => {
   await owner?.stop();
@@ -44,7 +30,7 @@ afterAll(async () => {
 
 describe("MUC bad input", () => {
   it("answers a join without a nickname with jid-malformed", async () => {
-    await owner.send(xml("presence", { to: "other@conference.localhost", id: "nonick" }, xml("x", { xmlns: MUC })));
+    await owner.send(xml("presence", { to: "other@conference.localhost", id: "nonick" }, xml("x", { xmlns: "http://jabber.org/protocol/muc" })));
     expect(conditionOf(await owner.waitFor((el) => el.attrs.id === "nonick" && el.attrs.type === "error"))).toBe("jid-malformed");
   });
 

@@ -8,49 +8,14 @@
  * them, so rooms and their occupants are spread over both.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, xml, type Element, type TestClient } from "../support/client.js";
+import { connect, xml, type Element } from "../support/client.js";
+import { DATA, MUC, MUC_ADMIN as ADMIN, MUC_OWNER as OWNER, MUC_USER as USER, SERVICE, conditionOf, createInstant, form, join, refusal, statusCodes } from "../support/muc.js";
 import { startTestServer, type TestServer } from "../support/server.js";
-
-const MUC = "http://jabber.org/protocol/muc";
-const USER = "http://jabber.org/protocol/muc#user";
-const ADMIN = "http://jabber.org/protocol/muc#admin";
-const OWNER = "http://jabber.org/protocol/muc#owner";
-const DATA = "jabber:x:data";
-const SERVICE = "conference.localhost";
 
 let ts: TestServer;
 
-const statusCodes = (p: Element) => (p.getChild("x", USER)?.getChildren("status") ?? []).map((s) => s.attrs.code);
+const ROOMCONFIG = "http://jabber.org/protocol/muc#roomconfig";
 const isPresenceFrom = (from: string, type?: string) => (el: Element) => el.is("presence") && el.attrs.from === from && el.attrs.type === type;
-const errorOf = (el: Element) => el.getChild("error")?.children.find((c) => typeof c !== "string" && (c as Element).attrs.xmlns === "urn:ietf:params:xml:ns:xmpp-stanzas") as Element | undefined;
-
-async function refusal(request: Promise<unknown>): Promise<string> {
-  const err = (await request.then(() => undefined, (e: unknown) => e)) as { condition?: string } | undefined;
-  return err?.condition ?? "no error";
-}
-
-/** Enters room/nick and waits for the self-presence (status 110) or the error. */
-async function join(c: TestClient, room: string, nick: string, extra: Element[] = []): Promise<Element> {
-  const from = `${room}/${nick}`;
-  await c.send(xml("presence", { to: from }, xml("x", { xmlns: MUC }, ...extra)));
-  return c.waitFor((el) => el.is("presence") && el.attrs.from === from && (el.attrs.type === "error" || statusCodes(el).includes("110")));
-}
-
-/** Creates an instant room (§10.1.2) and returns the creator's self-presence. */
-async function createInstant(c: TestClient, room: string, nick: string): Promise<Element> {
-  const self = await join(c, room, nick);
-  await c.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: OWNER }, xml("x", { xmlns: DATA, type: "submit" }))));
-  return self;
-}
-
-function configForm(fields: Record<string, string | string[]>): Element {
-  return xml(
-    "x",
-    { xmlns: DATA, type: "submit" },
-    xml("field", { var: "FORM_TYPE" }, xml("value", {}, "http://jabber.org/protocol/muc#roomconfig")),
-    ...Object.entries(fields).map(([v, value]) => xml("field", { var: v }, ...(Array.isArray(value) ? value : [value]).map((one) => xml("value", {}, one)))),
-  );
-}
 
 beforeAll(async () => {
   // one owner creates many rooms here; the hourly creation limit has its own test (muc-limits)
@@ -80,7 +45,7 @@ describe("multi-user chat (XEP-0045)", () => {
 
     const early = await join(guest, room, "Guest");
     expect(early.attrs.type).toBe("error");
-    expect(errorOf(early)?.name).toBe("item-not-found");
+    expect(conditionOf(early)).toBe("item-not-found");
 
     await owner.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: OWNER }, xml("x", { xmlns: DATA, type: "submit" }))));
     guest.received.length = 0;
@@ -126,12 +91,12 @@ describe("multi-user chat (XEP-0045)", () => {
     expect(pm.getChild("x", USER)).toBeDefined();
     await guest.send(xml("message", { to: `${room}/Nobody`, type: "chat", id: "pm2" }, xml("body", {}, "lost?")));
     const bounced = await guest.waitFor((el) => el.is("message") && el.attrs.id === "pm2" && el.attrs.type === "error");
-    expect(errorOf(bounced)?.name).toBe("item-not-found");
+    expect(conditionOf(bounced)).toBe("item-not-found");
 
     // A non-occupant's groupchat is refused (§7.4).
     const fourth = await connect(ts, "fourth", { resource: "t" });
     await fourth.send(xml("message", { to: room, type: "groupchat", id: "x1" }, xml("body", {}, "drive-by")));
-    expect(errorOf(await fourth.waitFor((el) => el.attrs.id === "x1" && el.attrs.type === "error"))?.name).toBe("not-acceptable");
+    expect(conditionOf(await fourth.waitFor((el) => el.attrs.id === "x1" && el.attrs.type === "error"))).toBe("not-acceptable");
     await guest.expectNone((el) => el.getChildText("body") === "drive-by", 100);
     await Promise.all([owner.stop(), guest.stop(), third.stop(), fourth.stop()]);
   });
@@ -143,7 +108,7 @@ describe("multi-user chat (XEP-0045)", () => {
     await createInstant(owner, room, "Boss");
     await join(guest, room, "Guest");
     const taken = await join(guest, room, "Boss");
-    expect(errorOf(taken)?.name).toBe("conflict");
+    expect(conditionOf(taken)).toBe("conflict");
     await guest.send(xml("presence", { to: `${room}/Visitor2` }));
     const gone = await owner.waitFor(isPresenceFrom(`${room}/Guest`, "unavailable"));
     expect(statusCodes(gone)).toContain("303");
@@ -161,11 +126,11 @@ describe("multi-user chat (XEP-0045)", () => {
     const owner = await connect(ts, "owner", { resource: "m" });
     const guest = await connect(ts, "guest", { resource: "m" });
     await join(owner, room, "Boss");
-    await owner.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: OWNER }, configForm({ "muc#roomconfig_moderatedroom": "1" }))));
+    await owner.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: OWNER }, form({ "muc#roomconfig_moderatedroom": "1" }, ROOMCONFIG))));
     const entered = await join(guest, room, "Guest");
     expect(entered.getChild("x", USER)?.getChild("item")?.attrs.role).toBe("visitor");
     await guest.send(xml("message", { to: room, type: "groupchat", id: "v1" }, xml("body", {}, "may I?")));
-    expect(errorOf(await guest.waitFor((el) => el.attrs.id === "v1" && el.attrs.type === "error"))?.name).toBe("forbidden");
+    expect(conditionOf(await guest.waitFor((el) => el.attrs.id === "v1" && el.attrs.type === "error"))).toBe("forbidden");
     // A presence change does not give voice.
     await guest.send(xml("presence", { to: `${room}/Guest` }, xml("show", {}, "chat")));
     const changed = await owner.waitFor((el) => isPresenceFrom(`${room}/Guest`)(el) && el.getChildText("show") === "chat");
@@ -189,7 +154,7 @@ describe("multi-user chat (XEP-0045)", () => {
     const banned = await guest.waitFor(isPresenceFrom(`${room}/Guest`, "unavailable"));
     expect(statusCodes(banned)).toContain("301");
     guest.received.length = 0;
-    expect(errorOf(await join(guest, room, "Again"))?.name).toBe("forbidden");
+    expect(conditionOf(await join(guest, room, "Again"))).toBe("forbidden");
     const list = await owner.iq(xml("iq", { type: "get", to: room }, xml("query", { xmlns: ADMIN }, xml("item", { affiliation: "outcast" }))));
     expect(list.getChild("query")?.getChildren("item").map((i) => i.attrs.jid)).toEqual(["guest@localhost"]);
     // The last owner cannot step down.
@@ -202,7 +167,7 @@ describe("multi-user chat (XEP-0045)", () => {
     let owner = await connect(ts, "owner", { resource: "p" });
     await join(owner, room, "Boss");
     await owner.iq(
-      xml("iq", { type: "set", to: room }, xml("query", { xmlns: OWNER }, configForm({ "muc#roomconfig_persistentroom": "1", "muc#roomconfig_roomname": "The Archive", "muc#roomconfig_membersonly": "1" }))),
+      xml("iq", { type: "set", to: room }, xml("query", { xmlns: OWNER }, form({ "muc#roomconfig_persistentroom": "1", "muc#roomconfig_roomname": "The Archive", "muc#roomconfig_membersonly": "1" }, ROOMCONFIG))),
     );
     await owner.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: ADMIN }, xml("item", { jid: "guest@localhost", affiliation: "member" }))));
     await owner.send(xml("message", { to: room, type: "groupchat" }, xml("subject", {}, "Records")));
@@ -218,7 +183,7 @@ describe("multi-user chat (XEP-0045)", () => {
     expect(entered.getChild("x", USER)?.getChild("item")?.attrs.affiliation).toBe("member");
     expect((await guest.waitFor((el) => el.is("message") && el.getChild("subject") !== undefined)).getChildText("subject")).toBe("Records");
     const third = await connect(ts, "third", { resource: "p" });
-    expect(errorOf(await join(third, room, "Stranger"))?.name).toBe("registration-required");
+    expect(conditionOf(await join(third, room, "Stranger"))).toBe("registration-required");
 
     owner = await connect(ts, "owner", { resource: "p2" });
     await owner.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: OWNER }, xml("destroy", {}, xml("reason", {}, "closing")))));
