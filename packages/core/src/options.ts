@@ -72,20 +72,32 @@ export function oneOf<T extends string>(choices: readonly T[]): ValueParser<T> {
  * A list of URIs with a scheme (mailto:, xmpp:, https:, …): a YAML list, or one string with
  * comma-separated entries (the only form an environment variable has).
  */
-export const uriList: ValueParser<string[]> = (raw) => {
-  const items = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(",") : undefined;
-  if (!items) throw new InvalidValue("must be a list of URIs such as mailto:abuse@example.org or xmpp:abuse@example.org");
-  const out: string[] = [];
-  for (const item of items) {
-    const text = typeof item === "string" ? item.trim() : "";
-    if (text === "" && typeof raw === "string") continue; // "a, b," in an env variable
-    if (!/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(text)) {
-      throw new InvalidValue(`must be a list of URIs with a scheme (mailto:, xmpp:, https:), got ${JSON.stringify(item)}`);
+export const uriList: ValueParser<string[]> = textList(
+  (text) => (/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(text) ? text : undefined),
+  "URIs such as mailto:abuse@example.org or xmpp:abuse@example.org",
+  "URIs with a scheme (mailto:, xmpp:, https:)",
+);
+
+/**
+ * A list: a YAML list, or one string with comma-separated entries (the only form an environment
+ * variable has). `item` checks and normalises one entry (undefined: refused); `what` and
+ * `whatEach` name the list in errors; duplicates after normalising are kept once.
+ */
+export function textList(item: (text: string) => string | undefined, what: string, whatEach = what): ValueParser<string[]> {
+  return (raw) => {
+    const items = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(",") : undefined;
+    if (!items) throw new InvalidValue(`must be a list of ${what}`);
+    const out: string[] = [];
+    for (const entry of items) {
+      const text = typeof entry === "string" ? entry.trim() : "";
+      if (text === "" && typeof raw === "string") continue; // "a, b," in an env variable
+      const value = item(text);
+      if (value === undefined) throw new InvalidValue(`must be a list of ${whatEach}, got ${JSON.stringify(entry)}`);
+      if (!out.includes(value)) out.push(value);
     }
-    out.push(text);
-  }
-  return out;
-};
+    return out;
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Module option schemas

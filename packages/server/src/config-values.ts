@@ -6,7 +6,7 @@
 import { isIP } from "node:net";
 
 export { InvalidValue, boolean, integer, nonEmptyString, oneOf, uriList, type ValueOrigin, type ValueParser } from "@switchboard/core";
-import { InvalidValue, integer, nonEmptyString, type ValueParser } from "@switchboard/core";
+import { InvalidValue, integer, nonEmptyString, textList, type ValueParser } from "@switchboard/core";
 import { tryParseJid } from "@switchboard/xml";
 
 export const port = integer(0, 65535);
@@ -71,19 +71,13 @@ export function urlList(protocols: string[], allowList: boolean): ValueParser<st
 }
 
 /** A list of bare JIDs (`admins`): a YAML list, or comma-separated in the environment; normalised. */
-export const bareJidList: ValueParser<string[]> = (raw) => {
-  const items = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(",") : undefined;
-  if (!items) throw new InvalidValue("must be a list of bare JIDs such as admin@example.org");
-  const out: string[] = [];
-  for (const item of items) {
-    const text = typeof item === "string" ? item.trim() : "";
-    if (text === "" && typeof raw === "string") continue;
+export const bareJidList: ValueParser<string[]> = textList(
+  (text) => {
     const jid = tryParseJid(text);
-    if (!jid || jid.local === "" || jid.resource !== "") throw new InvalidValue(`must be a list of bare JIDs such as admin@example.org, got ${JSON.stringify(item)}`);
-    if (!out.includes(jid.bare)) out.push(jid.bare);
-  }
-  return out;
-};
+    return jid && jid.local !== "" && jid.resource === "" ? jid.bare : undefined;
+  },
+  "bare JIDs such as admin@example.org",
+);
 
 /** A host name, or empty for "the default" (`muc.domain`: conference.<domain>). */
 export const optionalHostname: ValueParser<string> = (raw, origin) => (raw === "" ? "" : hostname(raw, origin));
