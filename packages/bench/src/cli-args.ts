@@ -8,7 +8,7 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-export const RUN_USAGE = `usage: pnpm bench run --scenario idle|storm|chat [options]
+export const RUN_USAGE = `usage: pnpm bench run --scenario idle|storm|chat|muc [options]
 
 target (loopback only):
   --host H              127.0.0.0/8, ::1 or localhost (default 127.0.0.1)
@@ -25,6 +25,13 @@ scenarios:
   idle   --connections N (default --users) --ramp PER_S (default 500) --hold S (default 10)
   storm  --clients N (default --users) --concurrency C (default 100) --timeout S (default 60)
   chat   --users N --rates R1,R2,... (default 1000) --step S (default 5)
+  muc    --occupants N (default --users, else 300) --senders N (default 3)
+         --seconds S saturation phase (default 10; 0 skips it)
+         --rates R1,...|half  fixed rates in messages/s into the room, "half" = half of the
+                              saturation just measured (default half) --step S (default 10)
+         --window N           saturation: messages in flight per sender (default 4)
+         --room NAME          room at conference.<domain> (default a fresh random name)
+         (the server must serve MUC at conference.<domain> with limits above the room's size)
 
 output:
   --json FILE           also write {target, spec, result} as JSON
@@ -61,8 +68,13 @@ export function parseRunArgs(argv: string[]): RunCommand {
         clients: { type: "string" },
         concurrency: { type: "string", default: "100" },
         timeout: { type: "string", default: "60" },
-        rates: { type: "string", default: "1000" },
-        step: { type: "string", default: "5" },
+        rates: { type: "string" },
+        step: { type: "string" },
+        occupants: { type: "string" },
+        senders: { type: "string", default: "3" },
+        seconds: { type: "string", default: "10" },
+        room: { type: "string" },
+        window: { type: "string" },
         json: { type: "string" },
       },
     }));
@@ -100,10 +112,22 @@ export function parseRunArgs(argv: string[]): RunCommand {
       spec = { scenario: "storm", clients: count(values.clients, "--clients"), concurrency: integer(values.concurrency, "--concurrency", 1, 1_000_000), timeoutSeconds: number(values.timeout, "--timeout") };
       break;
     case "chat":
-      spec = { scenario: "chat", users: count(undefined, "--users"), rates: list(values.rates, "--rates"), stepSeconds: number(values.step, "--step") };
+      spec = { scenario: "chat", users: count(undefined, "--users"), rates: list(values.rates ?? "1000", "--rates"), stepSeconds: number(values.step ?? "5", "--step") };
+      break;
+    case "muc":
+      spec = {
+        scenario: "muc",
+        occupants: values.occupants === undefined ? (users ?? 300) : integer(values.occupants, "--occupants", 2, 5000),
+        senders: integer(values.senders, "--senders", 1, 5000),
+        saturationSeconds: number(values.seconds, "--seconds"),
+        rates: (values.rates ?? "half").split(",").map((r) => r.trim()).filter((r) => r !== "").map((r) => (r === "half" ? "half" : number(r, "--rates"))),
+        stepSeconds: number(values.step ?? "10", "--step"),
+        ...(values.window === undefined ? {} : { window: integer(values.window, "--window", 1, 1000) }),
+        ...(values.room === undefined ? {} : { room: values.room }),
+      };
       break;
     default:
-      throw new UsageError(`--scenario must be idle, storm or chat${values.scenario ? `, got "${values.scenario}"` : ""}`);
+      throw new UsageError(`--scenario must be idle, storm, chat or muc${values.scenario ? `, got "${values.scenario}"` : ""}`);
   }
   const sourceAddresses = values["source-addresses"] === undefined ? undefined : integer(values["source-addresses"], "--source-addresses", 1, 254);
   return { target, spec, jsonPath: values.json, run: { sourceAddresses } };

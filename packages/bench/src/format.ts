@@ -1,5 +1,5 @@
 /** Plain-text tables for a scenario result (the JSON form is the result object itself). */
-import type { ChatResult, Failures, ScenarioResult } from "./types.js";
+import type { ChatResult, Failures, MucResult, ScenarioResult } from "./types.js";
 
 export function formatResult(targetName: string, result: ScenarioResult): string {
   const lines: string[] = [];
@@ -23,6 +23,12 @@ export function formatResult(targetName: string, result: ScenarioResult): string
     case "chat":
       lines.push(...chatTable(targetName, result), `saturation: ${result.saturationPerSecond} delivered msg/s (${result.users} users)`);
       break;
+    case "muc":
+      lines.push(
+        ...mucTable(targetName, result),
+        `saturation: ${result.saturationPerSecond} delivered copies/s (${result.joined}/${result.occupants} occupants in ${result.joinSeconds} s, ${result.senders} senders)`,
+      );
+      break;
   }
   lines.push(`failures: ${formatFailures(result.failures)}`);
   return lines.join("\n");
@@ -32,6 +38,27 @@ function chatTable(targetName: string, result: ChatResult): string[] {
   return table(
     ["target", "offered/s", "sent/s", "delivered/s", "p50 ms", "p99 ms", "max ms", "lost"],
     result.steps.map((s) => [targetName, s.offeredPerSecond, s.sentPerSecond, s.deliveredPerSecond, s.latencyMs.p50, s.latencyMs.p99, s.latencyMs.max, s.lost]),
+  );
+}
+
+function mucTable(targetName: string, result: MucResult): string[] {
+  const steps = [...(result.saturation ? [result.saturation] : []), ...result.steps];
+  return table(
+    ["target", "offered msg/s", "sent msg/s", "copies/s", "copies/CPU s", "p50 ms", "p99 ms", "max ms", "lost copies", "short occupants", "server CPU", "loader CPU"],
+    steps.map((s) => [
+      targetName,
+      s.offeredPerSecond ?? "saturation",
+      s.sentPerSecond,
+      s.deliveredPerSecond,
+      s.deliveredPerServerCpuSecond ?? "–",
+      s.latencyMs.p50,
+      s.latencyMs.p99,
+      s.latencyMs.max,
+      s.lostCopies,
+      s.occupantsMissingCopies,
+      s.serverCpuShare === undefined ? "–" : `${Math.round(s.serverCpuShare * 100)} %`,
+      `${Math.round(s.loaderCpuShare * 100)} %`,
+    ]),
   );
 }
 

@@ -2,7 +2,7 @@
 import net from "node:net";
 import { LoadClient, type LoadClientOptions } from "./client.js";
 import { failureKindOf } from "./errors.js";
-import { countFailure } from "./stats.js";
+import { countFailure, serverCpuMs } from "./stats.js";
 import type { Failures, Target } from "./types.js";
 
 export interface RunOptions {
@@ -116,6 +116,26 @@ export async function pace(opts: { rate: number; total?: number; durationMs?: nu
     await new Promise((r) => setTimeout(r, 1));
   }
   return { emitted, elapsedMs: performance.now() - started };
+}
+
+/**
+ * Waits until the server processes use less than `quietShare` of a core over `windowMs` (work
+ * left from an earlier phase, such as a room's join announcements or the previous run's
+ * departures, would otherwise be measured with the next phase), at most `maxMs`. Returns the
+ * ms waited; at once when the server's CPU cannot be read.
+ */
+export async function waitForQuietServer(pids: readonly number[], opts: { quietShare?: number; windowMs?: number; maxMs?: number; signal?: AbortSignal } = {}): Promise<number> {
+  const started = performance.now();
+  const windowMs = opts.windowMs ?? 500;
+  const quiet = opts.quietShare ?? 0.1;
+  let before = serverCpuMs(pids);
+  while (before !== undefined && performance.now() - started < (opts.maxMs ?? 30_000) && !opts.signal?.aborted) {
+    await sleep(windowMs, opts.signal);
+    const after = serverCpuMs(pids);
+    if (after === undefined || after - before <= quiet * windowMs) break;
+    before = after;
+  }
+  return performance.now() - started;
 }
 
 export async function closeAll(clients: Iterable<LoadClient>): Promise<void> {

@@ -3,6 +3,7 @@ import { assertLoopback } from "./loopback.js";
 import type { RunOptions } from "./pool.js";
 import { runChat } from "./scenarios/chat.js";
 import { runIdle } from "./scenarios/idle.js";
+import { runMuc } from "./scenarios/muc.js";
 import { runStorm } from "./scenarios/storm.js";
 import type { ScenarioResult, ScenarioSpec, Target } from "./types.js";
 
@@ -21,6 +22,8 @@ export function runScenario(target: Target, spec: ScenarioSpec, opts: RunOptions
       return runStorm(target, spec, opts);
     case "chat":
       return runChat(target, spec, opts);
+    case "muc":
+      return runMuc(target, spec, opts);
   }
 }
 
@@ -48,6 +51,22 @@ export function validateSpec(spec: ScenarioSpec): void {
       if (spec.rates.length === 0 || spec.rates.length > 100) throw new ScenarioSpecError("rates must list 1 to 100 rates");
       for (const r of spec.rates) num("rate", r, 1, 10_000_000);
       num("stepSeconds", spec.stepSeconds, 0.1, 86_400);
+      return;
+    case "muc":
+      // a room's joins are quadratic (each is announced to everyone in it): a few thousand at most
+      int("occupants", spec.occupants, 2, 5_000);
+      int("senders", spec.senders, 1, spec.occupants);
+      num("saturationSeconds", spec.saturationSeconds, 0, 3_600);
+      if (spec.rates.length > 100) throw new ScenarioSpecError("rates must list at most 100 rates");
+      if (spec.saturationSeconds === 0 && spec.rates.length === 0) throw new ScenarioSpecError("muc needs a saturation phase or at least one rate");
+      for (const r of spec.rates) {
+        if (r === "half") {
+          if (spec.saturationSeconds === 0) throw new ScenarioSpecError('rate "half" needs a saturation phase');
+        } else num("rate", r, 0.1, 1_000_000);
+      }
+      num("stepSeconds", spec.stepSeconds, 0.1, 3_600);
+      if (spec.window !== undefined) int("window", spec.window, 1, 1_000);
+      if (spec.room !== undefined && !/^[a-z0-9._-]{1,64}$/.test(spec.room)) throw new ScenarioSpecError(`room must be 1 to 64 of a-z 0-9 . _ -, got "${spec.room}"`);
       return;
     default:
       throw new ScenarioSpecError(`unknown scenario ${(spec as { scenario: string }).scenario}`);

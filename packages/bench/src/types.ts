@@ -19,7 +19,7 @@ export interface Target {
   tls?: boolean;
 }
 
-export type ScenarioName = "idle" | "storm" | "chat";
+export type ScenarioName = "idle" | "storm" | "chat" | "muc";
 
 export interface IdleSpec {
   scenario: "idle";
@@ -52,7 +52,32 @@ export interface ChatSpec {
   streamManagement?: "resume" | "ack";
 }
 
-export type ScenarioSpec = IdleSpec | StormSpec | ChatSpec;
+/**
+ * muc: one room (XEP-0045) of `occupants` occupants, `senders` of whom send groupchat messages;
+ * every occupant, the senders included, receives a copy of each from the room.
+ */
+export interface MucSpec {
+  scenario: "muc";
+  /** occupants of the room (one connection each): users 0 .. occupants-1, user 0 creates it */
+  occupants: number;
+  /** occupants that send (users 0 .. senders-1), round-robin */
+  senders: number;
+  /** seconds of the saturation phase (as fast as the server delivers); 0 skips it */
+  saturationSeconds: number;
+  /**
+   * fixed offered rates to measure latency at, in groupchat messages per second into the room
+   * (each is delivered `joined` times); "half" is half of this run's saturation
+   */
+  rates: Array<number | "half">;
+  /** seconds per fixed-rate step */
+  stepSeconds: number;
+  /** saturation: messages each sender keeps in flight (default MUC_DEFAULT_WINDOW) */
+  window?: number;
+  /** room local part (default: a fresh random name per run) */
+  room?: string;
+}
+
+export type ScenarioSpec = IdleSpec | StormSpec | ChatSpec | MucSpec;
 
 export interface Failures {
   [kind: string]: number;
@@ -97,4 +122,50 @@ export interface ChatResult {
   failures: Failures;
 }
 
-export type ScenarioResult = IdleResult | StormResult | ChatResult;
+/** One phase of the muc scenario: saturation (closed loop) or a fixed offered rate. */
+export interface MucStep {
+  /** messages/s offered into the room; null for the saturation phase (senders keep a window in flight) */
+  offeredPerSecond: number | null;
+  /** groupchat messages sent per second */
+  sentPerSecond: number;
+  /** copies received by occupants per second (the fan-out) */
+  deliveredPerSecond: number;
+  sent: number;
+  delivered: number;
+  /** copies expected (sent × joined) that never arrived within the drain */
+  lostCopies: number;
+  /** occupants that received fewer copies than were sent */
+  occupantsMissingCopies: number;
+  /** send → receipt, over every copy */
+  latencyMs: { p50: number; p99: number; max: number };
+  /** send → receipt of each message's first copy: the part of the latency before the fan-out */
+  firstCopyLatencyMs: { p50: number; p99: number };
+  /** server CPU (user + system, all its processes) over the phase and its drain; absent without server PIDs */
+  serverCpuSeconds?: number;
+  /** copies delivered per second of server CPU: the fan-out one core would do */
+  deliveredPerServerCpuSecond?: number;
+  /** server CPU over the phase's wall time: near 1 (one core) means the server set the pace */
+  serverCpuShare?: number;
+  /**
+   * CPU of the load generator (this process) over the phase and its drain, as a share of the
+   * phase's wall time: near 1 means the loader's core, not the server, set the pace
+   */
+  loaderCpuShare: number;
+}
+
+export interface MucResult {
+  scenario: "muc";
+  occupants: number;
+  /** occupants that were in the room (self-presence received) when sending began */
+  joined: number;
+  senders: number;
+  /** seconds from the first join until every occupant had joined */
+  joinSeconds: number;
+  saturation?: MucStep;
+  steps: MucStep[];
+  /** the saturation phase's delivered copies/s (0 when skipped) */
+  saturationPerSecond: number;
+  failures: Failures;
+}
+
+export type ScenarioResult = IdleResult | StormResult | ChatResult | MucResult;

@@ -4,8 +4,9 @@
  * generator) to another. For each scenario and target: start the server fresh, run the scenario
  * `reps` times (idle: on a fresh server each time, for honest RSS deltas), stop it. The chat scenario then gets one extra fixed-rate step per repetition at
  * half of the reference saturation rate (ejabberd's when it is a target), for a latency that is
- * measured below saturation on every server. Prints one table of medians and writes every raw
- * repetition to JSON. docs/benchmarks.md describes the method and its limits.
+ * measured below saturation on every server; the muc scenario does the same with its own
+ * reference rate (./muc.ts). Prints one table of medians and writes every raw repetition to
+ * JSON. docs/benchmarks.md describes the method and its limits.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -13,6 +14,7 @@ import { launchers, type LaunchedServer, type ServerName } from "../servers/inde
 import { REPO_ROOT } from "../servers/switchboard.js";
 import type { ChatResult, ScenarioName, ScenarioResult, ScenarioSpec, Target } from "../types.js";
 import { machineFacts, pinLoadGenerator } from "./machine.js";
+import { mucNotes, mucReferenceRate, mucReferenceSpec, mucSpec, mucSummary, mucUnavailable } from "./muc.js";
 import { COMPARE_USAGE, CompareUsageError, parseCompareOptions, type CompareOptions } from "./options.js";
 import { buildTable, formatTable, median, type RawResults } from "./table.js";
 
@@ -32,11 +34,22 @@ export function scenarioSpec(name: ScenarioName, o: CompareOptions): ScenarioSpe
       return { scenario: "storm", clients: o.stormClients, concurrency: o.stormConcurrency, timeoutSeconds: o.stormTimeoutSeconds };
     case "chat":
       return { scenario: "chat", users: o.chatUsers, rates: o.chatRates, stepSeconds: o.chatStepSeconds };
+    case "muc":
+      return mucSpec(o);
   }
 }
 
 function usersNeeded(spec: ScenarioSpec): number {
-  return spec.scenario === "idle" ? spec.connections : spec.scenario === "storm" ? spec.clients : spec.users;
+  switch (spec.scenario) {
+    case "idle":
+      return spec.connections;
+    case "storm":
+      return spec.clients;
+    case "chat":
+      return spec.users;
+    case "muc":
+      return spec.occupants;
+  }
 }
 
 const log = (msg: string) => process.stderr.write(`[compare ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -58,14 +71,17 @@ export async function runCompare(argv: string[]): Promise<number> {
     throw err;
   }
   const runScenario = await loadRunScenario();
+  // before pinning: once pinned, availableParallelism() counts the one core left to this process
+  const machine = machineFacts(REPO_ROOT);
   const affinity = pinLoadGenerator(opts.loaderCore);
   if (!affinity.pinned) log(`warning: could not pin the load generator to core ${opts.loaderCore} (taskset missing?)`);
-  const machine = machineFacts(REPO_ROOT);
   const targets = orderTargets(opts.targets);
   const results: RawResults = {};
   const versions: Record<string, string> = {};
   let latencyRate: number | null = null;
-  const errors: Array<{ scenario: string; target: string; error: string }> = [];
+  let mucRate: number | null = null;
+  let mucRateFrom = "";
+  const errors: Array<{ scenario: string; target: string; error: string; unavailable?: boolean }> = [];
 
   // Always stop what was started, also on Ctrl-C.
   let running: LaunchedServer | undefined;
@@ -78,8 +94,11 @@ export async function runCompare(argv: string[]): Promise<number> {
       const spec = scenarioSpec(scenario, opts);
       for (const name of targets) {
         log(`${scenario} on ${name}: starting (${usersNeeded(spec)} accounts, core ${opts.serverCore})`);
+        const launch = { users: usersNeeded(spec), core: opts.serverCore, muc: scenario === "muc" };
+        let started = false;
         try {
-          running = await launchers[name]({ users: usersNeeded(spec), core: opts.serverCore });
+          running = await launchers[name](launch);
+          started = true;
           versions[name] = running.version;
           const reps: ScenarioResult[] = ((results[scenario] ??= {})[name] = []);
           for (let rep = 1; rep <= opts.reps; rep++) {
@@ -87,7 +106,7 @@ export async function runCompare(argv: string[]): Promise<number> {
             // (BEAM, V8) keeps its memory after the clients leave, and the next delta reads ~0.
             if (scenario === "idle" && rep > 1) {
               await running.stop();
-              running = await launchers[name]({ users: usersNeeded(spec), core: opts.serverCore });
+              running = await launchers[name](launch);
             }
             const result = await runScenario(running.target, spec);
             reps.push(result);
@@ -109,10 +128,24 @@ export async function runCompare(argv: string[]): Promise<number> {
               log(`latency step at ${latencyRate} msg/s on ${name}: rep ${rep}/${opts.reps} ${summary(result)}`);
             }
           }
+          if (scenario === "muc") {
+            if (mucRate === null) {
+              mucRate = mucReferenceRate(opts, reps);
+              mucRateFrom = name;
+            }
+            if (mucRate === null) throw new Error(`muc on ${name}: no saturation measured, so no reference rate`);
+            const refReps: ScenarioResult[] = ((results.mucLatency ??= {})[name] = []);
+            for (let rep = 1; rep <= opts.reps; rep++) {
+              const result = await runScenario(running.target, mucReferenceSpec(opts, mucRate));
+              refReps.push(result);
+              log(`muc at the reference ${mucRate} msg/s on ${name}: rep ${rep}/${opts.reps} ${summary(result)}`);
+            }
+          }
         } catch (err) {
           // One broken target must not lose the others' results: record it and go on.
-          errors.push({ scenario, target: name, error: String((err as Error)?.stack ?? err) });
-          log(`${scenario} on ${name} FAILED: ${(err as Error).message}`);
+          const unavailable = scenario === "muc" && mucUnavailable(err, started);
+          errors.push({ scenario, target: name, error: String((err as Error)?.stack ?? err), ...(unavailable ? { unavailable } : {}) });
+          log(`${scenario} on ${name} ${unavailable ? "NOT AVAILABLE" : "FAILED"}: ${(err as Error).message}`);
         } finally {
           await running?.stop().catch((err) => log(`stopping ${name}: ${(err as Error).message}`));
           running = undefined;
@@ -127,14 +160,19 @@ export async function runCompare(argv: string[]): Promise<number> {
   const columns = opts.targets.filter((t) => targets.includes(t));
   const table = buildTable(results, columns);
   const text = formatTable(table, columns);
-  process.stdout.write(`\n${text}\n\nref rate for latency: ${latencyRate ?? "–"} msg/s (half of ${targets[0]}'s median saturation); medians of ${opts.reps} repetitions\n`);
+  process.stdout.write(`\n${text}\n\n`);
+  if (opts.scenarios.includes("chat")) process.stdout.write(`ref rate for latency: ${latencyRate ?? "–"} msg/s (half of ${targets[0]}'s median saturation)\n`);
+  const unavailable = errors.filter((e) => e.unavailable);
+  if (opts.scenarios.includes("muc")) for (const line of mucNotes(opts, mucRate, mucRateFrom, unavailable)) process.stdout.write(`${line}\n`);
+  process.stdout.write(`medians of ${opts.reps} repetitions\n`);
   for (const line of smRatios(results, columns)) process.stdout.write(`${line}\n`);
 
   const jsonPath = resolve(process.cwd(), opts.jsonPath);
   mkdirSync(dirname(jsonPath), { recursive: true });
-  writeFileSync(jsonPath, JSON.stringify({ machine, versions, options: opts, affinity, latencyRatePerSecond: latencyRate, table, results, errors }, null, 2) + "\n");
+  writeFileSync(jsonPath, JSON.stringify({ machine, versions, options: opts, affinity, latencyRatePerSecond: latencyRate, mucRatePerSecond: mucRate, table, results, errors }, null, 2) + "\n");
   process.stdout.write(`wrote ${jsonPath}\n`);
-  return errors.length > 0 ? 1 : 0;
+  // a target without usable MUC is a finding, reported above; only real failures fail the run
+  return errors.length > unavailable.length ? 1 : 0;
 }
 
 /** Per target: chat saturation with XEP-0198 on every client over without (medians, same run). */
@@ -154,6 +192,7 @@ function summary(r: ScenarioResult): string {
   const main =
     r.scenario === "idle" ? `${r.online}/${r.connections} online in ${r.secondsToOnline.toFixed(1)} s, ${(r.bytesPerConnection / 1024).toFixed(1)} KiB/conn`
     : r.scenario === "storm" ? `${r.succeeded}/${r.clients}, ${r.loginsPerSecond.toFixed(0)} logins/s`
+    : r.scenario === "muc" ? mucSummary(r)
     : `saturation ${r.saturationPerSecond.toFixed(0)} msg/s, p99 ${r.steps.map((s) => s.latencyMs.p99.toFixed(0)).join("/")} ms`;
   return failures ? `${main} (failures ${failures})` : main;
 }

@@ -22,28 +22,41 @@ export interface CompareOptions {
   chatStepSeconds: number;
   /** each chat repetition is followed by the same with XEP-0198 (resumable) on every client */
   chatSm: boolean;
+  /** muc: occupants of the one room, how many of them send, seconds per phase */
+  mucOccupants: number;
+  mucSenders: number;
+  mucSeconds: number;
+  /** muc: the fixed rate (messages/s into the room) for every target; null: half of the reference target's saturation */
+  mucRate: number | null;
   /** core for the servers; the load generator takes loaderCore */
   serverCore: number;
   loaderCore: number;
   jsonPath: string;
 }
 
+/** Upper bounds keep one run within the fd limit (20000) and a few minutes per scenario. */
+const MAX_CONNECTIONS = 9_000;
+/** every join is announced to everyone in the room: joins are quadratic in the room's size */
+const MAX_MUC_OCCUPANTS = 5_000;
+
 export const COMPARE_USAGE = `usage: compare [options]
-  --scenario idle|storm|chat|all      (default all)
+  --scenario idle|storm|chat|muc|all  (default all)
   --targets a,b,c                     ${SERVER_NAMES.join(",")} (default all three)
   --reps N                            repetitions per target and scenario (default 3, 1..20)
-  --users N                           size of every scenario (overrides the three below)
+  --users N                           size of idle, storm and chat (overrides the three below)
   --idle-connections N                (default 6000)     --idle-hold S (default 5)
   --storm-clients N                   (default 1000)     --storm-concurrency N (default 100)
   --chat-users N                      (default 200)      --chat-rates r1,r2,… msg/s (default 1000,2000,4000,8000,16000,32000)
   --chat-step S                       seconds per rate step (default 5)
   --chat-sm on|off                    after each chat repetition, the same with stream management
                                       (XEP-0198, resumable) on every client (default on)
+  --muc-occupants N                   occupants of the one room (default 300, 2..${MAX_MUC_OCCUPANTS})
+  --muc-senders N                     occupants that send (default 3)
+  --muc-seconds S                     seconds of saturation and of each fixed-rate step (default 10)
+  --muc-rate R                        fixed rate, messages/s into the room, for every target (default:
+                                      half of the first target's median saturation, ejabberd first)
   --server-core N --loader-core N     (default 0 and 1)
   --json FILE                         (default results/bench-<date>.json)`;
-
-/** Upper bounds keep one run within the fd limit (20000) and a few minutes per scenario. */
-const MAX_CONNECTIONS = 9_000;
 
 function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;
@@ -59,7 +72,7 @@ export function parseCompareOptions(argv: string[], now = new Date()): CompareOp
       args: argv,
       strict: true,
       options: Object.fromEntries(
-        ["scenario", "targets", "reps", "users", "idle-connections", "idle-hold", "storm-clients", "storm-concurrency", "chat-users", "chat-rates", "chat-step", "chat-sm", "server-core", "loader-core", "json"].map((k) => [k, { type: "string" as const }]),
+        ["scenario", "targets", "reps", "users", "idle-connections", "idle-hold", "storm-clients", "storm-concurrency", "chat-users", "chat-rates", "chat-step", "chat-sm", "muc-occupants", "muc-senders", "muc-seconds", "muc-rate", "server-core", "loader-core", "json"].map((k) => [k, { type: "string" as const }]),
       ),
     }).values as Record<string, string | undefined>;
   } catch (err) {
@@ -67,8 +80,8 @@ export function parseCompareOptions(argv: string[], now = new Date()): CompareOp
   }
 
   const scenario = parsed.scenario ?? "all";
-  const all: ScenarioName[] = ["idle", "storm", "chat"];
-  if (scenario !== "all" && !all.includes(scenario as ScenarioName)) throw new CompareUsageError(`--scenario: expected idle, storm, chat or all, got "${scenario}"`);
+  const all: ScenarioName[] = ["idle", "storm", "chat", "muc"];
+  if (scenario !== "all" && !all.includes(scenario as ScenarioName)) throw new CompareUsageError(`--scenario: expected idle, storm, chat, muc or all, got "${scenario}"`);
   const targets = (parsed.targets ?? SERVER_NAMES.join(",")).split(",").map((t) => t.trim()).filter(Boolean);
   for (const t of targets) if (!SERVER_NAMES.includes(t as ServerName)) throw new CompareUsageError(`--targets: unknown target "${t}" (known: ${SERVER_NAMES.join(", ")})`);
   if (targets.length === 0) throw new CompareUsageError("--targets: empty");
@@ -77,6 +90,8 @@ export function parseCompareOptions(argv: string[], now = new Date()): CompareOp
   const rates = (parsed["chat-rates"] ?? "1000,2000,4000,8000,16000,32000").split(",").map((r) => int("chat-rates", r.trim(), 0, 1, 100_000));
   const chatSm = parsed["chat-sm"] ?? "on";
   if (chatSm !== "on" && chatSm !== "off") throw new CompareUsageError(`--chat-sm: expected on or off, got "${chatSm}"`);
+  const mucOccupants = int("muc-occupants", parsed["muc-occupants"], 300, 2, MAX_MUC_OCCUPANTS);
+  const mucSenders = int("muc-senders", parsed["muc-senders"], 3, 1, mucOccupants);
   const serverCore = int("server-core", parsed["server-core"], 0, 0, 1023);
   const loaderCore = int("loader-core", parsed["loader-core"], 1, 0, 1023);
   if (serverCore === loaderCore) throw new CompareUsageError("--server-core and --loader-core must differ");
@@ -97,6 +112,10 @@ export function parseCompareOptions(argv: string[], now = new Date()): CompareOp
     chatRates: rates.sort((a, b) => a - b),
     chatStepSeconds: int("chat-step", parsed["chat-step"], 5, 1, 120),
     chatSm: chatSm === "on",
+    mucOccupants,
+    mucSenders,
+    mucSeconds: int("muc-seconds", parsed["muc-seconds"], 10, 1, 300),
+    mucRate: parsed["muc-rate"] === undefined ? null : int("muc-rate", parsed["muc-rate"], 0, 1, 1_000_000),
     serverCore,
     loaderCore,
     jsonPath: parsed.json ?? `results/bench-${now.toISOString().slice(0, 19).replace(/:/g, "")}.json`,

@@ -30,7 +30,7 @@ describe("comparison table", () => {
 describe("compare options", () => {
   it("defaults to every scenario and target with 3 repetitions", () => {
     const o = parseCompareOptions([], new Date("2026-01-02T03:04:05Z"));
-    expect(o).toMatchObject({ scenarios: ["idle", "storm", "chat"], targets: ["switchboard", "switchboard-2edges", "ejabberd"], reps: 3, serverCore: 0, loaderCore: 1 });
+    expect(o).toMatchObject({ scenarios: ["idle", "storm", "chat", "muc"], targets: ["switchboard", "switchboard-2edges", "ejabberd"], reps: 3, serverCore: 0, loaderCore: 1 });
     expect(o.jsonPath).toBe("results/bench-2026-01-02T030405.json");
   });
 

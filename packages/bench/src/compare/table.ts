@@ -2,7 +2,7 @@
  * The comparison table: one row per metric, one column per target (median over repetitions),
  * then the ratios switchboard/ejabberd and switchboard-2edges/switchboard.
  */
-import type { ChatResult, IdleResult, ScenarioName, ScenarioResult, StormResult } from "../types.js";
+import type { ChatResult, IdleResult, MucResult, ScenarioName, ScenarioResult, StormResult } from "../types.js";
 
 export function median(values: number[]): number | null {
   const xs = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
@@ -16,13 +16,15 @@ export interface MetricDef {
   label: string;
   /** "higher" or "lower" is better: says how to read a ratio */
   better: "higher" | "lower";
-  scenario: ScenarioName | "latency" | "chatSm";
+  scenario: ResultGroup;
   pick(result: ScenarioResult): number | undefined;
 }
 
 const idle = (r: ScenarioResult) => (r.scenario === "idle" ? (r as IdleResult) : undefined);
 const storm = (r: ScenarioResult) => (r.scenario === "storm" ? (r as StormResult) : undefined);
 const chat = (r: ScenarioResult) => (r.scenario === "chat" ? (r as ChatResult) : undefined);
+const muc = (r: ScenarioResult) => (r.scenario === "muc" ? (r as MucResult) : undefined);
+const mucLost = (r: MucResult) => [r.saturation, ...r.steps].reduce((n, s) => n + (s?.lostCopies ?? 0), 0);
 
 export const METRICS: MetricDef[] = [
   { id: "loginsPerSecond", label: "storm: logins/s", better: "higher", scenario: "storm", pick: (r) => storm(r)?.loginsPerSecond },
@@ -36,10 +38,24 @@ export const METRICS: MetricDef[] = [
   { id: "p50AtHalfReference", label: "chat: p50 latency ms at ref rate", better: "lower", scenario: "latency", pick: (r) => chat(r)?.steps[0]?.latencyMs.p50 },
   { id: "kibPerIdleConnection", label: "idle: KiB RSS per connection", better: "lower", scenario: "idle", pick: (r) => { const v = idle(r); return v && v.bytesPerConnection / 1024; } },
   { id: "secondsToOnline", label: "idle: s to N online", better: "lower", scenario: "idle", pick: (r) => idle(r)?.secondsToOnline },
+  // muc: copies received by all occupants together; per server CPU second is the per-core figure
+  // that holds even when the load generator's core is what limits the rate
+  { id: "mucSaturationPerSecond", label: "muc: delivered copies/s at saturation", better: "higher", scenario: "muc", pick: (r) => muc(r)?.saturation?.deliveredPerSecond },
+  { id: "mucCopiesPerServerCpuSecond", label: "muc: copies per server CPU second", better: "higher", scenario: "muc", pick: (r) => muc(r)?.saturation?.deliveredPerServerCpuSecond },
+  { id: "mucP99AtHalfOwn", label: "muc: p99 latency ms at half own saturation", better: "lower", scenario: "muc", pick: (r) => muc(r)?.steps[0]?.latencyMs.p99 },
+  { id: "mucP50AtHalfOwn", label: "muc: p50 latency ms at half own saturation", better: "lower", scenario: "muc", pick: (r) => muc(r)?.steps[0]?.latencyMs.p50 },
+  { id: "mucHalfOwnRate", label: "muc: half own saturation, msg/s into the room", better: "higher", scenario: "muc", pick: (r) => muc(r)?.steps[0]?.offeredPerSecond ?? undefined },
+  { id: "mucP99AtReference", label: "muc: p99 latency ms at ref rate", better: "lower", scenario: "mucLatency", pick: (r) => muc(r)?.steps[0]?.latencyMs.p99 },
+  { id: "mucP50AtReference", label: "muc: p50 latency ms at ref rate", better: "lower", scenario: "mucLatency", pick: (r) => muc(r)?.steps[0]?.latencyMs.p50 },
+  { id: "mucJoinSeconds", label: "muc: s until every occupant is in", better: "lower", scenario: "muc", pick: (r) => muc(r)?.joinSeconds },
+  { id: "mucLostCopies", label: "muc: copies lost (all phases)", better: "lower", scenario: "muc", pick: (r) => { const v = muc(r); return v && mucLost(v); } },
 ];
 
+/** What a result belongs to: a scenario, or one of the extra runs after one (chat latency, chat with XEP-0198, muc at the reference rate). */
+export type ResultGroup = ScenarioName | "latency" | "chatSm" | "mucLatency";
+
 /** results[scenario][target] = one result per repetition */
-export type RawResults = Partial<Record<ScenarioName | "latency" | "chatSm", Record<string, ScenarioResult[]>>>;
+export type RawResults = Partial<Record<ResultGroup, Record<string, ScenarioResult[]>>>;
 
 export interface TableRow {
   metric: string;

@@ -8,7 +8,16 @@ export interface LaunchOptions {
   core?: number;
   userPrefix?: string;
   password?: string;
+  /**
+   * serve XEP-0045 at conference.<domain> with the limits raised above a benchmark room (occupants
+   * per room, per-user rooms and rates, history off): the muc scenario; default off, so the other
+   * scenarios keep measuring the servers as configured before MUC was benchmarked
+   */
+  muc?: boolean;
 }
+
+/** The most occupants a benchmark room may have; both servers' room limits are set to this. */
+export const BENCH_MUC_MAX_OCCUPANTS = 5000;
 
 export interface LaunchedServer {
   target: Target;

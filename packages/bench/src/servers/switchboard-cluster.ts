@@ -7,12 +7,15 @@
  * Redis runs without persistence (`--save '' --appendonly no`): a benchmark needs no durability,
  * and fsync on every write would measure the disk. Production uses AOF with `appendfsync always`
  * (docs/deployment.md), so real clusters pay more on writes (logins, roster, offline) than here.
+ *
+ * For the muc scenario (`muc: true`) both edges also run the muc role (`--role edge,muc`) with the
+ * benchmark's MUC limits; the room's occupants are spread over both edges (round-robin).
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PinnedProcess, freePort, makeTempDir, portAccepts, selfSignedCertificate, waitUntil, withCleanupOnFailure } from "./process.js";
-import { importSwitchboardUsers, startSwitchboardNode, type SwitchboardNode } from "./switchboard.js";
+import { importSwitchboardUsers, mucBenchEnv, startSwitchboardNode, type SwitchboardNode } from "./switchboard.js";
 import { BENCH_DOMAIN, DEFAULT_PASSWORD, DEFAULT_USER_PREFIX, type LaunchOptions, type LaunchedServer } from "./launcher.js";
 
 const EDGE_COUNT = 2;
@@ -65,7 +68,13 @@ export async function startSwitchboardCluster(opts: LaunchOptions): Promise<Laun
       const dataDir = join(tmp.path, `edge-${i}`);
       mkdirSync(dataDir);
       writeFileSync(join(dataDir, "server-secret"), secret, { mode: 0o600 });
-      const edge = await startSwitchboardNode({ label: `edge-${i}`, core, dataDir, role: "edge", env: { ...clusterEnv, SWITCHBOARD_NODE_ID: `bench-edge-${i}` } });
+      const edge = await startSwitchboardNode({
+        label: `edge-${i}`,
+        core,
+        dataDir,
+        role: opts.muc ? "edge,muc" : "edge",
+        env: { ...clusterEnv, ...(opts.muc ? mucBenchEnv() : {}), SWITCHBOARD_NODE_ID: `bench-edge-${i}` },
+      });
       processes.push(edge.process);
       edges.push(edge);
     }
@@ -80,7 +89,7 @@ export async function startSwitchboardCluster(opts: LaunchOptions): Promise<Laun
         serverPids: [...edges.map((e) => e.process.pid), redis.proc.pid, nats.proc.pid],
         tls: true,
       },
-      version: `switchboard 2 edges + redis + nats (node ${process.version})`,
+      version: `switchboard 2 edges${opts.muc ? " (edge,muc)" : ""} + redis + nats (node ${process.version})`,
       stop: stopAll,
     };
   });

@@ -4,10 +4,13 @@
  * writes the SQLite file directly. No configuration key throttles a benchmark today: the only rate
  * limits are on failed logins and in-band registration, and the offline cap does not matter while
  * every recipient is online; defaults are therefore kept, so the numbers are those of a default node.
+ * The MUC service's limits are the exception (`mucBenchEnv`, the muc scenario only): its defaults
+ * (200 occupants, 2 messages/s per occupant, 20 messages of history, 2 s between joins) would
+ * throttle a 300-occupant room.
  */
 import { resolve } from "node:path";
 import { PinnedProcess, freePort, httpStatus, makeTempDir, runCommand, waitUntil, withCleanupOnFailure } from "./process.js";
-import { BENCH_DOMAIN, DEFAULT_PASSWORD, DEFAULT_USER_PREFIX, accountLines, type LaunchOptions, type LaunchedServer } from "./launcher.js";
+import { BENCH_DOMAIN, BENCH_MUC_MAX_OCCUPANTS, DEFAULT_PASSWORD, DEFAULT_USER_PREFIX, accountLines, type LaunchOptions, type LaunchedServer } from "./launcher.js";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../../../..");
 const CLI_MAIN = resolve(REPO_ROOT, "packages/cli/src/main.ts");
@@ -22,11 +25,30 @@ export async function importSwitchboardUsers(env: Record<string, string>, users:
   await runCommand(cmd, args, { cwd: REPO_ROOT, env: { ...env, SWITCHBOARD_CONFIG: "" }, input: accountLines(users, prefix, password), timeoutMs: 300_000 });
 }
 
+/**
+ * muc.* settings (docs/configuration.md) that keep the service from throttling the benchmark:
+ * the same room size limit as ejabberd's max_users, no rates, no history, no join or presence
+ * intervals, any number of rooms created or joined per user, the service at conference.<domain>.
+ */
+export function mucBenchEnv(): Record<string, string> {
+  return {
+    SWITCHBOARD_MUC_MAX_OCCUPANTS: String(BENCH_MUC_MAX_OCCUPANTS),
+    SWITCHBOARD_MUC_MESSAGES_PER_SECOND: "0",
+    SWITCHBOARD_MUC_HISTORY_MESSAGES: "0",
+    SWITCHBOARD_MUC_MAX_ROOMS_PER_USER: "0",
+    SWITCHBOARD_MUC_MIN_JOIN_INTERVAL_SECONDS: "0",
+    SWITCHBOARD_MUC_MIN_PRESENCE_INTERVAL_SECONDS: "0",
+    SWITCHBOARD_MUC_MAX_ROOMS_CREATED_PER_USER_PER_HOUR: "0",
+    SWITCHBOARD_MUC_CREATE_ROOMS: "local",
+  };
+}
+
 export interface SwitchboardNodeOptions {
   label: string;
   core?: number;
   dataDir: string;
-  role?: "edge";
+  /** --role; default all roles (the single node) */
+  role?: "edge" | "edge,muc";
   env?: Record<string, string>;
   /** the ports of an earlier start (a restart); free ones otherwise */
   ports?: { c2s: number; c2sTls: number; http: number };
@@ -75,7 +97,7 @@ export async function startSwitchboard(opts: LaunchOptions): Promise<LaunchedSer
   const tmp = makeTempDir("sb-bench-");
   return withCleanupOnFailure([tmp.remove], async () => {
     await importSwitchboardUsers({ SWITCHBOARD_DATA_DIR: tmp.path, SWITCHBOARD_DOMAIN: BENCH_DOMAIN }, opts.users, prefix, password);
-    const node = await startSwitchboardNode({ label: "switchboard", core: opts.core ?? 0, dataDir: tmp.path });
+    const node = await startSwitchboardNode({ label: "switchboard", core: opts.core ?? 0, dataDir: tmp.path, env: opts.muc ? mucBenchEnv() : undefined });
     return {
       target: {
         name: "switchboard",
