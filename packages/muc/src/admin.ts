@@ -61,8 +61,10 @@ export async function adminSet(ctx: MucContext, room: Room, from: string, query:
       await applyAffiliation(ctx, room, c.jid, c.affiliation, actor, c.reason, c.nick);
     }
   }
-  if (affiliationsChanged) await ctx.save(room);
-  ctx.changed(room);
+  if (affiliationsChanged) {
+    await ctx.save(room);
+    ctx.changed(room);
+  }
 }
 
 function checkChange(ctx: MucContext, room: Room, actor: Occupant | undefined, actorBare: string, actorAffiliation: Affiliation, item: Element): Change {
@@ -106,6 +108,7 @@ async function applyRole(ctx: MucContext, room: Room, target: Occupant, role: Ro
   }
   if (target.role === role) return;
   target.role = role;
+  ctx.changed(room, target.nick);
   await broadcastPresence(ctx, room, target, { actor: actor?.nick, reason });
 }
 
@@ -125,6 +128,7 @@ async function applyAffiliation(ctx: MucContext, room: Room, jid: string, affili
       await removeOccupant(ctx, room, occupant, { statuses: [STATUS.affiliationChange], actor: actor?.nick, reason });
     } else {
       occupant.role = entryRole(room, affiliation);
+      ctx.changed(room, occupant.nick);
       await broadcastPresence(ctx, room, occupant, { actor: actor?.nick, reason });
     }
   }

@@ -38,10 +38,12 @@ export interface MucContext {
   /** Persistent rooms of this service the user owns (muc.maxPersistentRoomsPerUser). */
   persistentRoomsOwnedBy(bare: string): Promise<number>;
   /**
-   * Marks the room's live state as changed (occupants, roles, configuration, subject): it is
-   * written to the RoomDirectory when the stanza is done, so another worker can take it over.
+   * Marks part of the room's live state as changed: the entries of the occupants named (changed
+   * or gone), or with no nick the room's own (configuration, affiliations, subject, lock). It is
+   * written to the RoomDirectory when the stanza is done, so another worker can take it over;
+   * only what was marked is serialised again.
    */
-  changed(room: Room): void;
+  changed(room: Room, ...nicks: string[]): void;
   /** Writes the live state now, before an answer that others may act on (a room's listing). */
   flush(room: Room): Promise<void>;
   /** Destroys a room (§10.9): its occupants are told, then it is dropped. */

@@ -3,8 +3,9 @@
  * is served by the node holding it in the RoomDirectory. A stanza for a room nobody live holds
  * makes this node claim it — taking it over from a dead holder — and load it from its live
  * state (occupants included) or from the RoomStore. After each stanza that changed a room, the
- * fields that differ from what was last written go to the directory, with the room's disco
- * listing.
+ * fields it marked (the occupants it touched, or the room's own) are serialised and those that
+ * differ from what was last written go to the directory, with the room's disco listing: a join
+ * costs one occupant's entry, not the whole room's.
  */
 import { type Jid, parseJid } from "@switchboard/xml";
 import type { Host, Logger } from "@switchboard/core";
@@ -19,7 +20,7 @@ declare module "@switchboard/core" {
 
 export class RoomHolding {
   private readonly rooms = new Map<string, Room>();
-  /** rooms whose live state changed during the stanza being handled */
+  /** rooms with live-state fields marked changed during the stanza being handled */
   private readonly dirty = new Set<Room>();
   /** rooms another live worker holds, as last looked up (so a stray stanza is passed on cheaply) */
   private readonly elsewhere = new Map<string, string>();
@@ -96,8 +97,11 @@ export class RoomHolding {
     return room;
   }
 
-  changed(room: Room): void {
+  /** Marks occupants' entries (or, with none, the room's own) to be written after the stanza. */
+  changed(room: Room, nicks: readonly string[]): void {
     this.dirty.add(room);
+    if (nicks.length === 0) room.dirtyFields.add(Room.HEAD);
+    for (const nick of nicks) room.dirtyFields.add(Room.occupantField(nick));
   }
 
   /** The room is gone (destroyed, or temporary and empty): out of memory and of the directory. */
@@ -158,12 +162,16 @@ export class RoomHolding {
       return;
     }
     if (!this.dirty.delete(room)) return;
-    const fields = room.liveFields();
     const set: Record<string, string> = {};
     const remove: string[] = [];
-    for (const [field, value] of fields) if (room.written.get(field) !== value) set[field] = value;
-    for (const field of room.written.keys()) if (!fields.has(field)) remove.push(field);
-    await directory.putLive(bare, set, remove);
+    for (const field of room.dirtyFields) {
+      const value = room.liveField(field);
+      if (value === undefined) {
+        if (room.written.has(field)) remove.push(field);
+      } else if (room.written.get(field) !== value) set[field] = value;
+    }
+    room.dirtyFields.clear();
+    if (remove.length > 0 || Object.keys(set).length > 0) await directory.putLive(bare, set, remove);
     for (const field of remove) room.written.delete(field);
     for (const [field, value] of Object.entries(set)) room.written.set(field, value);
     const entry = listing(room);

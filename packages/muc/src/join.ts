@@ -69,6 +69,7 @@ async function create(ctx: MucContext, ev: StanzaEvent, target: PresenceTarget):
   if (!(await reserveJoin(ctx, ev, user))) return;
   const room = target.create(ev.to.toBare());
   room.affiliations.set(user, { affiliation: "owner" });
+  ctx.changed(room);
   // §10.1.1: a room stays locked until its owner configures it; a client that did not say it
   // speaks MUC (no <x/>) gets an instant room at once (§7.2, legacy groupchat 1.0).
   room.locked = ev.stanza.getChild("x", NS_MUC) !== undefined;
@@ -145,7 +146,7 @@ async function enter(ctx: MucContext, room: Room, ev: StanzaEvent, created: bool
   };
   occupant.sessions.set(full, withoutMuc(ev.stanza));
   room.nickOf.set(full, nick);
-  ctx.changed(room);
+  ctx.changed(room, nick);
   if (!existing) {
     room.occupants.set(nick, occupant);
     room.lastJoinOrLeave.set(user, Date.now());
@@ -187,14 +188,14 @@ async function statusChange(ctx: MucContext, room: Room, occupant: Occupant, ev:
         occupant.pendingPresence = undefined;
         if (room.occupants.get(occupant.nick) !== occupant) return;
         occupant.presenceAt = Date.now();
-        ctx.changed(room);
+        ctx.changed(room, occupant.nick);
         await broadcastPresence(ctx, room, occupant);
       }),
     };
     return;
   }
   occupant.presenceAt = Date.now();
-  ctx.changed(room);
+  ctx.changed(room, occupant.nick);
   await broadcastPresence(ctx, room, occupant);
 }
 
@@ -211,13 +212,14 @@ async function changeNick(ctx: MucContext, room: Room, occupant: Occupant, ev: S
   if (occupant.pendingPresence) clearTimeout(occupant.pendingPresence.timer);
   occupant.pendingPresence = undefined;
   await broadcastPresence(ctx, room, occupant, { unavailable: true, statuses: [STATUS.nickChanged], newNick: nick });
-  room.occupants.delete(occupant.nick);
+  const old = occupant.nick;
+  room.occupants.delete(old);
   occupant.nick = nick;
   room.occupants.set(nick, occupant);
   for (const full of occupant.sessions.keys()) room.nickOf.set(full, nick);
   occupant.sessions.set(ev.from.full, withoutMuc(ev.stanza));
   occupant.presenceAt = Date.now();
-  ctx.changed(room);
+  ctx.changed(room, old, nick);
   await broadcastPresence(ctx, room, occupant);
 }
 
@@ -227,7 +229,7 @@ export async function leave(ctx: MucContext, room: Room, occupant: Occupant, ful
   const goodbye = occupantPresence(ctx, room, occupant, full, { self: true, withJid: true, unavailable: true, statuses });
   occupant.sessions.delete(full);
   room.nickOf.delete(full);
-  ctx.changed(room);
+  ctx.changed(room, occupant.nick);
   if (occupant.sessions.size > 0) {
     await ctx.send(room, goodbye);
     return;
@@ -253,7 +255,7 @@ export async function removeOccupant(
   for (const full of sessions) room.nickOf.delete(full);
   occupant.sessions.clear();
   room.lastJoinOrLeave.set(occupant.bare, Date.now());
-  ctx.changed(room);
+  ctx.changed(room, occupant.nick);
   if (!room.occupantByBare(occupant.bare)) await ctx.host.roomDirectory.leave(occupant.bare, room.bare);
   await broadcastPresence(ctx, room, occupant, { ...detail, unavailable: true });
   if (selfCopy) await ctx.send(room, selfCopy);

@@ -101,6 +101,8 @@ export class Room {
   readonly lastJoinOrLeave = new Map<string, number>();
   /** the live-state fields as last written to the RoomDirectory (service.ts writes the difference) */
   readonly written = new Map<string, string>();
+  /** live-state fields to write after the stanza being handled (holding.ts) */
+  readonly dirtyFields = new Set<string>();
   /** its disco#items entry as last listed (undefined: not listed) */
   listedAs?: string;
 
@@ -161,23 +163,31 @@ export class Room {
     if (saved.subject && typeof saved.subject.text === "string") room.subject = saved.subject;
     return room;
   }
+  /** The live-state field of the room's own part; "o:<nick>" are the occupants'. */
+  static readonly HEAD = "room";
+
+  static occupantField(nick: string): string {
+    return `o:${nick}`;
+  }
+
   /**
-   * The live state as RoomDirectory fields: "room" (configuration, affiliations, subject, lock)
-   * and one "o:<nick>" per occupant (its sessions with their latest presence, role, id).
+   * One live-state field as the RoomDirectory keeps it: HEAD (configuration, affiliations,
+   * subject, lock) or an occupant's (its sessions with their latest presence, role, id);
+   * undefined for an occupant who is not in the room.
    */
-  liveFields(): Map<string, string> {
-    const fields = new Map<string, string>();
-    fields.set("room", JSON.stringify({ v: 1, config: this.config, affiliations: [...this.affiliations].map(([jid, e]) => ({ jid, ...e })), subject: this.subject, locked: this.locked }));
-    for (const o of this.occupants.values()) {
-      const saved: SavedOccupant = { bare: o.bare, role: o.role, occupantId: o.occupantId, presenceAt: o.presenceAt, sessions: [...o.sessions].map(([full, p]) => [full, p.toString()]) };
-      fields.set(`o:${o.nick}`, JSON.stringify(saved));
+  liveField(field: string): string | undefined {
+    if (field === Room.HEAD) {
+      return JSON.stringify({ v: 1, config: this.config, affiliations: [...this.affiliations].map(([jid, e]) => ({ jid, ...e })), subject: this.subject, locked: this.locked });
     }
-    return fields;
+    const o = field.startsWith("o:") ? this.occupants.get(field.slice(2)) : undefined;
+    if (!o) return undefined;
+    const saved: SavedOccupant = { bare: o.bare, role: o.role, occupantId: o.occupantId, presenceAt: o.presenceAt, sessions: [...o.sessions].map(([full, p]) => [full, p.toString()]) };
+    return JSON.stringify(saved);
   }
 
   /** A room another worker served, from its live fields (a takeover); undefined when there are none. */
   static fromLive(jid: Jid, fields: Record<string, string>, historyLength: number): Room | undefined {
-    const head = fields.room;
+    const head = fields[Room.HEAD];
     if (head === undefined) return undefined;
     const saved = JSON.parse(head) as Partial<SavedRoom> & { locked?: boolean };
     const room = Room.restore(jid, head, historyLength);

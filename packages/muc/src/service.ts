@@ -58,7 +58,7 @@ export class MucService {
       log,
       domain,
       admins,
-      changed: (room) => this.rooms.changed(room),
+      changed: (room, ...nicks) => this.rooms.changed(room, nicks),
       flush: (room) => this.rooms.flush(room.bare),
       send: (room, stanza) => this.outbox.send(room, stanza),
       sendMany: (room, stanza, fulls) => this.outbox.sendMany(room, stanza, fulls),
@@ -249,7 +249,7 @@ export class MucService {
       if (still.sessions.size > 1) {
         still.sessions.delete(full);
         room.nickOf.delete(full);
-        this.rooms.changed(room);
+        this.rooms.changed(room, [still.nick]);
       } else await removeOccupant(this.ctx, room, still, { statuses: [STATUS.technical] });
       await this.rooms.flush(room.bare);
     });
