@@ -3,11 +3,12 @@
  * huge room names, nicks, titles and subjects; full rooms; joining too many rooms; mass room
  * creation; too many persistent rooms; fast join/leave; presence floods; message floods. Each
  * refusal is the stanza error the issue names, the room sees nothing of a refused join, and an
- * occupant of another room is served meanwhile.
+ * occupant of another room is served meanwhile (after each attack, its self-ping and groupchat
+ * round trips are measured and bounded).
  *
  * In cluster mode the limits hold across both nodes (each an edge and a MUC worker).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { connect, xml, type TestClient } from "../support/client.js";
 import { SERVICE, conditionOf, configure, createInstant, join, leave, refusal } from "../support/muc.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -36,11 +37,40 @@ beforeAll(async () => {
       messageBurst: 3,
     },
   } as never);
-  for (const u of ["maker", "u1", "u2", "u3", "u4", "hopper", "bystander", "creator"]) await ts.addUser(u);
+  for (const u of ["maker", "u1", "u2", "u3", "u4", "hopper", "bystander", "creator", "calm"]) await ts.addUser(u);
+  // an occupant of a quiet room of its own, on the other node from the next clients in cluster mode
+  calm = await connect(ts, "calm", { resource: "q" });
+  await createInstant(calm, CALM_ROOM, "calm");
 });
-afterAll(async () => ts?.stop());
+afterAll(async () => {
+  await calm?.stop();
+  await ts?.stop();
+});
+
+let calm: TestClient;
+const CALM_ROOM = `calm@${SERVICE}`;
+let probe = 0;
+
+/** The quiet room's occupant is served as usual: a self-ping and a groupchat round trip, each well under a second. */
+async function bystanderServed(): Promise<{ pingMs: number; messageMs: number }> {
+  let t0 = Date.now();
+  await calm.iq(xml("iq", { type: "get", to: `${CALM_ROOM}/calm` }, xml("ping", { xmlns: "urn:xmpp:ping" })));
+  const pingMs = Date.now() - t0;
+  const id = `probe${++probe}`;
+  t0 = Date.now();
+  await calm.send(xml("message", { to: CALM_ROOM, type: "groupchat", id }, xml("body", {}, "still fine")));
+  await calm.waitFor((el) => el.is("message") && el.attrs.id === id);
+  return { pingMs, messageMs: Date.now() - t0 };
+}
 
 describe("MUC limits", () => {
+  afterEach(async (test) => {
+    const served = await bystanderServed();
+    console.log(`MUC attack "${test.task.name.slice(0, 60)}": bystander ping ${served.pingMs} ms, message ${served.messageMs} ms`);
+    expect(served.pingMs).toBeLessThan(1_000);
+    expect(served.messageMs).toBeLessThan(1_000);
+  });
+
   it("refuses room names and nicks past their lengths with not-acceptable and creates nothing", async () => {
     const c = await connect(ts, "maker", { resource: "len" });
     const long = await join(c, `averyverylongroomname@${SERVICE}`, "ok");
