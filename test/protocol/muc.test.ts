@@ -241,4 +241,49 @@ describe("multi-user chat (XEP-0045)", () => {
     expect(["result", "error"]).toContain(answer.attrs.type);
     await Promise.all([owner.stop(), guest.stop()]);
   });
+
+  it("keeps a password-protected room shut without the password, and a hidden room out of the directory", async () => {
+    const room = `vault@${SERVICE}`;
+    const owner = await connect(ts, "owner", { resource: "pw" });
+    const guest = await connect(ts, "guest", { resource: "pw" });
+    await join(owner, room, "Boss");
+    await owner.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: OWNER }, form({ "muc#roomconfig_passwordprotectedroom": "1", "muc#roomconfig_roomsecret": "sesame", "muc#roomconfig_publicroom": "0" }, ROOMCONFIG))));
+    expect(conditionOf(await join(guest, room, "Guest"))).toBe("not-authorized");
+    expect(conditionOf(await join(guest, room, "Guest", [xml("password", {}, "wrong")]))).toBe("not-authorized");
+    expect((await join(guest, room, "Guest", [xml("password", {}, "sesame")])).attrs.type).toBeUndefined();
+    const items = await guest.iq(xml("iq", { type: "get", to: SERVICE }, xml("query", { xmlns: "http://jabber.org/protocol/disco#items" })));
+    expect(items.getChild("query")?.getChildren("item").map((i) => i.attrs.jid)).not.toContain(room);
+    const info = await guest.iq(xml("iq", { type: "get", to: room }, xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
+    expect(info.getChild("query")?.getChildren("feature").map((f) => f.attrs.var)).toEqual(expect.arrayContaining(["muc_hidden", "muc_passwordprotected"]));
+    await Promise.all([owner.stop(), guest.stop()]);
+  });
+
+  it("passes a mediated invitation (with the password) and its decline, and a visitor's voice request to the moderators, whose approval gives voice", async () => {
+    const room = `club@${SERVICE}`;
+    const owner = await connect(ts, "owner", { resource: "inv" });
+    const guest = await connect(ts, "guest", { resource: "inv" });
+    // available, so that messages to their bare JIDs come to these resources
+    for (const c of [owner, guest]) await c.send(xml("presence"));
+    await join(owner, room, "Boss");
+    await owner.iq(xml("iq", { type: "set", to: room }, xml("query", { xmlns: OWNER }, form({ "muc#roomconfig_moderatedroom": "1", "muc#roomconfig_passwordprotectedroom": "1", "muc#roomconfig_roomsecret": "key" }, ROOMCONFIG))));
+    await owner.send(xml("message", { to: room, id: "inv1" }, xml("x", { xmlns: USER }, xml("invite", { to: "guest@localhost" }, xml("reason", {}, "join us")))));
+    const invitation = await guest.waitFor((el) => el.is("message") && el.getChild("x", USER)?.getChild("invite") !== undefined);
+    expect(invitation.attrs.from).toBe(room);
+    expect(invitation.getChild("x", USER)?.getChild("invite")?.attrs.from).toBe("owner@localhost");
+    expect(invitation.getChild("x", USER)?.getChild("invite")?.getChildText("reason")).toBe("join us");
+    expect(invitation.getChild("x", USER)?.getChildText("password")).toBe("key");
+    await guest.send(xml("message", { to: room }, xml("x", { xmlns: USER }, xml("decline", { to: "owner@localhost" }, xml("reason", {}, "later")))));
+    const decline = await owner.waitFor((el) => el.is("message") && el.getChild("x", USER)?.getChild("decline") !== undefined);
+    expect(decline.getChild("x", USER)?.getChild("decline")?.attrs.from).toBe("guest@localhost");
+
+    const entered = await join(guest, room, "Guest", [xml("password", {}, "key")]);
+    expect(entered.getChild("x", USER)?.getChild("item")?.attrs.role).toBe("visitor");
+    await guest.send(xml("message", { to: room }, form({ "muc#role": "participant" }, "http://jabber.org/protocol/muc#request")));
+    const request = await owner.waitFor((el) => el.is("message") && el.getChild("x", DATA) !== undefined && el.attrs.from === room);
+    const fields = new Map(request.getChild("x", DATA)!.getChildren("field").map((f) => [f.attrs.var, f.getChildText("value")]));
+    expect(fields.get("muc#roomnick")).toBe("Guest");
+    await owner.send(xml("message", { to: room }, form({ "muc#role": "participant", "muc#roomnick": "Guest", "muc#request_allow": "true" }, "http://jabber.org/protocol/muc#request")));
+    await guest.waitFor((el) => el.is("presence") && el.attrs.from === `${room}/Guest` && el.getChild("x", USER)?.getChild("item")?.attrs.role === "participant");
+    await Promise.all([owner.stop(), guest.stop()]);
+  });
 });
