@@ -17,6 +17,8 @@ import { smModule } from "./sm/index.js";
 
 export interface ModuleSettings {
   offlinePerUser: number;
+  /** `limits.presencePerSecond` and `limits.presenceBurst` (the presence module's pacing) */
+  presencePacing?: { perSecond: number; burst: number };
   registration: { enabled: boolean; perIpPerHour: number };
   /** XEP-0157 contact addresses the server publishes in disco (`contact.abuse`, …); none when absent */
   contact?: ContactAddresses;
@@ -53,6 +55,8 @@ export const DEFAULT_MODULES: ReadonlyArray<ModuleDefinition<any>> = [
  */
 export const BOUND_OPTIONS: Readonly<Record<string, string>> = {
   "offline.maxPerUser": "limits.offlinePerUser",
+  "presence.broadcastsPerSecond": "limits.presencePerSecond",
+  "presence.broadcastBurst": "limits.presenceBurst",
   "register.allowRegistration": "registration.enabled",
   "register.perIpPerHour": "registration.perIpPerHour",
   "disco.contact": "contact.*",
@@ -63,6 +67,7 @@ export const BOUND_OPTIONS: Readonly<Record<string, string>> = {
 export function defaultModules(s: ModuleSettings): Array<[ModuleDefinition<any>, Record<string, unknown>]> {
   const bound: Record<string, Record<string, unknown>> = {
     offline: { maxPerUser: s.offlinePerUser },
+    ...(s.presencePacing ? { presence: { broadcastsPerSecond: s.presencePacing.perSecond, broadcastBurst: s.presencePacing.burst } } : {}),
     disco: { contact: s.contact ?? {} },
     sm: { ...s.sm },
     register: { allowRegistration: s.registration.enabled, perIpPerHour: s.registration.perIpPerHour },

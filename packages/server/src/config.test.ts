@@ -304,6 +304,14 @@ describe("cluster settings", () => {
     expect(loadError(() => loadConfig({ env: { SWITCHBOARD_ROLE: "edge,s2s" } })).message).toContain('unknown role "s2s"');
   });
 
+  it("paces presence broadcasts with limits.presencePerSecond and limits.presenceBurst (SWITCHBOARD_LIMITS_PRESENCE_*)", () => {
+    expect(loadConfig({ env: {} }).limits).toMatchObject({ presencePerSecond: 1, presenceBurst: 5 });
+    const cfg = loadConfig({ env: { SWITCHBOARD_LIMITS_PRESENCE_PER_SECOND: "0", SWITCHBOARD_LIMITS_PRESENCE_BURST: "20" } });
+    expect(cfg.limits).toMatchObject({ presencePerSecond: 0, presenceBurst: 20 });
+    expect(loadError(() => loadConfig({ env: { SWITCHBOARD_LIMITS_PRESENCE_PER_SECOND: "-1" } })).key).toBe("limits.presencePerSecond");
+    expect(loadError(() => loadConfig({ env: { SWITCHBOARD_LIMITS_PRESENCE_BURST: "0" } })).message).toMatch(/SWITCHBOARD_LIMITS_PRESENCE_BURST/);
+  });
+
   it("offers the MUC settings as muc.* with SWITCHBOARD_MUC_* variables, bounds and the admins list", () => {
     const cfg = loadConfig({
       env: { SWITCHBOARD_MUC_MAX_OCCUPANTS: "500", SWITCHBOARD_MUC_DOMAIN: "Rooms.Example.org", SWITCHBOARD_MUC_CREATE_ROOMS: "admins", SWITCHBOARD_ADMINS: "Boss@Example.org, ops@example.org" },

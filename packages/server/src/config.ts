@@ -44,6 +44,8 @@ export interface SwitchboardConfig {
     authFailuresPerIp: number;
     authFailureWindowSeconds: number;
     offlinePerUser: number;
+    presencePerSecond: number;
+    presenceBurst: number;
     tlsHandshakeSeconds: number;
     handshakeTimeoutSeconds: number;
     maxUnauthenticated: number;

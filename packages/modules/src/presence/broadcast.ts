@@ -10,23 +10,27 @@ import type { Host, LocalSession, RosterItem, SessionInfo, StanzaEvent } from "@
 import { PRESENCE_STATE } from "./session-state.js";
 import { sendsPresenceTo, syncNewResource } from "./probes.js";
 import { parsePriority, readdressed } from "./stanzas.js";
+import type { PresencePacing } from "./pacing.js";
 
 export interface PresenceLimits {
   /** most distinct JIDs one session tracks for directed presence (§4.6); beyond, still delivered, not tracked */
   maxDirected: number;
 }
 
-/** "presence/self": presence without 'to' from a client. */
-export async function handleSelfPresence(host: Host, ev: StanzaEvent): Promise<boolean> {
+/** "presence/self": presence without 'to' from a client; `pacing` coalesces fast changes (pacing.ts). */
+export async function handleSelfPresence(host: Host, ev: StanzaEvent, pacing?: PresencePacing): Promise<boolean> {
   if (!ev.origin) return false;
   const type = ev.stanza.attrs.type;
+  const subsequent = ev.origin.state(PRESENCE_STATE).available;
+  if (type === undefined && subsequent && pacing?.hold(ev.origin, ev.stanza)) return true;
+  if (type === undefined || type === "unavailable") pacing?.drop(ev.origin);
   if (type === undefined) await becomeAvailable(host, ev.origin, ev.stanza);
   else if (type === "unavailable") await becomeUnavailable(host, ev.origin, ev.stanza);
   // Subscription or probe types without a 'to' mean nothing (§3, §4.3 require a target): dropped.
   return true;
 }
 
-async function becomeAvailable(host: Host, session: LocalSession, stanza: Element): Promise<void> {
+export async function becomeAvailable(host: Host, session: LocalSession, stanza: Element): Promise<void> {
   const state = session.state(PRESENCE_STATE);
   const initial = !state.available;
   state.available = true;

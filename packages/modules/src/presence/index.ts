@@ -6,7 +6,8 @@
  */
 import { x } from "@switchboard/xml";
 import { defineModule, option, type OptionsOf } from "@switchboard/core";
-import { handlePurgedSession, handleSelfPresence, handleSessionClosed, trackDirectedPresence, type PresenceLimits } from "./broadcast.js";
+import { becomeAvailable, handlePurgedSession, handleSelfPresence, handleSessionClosed, trackDirectedPresence, type PresenceLimits } from "./broadcast.js";
+import { PRESENCE_POLICY, PresencePacing } from "./pacing.js";
 import { handlePresenceToBare, handlePresenceToFull } from "./inbound.js";
 import { handleOutboundSubscription } from "./outbound.js";
 import { PRESENCE_STATE } from "./session-state.js";
@@ -20,6 +21,8 @@ export const NS_PRE_APPROVAL = "urn:xmpp:features:pre-approval";
 
 /** Operator options: `modules.presence.<option>`. */
 export const PRESENCE_OPTIONS = {
+  broadcastsPerSecond: option.integer(0, 1_000, 1, "Presence broadcasts per second one session may make; changes past it (and past the burst) are coalesced, the latest sent when the allowance is back. 0: no pacing."),
+  broadcastBurst: option.integer(1, 1_000, 5, "Presence broadcasts one session may make at once after a quiet spell."),
   maxDirected: option.integer(0, 1_000_000, 1000, "Most distinct JIDs one session tracks for directed presence (RFC 6121 §4.6); beyond, presence is still delivered but not followed by unavailable."),
 };
 export type PresenceOptions = OptionsOf<typeof PRESENCE_OPTIONS>;
@@ -48,10 +51,15 @@ export const presenceModule = defineModule({
       // Directed presence, probes and errors continue through the router.
       return false;
     });
-    ctx.on("presence/self", (ev) => handleSelfPresence(host, ev));
+    const pacing = options.broadcastsPerSecond > 0 ? new PresencePacing(host, (session, stanza) => becomeAvailable(host, session, stanza)) : undefined;
+    if (pacing) {
+      host.rateLimits.define(PRESENCE_POLICY, { limit: options.broadcastsPerSecond, intervalMs: 1_000, burst: options.broadcastBurst, keyedBy: "full" });
+    }
+    ctx.on("presence/self", (ev) => handleSelfPresence(host, ev, pacing));
     ctx.on("presence/bare", (ev) => handlePresenceToBare(host, ev));
     ctx.on("presence/full", (ev) => handlePresenceToFull(host, ev));
     ctx.on("session/closed", async ({ session }) => {
+      pacing?.drop(session);
       await handleSessionClosed(host, session);
     });
     // A resumed session (XEP-0198) carries its state, but one saved before its edge died may be
