@@ -33,6 +33,7 @@ export class RollingCluster {
     private readonly env: Record<string, string>,
     private readonly backends: PinnedProcess[],
     private readonly tmp: { path: string; remove(): void },
+    private readonly log: (line: string) => void,
   ) {}
 
   static async start(opts: RollingClusterOptions, log: (line: string) => void): Promise<RollingCluster> {
@@ -68,7 +69,7 @@ export class RollingCluster {
         SWITCHBOARD_SHUTDOWN_DRAIN_SECONDS: String(opts.drainSeconds),
       };
       await importSwitchboardUsers({ ...env, SWITCHBOARD_DATA_DIR: join(tmp.path, "import") }, opts.users, opts.userPrefix, opts.password);
-      const cluster = new RollingCluster(edges, env, backends, tmp);
+      const cluster = new RollingCluster(edges, env, backends, tmp, log);
       for (let i = 1; i <= opts.edges; i++) {
         const dataDir = join(tmp.path, `edge-${i}`);
         mkdirSync(dataDir);
@@ -81,17 +82,29 @@ export class RollingCluster {
     });
   }
 
-  private launch(nodeId: string, dataDir: string, ports?: SwitchboardNode["ports"]): Promise<SwitchboardNode> {
+  /**
+   * Starts an edge (on `ports` when given: a restart keeps its ports). A port another process
+   * took meanwhile — a free port is only free until someone binds it — is not a failure of the
+   * run: the edge starts again on fresh ports (the balancer follows livePorts()), twice at most.
+   */
+  private async launch(nodeId: string, dataDir: string, ports?: SwitchboardNode["ports"]): Promise<SwitchboardNode> {
     // SB_ROLLING_LOG=info|debug: the edges log at that level and the run prints their logs
     const level = process.env.SB_ROLLING_LOG;
-    return startSwitchboardNode({
-      label: nodeId,
-      dataDir,
-      role: "edge",
-      ports,
-      outputTailChars: level ? 4_000_000 : undefined,
-      env: { ...this.env, SWITCHBOARD_NODE_ID: nodeId, SWITCHBOARD_LOG_LEVEL: level ?? "warn" },
-    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startSwitchboardNode({
+          label: nodeId,
+          dataDir,
+          role: "edge",
+          ports: attempt === 1 ? ports : undefined,
+          outputTailChars: level ? 4_000_000 : undefined,
+          env: { ...this.env, SWITCHBOARD_NODE_ID: nodeId, SWITCHBOARD_LOG_LEVEL: level ?? "warn" },
+        });
+      } catch (err) {
+        if (attempt >= 3 || !/is already in use/.test(String((err as Error).message))) throw err;
+        this.log(`${nodeId}: a port was taken meanwhile; starting it on fresh ports`);
+      }
+    }
   }
 
   /** the c2s ports of the edges whose process runs */
