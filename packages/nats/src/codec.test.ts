@@ -43,3 +43,16 @@ describe("bus envelope codec: delivery receipts", () => {
     }
   });
 });
+
+describe("bus envelope codec: multicast", () => {
+  it("refuses a multicast whose target list is missing or malformed, and carries a good one both ways", () => {
+    for (const payload of ["<message/>", "not json\n<message/>", '[["only-a-jid"]]\n<message/>', '{"to":"x"}\n<message/>']) {
+      const h = natsHeaders();
+      h.set(HEADER_KIND, "multicast");
+      expect(() => decodeEnvelope(new TextEncoder().encode(payload), h)).toThrow(InvalidBusEnvelopeError);
+    }
+    const env = { kind: "multicast" as const, targets: [{ to: "bob@x/1", sessionId: "s1" }], xml: "<message><body>a\nb</body></message>" };
+    const encoded = encodeEnvelope(env);
+    expect(decodeEnvelope(encoded.data, encoded.headers)).toEqual(env);
+  });
+});
