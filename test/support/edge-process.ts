@@ -29,23 +29,34 @@ export class EdgeProcess {
     this.dataDir = dataDir ?? mkdtempSync(join(tmpdir(), "sb-edge-"));
   }
 
+  /**
+   * Starts a node on free ports. A port is only free until someone binds it, and other suites
+   * pick ports too: a node that finds one taken starts again on fresh ones (three tries).
+   */
   static async start(opts: { nodeId: string; redisUrl: string; natsUrl: string; prefix: string; env?: Record<string, string>; dataDir?: string; role?: string }): Promise<EdgeProcess> {
-    const ports = { c2s: await freePort(), c2sTls: await freePort(), http: await freePort() };
-    const edge = new EdgeProcess(opts.nodeId, ports, {
-      SWITCHBOARD_NODE_ID: opts.nodeId,
-      SWITCHBOARD_REDIS_URL: opts.redisUrl,
-      SWITCHBOARD_NATS_URL: opts.natsUrl,
-      SWITCHBOARD_CLUSTER_PREFIX: opts.prefix,
-      SWITCHBOARD_C2S_PORT: String(ports.c2s),
-      SWITCHBOARD_C2S_TLS_PORT: String(ports.c2sTls),
-      SWITCHBOARD_HTTP_PORT: String(ports.http),
-      SWITCHBOARD_BIND: "127.0.0.1",
-      SWITCHBOARD_LOG_LEVEL: process.env.SB_TEST_LOG ?? "info",
-      SWITCHBOARD_LOG_FORMAT: "json",
-      ...opts.env,
-    }, opts.dataDir, opts.role);
-    await edge.launch();
-    return edge;
+    for (let attempt = 1; ; attempt++) {
+      const ports = { c2s: await freePort(), c2sTls: await freePort(), http: await freePort() };
+      const edge = new EdgeProcess(opts.nodeId, ports, {
+        SWITCHBOARD_NODE_ID: opts.nodeId,
+        SWITCHBOARD_REDIS_URL: opts.redisUrl,
+        SWITCHBOARD_NATS_URL: opts.natsUrl,
+        SWITCHBOARD_CLUSTER_PREFIX: opts.prefix,
+        SWITCHBOARD_C2S_PORT: String(ports.c2s),
+        SWITCHBOARD_C2S_TLS_PORT: String(ports.c2sTls),
+        SWITCHBOARD_HTTP_PORT: String(ports.http),
+        SWITCHBOARD_BIND: "127.0.0.1",
+        SWITCHBOARD_LOG_LEVEL: process.env.SB_TEST_LOG ?? "info",
+        SWITCHBOARD_LOG_FORMAT: "json",
+        ...opts.env,
+      }, opts.dataDir, opts.role);
+      try {
+        await edge.launch();
+        return edge;
+      } catch (err) {
+        if (attempt >= 3 || !/is already in use/.test(edge.output)) throw err;
+        if (edge.ownsDataDir) rmSync(edge.dataDir, { recursive: true, force: true });
+      }
+    }
   }
 
   async launch(): Promise<void> {
