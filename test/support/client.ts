@@ -64,7 +64,12 @@ export async function connectTo(
     waiters = waiters.filter((w) => (w.pred(el) ? (w.resolve(el), false) : true));
   });
   xmpp.on("error", () => {});
-  const address = await xmpp.start();
+  // A refused login leaves the stream open for a retry (RFC 6120 §6.4.5): close it, or the
+  // socket lingers until the server's handshake timeout.
+  const address = await xmpp.start().catch(async (err: unknown) => {
+    await xmpp.stop().catch(() => {});
+    throw err;
+  });
   const tc: TestClient = {
     xmpp,
     jid: address.toString(),

@@ -16,6 +16,7 @@ import type { SecureContext } from "node:tls";
 import type { C2sOptions } from "./options.js";
 import { SaslNegotiation } from "./sasl-negotiation.js";
 import { bindResource } from "./bind.js";
+import { clientTraffic, type ClientTraffic } from "./traffic.js";
 
 /** A client stream: the engine with the client policy. */
 export function openClientStream(host: Host, transport: Transport, opts: C2sOptions, onAuthenticated?: () => void): StreamEngine {
@@ -28,15 +29,26 @@ export function openClientStream(host: Host, transport: Transport, opts: C2sOpti
  * literal value a `name` property of its own (~300 bytes each).
  */
 class StreamConnection implements SessionConnection {
-  constructor(private readonly stream: StreamEngine) {}
+  /** the session carried, once bound or resumed (its traffic is counted here) */
+  session?: Session;
+  constructor(
+    private readonly stream: StreamEngine,
+    private readonly traffic: ClientTraffic,
+  ) {}
   get ip(): string {
     return this.stream.ip;
   }
   get secure(): boolean {
     return this.stream.secure;
   }
+  get transport(): string {
+    return this.stream.transport.kind;
+  }
   write(stanza: Element): "written" | "refused" {
-    return this.stream.send(stanza);
+    const before = this.stream.bytesOut;
+    const outcome = this.stream.send(stanza);
+    if (outcome === "written") this.traffic.wrote(this.session, stanza, this.stream.bytesOut - before);
+    return outcome;
   }
   close(error?: StreamError): void {
     this.stream.close(error);
@@ -51,14 +63,19 @@ class ClientPolicy implements StreamPolicy {
   private sasl?: SaslNegotiation;
   private username?: string;
   private session?: Session;
-  private connection?: SessionConnection;
+  private connection?: StreamConnection;
+  private readonly traffic: ClientTraffic;
+  /** the stream's byte count when the last stanza was read (the next one's size is the rest) */
+  private readMark = 0;
 
   /** `onAuthenticated`: the connection no longer counts as unauthenticated (admission.ts) */
   constructor(
     private readonly host: Host,
     private readonly opts: C2sOptions,
     private readonly onAuthenticated?: () => void,
-  ) {}
+  ) {
+    this.traffic = clientTraffic(host);
+  }
 
   // Read from the shared options (one object for every connection), not copied per connection.
   get tlsContext(): SecureContext | undefined {
@@ -168,10 +185,12 @@ class ClientPolicy implements StreamPolicy {
     if (el.name === "iq" && el.attrs.type === "set") {
       const bind = el.getChild("bind", NS_BIND);
       if (bind) {
-        const connection = new StreamConnection(stream);
+        const connection = new StreamConnection(stream, this.traffic);
         const result = await bindResource(this.host, connection, this.username!, el, bind, (session, reply) => {
           this.session = session;
           this.connection = connection;
+          connection.session = session;
+          this.readMark = stream.bytesIn;
           stream.bound(session);
           stream.send(reply);
           stream.log.info({ jid: session.jid.full }, "resource bound");
@@ -186,7 +205,7 @@ class ClientPolicy implements StreamPolicy {
 
   /** XEP-0198 §5: the stream carries a session resumed from elsewhere instead of binding one. */
   async resume(stream: StreamEngine, take: (connection: SessionConnection) => Promise<LocalSession | undefined>): Promise<LocalSession | undefined> {
-    const connection = new StreamConnection(stream);
+    const connection = new StreamConnection(stream, this.traffic);
     const session = (await take(connection)) as Session | undefined;
     if (!session) return undefined;
     if (stream.state !== "authenticated") {
@@ -196,6 +215,8 @@ class ClientPolicy implements StreamPolicy {
     }
     this.session = session;
     this.connection = connection;
+    connection.session = session;
+    this.readMark = stream.bytesIn;
     stream.bound(session);
     stream.log.info({ jid: session.jid.full }, "session resumed");
     return session;
@@ -212,6 +233,9 @@ class ClientPolicy implements StreamPolicy {
       return stream.close(new StreamError("invalid-namespace", "stanzas must be in jabber:client"));
     }
     const session = this.session!;
+    const read = stream.bytesIn;
+    this.traffic.read(session, el, read - this.readMark);
+    this.readMark = read;
     const jid = session.jid;
     const claimed = el.attrs.from;
     if (claimed !== undefined && claimed !== jid.full && claimed !== jid.bare) {

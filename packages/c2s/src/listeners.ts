@@ -94,12 +94,20 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
     return connection;
   };
 
+  const open = host.metrics.gauge("switchboard_connections", { help: "Client connections open now, by transport", labels: ["transport"] });
+  const opened = host.metrics.counter("switchboard_connections_opened_total", { help: "Client connections accepted, by transport", labels: ["transport"] });
   const startStream = (connection: Connection, transport: TcpTransport | WebSocketTransport, streamOptions: C2sOptions) => {
     const stream = openClientStream(host, transport, streamOptions, () => connection.ticket.release());
     connection.stream = stream;
     streams.add(stream);
     if (guard.overloaded) stream.pauseReading("overload");
-    transport.on("disconnect", () => streams.delete(stream));
+    const labels = { transport: transport.kind };
+    open.add(1, labels);
+    opened.add(1, labels);
+    transport.on("disconnect", () => {
+      streams.delete(stream);
+      open.add(-1, labels);
+    });
   };
 
   /** Runs `then` with the client's address: from the PROXY header when configured, else the socket's. */
@@ -252,7 +260,7 @@ function isLoopback(req: IncomingMessage): boolean {
  * The address the proxy in front saw: the last X-Forwarded-For entry (a proxy appends to what the
  * client sent, so earlier entries are the client's own claims). Undefined when absent or not an IP.
  */
-function lastForwardedFor(req: IncomingMessage): string | undefined {
+export function lastForwardedFor(req: IncomingMessage): string | undefined {
   const header = req.headers["x-forwarded-for"];
   const raw = Array.isArray(header) ? header.at(-1) : header;
   const last = raw?.split(",").at(-1)?.trim();

@@ -8,7 +8,7 @@
  */
 import { createMechanism, offeredMechanisms, saslPrep, type SaslServerMechanism, type SaslStep } from "@switchboard/sasl";
 import { Element, NS_SASL, x } from "@switchboard/xml";
-import { retryHint, type Host } from "@switchboard/core";
+import { retryHint, type Counter, type Host } from "@switchboard/core";
 import { AUTH_FAILURE_POLICY } from "./options.js";
 
 export type SaslOutcome = { done: false } | { done: true; username: string } | { done: true; failed: true; closeStream: boolean };
@@ -20,9 +20,19 @@ export class SaslNegotiation {
     private readonly host: Host,
     private readonly ip: string,
     private readonly tls: boolean,
-    private readonly send: (el: Element) => void,
+    send: (el: Element) => void,
     private readonly unknownUserSecret?: Buffer,
-  ) {}
+  ) {
+    // Every outcome the client is told is counted on its way out: ok, or failed by condition.
+    const logins = loginCounter(host);
+    this.send = (el) => {
+      if (el.name === "success") logins.add(1, { result: "ok", reason: "none" });
+      else if (el.name === "failure") logins.add(1, { result: "failed", reason: el.getChildElements()[0]?.name ?? "unknown" });
+      send(el);
+    };
+  }
+
+  private readonly send: (el: Element) => void;
 
   mechanismsFeature(): Element {
     return x("mechanisms", { xmlns: NS_SASL }, ...offeredMechanisms({ tls: this.tls }).map((m) => x("mechanism", {}, m)));
@@ -112,6 +122,13 @@ export class SaslNegotiation {
       }
     }
   }
+}
+
+const loginCounters = new WeakMap<Host, Counter>();
+function loginCounter(host: Host): Counter {
+  let c = loginCounters.get(host);
+  if (!c) loginCounters.set(host, (c = host.metrics.counter("switchboard_logins_total", { help: "SASL outcomes: ok, or failed by condition", labels: ["result", "reason"] })));
+  return c;
 }
 
 function failure(condition: string, text?: string): Element {

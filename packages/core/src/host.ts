@@ -136,6 +136,7 @@ export class Host {
     this.limits = { offlinePerUser: 100, iqTimeoutMs: 30_000, ...opts.limits };
     this.iq = new IqDispatcher(this.domain);
     this.routes = new Routes(this.domain);
+    this.metrics = opts.metrics ?? noopMetrics;
     this.router = new Router(this);
     this.sessions = new SessionTable(this);
     this.isNodeAlive = opts.isNodeAlive ?? (() => true);
@@ -143,7 +144,6 @@ export class Host {
     this.liveNodeCount = opts.liveNodeCount ?? (() => 1);
     this.markNodeGone = opts.markNodeGone ?? (() => {});
     this.loginBlocker = opts.loginBlocker ?? (() => undefined);
-    this.metrics = opts.metrics ?? noopMetrics;
     this.resumption = opts.resumption ?? new MemoryResumptionStore();
     this.roomDirectory = opts.roomDirectory ?? new MemoryRoomDirectory();
     this.meters = coreMeters(this.metrics);

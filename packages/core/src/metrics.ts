@@ -37,10 +37,18 @@ export interface Histogram {
   record(value: number, labels?: Labels): void;
 }
 
+/** One reading of an observed gauge: its value for a label set. */
+export type Observation = readonly [value: number, labels?: Labels];
+
 export interface Metrics {
   counter(name: string, opts: InstrumentOptions): Counter;
   gauge(name: string, opts: InstrumentOptions): Gauge;
   histogram(name: string, opts: HistogramOptions): Histogram;
+  /**
+   * A gauge read when the metrics are collected (a scrape, an export), not kept up to date by
+   * the hot path: sessions by state, rooms held. `read` must be cheap and must not throw.
+   */
+  observe(name: string, opts: InstrumentOptions, read: () => Iterable<Observation>): void;
 }
 
 const noopCounter: Counter = { add() {}, with: () => ({ add() {} }) };
@@ -52,6 +60,7 @@ export const noopMetrics: Metrics = {
   counter: () => noopCounter,
   gauge: () => noopGauge,
   histogram: () => noopHistogram,
+  observe: () => {},
 };
 
 export const DEFAULT_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -84,6 +93,7 @@ export interface MetricSample {
 /** Keeps every series in memory; `value()` reads one, `samples()` all (tests, /metrics). */
 export class InProcessMetrics implements Metrics {
   private readonly instruments = new Map<string, MetricSample>();
+  private readonly observed = new Map<string, () => Iterable<Observation>>();
 
   private instrument(name: string, kind: MetricSample["kind"], help: string, buckets?: readonly number[]): MetricSample {
     let sample = this.instruments.get(name);
@@ -130,14 +140,29 @@ export class InProcessMetrics implements Metrics {
     };
   }
 
+  observe(name: string, opts: InstrumentOptions, read: () => Iterable<Observation>): void {
+    this.instrument(name, "gauge", opts.help);
+    this.observed.set(name, read);
+  }
+
+  private collectObserved(): void {
+    for (const [name, read] of this.observed) {
+      const series = this.instruments.get(name)!.series;
+      series.clear();
+      for (const [value, labels] of read()) series.set(seriesKey(labels), value);
+    }
+  }
+
   /** A counter's or gauge's value (0 when never set), or a histogram's count. */
   value(name: string, labels?: Labels): number {
+    if (this.observed.has(name)) this.collectObserved();
     const v = this.instruments.get(name)?.series.get(seriesKey(labels));
     if (v === undefined) return 0;
     return typeof v === "number" ? v : v.count;
   }
 
   samples(): MetricSample[] {
+    this.collectObserved();
     return [...this.instruments.values()];
   }
 }

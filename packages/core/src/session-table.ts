@@ -19,6 +19,7 @@
 import { randomBytes } from "node:crypto";
 import { StreamError, type Element, type Jid } from "@switchboard/xml";
 import type { Host } from "./host.js";
+import type { Histogram } from "./metrics.js";
 import { freshSessionInfo, type SessionInfo } from "./ports.js";
 import { Session, type SendOutcome, type SessionConnection } from "./session.js";
 import { SessionFilters } from "./session-filters.js";
@@ -41,7 +42,23 @@ export class SessionTable {
   private readonly byId = new Map<string, Session>();
   private readonly deadlines = new Map<Session, NodeJS.Timeout>();
 
-  constructor(private readonly host: Host) {}
+  constructor(private readonly host: Host) {
+    this.routing = host.metrics.histogram("switchboard_routing_seconds", {
+      help: "From a client's stanza entering the router to its delivery handed on (local write, bus publish, storage or error)",
+    });
+    host.metrics.observe("switchboard_sessions", { help: "Bound sessions held by this process, by state", labels: ["state"] }, () => {
+      let active = 0;
+      let detached = 0;
+      for (const s of this.byId.values()) {
+        if (s.status === "active") active++;
+        else if (s.status === "detached") detached++;
+      }
+      return [
+        [active, { state: "active" }],
+        [detached, { state: "detached" }],
+      ];
+    });
+  }
 
   get(id: string): Session | undefined {
     return this.byId.get(id);
@@ -224,8 +241,12 @@ export class SessionTable {
   async receive(session: Session, stanza: Element): Promise<void> {
     const filtered = this.filters.runIncoming(session, stanza);
     if (filtered === "drop") return;
+    const started = performance.now();
     await this.host.router.route(filtered, session);
+    this.routing.record((performance.now() - started) / 1000);
   }
+
+  private readonly routing: Histogram;
 
   /** @internal the write path: outgoing filters (Session.send) */
   runOutgoing(session: Session, stanza: Element): Element | SendOutcome {

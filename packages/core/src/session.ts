@@ -33,6 +33,8 @@ export function accepted(outcome: SendOutcome): boolean {
 export interface SessionConnection {
   readonly ip: string;
   readonly secure: boolean;
+  /** how the client is connected (tcp, tls, websocket), for the admin listing */
+  readonly transport?: string;
   /** writes one stanza now; refused when the peer cannot take it (gone, outbound buffer past its bound) */
   write(stanza: Element): "written" | "refused";
   /** closes the stream (with a stream error); the session is told separately how it ended */
@@ -42,6 +44,18 @@ export interface SessionConnection {
    * handing stream-management sessions to another edge); the session is told as for a drop
    */
   abort?(reason: string): void;
+}
+
+/**
+ * What went through a session since it was bound (across resumptions on this node): counted by
+ * the client stream (c2s) as it reads and writes, read by the admin listing and the per-user
+ * accounting. Plain numbers: a count is one addition.
+ */
+export class SessionTraffic {
+  stanzasIn = 0;
+  stanzasOut = 0;
+  bytesIn = 0;
+  bytesOut = 0;
 }
 
 /** The surface modules see: a bound resource held by this process. */
@@ -79,6 +93,9 @@ export class Session implements LocalSession {
   private bag?: Map<string, unknown>;
   /** epoch ms the detached session ends at (undefined while attached) */
   detachedUntil?: number;
+  /** epoch ms the session was bound (or adopted by this node) */
+  readonly since = Date.now();
+  readonly traffic = new SessionTraffic();
 
   constructor(
     private readonly owner: SessionOwner,

@@ -31,7 +31,14 @@ export class RoomHolding {
     private readonly domain: string,
     private readonly historyLength: number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    host.metrics.observe("switchboard_muc_rooms", { help: "Rooms held by this MUC worker" }, () => [[this.rooms.size]]);
+    host.metrics.observe("switchboard_muc_occupants", { help: "Occupants of the rooms held here" }, () => {
+      let n = 0;
+      for (const room of this.rooms.values()) n += room.occupants.size;
+      return [[n]];
+    });
+  }
 
   private get node(): string {
     return this.host.nodeId;

@@ -68,7 +68,7 @@ function valueLine(spec: ConfigKeySpec, name: string): string {
   // Keys without a fixed default (unset, generated, random) are shown commented out.
   if (spec.example !== undefined && (value === undefined || spec.defaultText !== undefined)) return `# ${name}: ${spec.example}`;
   if (value === undefined) return `# ${name}:`;
-  return `${name}: ${stringify(value, { flow: true }).trim()}`;
+  return `${name}: ${stringify(value, { flow: true, lineWidth: 0 }).trim()}`;
 }
 
 /** Wraps text into `# ` comment lines of at most 100 characters. */

@@ -11,6 +11,8 @@ import {
   InvalidValue,
   bareJidList,
   bindAddress,
+  cidrList,
+  DEFAULT_METRICS_CIDRS,
   boolean,
   clusterPrefix,
   hostname,
@@ -27,6 +29,7 @@ import {
 } from "./config-values.js";
 
 export { InvalidValue } from "./config-values.js";
+
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export const LOG_FORMATS = ["json", "pretty", "auto"] as const;
@@ -113,6 +116,9 @@ const SERVER_KEYS: readonly ConfigKeySpec[] = [
   { key: "http.trustForwardedFor", type: "boolean", default: () => false,
     description: "Take a WebSocket client's address from the last `X-Forwarded-For` entry (the one the reverse proxy in front added), for the per-IP limits. Only behind a proxy that appends it, with http.port unreachable otherwise: a direct client could name any address.",
     parse: boolean },
+  { key: "metrics.allowCidrs", type: "CIDR list", default: () => [...DEFAULT_METRICS_CIDRS], defaultText: "loopback and the private ranges",
+    description: `Clients allowed to read \`GET /metrics\` on http.port (Prometheus text; docs/observability.md): a YAML list of CIDR blocks, or comma-separated in the environment. The default is ${DEFAULT_METRICS_CIDRS.join(", ")}. Others get 403. With http.trustForwardedFor the address checked is the one the proxy names.`,
+    parse: cidrList },
   { key: "tls.cert", type: "path", default: none, defaultText: "generated", example: "/etc/letsencrypt/live/example.org/fullchain.pem",
     description: "PEM certificate (chain) file. When tls.cert and tls.key are both unset, a self-signed certificate is generated in `<dataDir>/tls/`.",
     parse: nonEmptyString },

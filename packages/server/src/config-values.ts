@@ -81,3 +81,20 @@ export const bareJidList: ValueParser<string[]> = textList(
 
 /** A host name, or empty for "the default" (`muc.domain`: conference.<domain>). */
 export const optionalHostname: ValueParser<string> = (raw, origin) => (raw === "" ? "" : hostname(raw, origin));
+
+/** loopback and the private ranges (RFC 1918, RFC 4193): where an in-cluster Prometheus scrapes from */
+export const DEFAULT_METRICS_CIDRS = ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"] as const;
+
+/** A list of CIDR blocks (`metrics.allowCidrs`): `10.0.0.0/8`, `::1/128`, or a bare address. */
+export const cidrList: ValueParser<string[]> = textList((text) => (parseCidr(text) ? text : undefined), "CIDR blocks such as 10.0.0.0/8 or ::1/128");
+
+/** `a.b.c.d/n` or `x::y/n` (a bare address is a block of one); undefined when not one. */
+export function parseCidr(text: string): { address: string; prefix: number; family: "ipv4" | "ipv6" } | undefined {
+  const [address = "", bits, extra] = text.split("/");
+  const version = isIP(address);
+  if (!version || extra !== undefined) return undefined;
+  const max = version === 4 ? 32 : 128;
+  const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
+  if (!(prefix >= 0 && prefix <= max)) return undefined;
+  return { address, prefix, family: version === 4 ? "ipv4" : "ipv6" };
+}

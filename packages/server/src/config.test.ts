@@ -328,6 +328,16 @@ describe("cluster settings", () => {
     expect(bad({ SWITCHBOARD_ADMINS: "example.org" }).key).toBe("admins");
   });
 
+  it("lets metrics.allowCidrs (SWITCHBOARD_METRICS_ALLOW_CIDRS) name who reads /metrics, and refuses what is not a CIDR block", () => {
+    expect(loadConfig({ env: {} }).metrics.allowCidrs).toEqual(["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]);
+    expect(loadConfig({ env: { SWITCHBOARD_METRICS_ALLOW_CIDRS: "10.2.0.0/16, 2001:db8::/32,192.0.2.7" } }).metrics.allowCidrs).toEqual(["10.2.0.0/16", "2001:db8::/32", "192.0.2.7"]);
+    for (const bad of ["10.0.0.0/33", "example.org", "10.0.0.0/8/1", "::1/129", "10.0.0.0/x"]) {
+      const err = loadError(() => loadConfig({ env: { SWITCHBOARD_METRICS_ALLOW_CIDRS: bad } }));
+      expect(err.key).toBe("metrics.allowCidrs");
+      expect(err.message).toMatch(/CIDR blocks such as 10\.0\.0\.0\/8/);
+    }
+  });
+
   it("refuses a cluster prefix that would break Redis hash tags or NATS subjects", () => {
     for (const bad of ["a{b}", "with.dot", "x".repeat(33)]) {
       expect(loadError(() => loadConfig({ env: { SWITCHBOARD_CLUSTER_PREFIX: bad } })).key).toBe("clusterPrefix");

@@ -35,6 +35,8 @@ export interface SwitchboardConfig {
   bind: string;
   c2s: { port: number; tlsPort: number; requireTls: boolean; proxyProtocol: boolean };
   http: { port: number; websocketPath: string; trustForwardedFor: boolean };
+  /** who may read GET /metrics */
+  metrics: { allowCidrs: string[] };
   /** absolute file paths when set */
   tls: { cert?: string; key?: string };
   limits: {

@@ -4,7 +4,7 @@
  * (roles/). `switchboard start` with no cluster URLs is every role on embedded backends; with
  * redisUrl and natsUrl the same roles run as a cluster node.
  */
-import { Host, InProcessMetrics, loadModule, type LoadedModule, type Logger, type Store } from "@switchboard/core";
+import { Host, loadModule, type LoadedModule, type Logger, type Store } from "@switchboard/core";
 import type { C2sListeners } from "@switchboard/c2s";
 import { defaultModules } from "@switchboard/modules";
 import { checkBackendSettings, rolesOf, type SwitchboardConfig } from "./config.js";
@@ -16,6 +16,9 @@ import { openBackends } from "./backends.js";
 import { startHttp } from "./http.js";
 import { loadOrCreateTlsMaterial } from "./tls.js";
 import { loadOrCreateSecret } from "./secret.js";
+import { OtelMetrics } from "./metrics/otel-metrics.js";
+import { metricsRoute } from "./metrics/endpoint.js";
+import { watchProcess } from "./metrics/process-metrics.js";
 
 export interface RunningServer {
   host: Host;
@@ -44,6 +47,11 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
   };
   let draining = false;
   try {
+    // OpenTelemetry metrics: Prometheus text on GET /metrics, OTLP when OTEL_* says so.
+    const metrics = new OtelMetrics({ nodeId: cfg.nodeId });
+    undo.push(() => metrics.shutdown());
+    const stopWatching = watchProcess(metrics);
+    undo.push(stopWatching);
     const host = new Host({
       domain: cfg.domain,
       nodeId: cfg.nodeId,
@@ -61,8 +69,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
       // New logins get a temporary error while the cluster backends are away (ARCHITECTURE.md
       // "Failure is normal"); established sessions keep what they can.
       loginBlocker: () => (draining ? "the server is stopping" : backends.loginBlocker()),
-      // Kept in memory for /metrics and the tests; an OpenTelemetry adapter replaces it here.
-      metrics: new InProcessMetrics(),
+      metrics,
     });
     host.start();
     undo.push(() => host.stop());
@@ -80,6 +87,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
     const notReadyReason = async () => (draining ? "draining" : backends.notReadyReason());
     const http = await startHttp(cfg.bind, cfg.http.port, { notReadyReason });
     undo.push(() => http.close());
+    http.route(metricsRoute(metrics, { allowCidrs: cfg.metrics.allowCidrs, trustForwardedFor: cfg.http.trustForwardedFor }));
     const roles: RunningRole[] = [];
     undo.push(async () => {
       for (const role of roles) await role.stop(0);
@@ -114,6 +122,8 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
           for (const m of modules.reverse()) m.unload();
           await host.stop();
           await backends.close();
+          stopWatching();
+          await metrics.shutdown();
           log.info("switchboard stopped");
         })();
         return stopping;

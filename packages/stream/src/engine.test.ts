@@ -21,8 +21,11 @@ class FakeTransport extends EventEmitter implements Transport {
   openStream(attrs: Record<string, string>) {
     this.written.push(`<stream from='${attrs.from}'>`);
   }
+  bytesIn = 0;
   send(el: Element) {
-    this.written.push(el.toString());
+    const text = el.toString();
+    this.written.push(text);
+    return text.length;
   }
   closeStream(error?: StreamError) {
     this.closedWith = error ?? "closed";

@@ -184,8 +184,16 @@ export class StreamEngine implements StreamElementContext {
       this.destroy("outbound buffer limit reached");
       return "refused";
     }
-    this.transport.send(el);
+    this.bytesOut += this.transport.send(el);
     return "written";
+  }
+
+  /** bytes written to the peer so far (stanzas and stream elements, not the stream header) */
+  bytesOut = 0;
+
+  /** bytes read from the peer so far */
+  get bytesIn(): number {
+    return this.transport.bytesIn;
   }
 
   /** `reason` is what the log says; by default "closed by server" or the stream error. */

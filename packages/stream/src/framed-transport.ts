@@ -18,6 +18,8 @@ export abstract class FramedTransport extends EventEmitter implements Transport 
   abstract readonly canStartTls: boolean;
   private closing = false;
   private gone = false;
+  /** bytes read from the peer so far; the subclass adds each chunk or frame it receives */
+  bytesIn = 0;
 
   override on<K extends keyof TransportEvents>(event: K, listener: TransportEvents[K]): this {
     return super.on(event, listener as (...args: unknown[]) => void);
@@ -45,8 +47,10 @@ export abstract class FramedTransport extends EventEmitter implements Transport 
   abstract resume(): void;
 
   // --- shared ------------------------------------------------------------------------------
-  send(el: Element): void {
-    this.writeRaw(this.serialize(el));
+  send(el: Element): number {
+    const text = this.serialize(el);
+    this.writeRaw(text);
+    return Buffer.byteLength(text);
   }
 
   closeStream(error?: StreamError): void {

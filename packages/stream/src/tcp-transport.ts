@@ -28,6 +28,7 @@ export class TcpTransport extends FramedTransport {
     this.kind = socket instanceof TLSSocket ? "tls" : "tcp";
     this.ip = normaliseIp(clientIp ?? socket.remoteAddress ?? "unknown");
     this.onData = (chunk: Buffer) => {
+      this.bytesIn += chunk.length;
       if (!this.upgrading) this.parser.write(chunk);
     };
     this.onClose = () => this.disconnect("connection closed");

@@ -27,7 +27,10 @@ export interface Transport {
   on<K extends keyof TransportEvents>(event: K, listener: TransportEvents[K]): void;
   /** writes our stream header (or <open/>) with these attributes */
   openStream(attrs: Record<string, string>): void;
-  send(el: Element): void;
+  /** writes one element; returns the bytes it took on the wire */
+  send(el: Element): number;
+  /** bytes read from the peer so far (framing and stream header included) */
+  readonly bytesIn: number;
   /** sends </stream:stream> (or <close/>) and ends the connection once the peer closes or after a grace period */
   closeStream(error?: StreamError): void;
   /** bytes accepted for writing but not yet handed to the kernel */

@@ -29,6 +29,7 @@ export class WebSocketTransport extends FramedTransport {
 
   private onFrame(data: Buffer, isBinary: boolean): void {
     if (this.isGone) return;
+    this.bytesIn += data.length;
     if (isBinary) {
       this.emit("error", new StreamError("unsupported-encoding", "binary WebSocket frames are not allowed (RFC 7395 §3.2)"));
       return;

@@ -90,6 +90,7 @@ async function deliverStored(host: Host, fullJid: string, sessionId: string, log
     }
     if (done.length > 0) await offline.remove(bare, done);
     for (const id of done) removed.add(id);
+    host.metrics.counter("switchboard_offline_messages_total", { help: "Offline storage: messages stored, delivered from it, refused past the per-user cap", labels: ["event"] }).add(done.length, { event: "delivered" });
     if (gone) {
       log.info({ owner: bare }, "resource unreachable during offline delivery, undelivered messages kept");
       return;

@@ -28,11 +28,15 @@ export const offlineModule = defineModule({
   setup(ctx) {
     const { host, log } = ctx;
     ctx.hostFeature(NS_OFFLINE);
+    const offline = host.metrics.counter("switchboard_offline_messages_total", { help: "Offline storage: messages stored, delivered from it, refused past the per-user cap", labels: ["event"] });
+    const stored = offline.with({ event: "stored" });
+    const refused = offline.with({ event: "refused" });
 
     ctx.on("message/undeliverable", async (ev) => {
       if (!isStorable(ev.stanza)) return false; // the message module bounces service-unavailable
       const stamped = stampDelay(ev.stanza, host.domain, new Date());
-      if (await host.store.offline.push(ev.to.bare, stamped.toString(), ctx.options.maxPerUser)) return true;
+      if (await host.store.offline.push(ev.to.bare, stamped.toString(), ctx.options.maxPerUser)) return (stored.add(), true);
+      refused.add();
       // Architecture: beyond the per-user quota, bounce — nothing silently dropped.
       log.info({ owner: ev.to.bare, cap: ctx.options.maxPerUser }, "offline storage full, message bounced");
       await host.router.bounce(ev, "resource-constraint", "offline storage for this user is full");

@@ -21,13 +21,16 @@ type TakeOver = { kind: "resumed"; session: Session; record: ResumptionRecord; u
 
 export function registerResume(ctx: ModuleContext<SmOptions>, sessions: SmSessions, syncs: SmSync): void {
   const { host, options, log } = ctx;
+  const resumptions = host.metrics.counter("switchboard_sm_resumptions_total", { help: "XEP-0198 resumptions, by result", labels: ["result"] });
+  const resumed = resumptions.with({ result: "ok" });
+  const failedCount = resumptions.with({ result: "failed" });
   ctx.streamElement({ states: ["authenticated"], xmlns: NS_SM, name: "resume" }, async (stream, el) => {
     const previd = el.attrs.previd ?? "";
     const h = parseH(el.attrs.h);
     if (h === undefined) return stream.close(new StreamError("bad-format", "the 'h' attribute must be a number from 0 to 4294967295"));
     const jid = jidOfResumptionId(previd);
     // Another user's session is as unknown as a made-up one.
-    if (!jid || jid.bare !== stream.account || !stream.resumeSession) return stream.send(failed("item-not-found"));
+    if (!jid || jid.bare !== stream.account || !stream.resumeSession) return (failedCount.add(), stream.send(failed("item-not-found")));
 
     let outcome: TakeOver = { kind: "gone" };
     let sm: SmSession | undefined;
@@ -41,6 +44,7 @@ export function registerResume(ctx: ModuleContext<SmOptions>, sessions: SmSessio
       return outcome.kind === "resumed" ? outcome.session : undefined;
     });
     const result = outcome as TakeOver;
+    if (result.kind !== "resumed") failedCount.add();
     if (result.kind === "too-high") return handledCountTooHigh(stream, h, result.sent);
     if (result.kind === "gone") {
       // §5: a session that timed out recently is named with what it had handled.
@@ -54,6 +58,7 @@ export function registerResume(ctx: ModuleContext<SmOptions>, sessions: SmSessio
     // the store's queue goes (numbered as before); release() stores it again, numbered as sent now
     void host.resumption.ack(previd, sm.owner, storedUpTo, record.inbound, record.outbound).catch(() => {});
     stream.send(x("resumed", { xmlns: NS_SM, h: toWire(record.inbound), previd }));
+    resumed.add();
     sm.release(unacknowledged(host, sm, record.queue));
     log.info({ jid: session.jid.full, resent: sm.queue.length, from: record.owner?.nodeId ?? "detached" }, "stream management: session resumed");
   });
