@@ -66,6 +66,7 @@ describe("GET /metrics", () => {
     expect(sum(all, "switchboard_logins_total", 'result="ok"')).toBeGreaterThanOrEqual(3);
     expect(sum(all, "switchboard_offline_messages_total", 'event="delivered"')).toBe(1);
     expect(text).toMatch(/^switchboard_muc_rooms \d+/m);
+    if (ts.mode === "cluster") expect(text).toMatch(/^switchboard_bus_buffered_bytes 0$/m);
     expect(sum(all, "switchboard_logins_total", 'result="failed"', 'reason="not-authorized"')).toBe(1);
     expect(sum(all, "switchboard_sessions", 'state="active"')).toBe(2);
     // the refused login's connection closes a moment after its failure

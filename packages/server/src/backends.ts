@@ -80,8 +80,28 @@ function embeddedBackends(cfg: SwitchboardConfig, given?: Store): Backends {
   };
 }
 
+/**
+ * The cluster backends as metrics: what the bus holds while NATS is away (read at collection)
+ * and the Redis round trip, probed every 5 s with a PING (the hot path makes no Redis call to
+ * time, by design). Returns the stop function.
+ */
+function watchBackends(host: Host, redis: Redis, bus: NatsStanzaBus): () => void {
+  host.metrics.observe("switchboard_bus_buffered_bytes", { help: "Bytes the bus holds while NATS is away" }, () => [[bus.status().pendingBytes]]);
+  const rtt = host.metrics.histogram("switchboard_redis_ping_seconds", { help: "Redis round trip of a PING, probed every 5 s" });
+  const timer = setInterval(() => {
+    const started = performance.now();
+    redis.ping().then(
+      () => rtt.record((performance.now() - started) / 1000),
+      () => {},
+    );
+  }, 5_000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Store): Promise<Backends> {
   const prefix = cfg.clusterPrefix;
+  let stopProbing = () => {};
   const redis = new Redis(cfg.redisUrl!, { ...FAIL_FAST_CLIENT_OPTIONS, connectionName: cfg.nodeId });
   let redisErrorLogged = false;
   redis.on("error", (err) => {
@@ -180,10 +200,12 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
         .then(() => bus.publishControl({ type: "node.live", origin: cfg.nodeId, node: cfg.nodeId }))
         .catch((err: unknown) => log.debug({ err }, "could not tell the cluster this node is live"));
       await warnOnIdentityMismatch(redis, prefix, cfg.nodeId, identity, log);
+      stopProbing = watchBackends(h, redis, bus);
     },
     notReadyReason: async () => loginBlocker(),
     loginBlocker,
     async close() {
+      stopProbing();
       await withdrawIdentity(redis, prefix, cfg.nodeId).catch(() => {});
       unfollowNodes();
       await liveness.stop().catch(() => {});
