@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Element, NS_BIND, errorReply, tryParseJid, x } from "@switchboard/xml";
-import { iqResult, type Host, type Session, type SessionConnection } from "@switchboard/core";
+import { iqResult, type Counter, type Host, type Session, type SessionConnection } from "@switchboard/core";
 
 /**
  * Binds a resource for `connection`. On success `onBound` gets the session and the result to
@@ -20,6 +20,7 @@ export async function bindResource(
   iq: Element,
   bind: Element,
   onBound: (session: Session, reply: Element) => void,
+  maxSessions = 0,
 ): Promise<Element | undefined> {
   const asked = bind.getChildText("resource")?.trim();
   const resource = asked ? asked : `sb-${randomBytes(6).toString("hex")}`;
@@ -28,6 +29,16 @@ export async function bindResource(
     return strip(errorReply(iq, "bad-request", "the requested resource is not a valid JID resourcepart", "modify"));
   }
   try {
+    if (maxSessions > 0) {
+      // The registry's list (cached on this node in a cluster) holds every session of the user
+      // on every node, detached ones too; a resource already held is replaced, not added.
+      const held = await host.registry.list(jid.bare);
+      if (held.length >= maxSessions && !held.some((s) => s.jid === jid.full)) {
+        host.log.info({ user: jid.bare, held: held.length, cap: maxSessions }, "bind refused: too many sessions for this user");
+        refusals(host).add(1, { policy: "max-sessions-per-user" });
+        return strip(errorReply(iq, "resource-constraint", `you already have ${held.length} sessions, the most this server allows (limits.maxSessionsPerUser); close one first`, "wait"));
+      }
+    }
     await host.sessions.open(jid, connection, {
       onBound: (session) => onBound(session, strip(iqResult(iq, x("bind", { xmlns: NS_BIND }, x("jid", {}, jid.full))))),
     });
@@ -37,6 +48,14 @@ export async function bindResource(
     host.log.warn({ err, jid: jid.full }, "resource binding failed: session registry unavailable");
     return strip(errorReply(iq, "internal-server-error", "the session registry is temporarily unavailable; try again", "wait"));
   }
+}
+
+const refusalCounters = new WeakMap<Host, Counter>();
+/** the limits' refusal counter (core limits.ts), shared by name */
+function refusals(host: Host): Counter {
+  let c = refusalCounters.get(host);
+  if (!c) refusalCounters.set(host, (c = host.metrics.counter("switchboard_limit_refusals_total", { help: "Requests refused by a limit policy", labels: ["policy"] })));
+  return c;
 }
 
 function strip(el: Element): Element {

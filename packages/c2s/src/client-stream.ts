@@ -194,7 +194,7 @@ class ClientPolicy implements StreamPolicy {
           stream.bound(session);
           stream.send(reply);
           stream.log.info({ jid: session.jid.full }, "resource bound");
-        });
+        }, this.opts.maxSessionsPerUser);
         if (result) stream.send(result);
         return;
       }

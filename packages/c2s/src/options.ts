@@ -20,6 +20,11 @@ export interface C2sOptions {
   authFailuresPerIp: number;
   authFailureWindowMs: number;
   /**
+   * sessions one user may hold at once, on every node, detached stream-management sessions
+   * included (0: no cap); the next bind of a new resource gets <resource-constraint/>
+   */
+  maxSessionsPerUser?: number;
+  /**
    * Secret behind the fake SCRAM salts of unknown users; every node of a cluster must share it,
    * or comparing two nodes' answers would reveal which accounts exist.
    */

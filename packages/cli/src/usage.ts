@@ -18,7 +18,7 @@ Options (every command):
       --data-dir DIR    data directory (SQLite store, generated TLS files)
       --log-level L     fatal, error, warn, info, debug, trace or silent
       --role R          what the process serves: all (default) or a comma-separated list
-                        of roles (this build: edge)
+                        of roles (this build: edge, muc)
       --iterations N    SCRAM PBKDF2 iterations for new passwords (default 4096, the minimum)
   -h, --help            show this help
 

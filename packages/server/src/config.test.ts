@@ -328,6 +328,15 @@ describe("cluster settings", () => {
     expect(bad({ SWITCHBOARD_ADMINS: "example.org" }).key).toBe("admins");
   });
 
+  it("caps sessions per user with limits.maxSessionsPerUser (SWITCHBOARD_LIMITS_MAX_SESSIONS_PER_USER, default 10, 0 = off)", () => {
+    expect(loadConfig({ env: {} }).limits.maxSessionsPerUser).toBe(10);
+    expect(loadConfig({ env: { SWITCHBOARD_LIMITS_MAX_SESSIONS_PER_USER: "0" } }).limits.maxSessionsPerUser).toBe(0);
+    const err = loadError(() => loadConfig({ env: { SWITCHBOARD_LIMITS_MAX_SESSIONS_PER_USER: "-1" } }));
+    expect(err.key).toBe("limits.maxSessionsPerUser");
+    expect(err.message).toMatch(/SWITCHBOARD_LIMITS_MAX_SESSIONS_PER_USER/);
+    expect(loadError(() => loadConfig({ env: { SWITCHBOARD_LIMITS_MAX_SESSIONS_PER_USER: "ten" } })).key).toBe("limits.maxSessionsPerUser");
+  });
+
   it("lets metrics.allowCidrs (SWITCHBOARD_METRICS_ALLOW_CIDRS) name who reads /metrics, and refuses what is not a CIDR block", () => {
     expect(loadConfig({ env: {} }).metrics.allowCidrs).toEqual(["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]);
     expect(loadConfig({ env: { SWITCHBOARD_METRICS_ALLOW_CIDRS: "10.2.0.0/16, 2001:db8::/32,192.0.2.7" } }).metrics.allowCidrs).toEqual(["10.2.0.0/16", "2001:db8::/32", "192.0.2.7"]);

@@ -52,6 +52,7 @@ export interface SwitchboardConfig {
     handshakeTimeoutSeconds: number;
     maxUnauthenticated: number;
     maxUnauthenticatedPerIp: number;
+    maxSessionsPerUser: number;
   };
   registration: { enabled: boolean; perIpPerHour: number };
   shutdown: { drainSeconds: number };

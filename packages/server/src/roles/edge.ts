@@ -24,6 +24,7 @@ export async function startEdge({ cfg, host, tls, secret, http }: RoleContext): 
     admission: { maxUnauthenticated: cfg.limits.maxUnauthenticated, maxUnauthenticatedPerIp: cfg.limits.maxUnauthenticatedPerIp },
     authFailuresPerIp: cfg.limits.authFailuresPerIp,
     authFailureWindowMs: cfg.limits.authFailureWindowSeconds * 1000,
+    maxSessionsPerUser: cfg.limits.maxSessionsPerUser,
     unknownUserSecret: secret,
   });
   c2s.attachWebSocket(http, cfg.http.websocketPath, { trustForwardedFor: cfg.http.trustForwardedFor });
