@@ -7,6 +7,16 @@ import { asArray, at, isObject, type Json } from "./yaml.js";
 
 export const PUBLIC_PORTS = [5222, 5223, 5280] as const;
 export const NATS_NODES = ["nats-1", "nats-2", "nats-3"] as const;
+/** What a plain `docker compose up` runs: the cluster, without the observability profile. */
+export const DEFAULT_SERVICES = ["redis", ...NATS_NODES, "setup", "edge", "lb"] as const;
+export const OBSERVABILITY_PROFILE = "observability";
+/** The observability profile's services and the port each publishes on the host's loopback (if any). */
+export const OBSERVABILITY_SERVICES: ReadonlyMap<string, number | undefined> = new Map([
+  ["otel-collector", undefined],
+  ["prometheus", 9090],
+  ["jaeger", 16686],
+  ["grafana", 3000],
+]);
 
 /** `command` as a list of words, whether written as a list or a string. */
 function words(value: unknown): string[] {
@@ -39,6 +49,34 @@ export function publishedPorts(service: unknown): number[] {
     const parts = String(entry).split(":");
     return parts.length >= 2 ? Number(parts[parts.length - 2]) : Number.NaN;
   });
+}
+
+/** Each published port with the host address it binds ("" = every interface). */
+export function portBindings(service: unknown): Array<{ host: string; published: number }> {
+  return asArray(at(service, "ports")).map((entry) => {
+    if (isObject(entry)) return { host: String(entry.host_ip ?? ""), published: Number(entry.published) };
+    const parts = String(entry).split(":");
+    return { host: parts.length >= 3 ? parts.slice(0, -2).join(":") : "", published: parts.length >= 2 ? Number(parts[parts.length - 2]) : Number.NaN };
+  });
+}
+
+/** The profiles a service belongs to; none means it starts with a plain `up`. */
+export function profilesOf(service: unknown): string[] {
+  return asArray(at(service, "profiles")).map(String);
+}
+
+/** Host paths of bind mounts (`./x:/y[:ro]` or `{type: bind, source}`), as written. */
+export function bindMountSources(service: unknown): string[] {
+  return asArray(at(service, "volumes")).flatMap((v) => {
+    if (isObject(v)) return v.type === "bind" ? [String(v.source)] : [];
+    const source = String(v).split(":")[0]!;
+    return source.startsWith(".") || source.startsWith("/") ? [source] : [];
+  });
+}
+
+function dependsOnNames(service: unknown): string[] {
+  const deps = at(service, "depends_on");
+  return isObject(deps) ? Object.keys(deps) : asArray(deps).map(String);
 }
 
 function dependsOnCondition(service: unknown, dependency: string): string | undefined {
@@ -124,7 +162,52 @@ export function composeProblems(compose: unknown): string[] {
   const publishers = Object.entries(services).filter(([, s]) => publishedPorts(s).length > 0);
   const lb = publishers.find(([, s]) => PUBLIC_PORTS.every((p) => publishedPorts(s).includes(p)));
   if (!lb) problems.push(`no load balancer publishing ${PUBLIC_PORTS.join("/")}`);
-  for (const [name] of publishers) if (name !== lb?.[0]) problems.push(`${name}: publishes host ports besides the load balancer`);
+  // Besides it, only the observability profile's UIs, and those on the host's loopback alone.
+  for (const [name, s] of publishers) {
+    if (name === lb?.[0]) continue;
+    const loopbackOnly = portBindings(s).every((b) => b.host === "127.0.0.1");
+    if (!profilesOf(s).includes(OBSERVABILITY_PROFILE) || !loopbackOnly) problems.push(`${name}: publishes host ports besides the load balancer`);
+  }
+  return problems;
+}
+
+/**
+ * The observability profile (docs/deployment.md "Observability stack"): its services exist only
+ * under the profile, so a plain `up` runs exactly DEFAULT_SERVICES; images are pinned; UIs are
+ * published on 127.0.0.1 only; the edges push OTLP only when told to.
+ */
+export function observabilityComposeProblems(compose: unknown): string[] {
+  const problems: string[] = [];
+  const services = at(compose, "services");
+  if (!isObject(services)) return ["no services"];
+  const byDefault = Object.keys(services).filter((name) => profilesOf(services[name]).length === 0).sort();
+  const expected = [...DEFAULT_SERVICES].sort();
+  if (JSON.stringify(byDefault) !== JSON.stringify(expected))
+    problems.push(`services without a profile are ${byDefault.join(", ")}, expected ${expected.join(", ")}`);
+  for (const [name, hostPort] of OBSERVABILITY_SERVICES) {
+    const service = services[name];
+    if (!isObject(service)) {
+      problems.push(`no ${name} service`);
+      continue;
+    }
+    const profiles = profilesOf(service);
+    if (profiles.length !== 1 || profiles[0] !== OBSERVABILITY_PROFILE) problems.push(`${name}: profiles is not ["${OBSERVABILITY_PROFILE}"]`);
+    const image = String(service.image ?? "");
+    const tag = /:([^/:]+)$/.exec(image)?.[1];
+    if (!tag || tag === "latest" || !/\d/.test(tag)) problems.push(`${name}: image ${image || "(none)"} is not pinned to a version`);
+    const bindings = portBindings(service);
+    for (const b of bindings) if (b.host !== "127.0.0.1") problems.push(`${name}: publishes ${b.published} beyond 127.0.0.1`);
+    if (hostPort !== undefined && !bindings.some((b) => b.published === hostPort)) problems.push(`${name}: does not publish 127.0.0.1:${hostPort}`);
+    if (hostPort === undefined && bindings.length > 0) problems.push(`${name}: publishes host ports`);
+  }
+  // A default service needing a profile service would drag it in (or fail) on a plain `up`.
+  for (const name of byDefault)
+    for (const dep of dependsOnNames(services[name]))
+      if (profilesOf(services[dep]).length > 0) problems.push(`${name}: depends on ${dep}, which is only in a profile`);
+  // OTLP off unless exported: an empty value is unset for the server.
+  const otlp = environmentOf(services.edge).get("OTEL_EXPORTER_OTLP_ENDPOINT");
+  if (otlp === undefined) problems.push("edge: OTEL_EXPORTER_OTLP_ENDPOINT is not passed through");
+  else if (otlp !== "" && otlp !== "${OTEL_EXPORTER_OTLP_ENDPOINT:-}") problems.push(`edge: OTEL_EXPORTER_OTLP_ENDPOINT defaults to ${otlp}, expected empty (off)`);
   return problems;
 }
 
@@ -158,5 +241,33 @@ export function haproxyProblems(cfg: string): string[] {
     if (port === 5280 && sendsProxy) problems.push("haproxy: :5280 sends a PROXY header the HTTP server does not read");
   }
   if (!lines.some((l) => /^nameserver\s+\S+\s+127\.0\.0\.11:53$/.test(l))) problems.push("haproxy: Docker's DNS (127.0.0.11) is not a resolver");
+  const http = sections.find((s) => s.head.startsWith("frontend ") && s.body.some((l) => /^bind\s+\S*:5280\b/.test(l)));
+  if (http) for (const path of OPERATOR_PATHS) if (!deniesPath(http.body, path)) problems.push(`haproxy: :5280 does not refuse ${path} with 403`);
   return problems;
+}
+
+/** Paths the public HTTP listener must refuse: scraped and used from inside the network only. */
+export const OPERATOR_PATHS = ["/metrics", "/admin/"] as const;
+
+/**
+ * Whether a frontend has `http-request deny` (403, the default status) under a condition on the
+ * request path that names `path`, written inline (`if { path_beg /metrics }`) or through acls.
+ */
+function deniesPath(body: string[], path: string): boolean {
+  const acls = new Map<string, string[]>();
+  for (const line of body) {
+    const m = /^acl\s+(\S+)\s+(.*)$/.exec(line);
+    if (m) acls.set(m[1]!, [...(acls.get(m[1]!) ?? []), m[2]!]);
+  }
+  return body.some((line) => {
+    const m = /^http-request\s+deny\b(.*?)\s+if\s+(.*)$/.exec(line);
+    if (!m) return false;
+    const status = /\bdeny_status\s+(\d+)/.exec(m[1]!)?.[1] ?? "403";
+    if (status !== "403") return false;
+    const terms = m[2]!.split(/\s+/).flatMap((word) => acls.get(word.replace(/^!/, "")) ?? [word]);
+    const condition = terms.join(" ");
+    if (/(^|\s)!/.test(m[2]!)) return false;
+    // the path itself, or a prefix of it such as /admin for /admin/
+    return /\bpath(_\w+)?\b/.test(condition) && condition.split(/\s+/).some((w) => w.startsWith("/") && w.length > 1 && path.startsWith(w));
+  });
 }

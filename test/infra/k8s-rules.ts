@@ -12,6 +12,15 @@ const KNOWN_KINDS: Record<string, readonly string[]> = {
   "autoscaling/v2": ["HorizontalPodAutoscaler"],
   "policy/v1": ["PodDisruptionBudget"],
   "kustomize.config.k8s.io/v1beta1": ["Kustomization"],
+  // Prometheus Operator's CRD: servicemonitor.yaml, applied separately (not in the kustomization).
+  "monitoring.coreos.com/v1": ["ServiceMonitor"],
+};
+
+/** Pod annotations the common `kubernetes-pods` Prometheus scrape job reads. */
+export const SCRAPE_ANNOTATIONS: Readonly<Record<string, string>> = {
+  "prometheus.io/scrape": "true",
+  "prometheus.io/port": "5280",
+  "prometheus.io/path": "/metrics",
 };
 
 /** The client-facing ports and the names every manifest uses for them. */
@@ -79,6 +88,12 @@ function deploymentProblems(m: Manifest, all: Manifest[]): string[] {
   const spec = m.object.spec;
   const labels = podLabels(m);
   if (!selects(at(spec, "selector.matchLabels"), labels)) problems.push(`${where}: selector does not match the pod template labels`);
+  const annotations = at(spec, "template.metadata.annotations");
+  for (const [key, value] of Object.entries(SCRAPE_ANNOTATIONS)) {
+    const actual = isObject(annotations) ? annotations[key] : undefined;
+    // Annotation values are strings: an unquoted true or 5280 would be rejected by the API server.
+    if (actual !== value) problems.push(`${where}: pod annotation ${key} is ${JSON.stringify(actual)}, expected "${value}"`);
+  }
   const pod = at(spec, "template.spec");
   if (Number(at(pod, "terminationGracePeriodSeconds") ?? 30) < 30) problems.push(`${where}: terminationGracePeriodSeconds under 30 leaves no time to drain`);
   for (const spread of asArray(at(pod, "topologySpreadConstraints")))
@@ -166,7 +181,27 @@ function disruptionBudgetProblems(m: Manifest, all: Manifest[]): string[] {
   return problems;
 }
 
+/** A ServiceMonitor must select the edge Service and scrape its HTTP port, by name, on /metrics. */
+function serviceMonitorProblems(m: Manifest, all: Manifest[]): string[] {
+  const where = label(m);
+  const problems: string[] = [];
+  const selector = at(m.object, "spec.selector.matchLabels");
+  const services = ofKind(all, "Service").filter((s) => selects(selector, at(s.object, "metadata.labels")));
+  if (services.length === 0) problems.push(`${where}: selector matches no Service's labels`);
+  const endpoints = asArray(at(m.object, "spec.endpoints")).filter(isObject);
+  if (endpoints.length === 0) problems.push(`${where}: no endpoints`);
+  const httpPortName = [...EDGE_PORTS].find(([, n]) => n === 5280)![0];
+  for (const e of endpoints) {
+    if (e.port !== httpPortName) problems.push(`${where}: endpoint port ${String(e.port)} is not the Service's ${httpPortName} port`);
+    for (const s of services)
+      if (!asArray(at(s.object, "spec.ports")).some((p) => at(p, "name") === e.port)) problems.push(`${where}: ${label(s)} has no port named ${String(e.port)}`);
+    if ((e.path ?? "/metrics") !== "/metrics") problems.push(`${where}: endpoint path ${String(e.path)} is not /metrics`);
+  }
+  return problems;
+}
+
 const KIND_RULES: Record<string, (m: Manifest, all: Manifest[]) => string[]> = {
+  ServiceMonitor: serviceMonitorProblems,
   Deployment: deploymentProblems,
   Service: serviceProblems,
   HorizontalPodAutoscaler: autoscalerProblems,

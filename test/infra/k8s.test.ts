@@ -34,10 +34,21 @@ describe("infra/k8s manifests", () => {
     expect(manifestProblems(manifests)).toEqual([]);
   });
 
-  it("list every manifest except the example Secret in kustomization.yaml", () => {
+  it("list every manifest except the example Secret and the ServiceMonitor (needs the operator's CRD) in kustomization.yaml", () => {
     const resources = asArray(at(find(manifests, "Kustomization"), "resources")).map(String).sort();
-    const expected = files.filter((f) => f !== "kustomization.yaml" && f !== "secret.example.yaml");
+    const expected = files.filter((f) => !["kustomization.yaml", "secret.example.yaml", "servicemonitor.yaml"].includes(f));
     expect(resources).toEqual(expected);
+  });
+
+  it("annotate the edge pods for Prometheus and ship a ServiceMonitor for the operator", () => {
+    expect(at(find(manifests, "Deployment"), "spec.template.metadata.annotations")).toMatchObject({
+      "prometheus.io/scrape": "true",
+      "prometheus.io/port": "5280",
+      "prometheus.io/path": "/metrics",
+    });
+    const monitor = manifests.find((m) => m.object.kind === "ServiceMonitor");
+    expect(monitor?.file).toBe("servicemonitor.yaml");
+    expect(asArray(at(monitor?.object, "spec.endpoints")).map((e) => at(e, "port"))).toEqual(["http"]);
   });
 
   it("keep the example Secret to placeholders", () => {
@@ -74,6 +85,10 @@ describe("infra/k8s manifests", () => {
     ["a Service port with the wrong number", (all) => { (asArray(at(find(all, "Service"), "spec.ports"))[2] as Json).port = 80; }, /no port http=5280/],
     ["a Service targeting an unknown port", (all) => { (asArray(at(find(all, "Service"), "spec.ports"))[0] as Json).targetPort = "xmpp"; }, /targets xmpp/],
     ["a URL not taken from a Secret", (all) => { container(all).env = asArray(container(all).env).filter((e) => at(e, "name") !== "SWITCHBOARD_NATS_URL"); }, /SWITCHBOARD_NATS_URL is not read from a Secret/],
+    ["no scrape annotation on the pods", (all) => { delete (at(find(all, "Deployment"), "spec.template.metadata.annotations") as Json)["prometheus.io/scrape"]; }, /prometheus.io\/scrape/],
+    ["an unquoted scrape port", (all) => { (at(find(all, "Deployment"), "spec.template.metadata.annotations") as Json)["prometheus.io/port"] = 5280; }, /prometheus.io\/port is 5280/],
+    ["a ServiceMonitor on a port the Service lacks", (all) => { (asArray(at(find(all, "ServiceMonitor"), "spec.endpoints"))[0] as Json).port = "metrics"; }, /endpoint port metrics/],
+    ["a ServiceMonitor selecting no Service", (all) => { (at(find(all, "ServiceMonitor"), "spec.selector.matchLabels") as Json)["app.kubernetes.io/component"] = "muc"; }, /ServiceMonitor .*selector matches no Service/],
     ["a mount of an undefined volume", (all) => { (at(find(all, "Deployment"), "spec.template.spec") as Json).volumes = []; }, /mounts undefined volume/],
   ];
   for (const [name, mutate, expected] of mutations) {
