@@ -13,7 +13,7 @@ import type { IncomingMessage, Server as HttpServer } from "node:http";
 import { WebSocketServer } from "ws";
 import { StreamError } from "@switchboard/xml";
 import type { Host } from "@switchboard/core";
-import { AUTH_FAILURE_POLICY, type C2sOptions } from "./options.js";
+import { AUTH_FAILURE_POLICY, CONNECTION_RATE_POLICY, type C2sOptions } from "./options.js";
 import { TcpTransport, WebSocketTransport, normaliseIp, type StreamEngine } from "@switchboard/stream";
 import { openClientStream } from "./client-stream.js";
 import { OverloadGuard, type OverloadOptions } from "./overload.js";
@@ -110,11 +110,21 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
     });
   };
 
+  // New connections per client address and second, across the cluster (leased: no Redis round
+  // trip per connection); off by default, as a carrier-grade NAT puts thousands behind one address.
+  const perIpRate = opts.connectionsPerIpPerSecond ?? 0;
+  if (perIpRate > 0) host.limiter.define(CONNECTION_RATE_POLICY, { limit: perIpRate, intervalMs: 1000, keyedBy: "ip", scope: "cluster" });
+  const overRate = (ip: string) => perIpRate > 0 && !host.rateLimits.check(CONNECTION_RATE_POLICY, ip).allowed;
+
   /** Runs `then` with the client's address: from the PROXY header when configured, else the socket's. */
   const withClientAddress = (socket: net.Socket, connection: Connection, then: (clientIp: string) => void) => {
     const proceed = (address: string | undefined) => {
       const ip = normaliseIp(address ?? socket.remoteAddress ?? "unknown");
-      if (!connection.ticket.assignIp(ip)) socket.destroy();
+      // Closed before any TLS or XMPP work, as at the admission caps.
+      if (overRate(ip)) {
+        connection.ticket.release();
+        socket.destroy();
+      } else if (!connection.ticket.assignIp(ip)) socket.destroy();
       else then(ip);
     };
     if (!opts.proxyProtocol) return proceed(socket.remoteAddress);
@@ -221,6 +231,10 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
         const ip = (trustForwardedFor ? lastForwardedFor(req) : undefined) ?? normaliseIp(req.socket.remoteAddress ?? "unknown");
         if (trustForwardedFor && !connection.ticket.assignIp(ip)) {
           socket.terminate();
+          return;
+        }
+        if (overRate(ip)) {
+          socket.close(1008, "too many new connections from your address; try again shortly");
           return;
         }
         const transport = new WebSocketTransport(socket, ip, forwardedSecure, opts.parser);

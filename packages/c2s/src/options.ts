@@ -24,6 +24,8 @@ export interface C2sOptions {
    * included (0: no cap); the next bind of a new resource gets <resource-constraint/>
    */
   maxSessionsPerUser?: number;
+  /** new connections per client address and second, cluster-wide (0: no limit) */
+  connectionsPerIpPerSecond?: number;
   /**
    * Secret behind the fake SCRAM salts of unknown users; every node of a cluster must share it,
    * or comparing two nodes' answers would reveal which accounts exist.
@@ -32,3 +34,5 @@ export interface C2sOptions {
 }
 
 export const AUTH_FAILURE_POLICY = "c2s.auth-failures-per-ip";
+/** limits.connectionsPerIpPerSecond */
+export const CONNECTION_RATE_POLICY = "c2s.connections-per-ip";

@@ -337,6 +337,14 @@ describe("cluster settings", () => {
     expect(loadError(() => loadConfig({ env: { SWITCHBOARD_LIMITS_MAX_SESSIONS_PER_USER: "ten" } })).key).toBe("limits.maxSessionsPerUser");
   });
 
+  it("rates new connections per address with limits.connectionsPerIpPerSecond (SWITCHBOARD_LIMITS_CONNECTIONS_PER_IP_PER_SECOND, default 0 = off)", () => {
+    expect(loadConfig({ env: {} }).limits.connectionsPerIpPerSecond).toBe(0);
+    expect(loadConfig({ env: { SWITCHBOARD_LIMITS_CONNECTIONS_PER_IP_PER_SECOND: "20" } }).limits.connectionsPerIpPerSecond).toBe(20);
+    const err = loadError(() => loadConfig({ env: { SWITCHBOARD_LIMITS_CONNECTIONS_PER_IP_PER_SECOND: "1.5" } }));
+    expect(err.key).toBe("limits.connectionsPerIpPerSecond");
+    expect(err.message).toMatch(/SWITCHBOARD_LIMITS_CONNECTIONS_PER_IP_PER_SECOND/);
+  });
+
   it("lets metrics.allowCidrs (SWITCHBOARD_METRICS_ALLOW_CIDRS) name who reads /metrics, and refuses what is not a CIDR block", () => {
     expect(loadConfig({ env: {} }).metrics.allowCidrs).toEqual(["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]);
     expect(loadConfig({ env: { SWITCHBOARD_METRICS_ALLOW_CIDRS: "10.2.0.0/16, 2001:db8::/32,192.0.2.7" } }).metrics.allowCidrs).toEqual(["10.2.0.0/16", "2001:db8::/32", "192.0.2.7"]);

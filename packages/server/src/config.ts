@@ -53,6 +53,7 @@ export interface SwitchboardConfig {
     maxUnauthenticated: number;
     maxUnauthenticatedPerIp: number;
     maxSessionsPerUser: number;
+    connectionsPerIpPerSecond: number;
   };
   registration: { enabled: boolean; perIpPerHour: number };
   shutdown: { drainSeconds: number };

@@ -25,6 +25,7 @@ export async function startEdge({ cfg, host, tls, secret, http }: RoleContext): 
     authFailuresPerIp: cfg.limits.authFailuresPerIp,
     authFailureWindowMs: cfg.limits.authFailureWindowSeconds * 1000,
     maxSessionsPerUser: cfg.limits.maxSessionsPerUser,
+    connectionsPerIpPerSecond: cfg.limits.connectionsPerIpPerSecond,
     unknownUserSecret: secret,
   });
   c2s.attachWebSocket(http, cfg.http.websocketPath, { trustForwardedFor: cfg.http.trustForwardedFor });
