@@ -36,13 +36,15 @@ async function served(localAddress: string): Promise<boolean> {
 describe("limits.connectionsPerIpPerSecond", () => {
   it("closes the connections one address opens past the rate, and serves other addresses and the next second", async () => {
     const outcomes: boolean[] = [];
+    const started = Date.now();
     for (let i = 0; i < 10; i++) outcomes.push(await served("127.0.0.7"));
+    const elapsed = Date.now() - started;
     const accepted = outcomes.filter(Boolean).length;
-    // 3 per second; a cluster node admits at most one lease on trust more while its first lease
-    // is fetched (core limits.ts), and the loop itself takes some of a second to run
+    // 3 per second, plus what refilled while the loop ran (a slow machine), plus at most one
+    // lease a cluster node takes on trust while its first lease is fetched (core limits.ts)
     expect(accepted).toBeGreaterThanOrEqual(3);
-    expect(accepted).toBeLessThanOrEqual(6);
-    expect(outcomes.slice(-3)).toContain(false);
+    expect(accepted).toBeLessThanOrEqual(4 + Math.ceil((elapsed / 1000) * 3));
+    expect(accepted).toBeLessThan(10);
     expect(await served("127.0.0.8")).toBe(true);
     // the next second: at once on one node; in a cluster once the node's next lease is granted
     // (leases of one token here, fetched in the background after a refusal)
@@ -52,7 +54,7 @@ describe("limits.connectionsPerIpPerSecond", () => {
       await new Promise((r) => setTimeout(r, 300));
       again = await served("127.0.0.7");
     }
-    console.log(`connection rate: ${accepted}/10 accepted at once; accepted again after ${Date.now() - since} ms`);
+    console.log(`connection rate: ${accepted}/10 accepted in ${elapsed} ms; accepted again after ${Date.now() - since} ms`);
     expect(again).toBe(true);
     const refused = (ts.server.host.metrics as unknown as { value(n: string, l?: Record<string, string>): number }).value("switchboard_limit_refusals_total", { policy: "c2s.connections-per-ip" });
     expect(refused).toBe(conns.length - conns.filter((c) => !c.closed).length);
