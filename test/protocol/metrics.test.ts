@@ -5,6 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, xml } from "../support/client.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -56,6 +57,8 @@ describe("GET /metrics", () => {
     const carol = await connect(ts, "carol", { node: ts.server });
     await carol.send(xml("presence"));
     await carol.waitFor((el) => el.getChildText("body") === "kept");
+    // counted once the store removed it, a moment after the client has it
+    await expect.poll(async () => sum(samples(await (await fetch(url())).text()), "switchboard_offline_messages_total", 'event="delivered"'), { timeout: 5_000 }).toBe(1);
     await carol.stop();
 
     const res = await fetch(url());
@@ -64,7 +67,6 @@ describe("GET /metrics", () => {
     const text = await res.text();
     const all = samples(text);
     expect(sum(all, "switchboard_logins_total", 'result="ok"')).toBeGreaterThanOrEqual(3);
-    expect(sum(all, "switchboard_offline_messages_total", 'event="delivered"')).toBe(1);
     expect(text).toMatch(/^switchboard_muc_rooms \d+/m);
     if (ts.mode === "cluster") expect(text).toMatch(/^switchboard_bus_buffered_bytes 0$/m);
     expect(sum(all, "switchboard_logins_total", 'result="failed"', 'reason="not-authorized"')).toBe(1);
@@ -103,26 +105,40 @@ describe("GET /metrics", () => {
   });
 });
 
+/** one GET on a fresh connection (no pooled keep-alive socket from a server stopped before) */
+function getStatus(target: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(target, { agent: false, headers }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+  });
+}
+
 describe("metrics.allowCidrs", () => {
   it("refuses a client outside the list with 403 naming the address", async () => {
     const only10 = await startTestServer({ metrics: { allowCidrs: ["10.0.0.0/8"] } }, { mode: "embedded" });
     try {
-      const res = await fetch(url(only10.server));
+      const res = await getStatus(url(only10.server));
       expect(res.status).toBe(403);
-      expect(await res.text()).toBe("forbidden: 127.0.0.1 is not in metrics.allowCidrs\n");
+      expect(res.body).toBe("forbidden: 127.0.0.1 is not in metrics.allowCidrs\n");
       // the rest of the HTTP port is unaffected
-      expect((await fetch(`http://127.0.0.1:${only10.server.ports.http}/healthz`)).status).toBe(200);
+      expect((await getStatus(`http://127.0.0.1:${only10.server.ports.http}/healthz`)).status).toBe(200);
     } finally {
       await only10.stop();
     }
   });
 
   it("behind a trusted proxy checks the address the proxy names, not the proxy's own", async () => {
-    const proxied = await startTestServer({ http: { trustForwardedFor: true } }, { mode: "embedded" });
+    const proxied = await startTestServer({ http: { port: 0, trustForwardedFor: true } }, { mode: "embedded" });
     try {
-      const publicClient = await fetch(url(proxied.server), { headers: { "x-forwarded-for": "203.0.113.9" } });
+      const publicClient = await getStatus(url(proxied.server), { "x-forwarded-for": "203.0.113.9" });
       expect(publicClient.status).toBe(403);
-      const inCluster = await fetch(url(proxied.server), { headers: { "x-forwarded-for": "10.1.2.3" } });
+      expect(publicClient.body).toContain("203.0.113.9");
+      const inCluster = await getStatus(url(proxied.server), { "x-forwarded-for": "10.1.2.3" });
       expect(inCluster.status).toBe(200);
     } finally {
       await proxied.stop();
