@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Element, NS_BIND, errorReply, tryParseJid, x } from "@switchboard/xml";
-import { iqResult, type Counter, type Host, type Session, type SessionConnection } from "@switchboard/core";
+import { iqResult, type Host, type Session, type SessionConnection } from "@switchboard/core";
 
 /**
  * Binds a resource for `connection`. On success `onBound` gets the session and the result to
@@ -34,8 +34,7 @@ export async function bindResource(
       // on every node, detached ones too; a resource already held is replaced, not added.
       const held = await host.registry.list(jid.bare);
       if (held.length >= maxSessions && !held.some((s) => s.jid === jid.full)) {
-        host.log.info({ user: jid.bare, held: held.length, cap: maxSessions }, "bind refused: too many sessions for this user");
-        refusals(host).add(1, { policy: "max-sessions-per-user" });
+        host.rateLimits.refused("max-sessions-per-user", jid.bare);
         return strip(errorReply(iq, "resource-constraint", `you already have ${held.length} sessions, the most this server allows (limits.maxSessionsPerUser); close one first`, "wait"));
       }
     }
@@ -48,14 +47,6 @@ export async function bindResource(
     host.log.warn({ err, jid: jid.full }, "resource binding failed: session registry unavailable");
     return strip(errorReply(iq, "internal-server-error", "the session registry is temporarily unavailable; try again", "wait"));
   }
-}
-
-const refusalCounters = new WeakMap<Host, Counter>();
-/** the limits' refusal counter (core limits.ts), shared by name */
-function refusals(host: Host): Counter {
-  let c = refusalCounters.get(host);
-  if (!c) refusalCounters.set(host, (c = host.metrics.counter("switchboard_limit_refusals_total", { help: "Requests refused by a limit policy", labels: ["policy"] })));
-  return c;
 }
 
 function strip(el: Element): Element {

@@ -212,6 +212,14 @@ export class RateLimits {
     return new LimitExceededError(decision, this.limiter.policy(decision.policy)?.condition);
   }
 
+  /**
+   * A refusal decided by a cap rather than a bucket (sessions per user): reported like any
+   * other (the log line, the refusals counter, `limit/exceeded` when the policy is defined).
+   */
+  refused(policy: string, key: string): void {
+    this.report({ allowed: false, policy, key, remaining: 0, retryAfterMs: Infinity });
+  }
+
   private report(decision: LimitDecision): void {
     let counter = this.refusalsByPolicy.get(decision.policy);
     if (!counter) this.refusalsByPolicy.set(decision.policy, (counter = this.refusals.with({ policy: decision.policy })));
