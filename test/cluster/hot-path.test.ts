@@ -26,7 +26,9 @@ async function commandsProcessed(): Promise<number> {
 }
 
 beforeAll(async () => {
-  ts = await startTestServer({}, { mode: "cluster", localBackends: true });
+  // The per-user rate stays on (leased, as always) but above what these senders do: this
+  // measures routing, and a throttled sender is the flood case (test/protocol/user-rate.test.ts).
+  ts = await startTestServer({ limits: { userStanzasPerSecond: 100_000, userStanzaBurst: 100_000 } }, { mode: "cluster", localBackends: true });
   redis = new Redis(ts.backends!.redisUrl);
   for (const u of ["alice", "bob", "carol", "dave"]) await ts.addUser(u);
   // stream management without resumption: acks only, nothing kept in Redis

@@ -13,7 +13,8 @@ let bob: TestClient;
 let n = 0;
 
 beforeAll(async () => {
-  ts = await startTestServer({ limits: { maxStanzaBytes: 16384, outboundBufferBytes: 262144 } });
+  // the sender's byte rate above what the slow-receiver case sends (it is about the receiver)
+  ts = await startTestServer({ limits: { maxStanzaBytes: 16384, outboundBufferBytes: 262144, userBytesPerSecond: 10_000_000 } });
   for (const u of ["alice", "bob", "mallory", "slow"]) await ts.addUser(u);
   alice = await connect(ts, "alice", { resource: "a" });
   bob = await connect(ts, "bob", { resource: "b", transport: "websocket" });

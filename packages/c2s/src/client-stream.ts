@@ -17,10 +17,11 @@ import type { C2sOptions } from "./options.js";
 import { SaslNegotiation } from "./sasl-negotiation.js";
 import { bindResource } from "./bind.js";
 import { clientTraffic, type ClientTraffic } from "./traffic.js";
+import type { UserRate } from "./user-rate.js";
 
-/** A client stream: the engine with the client policy. */
-export function openClientStream(host: Host, transport: Transport, opts: C2sOptions, onAuthenticated?: () => void): StreamEngine {
-  return new StreamEngine(host, transport, new ClientPolicy(host, opts, onAuthenticated));
+/** A client stream: the engine with the client policy; `rate`: the per-user rate limits (user-rate.ts). */
+export function openClientStream(host: Host, transport: Transport, opts: C2sOptions, onAuthenticated?: () => void, rate?: UserRate): StreamEngine {
+  return new StreamEngine(host, transport, new ClientPolicy(host, opts, onAuthenticated, rate));
 }
 
 /**
@@ -73,6 +74,7 @@ class ClientPolicy implements StreamPolicy {
     private readonly host: Host,
     private readonly opts: C2sOptions,
     private readonly onAuthenticated?: () => void,
+    private readonly rate?: UserRate,
   ) {
     this.traffic = clientTraffic(host);
   }
@@ -234,7 +236,8 @@ class ClientPolicy implements StreamPolicy {
     }
     const session = this.session!;
     const read = stream.bytesIn;
-    this.traffic.read(session, el, read - this.readMark);
+    const bytes = read - this.readMark;
+    this.traffic.read(session, el, bytes);
     this.readMark = read;
     const jid = session.jid;
     const claimed = el.attrs.from;
@@ -246,11 +249,32 @@ class ClientPolicy implements StreamPolicy {
       }
     }
     if (isLegacySession(el, this.host.domain)) return void stream.send(stripAddresses(iqResult(el)));
+    // Over the user's rate the stanza waits here, reading paused (user-rate.ts).
+    const waiting = this.rate?.admit(stream, jid.bare, bytes);
+    if (waiting && !(await waiting)) return this.flooded(stream, el);
     // The element was parsed for this stream alone: stamping it is not a shared mutation.
     delete el.attrs.xmlns;
     el.attrs.from = jid.full;
     await session.receive(el);
   }
+
+  /** The user flooded past limits.floodSeconds: the held stanza is answered, the stream closed. */
+  private flooded(stream: StreamEngine, el: Element): void {
+    if (stream.state === "closed") return;
+    const text = floodedText(this.rate!);
+    if ((el.name === "message" || el.name === "iq") && el.attrs.type !== "error" && el.attrs.type !== "result") {
+      const reply = errorReply(el, "policy-violation", `not delivered: ${text}`, "wait");
+      if (this.session) reply.attrs.to = this.session.jid.full;
+      stream.send(reply);
+    }
+    stream.log.warn({ jid: this.session?.jid.full }, "disconnected for flooding");
+    stream.close(new StreamError("policy-violation", text));
+  }
+}
+
+/** Module-level so the class stays about the stream's phases. */
+function floodedText(rate: UserRate): string {
+  return `you stayed over this server's per-user rate (${rate.describe()}) for too long (limits.floodSeconds)`;
 }
 
 /** RFC 3921 §3 session establishment: a no-op kept for old clients, answered before or after bind. */

@@ -4,3 +4,4 @@ export * from "./listeners.js";
 export * from "./overload.js";
 export * from "./admission.js";
 export * from "./listen.js";
+export * from "./user-rate.js";

@@ -13,6 +13,7 @@ import type { IncomingMessage, Server as HttpServer } from "node:http";
 import { WebSocketServer } from "ws";
 import { StreamError } from "@switchboard/xml";
 import type { Host } from "@switchboard/core";
+import { UserRate } from "./user-rate.js";
 import { AUTH_FAILURE_POLICY, CONNECTION_RATE_POLICY, type C2sOptions } from "./options.js";
 import { TcpTransport, WebSocketTransport, normaliseIp, type StreamEngine } from "@switchboard/stream";
 import { openClientStream } from "./client-stream.js";
@@ -96,8 +97,9 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
 
   const open = host.metrics.gauge("switchboard_connections", { help: "Client connections open now, by transport", labels: ["transport"] });
   const opened = host.metrics.counter("switchboard_connections_opened_total", { help: "Client connections accepted, by transport", labels: ["transport"] });
+  const userRate = opts.userRate ? new UserRate(host, opts.userRate) : undefined;
   const startStream = (connection: Connection, transport: TcpTransport | WebSocketTransport, streamOptions: C2sOptions) => {
-    const stream = openClientStream(host, transport, streamOptions, () => connection.ticket.release());
+    const stream = openClientStream(host, transport, streamOptions, () => connection.ticket.release(), userRate?.enabled ? userRate : undefined);
     connection.stream = stream;
     streams.add(stream);
     if (guard.overloaded) stream.pauseReading("overload");

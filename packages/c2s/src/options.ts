@@ -1,5 +1,6 @@
 import type { SecureContext } from "node:tls";
 import type { ParserLimits } from "@switchboard/xml";
+import type { UserRateOptions } from "./user-rate.js";
 
 export interface C2sOptions {
   /** TLS material for STARTTLS; undefined disables STARTTLS */
@@ -24,6 +25,8 @@ export interface C2sOptions {
    * included (0: no cap); the next bind of a new resource gets <resource-constraint/>
    */
   maxSessionsPerUser?: number;
+  /** stanzas and bytes per user and second, cluster-wide, and the flood cut-off (user-rate.ts); undefined: none */
+  userRate?: UserRateOptions;
   /** new connections per client address and second, cluster-wide (0: no limit) */
   connectionsPerIpPerSecond?: number;
   /**

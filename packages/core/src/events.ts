@@ -1,4 +1,5 @@
 import type { Element, Jid } from "@switchboard/xml";
+import type { AlertRaisedEvent } from "./alerts.js";
 import type { LimitDecision, LimitPolicy } from "./limits.js";
 import type { ComponentEnvelope, SessionInfo } from "./ports.js";
 import type { LocalSession } from "./session.js";
@@ -128,6 +129,8 @@ export interface CoreEvents {
    * decision, for alerts and the admin tools; handlers cannot undo the refusal
    */
   "limit/exceeded": LimitExceededEvent;
+  /** this node raised an alert (host.alerts): the wiring publishes it on the bus and the webhook */
+  "alert/raised": AlertRaisedEvent;
 }
 
 export interface ConnectionLostEvent extends ClosedSessionEvent {

@@ -21,6 +21,7 @@ import { Routes } from "./routes.js";
 import { MemoryResumptionStore, type ResumptionStore } from "./resumption.js";
 import { MemoryRoomDirectory } from "./memory/room-directory.js";
 import { noopMetrics, type Metrics } from "./metrics.js";
+import { Alerts } from "./alerts.js";
 import { RateLimits } from "./limits.js";
 
 export interface HostLimits {
@@ -121,6 +122,8 @@ export class Host {
   readonly meters: CoreMeters;
   /** decisions of the limiter, each refusal logged, counted and announced (limits.ts) */
   readonly rateLimits: RateLimits;
+  /** alerts raised here and received from other nodes (alerts.ts) */
+  readonly alerts: Alerts;
   /** Why new logins are refused right now (undefined: they are accepted); see HostOptions. */
   readonly loginBlocker: () => string | undefined;
 
@@ -148,6 +151,7 @@ export class Host {
     this.roomDirectory = opts.roomDirectory ?? new MemoryRoomDirectory();
     this.meters = coreMeters(this.metrics);
     this.rateLimits = new RateLimits(this.limiter, this.log, this.metrics, this.hooks);
+    this.alerts = new Alerts(this.nodeId, this.log, this.metrics, this.hooks);
   }
 
   /** Starts receiving what other nodes address to this one (bus-receiver.ts). */

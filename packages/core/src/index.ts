@@ -1,5 +1,6 @@
 export * from "./ports.js";
 export * from "./limits.js";
+export * from "./alerts.js";
 export * from "./memory/store.js";
 export * from "./memory/registry.js";
 export * from "./memory/bus.js";

@@ -345,6 +345,24 @@ describe("cluster settings", () => {
     expect(err.message).toMatch(/SWITCHBOARD_LIMITS_CONNECTIONS_PER_IP_PER_SECOND/);
   });
 
+  it("rates each user with limits.userStanzasPerSecond, userStanzaBurst, userBytesPerSecond and floodSeconds (SWITCHBOARD_LIMITS_USER_*, SWITCHBOARD_LIMITS_FLOOD_SECONDS)", () => {
+    expect(loadConfig({ env: {} }).limits).toMatchObject({ userStanzasPerSecond: 50, userStanzaBurst: 200, userBytesPerSecond: 262144, floodSeconds: 30 });
+    const cfg = loadConfig({
+      env: { SWITCHBOARD_LIMITS_USER_STANZAS_PER_SECOND: "0", SWITCHBOARD_LIMITS_USER_STANZA_BURST: "500", SWITCHBOARD_LIMITS_USER_BYTES_PER_SECOND: "1048576", SWITCHBOARD_LIMITS_FLOOD_SECONDS: "5" },
+    });
+    expect(cfg.limits).toMatchObject({ userStanzasPerSecond: 0, userStanzaBurst: 500, userBytesPerSecond: 1048576, floodSeconds: 5 });
+    for (const [name, value, key] of [
+      ["SWITCHBOARD_LIMITS_USER_STANZAS_PER_SECOND", "-5", "limits.userStanzasPerSecond"],
+      ["SWITCHBOARD_LIMITS_USER_STANZA_BURST", "0", "limits.userStanzaBurst"],
+      ["SWITCHBOARD_LIMITS_USER_BYTES_PER_SECOND", "256k", "limits.userBytesPerSecond"],
+      ["SWITCHBOARD_LIMITS_FLOOD_SECONDS", "0", "limits.floodSeconds"],
+    ] as const) {
+      const err = loadError(() => loadConfig({ env: { [name]: value } }));
+      expect(err.key).toBe(key);
+      expect(err.message).toContain(name);
+    }
+  });
+
   it("lets metrics.allowCidrs (SWITCHBOARD_METRICS_ALLOW_CIDRS) name who reads /metrics, and refuses what is not a CIDR block", () => {
     expect(loadConfig({ env: {} }).metrics.allowCidrs).toEqual(["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]);
     expect(loadConfig({ env: { SWITCHBOARD_METRICS_ALLOW_CIDRS: "10.2.0.0/16, 2001:db8::/32,192.0.2.7" } }).metrics.allowCidrs).toEqual(["10.2.0.0/16", "2001:db8::/32", "192.0.2.7"]);

@@ -54,6 +54,10 @@ export interface SwitchboardConfig {
     maxUnauthenticatedPerIp: number;
     maxSessionsPerUser: number;
     connectionsPerIpPerSecond: number;
+    userStanzasPerSecond: number;
+    userStanzaBurst: number;
+    userBytesPerSecond: number;
+    floodSeconds: number;
   };
   registration: { enabled: boolean; perIpPerHour: number };
   shutdown: { drainSeconds: number };

@@ -35,8 +35,12 @@ export class StreamStateError extends Error {
   override name = "StreamStateError";
 }
 
-/** Why reading is paused: its own backlog ("queue") and/or the whole process ("overload"). */
-export type PauseReason = "queue" | "overload";
+/**
+ * Why reading is paused: the stream's own backlog ("queue"), the whole process ("overload"),
+ * the sender's rate limit ("rate"); several may hold at once.
+ */
+export type PauseReason = "queue" | "overload" | "rate";
+const PAUSE_BIT: Readonly<Record<PauseReason, number>> = { queue: 1, overload: 2, rate: 4 };
 
 export interface StreamPolicy {
   /** the stream's content namespace: jabber:client (jabber:server for s2s) */
@@ -79,7 +83,8 @@ export class StreamEngine implements StreamElementContext {
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
   /** two flags, not a Set: one per connection */
-  private pausedFor?: { queue: boolean; overload: boolean };
+  /** PAUSE_BIT of every reason that holds */
+  private pausedFor = 0;
   private handshakeTimer?: NodeJS.Timeout;
   private tlsTimer?: NodeJS.Timeout;
   private upgrading = false;
@@ -276,18 +281,18 @@ export class StreamEngine implements StreamElementContext {
 
   /** Stops reading from the peer; several reasons may hold at once, reading resumes when none does. */
   pauseReading(reason: PauseReason): void {
-    const paused = (this.pausedFor ??= { queue: false, overload: false });
-    if (paused[reason]) return;
-    const wasReading = !paused.queue && !paused.overload;
-    paused[reason] = true;
+    const bit = PAUSE_BIT[reason];
+    if (this.pausedFor & bit) return;
+    const wasReading = this.pausedFor === 0;
+    this.pausedFor |= bit;
     if (wasReading) this.transport.pause();
   }
 
   resumeReading(reason: PauseReason): void {
-    const paused = this.pausedFor;
-    if (!paused?.[reason]) return;
-    paused[reason] = false;
-    if (!paused.queue && !paused.overload && this.state_ !== "closed") this.transport.resume();
+    const bit = PAUSE_BIT[reason];
+    if (!(this.pausedFor & bit)) return;
+    this.pausedFor &= ~bit;
+    if (this.pausedFor === 0 && this.state_ !== "closed") this.transport.resume();
   }
 
   private async process(el: Element): Promise<void> {

@@ -129,6 +129,26 @@ describe("RedisLeasedLimiter", () => {
     expect(limiter.stats.redisCalls).toBeLessThanOrEqual((2 * allowed) / 20 + 3);
   });
 
+  it("a flooder that waits as told (retryAfterMs) still costs calls per lease, not per token refilled", async () => {
+    // c2s/user-rate.ts holds a throttled stanza and looks again after retryAfterMs (or later, on
+    // a busy node): a token or two refilled meanwhile. Were the missing token enough for a
+    // grant, every look would be a call.
+    const { limiters } = await nodes({ limit: 50, intervalMs: 1_000, burst: 200, keyedBy: "bare", scope: "cluster" }, "p", 1);
+    const limiter = limiters[0]!;
+    while (limiter.hit("p", "paced@x").allowed) await tick(); // the burst
+    const before = limiter.stats.redisCalls;
+    const startedAt = Date.now();
+    let allowed = 0;
+    while (Date.now() - startedAt < 1_500) {
+      const d = limiter.hit("p", "paced@x");
+      if (d.allowed) allowed++;
+      else await new Promise((r) => setTimeout(r, Math.max(30, d.retryAfterMs)));
+      await tick();
+    }
+    expect(allowed).toBeGreaterThanOrEqual(40);
+    expect(limiter.stats.redisCalls - before).toBeLessThanOrEqual((2 * allowed) / 20 + 3);
+  });
+
   it("spends a first-seen key's provisional lease before Redis has answered", async () => {
     const { limiters } = await nodes({ limit: 100, intervalMs: HOUR, keyedBy: "ip", scope: "cluster" }, "p", 1);
     const limiter = limiters[0]!;

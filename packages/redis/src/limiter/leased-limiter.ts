@@ -6,7 +6,8 @@
  * Leases. A node takes tokens from the Redis bucket several at a time — a lease of
  * max(cost, ceil(burst / 10)) tokens, at most the burst — and spends them locally and
  * synchronously in hit(). When a lease falls under half, the next one is fetched in the
- * background, so a steady sender never waits on Redis: 10,000 hits cost about 10,000 / lease
+ * background, asked for whole (a bucket refilling a token at a time would otherwise grant a
+ * token per call under a steady flood), so a steady sender never waits on Redis: 10,000 hits cost about 10,000 / lease
  * size calls (the tests count them). When the bucket is empty, Redis says how long until a
  * whole lease is back, and the node refuses locally until then, so a flood costs about two calls
  * per lease's worth of refill (the one that brings it, the one that finds the bucket empty),
@@ -178,10 +179,14 @@ export class RedisLeasedLimiter implements Limiter {
     if (lease.provisional === 0 && t >= lease.expiresAt && lease.tokens > 0) lease.tokens = 0;
     if (lease.tokens >= cost) {
       lease.tokens -= cost;
-      if (lease.tokens < Math.ceil(size / 2) && !lease.fetching && t >= lease.blockedUntil) this.fetch(name, key, p, lease, size, 1);
+      // The next lease, asked for whole (see below): a top-up of the few tokens refilled since
+      // the last call would make a steady flood cost a call per token.
+      if (lease.tokens < Math.ceil(size / 2) && !lease.fetching && t >= lease.blockedUntil) this.fetch(name, key, p, lease, size, size);
       return { allowed: true, policy: name, key, remaining: Math.max(0, Math.floor(lease.tokens)) + lease.clusterLeft, retryAfterMs: 0 };
     }
-    if (!lease.fetching && t >= lease.blockedUntil) this.fetch(name, key, p, lease, size, Math.min(size, cost - Math.max(0, lease.tokens)));
+    // Out of tokens: ask for a whole lease, not the one token missing; when the bucket has less,
+    // Redis says when a whole lease is back and the node refuses locally until then.
+    if (!lease.fetching && t >= lease.blockedUntil) this.fetch(name, key, p, lease, size, size);
     // A fetch is on its way, or Redis said when a lease will be back.
     const wait = Math.max(lease.blockedUntil - t, Math.ceil((cost - Math.max(0, lease.tokens)) / p.rate), 1);
     return refused(name, key, Math.max(0, Math.floor(lease.tokens)), wait);

@@ -26,6 +26,13 @@ export async function startEdge({ cfg, host, tls, secret, http }: RoleContext): 
     authFailureWindowMs: cfg.limits.authFailureWindowSeconds * 1000,
     maxSessionsPerUser: cfg.limits.maxSessionsPerUser,
     connectionsPerIpPerSecond: cfg.limits.connectionsPerIpPerSecond,
+    userRate: {
+      stanzasPerSecond: cfg.limits.userStanzasPerSecond,
+      stanzaBurst: cfg.limits.userStanzaBurst,
+      bytesPerSecond: cfg.limits.userBytesPerSecond,
+      byteBurst: Math.max(cfg.limits.userBytesPerSecond, cfg.limits.maxStanzaBytes),
+      floodMs: cfg.limits.floodSeconds * 1000,
+    },
     unknownUserSecret: secret,
   });
   c2s.attachWebSocket(http, cfg.http.websocketPath, { trustForwardedFor: cfg.http.trustForwardedFor });
