@@ -35,7 +35,12 @@ export class ClientTraffic {
     t.stanzasIn++;
     t.bytesIn += bytes;
     const kind = kindOf(el);
-    if (kind) this.stanzasIn[kind].add(1);
+    if (kind) {
+      this.stanzasIn[kind].add(1);
+      if (kind === "message") t.messagesIn++;
+      else if (kind === "presence") t.presencesIn++;
+      else t.iqsIn++;
+    }
     this.bytesIn.add(bytes);
   }
 
@@ -43,8 +48,14 @@ export class ClientTraffic {
   wrote(session: Session | undefined, el: Element, bytes: number): void {
     const kind = kindOf(el);
     if (session) {
-      if (kind) session.traffic.stanzasOut++;
-      session.traffic.bytesOut += bytes;
+      const t = session.traffic;
+      if (kind) {
+        t.stanzasOut++;
+        if (kind === "message") t.messagesOut++;
+        else if (kind === "presence") t.presencesOut++;
+        else t.iqsOut++;
+      }
+      t.bytesOut += bytes;
     }
     if (kind) this.stanzasOut[kind].add(1);
     this.bytesOut.add(bytes);

@@ -56,6 +56,13 @@ export class SessionTraffic {
   stanzasOut = 0;
   bytesIn = 0;
   bytesOut = 0;
+  /** stanzasIn and stanzasOut by kind (the alert rules' per-kind measures) */
+  messagesIn = 0;
+  presencesIn = 0;
+  iqsIn = 0;
+  messagesOut = 0;
+  presencesOut = 0;
+  iqsOut = 0;
 }
 
 /** The surface modules see: a bound resource held by this process. */
