@@ -8,7 +8,7 @@
  */
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { AccountCredentials, RosterItem, Store } from "../../packages/core/src/ports.js";
+import type { AccountCredentials, Ban, RosterItem, Store } from "../../packages/core/src/ports.js";
 
 /** Fake SCRAM material; the store treats it as opaque data. */
 export function fakeCredentials(tag: string): AccountCredentials {
@@ -415,6 +415,124 @@ export function storeContract(name: string, open: () => Promise<Store> | Store):
         );
         expect(results.filter(Boolean)).toHaveLength(4);
         expect(await store.privateXml.count(ALICE)).toBe(4);
+      });
+    });
+
+    describe("bans", () => {
+      const HOUR = 3_600_000;
+      const banOf = (jid: string, patch: Partial<Ban> = {}): Ban => ({ jid, since: Date.now(), ...patch });
+
+      it("is none until set; set keeps every field, and a re-ban replaces the whole ban", async () => {
+        expect(await store.bans.get(ALICE)).toBeUndefined();
+        const first = banOf(ALICE, { reason: "spam", until: Date.now() + HOUR, by: "switchboard ban" });
+        await store.bans.set(first);
+        expect(await store.bans.get(ALICE)).toEqual(first);
+        expect(await store.bans.get(BOB)).toBeUndefined();
+
+        const second = banOf(ALICE, { since: first.since + 1 });
+        await store.bans.set(second);
+        const replaced = await store.bans.get(ALICE);
+        expect(replaced).toEqual(second);
+        for (const field of ["reason", "until", "by"]) expect(replaced).not.toHaveProperty(field);
+        // Later than the first ban's end: the re-ban is until unbanned, so still in force.
+        expect(await store.bans.get(ALICE, first.until! + HOUR)).toEqual(second);
+      });
+
+      it("fields passed as undefined read back as absent", async () => {
+        await store.bans.set({ jid: ALICE, since: 7, reason: undefined, until: undefined, by: undefined });
+        const ban = await store.bans.get(ALICE);
+        expect(ban).toEqual({ jid: ALICE, since: 7 });
+        expect(Object.keys(ban!).sort()).toEqual(["jid", "since"]);
+      });
+
+      it("a ban whose until has passed reads as none: not got, not listed, not deletable", async () => {
+        const ended = { since: Date.now() - 2 * HOUR, until: Date.now() - HOUR };
+        await store.bans.set(banOf(ALICE, ended));
+        await store.bans.set(banOf(CAROL, ended));
+        await store.bans.set(banOf(BOB));
+        // Carol's first: no read has had the chance to forget her ended ban.
+        expect(await store.bans.delete(CAROL)).toBe(false);
+        expect(await store.bans.get(ALICE)).toBeUndefined();
+        expect((await store.bans.list()).map((ban) => ban.jid)).toEqual([BOB]);
+        expect(await store.bans.delete(ALICE)).toBe(false);
+      });
+
+      it("ends exactly at until, and asking about a later moment does not lift it today", async () => {
+        const until = Date.now() + HOUR;
+        await store.bans.set(banOf(ALICE, { until }));
+        expect(await store.bans.get(ALICE, until - 1)).toMatchObject({ jid: ALICE, until });
+        expect(await store.bans.get(ALICE, until)).toBeUndefined();
+        expect(await store.bans.list(until)).toEqual([]);
+        expect((await store.bans.list(until - 1)).map((ban) => ban.jid)).toEqual([ALICE]);
+        // The reads about `until` must not have deleted the ban that is in force now.
+        expect(await store.bans.get(ALICE)).toMatchObject({ jid: ALICE, until });
+        expect((await store.bans.list()).map((ban) => ban.jid)).toEqual([ALICE]);
+      });
+
+      it("delete lifts a ban once and reports false when there was none", async () => {
+        await store.bans.set(banOf(ALICE, { until: Date.now() + HOUR }));
+        await store.bans.set(banOf(BOB));
+        expect(await store.bans.delete(ALICE)).toBe(true);
+        expect(await store.bans.get(ALICE)).toBeUndefined();
+        expect(await store.bans.delete(ALICE)).toBe(false);
+        expect(await store.bans.delete(CAROL)).toBe(false);
+        expect(await store.bans.get(BOB)).toEqual(expect.objectContaining({ jid: BOB }));
+        expect((await store.bans.list()).map((ban) => ban.jid)).toEqual([BOB]);
+        // A lifted ban can be made again.
+        await store.bans.set(banOf(ALICE, { reason: "again" }));
+        expect(await store.bans.get(ALICE)).toMatchObject({ reason: "again" });
+      });
+
+      it("lists every ban in force, whole, in JID order, and nothing else", async () => {
+        const now = Date.now();
+        const inForce = [
+          banOf(CAROL, { until: now + HOUR, reason: "flood" }),
+          banOf(ALICE),
+          banOf("zed@a.example", { by: "ops" }),
+        ];
+        for (const ban of inForce) await store.bans.set(ban);
+        await store.bans.set(banOf(BOB, { until: now - 1 }));
+        await store.bans.set(banOf("dave@example.com"));
+        await store.bans.delete("dave@example.com");
+        expect(await store.bans.list()).toEqual([...inForce].sort((a, b) => (a.jid < b.jid ? -1 : 1)));
+        expect(await store.bans.list(now + 2 * HOUR)).toEqual([inForce[1], inForce[2]]);
+      });
+
+      it("deleting the account deletes its ban, and nobody else's", async () => {
+        for (const bare of [ALICE, BOB]) {
+          await store.accounts.create(bare, fakeCredentials(bare));
+          await store.bans.set(banOf(bare, { until: Date.now() + HOUR }));
+        }
+        expect(await store.accounts.delete(ALICE)).toBe(true);
+        expect(await store.bans.get(ALICE)).toBeUndefined();
+        expect((await store.bans.list()).map((ban) => ban.jid)).toEqual([BOB]);
+        // A re-created account starts unbanned.
+        await store.accounts.create(ALICE, fakeCredentials("a"));
+        expect(await store.bans.get(ALICE)).toBeUndefined();
+      });
+
+      it("keeps JIDs and reasons with odd characters apart and intact", async () => {
+        const odd = ["we{ir}d@example.com", "{x}@example.com", "o'brien@example.com", "ünï🙂@例え.jp", "%_*?[]\\@example.com", "a b@example.com"];
+        for (const [i, jid] of odd.entries()) {
+          await store.bans.set(banOf(jid, { since: i, reason: `<b>"${jid}" & 'ünïcødé' 🙂</b>` }));
+        }
+        for (const [i, jid] of odd.entries()) {
+          expect(await store.bans.get(jid)).toEqual({ jid, since: i, reason: `<b>"${jid}" & 'ünïcødé' 🙂</b>` });
+        }
+        expect((await store.bans.list()).map((ban) => ban.jid)).toEqual([...odd].sort());
+        expect(await store.bans.delete("{x}@example.com")).toBe(true);
+        expect(await store.bans.get("we{ir}d@example.com")).toBeDefined();
+        expect((await store.bans.list()).map((ban) => ban.jid)).toEqual(odd.filter((jid) => jid !== "{x}@example.com").sort());
+      });
+
+      it("returns copies", async () => {
+        const ban = banOf(ALICE, { reason: "spam" });
+        await store.bans.set(ban);
+        ban.reason = "changed after set";
+        const fetched = (await store.bans.get(ALICE))!;
+        fetched.reason = "tampered";
+        (await store.bans.list())[0]!.reason = "tampered";
+        expect((await store.bans.get(ALICE))?.reason).toBe("spam");
       });
     });
 

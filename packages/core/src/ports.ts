@@ -20,7 +20,7 @@ export interface AccountStore {
   get(bare: string): Promise<AccountCredentials | undefined>;
   /** Replaces the credentials; rejects with AccountNotFoundError when absent. */
   setCredentials(bare: string, credentials: AccountCredentials): Promise<void>;
-  /** Deletes the account and every piece of user data (roster, offline, vcard, blocklist, last activity, private XML). Returns false when absent. */
+  /** Deletes the account and every piece of user data (roster, offline, vcard, blocklist, last activity, private XML, ban). Returns false when absent. */
   delete(bare: string): Promise<boolean>;
   exists(bare: string): Promise<boolean>;
   /** Bare JIDs in lexical order. */
@@ -41,6 +41,39 @@ export class AccountNotFoundError extends Error {
   constructor(readonly bare: string) {
     super(`account ${bare} does not exist`);
   }
+}
+
+/**
+ * A ban (`switchboard ban`): the account is refused at login on every node (RFC 6120 §6.5.1
+ * `<account-disabled/>`) until it is lifted or `until` passes. It is per-user data, so deleting
+ * the account deletes the ban.
+ */
+export interface Ban {
+  /** bare JID (normalised) */
+  jid: string;
+  reason?: string;
+  /** epoch ms the ban was made */
+  since: number;
+  /** epoch ms it ends; undefined = until unbanned */
+  until?: number;
+  /** who made it (the admin tool's label) */
+  by?: string;
+}
+
+/**
+ * A ban is in force while `now < until`. Readers take `now` so a caller (and a test) can ask
+ * about another moment; stores only ever delete lazily what has ended by their own clock too, so
+ * a question about the future never lifts a ban that is still in force today.
+ */
+export interface BanStore {
+  /** Bans (or re-bans, replacing) a bare JID. */
+  set(ban: Ban): Promise<void>;
+  /** The ban in force for a bare JID, or undefined (an expired ban reads as none, and may be deleted lazily). */
+  get(bare: string, now?: number): Promise<Ban | undefined>;
+  /** Lifts a ban; false when there was none in force. */
+  delete(bare: string): Promise<boolean>;
+  /** Every ban in force, by JID. */
+  list(now?: number): Promise<Ban[]>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -239,6 +272,7 @@ export interface RoomDirectory {
 
 export interface Store {
   accounts: AccountStore;
+  bans: BanStore;
   roster: RosterStore;
   offline: OfflineStore;
   vcard: VCardStore;

@@ -95,6 +95,18 @@ const migrations: Migration[] = [
       CREATE INDEX muc_rooms_domain ON muc_rooms (domain, jid);
     `);
   },
+  // 4 → 5: bans (switchboard ban), one row per banned user; refused at login while in force.
+  (db) => {
+    db.exec(`
+      CREATE TABLE bans (
+        jid TEXT PRIMARY KEY,
+        since INTEGER NOT NULL,          -- epoch ms the ban was made
+        until INTEGER,                   -- epoch ms it ends; NULL until unbanned
+        reason TEXT,
+        banned_by TEXT                   -- the admin tool's label ("by" is an SQL keyword)
+      );
+    `);
+  },
 ];
 
 export const CURRENT_SCHEMA_VERSION = migrations.length;

@@ -36,6 +36,7 @@ describe("SqliteStore persistence", () => {
     await first.blocklist.add("alice@example.com", ["spam@example.net"]);
     await first.lastActivity.set("alice@example.com", 1_700_000_000_000, "Heading Home");
     await first.privateXml.set("alice@example.com", [{ namespace: "storage:bookmarks", xml: "<storage xmlns='storage:bookmarks'/>" }], 10);
+    await first.bans.set({ jid: "alice@example.com", since: 1, until: Date.now() + 60_000, reason: "spam", by: "ops" });
     await first.close();
 
     const second = openSqliteStore(file);
@@ -51,6 +52,7 @@ describe("SqliteStore persistence", () => {
       expect(await second.blocklist.list("alice@example.com")).toEqual(["spam@example.net"]);
       expect(await second.lastActivity.get("alice@example.com")).toEqual({ at: 1_700_000_000_000, status: "Heading Home" });
       expect(await second.privateXml.get("alice@example.com", "storage:bookmarks")).toBe("<storage xmlns='storage:bookmarks'/>");
+      expect(await second.bans.get("alice@example.com")).toMatchObject({ since: 1, reason: "spam", by: "ops" });
       // The roster version sequence continues after a restart rather than starting over.
       await second.accounts.delete("alice@example.com");
       expect(
@@ -104,6 +106,31 @@ describe("SqliteStore persistence", () => {
     const raw = new Database(file, { readonly: true });
     try {
       expect(raw.pragma("user_version", { simple: true })).toBe(CURRENT_SCHEMA_VERSION);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it("upgrades a file of schema version 4 (before bans) in place, adding the bans table", async () => {
+    const file = freshFile();
+    const old = new Database(file);
+    migrate(old, 4);
+    old.prepare("INSERT INTO accounts (jid, credentials, created_at) VALUES (?, ?, ?)").run("alice@example.com", JSON.stringify(fakeCredentials("a")), 1);
+    expect(old.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'bans'").get()).toBeUndefined();
+    old.close();
+
+    const store = openSqliteStore(file);
+    try {
+      expect(await store.accounts.get("alice@example.com")).toEqual(fakeCredentials("a"));
+      await store.bans.set({ jid: "alice@example.com", since: 2 });
+      expect(await store.bans.list()).toEqual([{ jid: "alice@example.com", since: 2 }]);
+    } finally {
+      await store.close();
+    }
+    const raw = new Database(file, { readonly: true });
+    try {
+      expect(raw.pragma("user_version", { simple: true })).toBe(CURRENT_SCHEMA_VERSION);
+      expect(CURRENT_SCHEMA_VERSION).toBeGreaterThanOrEqual(5);
     } finally {
       raw.close();
     }

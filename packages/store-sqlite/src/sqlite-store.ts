@@ -14,6 +14,7 @@ import {
   AccountNotFoundError,
   type AccountCredentials,
   type AccountStore,
+  type BanStore,
   type BlockStore,
   type LastActivityStore,
   type OfflineStore,
@@ -25,6 +26,7 @@ import {
   type Store,
   type VCardStore,
 } from "@switchboard/core";
+import { sqliteBans } from "./bans.js";
 import { migrate } from "./schema.js";
 import { prepareStatements, type Statements } from "./statements.js";
 
@@ -43,6 +45,7 @@ type AccountEntry = { bare: string; credentials: AccountCredentials };
 
 export class SqliteStore implements Store {
   readonly accounts: Required<AccountStore>;
+  readonly bans: BanStore;
   readonly roster: RosterStore;
   readonly offline: OfflineStore;
   readonly vcard: VCardStore;
@@ -54,6 +57,7 @@ export class SqliteStore implements Store {
   constructor(private readonly db: Database.Database) {
     const sql = prepareStatements(db);
     this.accounts = sqliteAccounts(db, sql);
+    this.bans = sqliteBans(sql);
     this.roster = sqliteRoster(db, sql);
     this.offline = sqliteOffline(db, sql);
     this.vcard = sqliteVCard(sql);
@@ -106,6 +110,7 @@ function sqliteAccounts(db: Database.Database, sql: Statements): Required<Accoun
     sql.deleteBlocklist.run(bare);
     sql.deleteLastActivity.run(bare);
     sql.deletePrivate.run(bare);
+    sql.deleteBan.get(bare);
     return existed;
   });
 

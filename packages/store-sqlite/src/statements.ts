@@ -8,6 +8,14 @@ type Database = BetterSqlite3.Database;
 
 export type Statements = ReturnType<typeof prepareStatements>;
 
+export interface BanRow {
+  jid: string;
+  since: number;
+  until: number | null;
+  reason: string | null;
+  banned_by: string | null;
+}
+
 export function prepareStatements(db: Database) {
   return {
     // accounts
@@ -105,5 +113,19 @@ export function prepareStatements(db: Database) {
     ),
     deleteRoom: db.prepare<[jid: string]>("DELETE FROM muc_rooms WHERE jid = ?"),
     listRooms: db.prepare<[domain: string], { jid: string; data: string }>("SELECT jid, data FROM muc_rooms WHERE domain = ? ORDER BY jid"),
+
+    // bans: "in force" is until IS NULL OR until > now, the same rule as every other Store
+    upsertBan: db.prepare<[jid: string, since: number, until: number | null, reason: string | null, by: string | null]>(
+      "INSERT INTO bans (jid, since, until, reason, banned_by) VALUES (?, ?, ?, ?, ?) " +
+        "ON CONFLICT (jid) DO UPDATE SET since = excluded.since, until = excluded.until, " +
+        "reason = excluded.reason, banned_by = excluded.banned_by",
+    ),
+    getBan: db.prepare<[jid: string], BanRow>("SELECT jid, since, until, reason, banned_by FROM bans WHERE jid = ?"),
+    listBans: db.prepare<[now: number], BanRow>(
+      "SELECT jid, since, until, reason, banned_by FROM bans WHERE until IS NULL OR until > ?",
+    ),
+    deleteBan: db.prepare<[jid: string], { until: number | null }>("DELETE FROM bans WHERE jid = ? RETURNING until"),
+    deleteEndedBan: db.prepare<[jid: string, now: number]>("DELETE FROM bans WHERE jid = ? AND until <= ?"),
+    deleteEndedBans: db.prepare<[now: number]>("DELETE FROM bans WHERE until <= ?"),
   };
 }

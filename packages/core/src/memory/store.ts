@@ -12,6 +12,8 @@ import {
   AccountNotFoundError,
   type AccountCredentials,
   type AccountStore,
+  type Ban,
+  type BanStore,
   type BlockStore,
   type LastActivity,
   type LastActivityStore,
@@ -26,6 +28,7 @@ import {
   type StoredStanza,
   type VCardStore,
 } from "../ports.js";
+import { MemoryBanStore } from "./bans.js";
 
 /** The per-user data that account deletion must wipe along with the account. */
 interface UserData {
@@ -36,6 +39,7 @@ interface UserData {
   blocklist: Map<string, Set<string>>;
   lastActivity: Map<string, LastActivity>;
   privateXml: Map<string, Map<string, string>>;
+  bans: Map<string, Ban>;
 }
 
 function copyItem(item: RosterItem): RosterItem {
@@ -74,6 +78,7 @@ class MemoryAccountStore implements AccountStore {
     this.userData.blocklist.delete(bare);
     this.userData.lastActivity.delete(bare);
     this.userData.privateXml.delete(bare);
+    this.userData.bans.delete(bare);
     return existed;
   }
 
@@ -282,6 +287,7 @@ class MemoryRoomStore implements RoomStore {
 
 export class MemoryStore implements Store {
   readonly accounts: Required<AccountStore>;
+  readonly bans: BanStore;
   readonly roster: RosterStore;
   readonly offline: OfflineStore;
   readonly vcard: VCardStore;
@@ -299,8 +305,10 @@ export class MemoryStore implements Store {
       blocklist: new Map(),
       lastActivity: new Map(),
       privateXml: new Map(),
+      bans: new Map(),
     };
     this.accounts = new MemoryAccountStore(userData);
+    this.bans = new MemoryBanStore(userData.bans);
     this.roster = new MemoryRosterStore(userData);
     this.offline = new MemoryOfflineStore(userData);
     this.vcard = new MemoryVCardStore(userData);

@@ -7,7 +7,8 @@
  * and delete removes from it *after* wiping the user (always, even when the account was already
  * gone). A crash between the two steps can therefore only leave an index entry without an
  * account (a "ghost" that list() shows, get() reports absent, and delete() or a re-create
- * repairs), never an account that list() cannot see.
+ * repairs), never an account that list() cannot see. The ban index (bans.ts) is cleaned the
+ * same way, after the user's keys are gone.
  */
 
 import {
@@ -16,7 +17,7 @@ import {
   type AccountCredentials,
   type AccountStore,
 } from "@switchboard/core";
-import { accountIndexKey, userKeys } from "./keys.js";
+import { accountIndexKey, banIndexKey, userKeys } from "./keys.js";
 import type { RedisClient, StoreScripts } from "./scripts.js";
 
 type AccountEntry = { bare: string; credentials: AccountCredentials };
@@ -77,8 +78,10 @@ export function redisAccounts(client: RedisClient, scripts: StoreScripts, prefix
         keys.blocklist,
         keys.lastActivity,
         keys.privateXml,
+        keys.ban,
       );
       await client.zrem(index, bare);
+      await client.zrem(banIndexKey(prefix), bare);
       return existed === 1;
     },
     async exists(bare) {

@@ -8,5 +8,5 @@ export {
   type DurabilityReport,
 } from "./redis-store.js";
 export { CREATE_MANY_BATCH } from "./accounts.js";
-export { userKeys, accountIndexKey, hashSlot, InvalidKeyPrefixError, type UserKeys } from "./keys.js";
+export { userKeys, accountIndexKey, banIndexKey, hashSlot, InvalidKeyPrefixError, type UserKeys } from "./keys.js";
 export type { RedisClient } from "./scripts.js";

@@ -8,6 +8,8 @@
  * harmless: every key of a user is `${prefix}:{${bare}}:<suffix>` with a suffix free of braces,
  * so Redis picks the same tag for all of them (at worst a shorter one, which only affects how
  * evenly users spread over slots), and distinct (bare, suffix) pairs still give distinct keys.
+ *
+ * The ban index is the second global key, with the same rule.
  */
 
 export interface UserKeys {
@@ -29,6 +31,8 @@ export interface UserKeys {
   lastActivity: string;
   /** hash: namespace → serialized private XML (XEP-0049) */
   privateXml: string;
+  /** string: JSON Ban; with `until`, PEXPIREAT'd to it so Redis itself forgets the ban when it ends */
+  ban: string;
 }
 
 export class InvalidKeyPrefixError extends Error {
@@ -55,12 +59,21 @@ export function userKeys(prefix: string, bare: string): UserKeys {
     blocklist: `${base}:blocklist`,
     lastActivity: `${base}:last`,
     privateXml: `${base}:private`,
+    ban: `${base}:ban`,
   };
 }
 
 /** Sorted set (all scores 0) of every account's bare JID, for `AccountStore.list()`. */
 export function accountIndexKey(prefix: string): string {
   return `${prefix}:accounts`;
+}
+
+/**
+ * Sorted set of every banned bare JID, scored by the ban's `until` ("+inf" for a ban until
+ * unbanned), for `BanStore.list()`. The score lets list() prune ended entries by the index alone.
+ */
+export function banIndexKey(prefix: string): string {
+  return `${prefix}:bans`;
 }
 
 /**

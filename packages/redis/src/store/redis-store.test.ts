@@ -9,7 +9,7 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { fakeCredentials, storeContract } from "../../../../test/contracts/store-contract.js";
-import { accountIndexKey, hashSlot, userKeys } from "./keys.js";
+import { accountIndexKey, banIndexKey, hashSlot, userKeys } from "./keys.js";
 import { openRedisStore, RedisStore } from "./redis-store.js";
 
 const REDIS_URL = process.env.SWITCHBOARD_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -75,7 +75,7 @@ describe("RedisStore key layout", () => {
     expect(hashSlot("foo{{bar}}zap")).toBe(hashSlot("{bar"));
   });
 
-  it("puts every key of a user in one hash slot tagged with the bare JID; only the index is global", async () => {
+  it("puts every key of a user in one hash slot tagged with the bare JID; only the indexes are global", async () => {
     const prefix = freshPrefix();
     const store = new RedisStore(client, { prefix });
     const users = [ALICE, "we{ir}d@example.com"];
@@ -87,11 +87,13 @@ describe("RedisStore key layout", () => {
       await store.blocklist.add(bare, ["spam@example.net"]);
       await store.lastActivity.set(bare, Date.now(), "gone");
       await store.privateXml.set(bare, [{ namespace: "storage:bookmarks", xml: "<storage xmlns='storage:bookmarks'/>" }], 10);
+      await store.bans.set({ jid: bare, since: Date.now() });
       expect(await store.offline.claimDelivery!(bare, 60_000)).toBeDefined();
     }
     const keys = await keysUnder(prefix);
-    expect(keys).toHaveLength(1 + 9 * users.length);
+    expect(keys).toHaveLength(2 + 10 * users.length);
     expect(keys).toContain(accountIndexKey(prefix));
+    expect(keys).toContain(banIndexKey(prefix));
     for (const bare of users) {
       const own = keys.filter((key) => key.startsWith(`${prefix}:{${bare}}:`));
       expect(own.sort()).toEqual(Object.values(userKeys(prefix, bare)).sort());
@@ -133,6 +135,7 @@ describe("RedisStore key layout", () => {
     await store.blocklist.add(ALICE, ["spam@example.net"]);
     await store.lastActivity.set(ALICE, Date.now());
     await store.privateXml.set(ALICE, [{ namespace: "storage:bookmarks", xml: "<storage xmlns='storage:bookmarks'/>" }], 10);
+    await store.bans.set({ jid: ALICE, since: Date.now(), until: Date.now() + 60_000 });
     await store.accounts.delete(ALICE);
     expect(await keysUnder(prefix)).toEqual([userKeys(prefix, ALICE).rosterVersion]);
   });
@@ -148,6 +151,54 @@ describe("RedisStore key layout", () => {
 
   it("rejects a prefix that would change the hash tag", () => {
     expect(() => new RedisStore(client, { prefix: "sb{x}" })).toThrow(expect.objectContaining({ name: "InvalidKeyPrefixError" }));
+  });
+});
+
+describe("RedisStore bans", () => {
+  it("a temporary ban expires in Redis at its until; a re-ban until unbanned clears the expiry", async () => {
+    const prefix = freshPrefix();
+    const store = new RedisStore(client, { prefix });
+    const key = userKeys(prefix, ALICE).ban;
+    const until = Date.now() + 60_000;
+    await store.bans.set({ jid: ALICE, since: Date.now(), until });
+    expect(Number(await client.pexpiretime(key))).toBe(until);
+    expect(await client.zscore(banIndexKey(prefix), ALICE)).toBe(String(until));
+    await store.bans.set({ jid: ALICE, since: Date.now() });
+    expect(await client.pttl(key)).toBe(-1);
+    expect(await client.zscore(banIndexKey(prefix), ALICE)).toBe("inf");
+  });
+
+  it("forgets a ban Redis expired: get and list read none and list prunes the index", async () => {
+    const prefix = freshPrefix();
+    const store = new RedisStore(client, { prefix });
+    await store.bans.set({ jid: ALICE, since: Date.now(), until: Date.now() + 100 });
+    await store.bans.set({ jid: "bob@example.com", since: Date.now() });
+    expect(await store.bans.get(ALICE)).toBeDefined();
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(await client.exists(userKeys(prefix, ALICE).ban)).toBe(0);
+    expect(await store.bans.get(ALICE)).toBeUndefined();
+    expect((await store.bans.list()).map((ban) => ban.jid)).toEqual(["bob@example.com"]);
+    expect(await client.zrange(banIndexKey(prefix), 0, -1)).toEqual(["bob@example.com"]);
+  });
+
+  it("a ban set with an until already past is not stored at all", async () => {
+    const prefix = freshPrefix();
+    const store = new RedisStore(client, { prefix });
+    await store.bans.set({ jid: ALICE, since: Date.now() - 10_000, until: Date.now() - 1 });
+    expect(await client.exists(userKeys(prefix, ALICE).ban)).toBe(0);
+    await store.bans.list();
+    expect(await keysUnder(prefix)).toEqual([]);
+  });
+
+  it("list skips an index entry whose ban key is gone (a crash between the two writes)", async () => {
+    const prefix = freshPrefix();
+    const store = new RedisStore(client, { prefix });
+    await client.zadd(banIndexKey(prefix), "+inf", "ghost@example.com");
+    await store.bans.set({ jid: ALICE, since: 1 });
+    expect(await store.bans.list()).toEqual([{ jid: ALICE, since: 1 }]);
+    // An unban of the ghost cleans its entry.
+    expect(await store.bans.delete("ghost@example.com")).toBe(false);
+    expect(await client.zrange(banIndexKey(prefix), 0, -1)).toEqual([ALICE]);
   });
 });
 

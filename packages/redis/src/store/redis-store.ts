@@ -19,6 +19,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Redis, type RedisOptions } from "ioredis";
 import type {
   AccountStore,
+  BanStore,
   BlockStore,
   LastActivityStore,
   OfflineStore,
@@ -29,6 +30,7 @@ import type {
   VCardStore,
 } from "@switchboard/core";
 import { redisAccounts } from "./accounts.js";
+import { redisBans } from "./bans.js";
 import { redisRooms } from "./rooms.js";
 import { assertValidPrefix } from "./keys.js";
 import { defineStoreScripts, type RedisClient } from "./scripts.js";
@@ -58,6 +60,7 @@ export interface DurabilityReport {
 
 export class RedisStore implements Store {
   readonly accounts: Required<AccountStore>;
+  readonly bans: BanStore;
   readonly roster: RosterStore;
   readonly offline: OfflineStore;
   readonly vcard: VCardStore;
@@ -76,6 +79,7 @@ export class RedisStore implements Store {
     assertValidPrefix(this.prefix);
     const scripts = defineStoreScripts(client);
     this.accounts = redisAccounts(client, scripts, this.prefix);
+    this.bans = redisBans(client, scripts, this.prefix);
     this.roster = redisRoster(client, scripts, this.prefix);
     this.offline = redisOffline(client, scripts, this.prefix);
     this.vcard = redisVCard(client, this.prefix);

@@ -72,7 +72,7 @@ return redis.call('INCR', KEYS[2])`;
 
 /**
  * KEYS: account, then every user data key (roster, offline, vcard, blocklist, last activity,
- * private XML).
+ * private XML, ban).
  * Returns 1 when the account existed. The user data goes even when the account is already gone,
  * so stray data never outlives it. The roster version counter is deliberately not among the
  * keys: see RedisStore's roster comment.
@@ -133,6 +133,17 @@ if redis.call('HLEN', KEYS[1]) + added > tonumber(ARGV[1]) then return 0 end
 for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1`;
 
+/**
+ * KEYS[1] ban key; ARGV[1] the ban's JSON, ARGV[2] its `until` in epoch ms or "" for none. The
+ * SET drops any TTL of the ban it replaces, and the PEXPIREAT in the same step means there is no
+ * moment when a temporary ban is stored without its end (a PEXPIREAT in the past deletes the key
+ * at once: the ban has ended).
+ */
+const BAN_SET = `
+redis.call('SET', KEYS[1], ARGV[1])
+if ARGV[2] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
+return 1`;
+
 const SCRIPTS = {
   switchboardStoreOfflinePush: { numberOfKeys: 1, lua: OFFLINE_PUSH },
   switchboardStoreOfflinePeek: { numberOfKeys: 1, lua: OFFLINE_PEEK },
@@ -140,12 +151,13 @@ const SCRIPTS = {
   switchboardStoreOfflineCount: { numberOfKeys: 1, lua: OFFLINE_COUNT },
   switchboardStoreRosterPut: { numberOfKeys: 2, lua: ROSTER_PUT },
   switchboardStoreRosterRemove: { numberOfKeys: 2, lua: ROSTER_REMOVE },
-  switchboardStoreDeleteUser: { numberOfKeys: 7, lua: DELETE_USER },
+  switchboardStoreDeleteUser: { numberOfKeys: 8, lua: DELETE_USER },
   switchboardStorePrivateSet: { numberOfKeys: 1, lua: PRIVATE_SET },
   switchboardStoreClaimRenew: { numberOfKeys: 1, lua: CLAIM_RENEW },
   switchboardStoreClaimRelease: { numberOfKeys: 1, lua: CLAIM_RELEASE },
   switchboardStoreBlockAdd: { numberOfKeys: 1, lua: BLOCK_ADD },
   switchboardStoreBlockRemove: { numberOfKeys: 1, lua: BLOCK_REMOVE },
+  switchboardStoreBanSet: { numberOfKeys: 1, lua: BAN_SET },
 } as const;
 
 /** Typed calls to the scripts above. */
@@ -165,6 +177,7 @@ export interface StoreScripts {
     blocklist: string,
     lastActivity: string,
     privateXml: string,
+    ban: string,
   ): Promise<number>;
   /** pairs: namespace, xml, namespace, xml, ... */
   privateSet(privateXml: string, maxNamespaces: number, pairs: string[]): Promise<number>;
@@ -172,6 +185,8 @@ export interface StoreScripts {
   blockRemove(blocklist: string, jids: string[]): Promise<string[]>;
   claimRenew(claim: string, token: string, ttlMs: number): Promise<number>;
   claimRelease(claim: string, token: string): Promise<number>;
+  /** until: epoch ms, or undefined for a ban until unbanned */
+  banSet(ban: string, banJson: string, until: number | undefined): Promise<number>;
 }
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -201,5 +216,6 @@ export function defineStoreScripts(client: RedisClient): StoreScripts {
     blockRemove: (blocklist, jids) => call("switchboardStoreBlockRemove", blocklist, ...jids) as Promise<string[]>,
     claimRenew: (claim, token, ttlMs) => call("switchboardStoreClaimRenew", claim, token, ttlMs) as Promise<number>,
     claimRelease: (claim, token) => call("switchboardStoreClaimRelease", claim, token) as Promise<number>,
+    banSet: (ban, json, until) => call("switchboardStoreBanSet", ban, json, until ?? "") as Promise<number>,
   };
 }
