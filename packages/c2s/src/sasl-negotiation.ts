@@ -8,7 +8,7 @@
  */
 import { createMechanism, offeredMechanisms, saslPrep, type SaslServerMechanism, type SaslStep } from "@switchboard/sasl";
 import { Element, NS_SASL, x } from "@switchboard/xml";
-import { retryHint, type Counter, type Host } from "@switchboard/core";
+import { retryHint, type Ban, type Counter, type Host } from "@switchboard/core";
 import { AUTH_FAILURE_POLICY } from "./options.js";
 
 export type SaslOutcome = { done: false } | { done: true; username: string } | { done: true; failed: true; closeStream: boolean };
@@ -105,10 +105,20 @@ export class SaslNegotiation {
       case "challenge":
         this.send(x("challenge", { xmlns: NS_SASL }, result.data.length ? result.data.toString("base64") : "="));
         return { done: false };
-      case "success":
+      case "success": {
         this.mechanism = undefined;
+        const username = normaliseLocal(result.username);
+        // A banned account (switchboard ban) is told so only once it proved its password: a
+        // stranger learns nothing about who is banned (RFC 6120 §6.5.1 <account-disabled/>).
+        const banned = await this.banOf(`${username}@${this.host.domain}`);
+        if (banned) {
+          this.host.log.info({ ip: this.ip, user: username }, "login refused: the account is banned");
+          this.send(failure("account-disabled", banned));
+          return { done: false };
+        }
         this.send(x("success", { xmlns: NS_SASL }, result.data?.length ? result.data.toString("base64") : undefined));
-        return { done: true, username: normaliseLocal(result.username) };
+        return { done: true, username };
+      }
       case "failure": {
         this.mechanism = undefined;
         const counted = await this.host.rateLimits.checkAcquire(AUTH_FAILURE_POLICY, this.ip);
@@ -121,6 +131,19 @@ export class SaslNegotiation {
         return { done: true, failed: true, closeStream: true };
       }
     }
+  }
+
+  /** The text to refuse a banned account with, or undefined (no ban, or the store did not answer: fail open, logged). */
+  private async banOf(bare: string): Promise<string | undefined> {
+    let ban: Ban | undefined;
+    try {
+      ban = await this.host.store.bans.get(bare);
+    } catch (err) {
+      this.host.log.warn({ err, user: bare }, "could not read the ban list; login allowed");
+      return undefined;
+    }
+    if (!ban) return undefined;
+    return `this account is banned${ban.until ? ` until ${new Date(ban.until).toISOString()}` : ""}${ban.reason ? `: ${ban.reason}` : ""}`;
   }
 }
 

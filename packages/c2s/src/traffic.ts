@@ -16,7 +16,7 @@ export class ClientTraffic {
   private readonly bytesIn: Add;
   private readonly bytesOut: Add;
 
-  constructor(host: Host) {
+  constructor(private readonly host: Host) {
     const stanzas = host.metrics.counter("switchboard_stanzas_total", { help: "Stanzas read from and written to clients", labels: ["direction", "kind"] });
     const bytes = host.metrics.counter("switchboard_bytes_total", { help: "Bytes read from and written to clients", labels: ["direction"] });
     const bind = (direction: string) => Object.fromEntries(KINDS.map((kind) => [kind, stanzas.with({ direction, kind })])) as Record<Kind, Add>;
@@ -32,6 +32,7 @@ export class ClientTraffic {
    */
   read(session: Session, el: Element, bytes: number): void {
     const t = session.traffic;
+    if (this.host.tap.isWatched(session.jid.bare)) this.publishTap(session, "in", el);
     t.stanzasIn++;
     t.bytesIn += bytes;
     const kind = kindOf(el);
@@ -49,6 +50,7 @@ export class ClientTraffic {
     const kind = kindOf(el);
     if (session) {
       const t = session.traffic;
+      if (kind && this.host.tap.isWatched(session.jid.bare)) this.publishTap(session, "out", el);
       if (kind) {
         t.stanzasOut++;
         if (kind === "message") t.messagesOut++;
@@ -59,6 +61,12 @@ export class ClientTraffic {
     }
     if (kind) this.stanzasOut[kind].add(1);
     this.bytesOut.add(bytes);
+  }
+
+  /** The tap: this stanza to whoever watches the user (tap.ts); best effort, never in the way. */
+  private publishTap(session: Session, direction: "in" | "out", el: Element): void {
+    const event = { user: session.jid.bare, node: this.host.nodeId, direction, jid: session.jid.full, xml: el.toString(), at: Date.now() };
+    this.host.bus.publishTap(event).catch(() => {});
   }
 }
 

@@ -23,6 +23,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await (await import("./commands/start.js")).startCommand(args, options, io);
       case "user":
         return await (await import("./commands/user.js")).userCommand(args, options, io);
+      case "sessions":
+      case "kick":
+      case "ban":
+      case "unban":
+      case "top":
+      case "alerts":
+        return await (await import("./commands/admin.js")).adminCommand(command, args, options, io);
+      case "tap":
+        return await (await import("./commands/tap.js")).tapCommand(args, options, io);
       case undefined:
         io.stderr.write(USAGE);
         return 2;

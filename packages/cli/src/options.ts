@@ -16,6 +16,15 @@ export interface GlobalOptions {
   role?: string;
   /** PBKDF2 iterations for new credentials (user add/passwd/import) */
   iterations?: number;
+  /** admin commands (docs/admin.md) */
+  json: boolean;
+  token?: string;
+  reason?: string;
+  for?: string;
+  by?: string;
+  limit?: string;
+  follow: boolean;
+  redactBodies: boolean;
   help: boolean;
 }
 
@@ -37,6 +46,14 @@ export function parseCommandLine(argv: string[]): CommandLine {
         "log-level": { type: "string" },
         role: { type: "string" },
         iterations: { type: "string" },
+        json: { type: "boolean" },
+        token: { type: "string" },
+        reason: { type: "string" },
+        for: { type: "string" },
+        by: { type: "string" },
+        limit: { type: "string" },
+        follow: { type: "boolean", short: "f" },
+        "redact-bodies": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -49,6 +66,14 @@ export function parseCommandLine(argv: string[]): CommandLine {
         logLevel: values["log-level"],
         role: values.role,
         iterations: parseIterations(values.iterations),
+        json: values.json ?? false,
+        token: values.token,
+        reason: values.reason,
+        for: values.for,
+        by: values.by,
+        limit: values.limit,
+        follow: values.follow ?? false,
+        redactBodies: values["redact-bodies"] ?? false,
         help: values.help ?? false,
       },
     };

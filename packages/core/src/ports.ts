@@ -497,6 +497,17 @@ export interface StanzaBus {
   /** Watches one user's traffic on every node (`user` a bare JID), or everyone's with "*". */
   subscribeTap(user: string, handler: (event: TapEvent) => void): () => void;
   /**
+   * Answers requests on `topic` that any process on the bus may send to every node (the admin
+   * commands): the handler's value, JSON-serialisable, is this node's answer; a handler that
+   * throws answers `{ error: message }`. Returns an unsubscribe function.
+   */
+  serveRequests(topic: string, handler: (body: unknown) => Promise<unknown>): () => void;
+  /**
+   * Sends `body` to every node serving `topic` and collects their answers, until `enough` says
+   * so or `timeoutMs` passed (nobody serving: an empty list at once, where the bus can tell).
+   */
+  requestAll(topic: string, body: unknown, opts: { timeoutMs: number; enough?: (answers: unknown[]) => boolean }): Promise<unknown[]>;
+  /**
    * Called after the bus lost its connection and got it back: notices may have been missed, so
    * caches that rely on them must be flushed. Returns an unsubscribe function.
    */

@@ -81,6 +81,11 @@ export interface LocalSession {
   readonly closed: boolean;
   /** Per-module state, declared with `sessionState()`; made on first use. */
   state<T>(key: SessionStateKey<T>): T;
+  /**
+   * What modules report about the session for operators (the admin listing): plain values by
+   * name, e.g. `sm: true` once stream management is on. Not routing state.
+   */
+  readonly facts: Record<string, string | number | boolean>;
 }
 
 export type SessionStatus = "active" | "detached" | "closed";
@@ -103,6 +108,7 @@ export class Session implements LocalSession {
   /** epoch ms the session was bound (or adopted by this node) */
   readonly since = Date.now();
   readonly traffic = new SessionTraffic();
+  readonly facts: Record<string, string | number | boolean> = {};
 
   constructor(
     private readonly owner: SessionOwner,

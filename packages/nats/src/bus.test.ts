@@ -237,3 +237,26 @@ describe("NatsStanzaBus on the shared server", () => {
     expect(alice).toEqual([event("alice@example.com")]);
   });
 });
+
+describe("requests every node answers (the admin commands)", () => {
+  it("collects one answer per serving node, stops early when told, and a failing handler answers { error }", async () => {
+    const own = "req";
+    const [a, b, asker] = [await bus(own), await bus(own), await bus(own)];
+    a.serveRequests("admin", async (body) => ({ node: "a", echo: body }));
+    b.serveRequests("admin", async (body) => {
+      if ((body as { fail?: boolean }).fail) throw new Error("no such account");
+      return { node: "b", echo: body };
+    });
+    await a.flush();
+    await b.flush();
+    const started = Date.now();
+    const answers = (await asker.requestAll("admin", { q: 1 }, { timeoutMs: 3_000, enough: (got) => got.length >= 2 })) as Array<{ node: string; echo: unknown }>;
+    expect(answers.map((x) => x.node).sort()).toEqual(["a", "b"]);
+    expect(answers[0]!.echo).toEqual({ q: 1 });
+    expect(Date.now() - started).toBeLessThan(2_000); // enough() ended it, not the timeout
+    const failing = await asker.requestAll("admin", { fail: true }, { timeoutMs: 500 });
+    expect(failing).toContainEqual({ error: "no such account" });
+    expect(await asker.requestAll("nobody-serves-this", {}, { timeoutMs: 500 })).toEqual([]);
+    expect(() => asker.serveRequests("bad topic", async () => 1)).toThrow(/invalid request topic/);
+  });
+});

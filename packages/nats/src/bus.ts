@@ -24,6 +24,7 @@ import {
   encodeEnvelope,
   encodeTap,
   nodeSubject,
+  requestSubject,
   tapSubject,
   validatePrefix,
 } from "./codec.js";
@@ -40,11 +41,16 @@ import {
 } from "./options.js";
 import { ReconnectBuffer, type BufferedPublish } from "./reconnect-buffer.js";
 
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
 type EnvelopeHandler = (envelope: BusEnvelope) => void;
 interface LocalSubscription {
   subject: string;
   /** decodes and dispatches one message; throws on a malformed one */
   deliver: (msg: Msg) => void;
+  /** deliver answers requests itself (serveRequests): no empty acknowledgement */
+  answers?: boolean;
   nats?: Subscription;
 }
 
@@ -243,6 +249,59 @@ export class NatsStanzaBus implements StanzaBus {
   }
 
   /**
+   * Requests on `<prefix>.request.<topic>` with a reply inbox (plain NATS request/reply, no
+   * queue group: every node answers). Answers are JSON; a handler that throws answers
+   * `{ error }`. Requests are rare (operators' commands): no buffering while disconnected.
+   */
+  serveRequests(topic: string, handler: (body: unknown) => Promise<unknown>): () => void {
+    return this.addSubscription(requestSubject(this.prefix, topic), (msg) => {
+      if (!msg.reply) return;
+      let body: unknown;
+      try {
+        body = JSON.parse(textDecoder.decode(msg.data));
+      } catch {
+        msg.respond(textEncoder.encode(JSON.stringify({ error: "the request is not JSON" })));
+        return;
+      }
+      handler(body).then(
+        (answer) => msg.respond(textEncoder.encode(JSON.stringify(answer ?? null))),
+        (err: unknown) => msg.respond(textEncoder.encode(JSON.stringify({ error: err instanceof Error ? err.message : String(err) }))),
+      );
+    }, true);
+  }
+
+  async requestAll(topic: string, body: unknown, opts: { timeoutMs: number; enough?: (answers: unknown[]) => boolean }): Promise<unknown[]> {
+    const nc = this.nc;
+    if (this.isClosed || !nc || nc.isClosed()) throw new BusUnavailableError("closed", "the stanza bus is closed");
+    if (!this.canWriteDirect()) throw new BusUnavailableError("disconnected", "NATS is not connected");
+    const answers: unknown[] = [];
+    let replies: AsyncIterator<Msg> | undefined;
+    try {
+      const iterable = await nc.requestMany(requestSubject(this.prefix, topic), textEncoder.encode(JSON.stringify(body)), {
+        strategy: RequestStrategy.Timer,
+        maxWait: opts.timeoutMs,
+      });
+      replies = iterable[Symbol.asyncIterator]();
+      for (;;) {
+        const step = await replies.next();
+        if (step.done) break;
+        try {
+          answers.push(JSON.parse(textDecoder.decode(step.value.data)));
+        } catch {
+          answers.push({ error: "an answer was not JSON" });
+        }
+        if (opts.enough?.(answers)) break;
+      }
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== ErrorCode.NoResponders && code !== ErrorCode.Timeout) throw new BusUnavailableError("rejected", "request failed", { cause: err });
+    } finally {
+      void replies?.return?.().catch(() => {});
+    }
+    return answers;
+  }
+
+  /**
    * Runs after a reconnect, once buffered messages are replayed: notices published meanwhile by
    * other nodes were not buffered for us (NATS core keeps nothing), so caches must be dropped.
    */
@@ -299,8 +358,8 @@ export class NatsStanzaBus implements StanzaBus {
     return this.addSubscription(nodeSubject(this.prefix, nodeId), (msg) => handler(decodeEnvelope(msg.data, msg.headers)));
   }
 
-  private addSubscription(subject: string, deliver: (msg: Msg) => void): () => void {
-    const local: LocalSubscription = { subject, deliver };
+  private addSubscription(subject: string, deliver: (msg: Msg) => void, answers = false): () => void {
+    const local: LocalSubscription = { subject, deliver, answers };
     if (this.isClosed) throw new BusUnavailableError("closed", "the stanza bus is closed");
     this.subscriptions.add(local);
     if (this.nc) this.natsSubscribe(this.nc, local);
@@ -384,7 +443,7 @@ export class NatsStanzaBus implements StanzaBus {
       this.log.warn({ err, subject: local.subject }, "NATS bus message malformed or its handler threw");
     }
     // publishChecked waits for this acknowledgement; plain publishes carry no reply subject.
-    if (msg.reply) msg.respond();
+    if (msg.reply && !local.answers) msg.respond();
   }
 
   private async watch(nc: NatsConnection): Promise<void> {

@@ -57,6 +57,12 @@ export function decodeTap(data: Uint8Array): TapEvent {
 }
 
 /** One subject every node subscribes to for cluster-wide notices. */
+/** Requests every node answers (bus.ts serveRequests): `<prefix>.request.<topic>`, topic a plain token. */
+export function requestSubject(prefix: string, topic: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(topic)) throw new Error(`invalid request topic "${topic}"`);
+  return `${prefix}.request.${topic}`;
+}
+
 export function controlSubject(prefix: string): string {
   return `${prefix}.control`;
 }

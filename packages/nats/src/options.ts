@@ -22,6 +22,8 @@ export interface NatsBusConnectOptions extends NatsStanzaBusOptions {
   reconnectTimeWaitMs?: number;
   /** try servers in random order (spreads edges over a cluster); default true */
   randomizeServers?: boolean;
+  /** a short-lived client (the admin CLI): the first connect fails when NATS does not answer, no reconnects */
+  oneShot?: boolean;
 }
 
 export interface BusStatus {
@@ -51,6 +53,7 @@ export function clientOptions(opts: NatsBusConnectOptions): ConnectionOptions {
     // Detect a half-open TCP link (server host gone) within ~30 s instead of the 2 min default.
     pingInterval: 10_000,
     maxPingOut: 3,
+    ...(opts.oneShot ? { waitOnFirstConnect: false, maxReconnectAttempts: 0, timeout: 3_000 } : {}),
   };
 }
 

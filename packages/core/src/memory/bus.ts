@@ -47,6 +47,29 @@ export class MemoryStanzaBus implements StanzaBus {
     return () => set.delete(handler);
   }
 
+  private readonly served = new Map<string, Set<(body: unknown) => Promise<unknown>>>();
+
+  serveRequests(topic: string, handler: (body: unknown) => Promise<unknown>): () => void {
+    let set = this.served.get(topic);
+    if (!set) this.served.set(topic, (set = new Set()));
+    set.add(handler);
+    return () => set.delete(handler);
+  }
+
+  /** Every handler in this process answers; the body goes through JSON as it would on a wire. */
+  async requestAll(topic: string, body: unknown, _opts: { timeoutMs: number }): Promise<unknown[]> {
+    const wire = JSON.stringify(body);
+    const answers: unknown[] = [];
+    for (const h of [...(this.served.get(topic) ?? [])]) {
+      try {
+        answers.push(JSON.parse(JSON.stringify((await h(JSON.parse(wire))) ?? null)));
+      } catch (err) {
+        answers.push({ error: (err as Error).message });
+      }
+    }
+    return answers;
+  }
+
   /** An in-process bus never disconnects. */
   onReconnect(_handler: () => void): () => void {
     return () => {};
@@ -56,5 +79,6 @@ export class MemoryStanzaBus implements StanzaBus {
     this.handlers.clear();
     this.control.clear();
     this.taps.clear();
+    this.served.clear();
   }
 }

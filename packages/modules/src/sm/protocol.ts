@@ -73,6 +73,7 @@ export function registerProtocol(ctx: ModuleContext<SmOptions>, sessions: SmSess
     }
     // §3: the counters start here, for both sides.
     sessions.set(session, sm);
+    session.facts.sm = true;
     const max = maxResumeSeconds(options, el.attrs.max);
     sm.resumeSeconds = max;
     stream.send(x("enabled", { xmlns: NS_SM, id, resume: id ? "true" : undefined, max: id ? String(max) : undefined }));

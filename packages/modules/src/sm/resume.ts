@@ -40,6 +40,7 @@ export function registerResume(ctx: ModuleContext<SmOptions>, sessions: SmSessio
       outcome = await takeOver(host, log, previd, jid, h, connection, options.maxUnacked, (session, record, upTo) => {
         sm = new SmSession(host, session, stream, previd, options, log, { inbound: record.inbound, outbound: record.outbound, acked: upTo, seen: record.seen, holding: true }, syncs);
         sessions.set(session, sm);
+        session.facts.sm = true;
       });
       return outcome.kind === "resumed" ? outcome.session : undefined;
     });

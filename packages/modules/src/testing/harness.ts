@@ -65,6 +65,9 @@ export class FakeSession implements LocalSession {
   get jid(): Jid {
     return this.session.jid;
   }
+  get facts(): Record<string, string | number | boolean> {
+    return this.session.facts;
+  }
   get ip(): string {
     return this.session.ip;
   }
