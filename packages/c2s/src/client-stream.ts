@@ -255,6 +255,9 @@ class ClientPolicy implements StreamPolicy {
     // The element was parsed for this stream alone: stamping it is not a shared mutation.
     delete el.attrs.xmlns;
     el.attrs.from = jid.full;
+    // The sampling decision (core tracing.ts): a sampled stanza's trace starts here.
+    const span = this.host.traces.start(el);
+    if (span) return this.host.traces.within(el, span, () => session.receive(el));
     await session.receive(el);
   }
 

@@ -9,6 +9,8 @@ import { Element, StreamError, parseFrame, bareOf } from "@switchboard/xml";
 import type { Host } from "./host.js";
 import type { BusEnvelope, MulticastEnvelope, StanzaEnvelope } from "./ports.js";
 import { tagBusId } from "./bus-ledger.js";
+import type { LocalSession, SendOutcome } from "./session.js";
+import type { Span } from "./tracing.js";
 
 export function receiveFromBus(host: Host, env: BusEnvelope): void {
   switch (env.kind) {
@@ -49,15 +51,32 @@ function receiveStanza(host: Host, env: StanzaEnvelope): void {
     return;
   }
   if (env.stamp) tagBusId(stanza, env.stamp);
+  // The sender's trace goes on here when it sent its context (a sampled stanza, tracing.ts).
+  const span = env.headers && host.tracing.enabled ? host.tracing.startFromCarrier(env.headers, "bus.receive", "consumer") : undefined;
+  if (span) host.traces.attach(stanza, span);
   const session = host.sessions.get(env.sessionId);
   // Written, held or coalesced: done. Gone, or refused (a full outbound buffer): routed again.
-  if (session && !session.closed && session.send(stanza) !== "refused") {
+  if (session && !session.closed && (span ? tracedSend(host, session, stanza, span) : session.send(stanza)) !== "refused") {
     if (env.stamp) host.ledger.handled(env.stamp);
+    span?.end();
     return;
   }
+  span?.set("switchboard.delivery", "routed again");
   routeAgain(host, env, stanza)
     .catch((err: unknown) => host.log.warn({ err, to: env.to }, "could not re-route a stanza for a stream that could not take it"))
-    .finally(() => env.stamp && host.ledger.handled(env.stamp));
+    .finally(() => {
+      span?.end();
+      if (env.stamp) host.ledger.handled(env.stamp);
+    });
+}
+
+/** The receiving node's write to the stream, as a span under the bus hop's. */
+function tracedSend(host: Host, session: LocalSession, stanza: Element, parent: Span): SendOutcome {
+  const span = host.tracing.startChild(parent, "deliver");
+  const outcome = session.send(stanza);
+  span.set("switchboard.delivery", outcome);
+  span.end(outcome === "refused" ? "error" : "ok", outcome);
+  return outcome;
 }
 
 /**

@@ -21,6 +21,7 @@ import { Routes } from "./routes.js";
 import { MemoryResumptionStore, type ResumptionStore } from "./resumption.js";
 import { MemoryRoomDirectory } from "./memory/room-directory.js";
 import { noopMetrics, type Metrics } from "./metrics.js";
+import { noopTracing, StanzaTraces, type Span, type Tracing } from "./tracing.js";
 import { Alerts } from "./alerts.js";
 import { RateLimits } from "./limits.js";
 
@@ -59,6 +60,8 @@ export interface HostOptions {
   /** the metrics adapter (default: counts nothing) */
   metrics?: Metrics;
   /** where stream-management sessions keep their resumption state (default: in memory) */
+  /** the tracing adapter (default: traces nothing) */
+  tracing?: Tracing;
   resumption?: ResumptionStore;
   /** where MUC rooms are served and their live state (default: in memory) */
   roomDirectory?: RoomDirectory;
@@ -83,6 +86,13 @@ function coreMeters(metrics: Metrics): CoreMeters {
 }
 
 export class Host {
+/** `headers` with the span's trace context added (a new object: the caller's is not changed). */
+function traced(tracing: Tracing, span: Span, headers: BusHeaders | undefined): BusHeaders {
+  const out: BusHeaders = { ...headers };
+  tracing.inject(span, out);
+  return out;
+}
+
   readonly domain: string;
   readonly domainJid: Jid;
   readonly nodeId: string;
@@ -121,6 +131,9 @@ export class Host {
   readonly metrics: Metrics;
   readonly meters: CoreMeters;
   /** decisions of the limiter, each refusal logged, counted and announced (limits.ts) */
+  /** Where spans go (no-op unless the process wires an adapter), and which span each sampled stanza is in. */
+  readonly tracing: Tracing;
+  readonly traces: StanzaTraces;
   readonly rateLimits: RateLimits;
   /** alerts raised here and received from other nodes (alerts.ts) */
   readonly alerts: Alerts;
@@ -143,6 +156,8 @@ export class Host {
     this.router = new Router(this);
     this.sessions = new SessionTable(this);
     this.isNodeAlive = opts.isNodeAlive ?? (() => true);
+    this.tracing = opts.tracing ?? noopTracing;
+    this.traces = new StanzaTraces(this.tracing);
     this.ledger = new BusLedger(this.nodeId);
     this.liveNodeCount = opts.liveNodeCount ?? (() => 1);
     this.markNodeGone = opts.markNodeGone ?? (() => {});
@@ -247,8 +262,28 @@ export class Host {
     return outcomes;
   }
 
-  /** deliver() after the stanza/deliver hooks. */
-  private async write(target: SessionInfo, stanza: Element, opts: { headers?: BusHeaders } = {}): Promise<DeliveryOutcome> {
+  /** deliver() after the stanza/deliver hooks; a sampled stanza's delivery is a span (tracing.ts). */
+  private write(target: SessionInfo, stanza: Element, opts: { headers?: BusHeaders } = {}): Promise<DeliveryOutcome> {
+    const parent = this.traces.of(stanza);
+    return parent ? this.tracedWrite(target, stanza, opts, parent) : this.writeNow(target, stanza, opts);
+  }
+
+  private async tracedWrite(target: SessionInfo, stanza: Element, opts: { headers?: BusHeaders }, parent: Span): Promise<DeliveryOutcome> {
+    const remote = target.nodeId !== this.nodeId && target.detachedUntil === undefined;
+    const span = this.tracing.startChild(parent, remote ? "bus.publish" : "deliver", remote ? "producer" : "internal");
+    span.set("switchboard.target.node", target.nodeId);
+    try {
+      const outcome = await this.writeNow(target, stanza, opts, span);
+      span.set("switchboard.delivery", outcome);
+      span.end(outcome === "refused" || outcome === "unreachable" ? "error" : "ok", outcome);
+      return outcome;
+    } catch (err) {
+      span.end("error", err instanceof Error ? err.message : String(err));
+      throw err;
+    }
+  }
+
+  private async writeNow(target: SessionInfo, stanza: Element, opts: { headers?: BusHeaders }, span?: Span): Promise<DeliveryOutcome> {
     if (target.nodeId === this.nodeId) {
       const session = this.sessions.get(target.sessionId);
       if (session && !session.closed) {
@@ -270,7 +305,7 @@ export class Host {
       this.ledger.record(target.nodeId, { kind: "stanza", to: target.jid, sessionId: target.sessionId, xml: stanza.toString() }, busIdOf(stanza), true);
       return "queued";
     }
-    const env: StanzaEnvelope = { kind: "stanza", to: target.jid, sessionId: target.sessionId, xml: stanza.toString(), headers: opts.headers };
+    const env: StanzaEnvelope = { kind: "stanza", to: target.jid, sessionId: target.sessionId, xml: stanza.toString(), headers: span ? traced(this.tracing, span, opts.headers) : opts.headers };
     const entry = tracked ? this.ledger.record(target.nodeId, env, busIdOf(stanza)) : undefined;
     try {
       await this.bus.publish(target.nodeId, env);

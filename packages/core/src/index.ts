@@ -26,6 +26,7 @@ export * from "./cached-registry.js";
 export * from "./interest.js";
 export * from "./metrics.js";
 export * from "./routes.js";
+export * from "./tracing.js";
 export * from "./options.js";
 export * from "./invalidated-cache.js";
 export * from "./resumption.js";

@@ -8,6 +8,7 @@ import type { CoreEvents, StanzaEvent, StanzaKind } from "./events.js";
 import type { Host } from "./host.js";
 import type { LocalSession } from "./session.js";
 import { delivered } from "./delivery.js";
+import type { Span } from "./tracing.js";
 
 type Target = "host" | "bare" | "full";
 
@@ -35,7 +36,15 @@ export class Router {
    * Routes one stanza. `from` must already be stamped (by the stream for client stanzas, by the
    * module for server-generated ones; absent means the server domain).
    */
-  async route(stanza: Element, origin?: LocalSession): Promise<void> {
+  route(stanza: Element, origin?: LocalSession): Promise<void> {
+    // A sampled stanza's routing is a span; the deliveries and storage it leads to hang under it.
+    // (Not async itself: an unsampled stanza's promise is routeNow's, without another tick.)
+    const span = this.host.traces.child(stanza, "route");
+    if (span) return this.host.traces.within(stanza, span, () => this.routeNow(stanza, origin, span));
+    return this.routeNow(stanza, origin);
+  }
+
+  private async routeNow(stanza: Element, origin?: LocalSession, span?: Span): Promise<void> {
     const host = this.host;
     host.meters.routed.add();
     const kind = stanza.name as StanzaKind;
@@ -67,6 +76,7 @@ export class Router {
     if (origin && (await host.hooks.fire("stanza/out", ev))) return;
 
     const route = host.routes.resolve(to.domain);
+    span?.set("switchboard.route", route.kind === "local" ? `${kind}/${to.local ? (to.resource ? "full" : "bare") : "host"}` : route.kind);
     if (route.kind === "remote") {
       if (!(await host.hooks.fire("route/remote", ev))) {
         await this.bounce(ev, "remote-server-not-found", `no route to ${to.domain}`);

@@ -241,6 +241,7 @@ export class SessionTable {
   async receive(session: Session, stanza: Element): Promise<void> {
     const filtered = this.filters.runIncoming(session, stanza);
     if (filtered === "drop") return;
+    if (filtered !== stanza) this.host.traces.carry(stanza, filtered);
     const started = performance.now();
     await this.host.router.route(filtered, session);
     this.routing.record((performance.now() - started) / 1000);

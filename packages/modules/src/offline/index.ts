@@ -3,7 +3,7 @@
  * Storage hooks the core's "message/undeliverable" event; delivery waits for the initial
  * available presence with non-negative priority (XEP-0160 §4, RFC 6121 §4.2).
  */
-import { defineModule, option, type OptionsOf } from "@switchboard/core";
+import { defineModule, option, type OptionsOf, type Span, type StanzaEvent } from "@switchboard/core";
 import { NS_OFFLINE } from "@switchboard/xml";
 import { flushOffline } from "./flush.js";
 import { isStorable } from "../message/storable.js";
@@ -32,10 +32,17 @@ export const offlineModule = defineModule({
     const stored = offline.with({ event: "stored" });
     const refused = offline.with({ event: "refused" });
 
+    const store = async (ev: StanzaEvent, span?: Span): Promise<boolean> => {
+      const stamped = stampDelay(ev.stanza, host.domain, new Date());
+      const kept = await host.store.offline.push(ev.to.bare, stamped.toString(), ctx.options.maxPerUser);
+      span?.set("switchboard.offline", kept ? "stored" : "refused");
+      return kept;
+    };
     ctx.on("message/undeliverable", async (ev) => {
       if (!isStorable(ev.stanza)) return false; // the message module bounces service-unavailable
-      const stamped = stampDelay(ev.stanza, host.domain, new Date());
-      if (await host.store.offline.push(ev.to.bare, stamped.toString(), ctx.options.maxPerUser)) return (stored.add(), true);
+      // A sampled message's storage is a span of its trace (core tracing.ts).
+      const span = host.traces.child(ev.stanza, "offline.store");
+      if (await (span ? host.traces.within(ev.stanza, span, () => store(ev, span)) : store(ev))) return (stored.add(), true);
       refused.add();
       // Architecture: beyond the per-user quota, bounce — nothing silently dropped.
       log.info({ owner: ev.to.bare, cap: ctx.options.maxPerUser }, "offline storage full, message bounced");
