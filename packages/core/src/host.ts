@@ -23,6 +23,7 @@ import { MemoryRoomDirectory } from "./memory/room-directory.js";
 import { noopMetrics, type Metrics } from "./metrics.js";
 import { noopTracing, StanzaTraces, type Span, type Tracing } from "./tracing.js";
 import { Alerts } from "./alerts.js";
+import { TapInterest } from "./tap.js";
 import { RateLimits } from "./limits.js";
 
 export interface HostLimits {
@@ -135,6 +136,8 @@ function traced(tracing: Tracing, span: Span, headers: BusHeaders | undefined): 
   readonly tracing: Tracing;
   readonly traces: StanzaTraces;
   readonly rateLimits: RateLimits;
+  /** whose traffic the tap publishes on the bus now (tap.ts) */
+  readonly tap: TapInterest;
   /** alerts raised here and received from other nodes (alerts.ts) */
   readonly alerts: Alerts;
   /** Why new logins are refused right now (undefined: they are accepted); see HostOptions. */
@@ -167,11 +170,13 @@ function traced(tracing: Tracing, span: Span, headers: BusHeaders | undefined): 
     this.meters = coreMeters(this.metrics);
     this.rateLimits = new RateLimits(this.limiter, this.log, this.metrics, this.hooks);
     this.alerts = new Alerts(this.nodeId, this.log, this.metrics, this.hooks);
+    this.tap = new TapInterest(this.log);
   }
 
   /** Starts receiving what other nodes address to this one (bus-receiver.ts). */
   start(): void {
     this.unsubscribeBus = this.bus.subscribe(this.nodeId, (env) => receiveFromBus(this, env));
+    this.tap.follow(this.bus);
     this.stopReceipts = startReceipts(this);
   }
 
@@ -179,6 +184,7 @@ function traced(tracing: Tracing, span: Span, headers: BusHeaders | undefined): 
   async stop(): Promise<void> {
     this.unsubscribeBus?.();
     this.unsubscribeBus = undefined;
+    this.tap.stop();
     await this.stopReceipts?.(true);
     this.stopReceipts = undefined;
     this.pendingIqs.clear();

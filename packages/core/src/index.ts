@@ -1,6 +1,7 @@
 export * from "./ports.js";
 export * from "./limits.js";
 export * from "./alerts.js";
+export * from "./tap.js";
 export * from "./memory/store.js";
 export * from "./memory/registry.js";
 export * from "./memory/bus.js";

@@ -4,3 +4,4 @@ export * from "./tls.js";
 export * from "./logger.js";
 export * from "./server.js";
 export * from "./http.js";
+export * from "./admin/index.js";
