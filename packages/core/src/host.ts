@@ -60,9 +60,9 @@ export interface HostOptions {
   loginBlocker?: () => string | undefined;
   /** the metrics adapter (default: counts nothing) */
   metrics?: Metrics;
-  /** where stream-management sessions keep their resumption state (default: in memory) */
   /** the tracing adapter (default: traces nothing) */
   tracing?: Tracing;
+  /** where stream-management sessions keep their resumption state (default: in memory) */
   resumption?: ResumptionStore;
   /** where MUC rooms are served and their live state (default: in memory) */
   roomDirectory?: RoomDirectory;
@@ -86,7 +86,6 @@ function coreMeters(metrics: Metrics): CoreMeters {
   };
 }
 
-export class Host {
 /** `headers` with the span's trace context added (a new object: the caller's is not changed). */
 function traced(tracing: Tracing, span: Span, headers: BusHeaders | undefined): BusHeaders {
   const out: BusHeaders = { ...headers };
@@ -94,6 +93,7 @@ function traced(tracing: Tracing, span: Span, headers: BusHeaders | undefined): 
   return out;
 }
 
+export class Host {
   readonly domain: string;
   readonly domainJid: Jid;
   readonly nodeId: string;
@@ -131,10 +131,10 @@ function traced(tracing: Tracing, span: Span, headers: BusHeaders | undefined): 
   /** Where everything that counts goes (no-op unless the process wires an adapter). */
   readonly metrics: Metrics;
   readonly meters: CoreMeters;
-  /** decisions of the limiter, each refusal logged, counted and announced (limits.ts) */
   /** Where spans go (no-op unless the process wires an adapter), and which span each sampled stanza is in. */
   readonly tracing: Tracing;
   readonly traces: StanzaTraces;
+  /** decisions of the limiter, each refusal logged, counted and announced (limits.ts) */
   readonly rateLimits: RateLimits;
   /** whose traffic the tap publishes on the bus now (tap.ts) */
   readonly tap: TapInterest;
@@ -156,11 +156,11 @@ function traced(tracing: Tracing, span: Span, headers: BusHeaders | undefined): 
     this.iq = new IqDispatcher(this.domain);
     this.routes = new Routes(this.domain);
     this.metrics = opts.metrics ?? noopMetrics;
+    this.tracing = opts.tracing ?? noopTracing;
+    this.traces = new StanzaTraces(this.tracing);
     this.router = new Router(this);
     this.sessions = new SessionTable(this);
     this.isNodeAlive = opts.isNodeAlive ?? (() => true);
-    this.tracing = opts.tracing ?? noopTracing;
-    this.traces = new StanzaTraces(this.tracing);
     this.ledger = new BusLedger(this.nodeId);
     this.liveNodeCount = opts.liveNodeCount ?? (() => 1);
     this.markNodeGone = opts.markNodeGone ?? (() => {});
