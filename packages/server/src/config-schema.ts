@@ -22,12 +22,12 @@ import {
   oneOf,
   optionalHostname,
   port,
-  ratio,
   uriList,
   urlList,
   urlPath,
   type ValueParser,
 } from "./config-values.js";
+import { DEFAULT_ALERT_RULES, MEASURE_NAMES, alertRules } from "./alerts/rules.js";
 
 export { InvalidValue } from "./config-values.js";
 
@@ -120,9 +120,6 @@ const SERVER_KEYS: readonly ConfigKeySpec[] = [
   { key: "metrics.allowCidrs", type: "CIDR list", default: () => [...DEFAULT_METRICS_CIDRS], defaultText: "loopback and the private ranges",
     description: `Clients allowed to read \`GET /metrics\` on http.port (Prometheus text; docs/observability.md): a YAML list of CIDR blocks, or comma-separated in the environment. The default is ${DEFAULT_METRICS_CIDRS.join(", ")}. Others get 403. With http.trustForwardedFor the address checked is the one the proxy names.`,
     parse: cidrList },
-  { key: "tracing.sampleRatio", type: "number 0..1", default: () => 0.01,
-    description: "Share of the stanzas clients send that are traced from the stream through routing, the bus hop to another edge, delivery or offline storage (docs/observability.md \"Traces\"): ParentBased(TraceIdRatioBased(ratio)). Traces are exported only when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (and OTEL_TRACES_EXPORTER is not `none`); the standard OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG win over this key when set.",
-    parse: ratio },
   { key: "tls.cert", type: "path", default: none, defaultText: "generated", example: "/etc/letsencrypt/live/example.org/fullchain.pem",
     description: "PEM certificate (chain) file. When tls.cert and tls.key are both unset, a self-signed certificate is generated in `<dataDir>/tls/`.",
     parse: nonEmptyString },
@@ -180,6 +177,16 @@ const SERVER_KEYS: readonly ConfigKeySpec[] = [
   { key: "limits.floodSeconds", type: "integer", default: () => 30,
     description: "A user held back by limits.userStanzasPerSecond or limits.userBytesPerSecond without a quiet spell (2 s) for this long is flooding: their throttled streams are closed with `<policy-violation/>` and a `user-flood` alert is raised.",
     parse: integer(1, 86_400) },
+  { key: "alerts.rules", type: "rule list", default: () => DEFAULT_ALERT_RULES.map((rule) => ({ ...rule })), defaultText: "six rules (docs/observability.md \"Alerts\")",
+    example: "[{ name: heavy-sender, measure: stanzas_in_per_second, above: 100, forSeconds: 60 }]",
+    description: `Alert rules on each user's traffic on this node (docs/observability.md "Alerts"): a YAML list of mappings with \`name\`, \`measure\` (${MEASURE_NAMES.join(", ")}), a threshold — \`above\` (absolute, per second), \`aboveP99Times\` (a multiple of the p99 of the other users active in the window, checked when at least 20 are; with both, \`above\` is its floor) — and \`forSeconds\` (the sliding window the rate is averaged over, 1 to 3600); JSON text in the environment. A user over a threshold raises an alert named after the rule (a log line, \`switchboard_alerts_total{rule}\`, a notice to every node, the webhook), again at most once a minute. The default watches senders, uploads and downloads (absolute over 60 s, outliers over 300 s); \`[]\` turns them off.`,
+    parse: alertRules },
+  { key: "alerts.webhookUrl", type: "URL", default: none, defaultText: "unset", example: "https://ops.example.org/hook",
+    description: "Where every alert this node raises is POSTed as JSON (the alert's fields and a `text` line; docs/observability.md \"Alerts\"), `http://` or `https://`. Posted in the background with a 5 s timeout; a failure is logged and counted, never retried.",
+    parse: urlList(["http:", "https:"], false) },
+  { key: "alerts.evaluateSeconds", type: "integer", default: () => 10,
+    description: "Seconds between two passes of the alert rules over this node's sessions (each pass samples their traffic counters once); a rule's window is its forSeconds rounded up to whole passes.",
+    parse: integer(1, 3600) },
   { key: "registration.enabled", type: "boolean", default: () => false, envAliases: ["SWITCHBOARD_REGISTRATION"],
     description: "Allow in-band account registration (XEP-0077). Logged-in users may change their password either way.", parse: boolean },
   { key: "registration.perIpPerHour", type: "integer", default: () => 5,

@@ -379,19 +379,57 @@ describe("cluster settings", () => {
     }
     expect(loadConfig({ env: { SWITCHBOARD_CLUSTER_PREFIX: "prod_1" } }).clusterPrefix).toBe("prod_1");
   });
+});
 
-  it("samples traces by tracing.sampleRatio (SWITCHBOARD_TRACING_SAMPLE_RATIO, default 0.01, 0 to 1)", () => {
-    expect(loadConfig({ env: {} }).tracing.sampleRatio).toBe(0.01);
-    expect(loadConfig({ env: { SWITCHBOARD_TRACING_SAMPLE_RATIO: "0.25" } }).tracing.sampleRatio).toBe(0.25);
-    expect(loadConfig({ env: { SWITCHBOARD_TRACING_SAMPLE_RATIO: "1" } }).tracing.sampleRatio).toBe(1);
-    expect(loadConfig({ env: {}, overrides: { tracing: { sampleRatio: 0 } } }).tracing.sampleRatio).toBe(0);
-    for (const bad of ["1.5", "-0.1", "1%", "half", "0,5"]) {
-      const err = loadError(() => loadConfig({ env: { SWITCHBOARD_TRACING_SAMPLE_RATIO: bad } }));
-      expect(err.key).toBe("tracing.sampleRatio");
-      expect(err.message).toMatch(/SWITCHBOARD_TRACING_SAMPLE_RATIO/);
-      expect(err.message).toMatch(/from 0 to 1/);
+describe("alerts", () => {
+  it("reads alerts.rules (YAML list, JSON in SWITCHBOARD_ALERTS_RULES), alerts.webhookUrl and alerts.evaluateSeconds, and names the key of a bad value", () => {
+    const defaults = loadConfig({ env: {} }).alerts;
+    expect(defaults.evaluateSeconds).toBe(10);
+    expect(defaults.webhookUrl).toBeUndefined();
+    expect(defaults.rules.map((r) => r.name)).toEqual(["heavy-sender", "heavy-upload", "heavy-download", "outlier-sender", "outlier-upload", "outlier-download"]);
+    const file = yamlFile(
+      "alerts:\n  webhookUrl: https://ops.example.org/hook\n  evaluateSeconds: 5\n  rules:\n    - name: heavy-sender\n      measure: stanzas_in_per_second\n      above: 100\n      forSeconds: 60\n    - name: odd\n      measure: iqs_out_per_second\n      aboveP99Times: 10\n      forSeconds: 300\n",
+    );
+    const cfg = loadConfig({ file, env: {} }).alerts;
+    expect(cfg).toEqual({
+      webhookUrl: "https://ops.example.org/hook",
+      evaluateSeconds: 5,
+      rules: [
+        { name: "heavy-sender", measure: "stanzas_in_per_second", above: 100, forSeconds: 60 },
+        { name: "odd", measure: "iqs_out_per_second", aboveP99Times: 10, forSeconds: 300 },
+      ],
+    });
+    expect(loadConfig({ file: yamlFile("alerts:\n  rules: []\n"), env: {} }).alerts.rules).toEqual([]);
+    const fromEnv = loadConfig({ env: { SWITCHBOARD_ALERTS_RULES: '[{"name":"up","measure":"bytes_in_per_second","above":1024,"forSeconds":30}]' } });
+    expect(fromEnv.alerts.rules).toEqual([{ name: "up", measure: "bytes_in_per_second", above: 1024, forSeconds: 30 }]);
+
+    for (const [env, key, why] of [
+      [{ SWITCHBOARD_ALERTS_WEBHOOK_URL: "ftp://ops.example.org/hook" }, "alerts.webhookUrl", /http:\/\/ or https:\/\//],
+      [{ SWITCHBOARD_ALERTS_WEBHOOK_URL: "not a url" }, "alerts.webhookUrl", /http:\/\/ or https:\/\//],
+      [{ SWITCHBOARD_ALERTS_EVALUATE_SECONDS: "0" }, "alerts.evaluateSeconds", /from 1 to 3600/],
+      [{ SWITCHBOARD_ALERTS_RULES: "[{name: x}]" }, "alerts.rules", /JSON list of rules/],
+      [{ SWITCHBOARD_ALERTS_RULES: '{"name":"x"}' }, "alerts.rules", /must be a list of rules/],
+    ] as const) {
+      const err = loadError(() => loadConfig({ env }));
+      expect(err.key).toBe(key);
+      expect(err.message).toMatch(why);
+      expect(err.message).toContain(Object.keys(env)[0]);
     }
-    // YAML is typed: a quoted number is refused like any other key's
-    expect(loadError(() => loadConfig({ env: {}, overrides: { tracing: { sampleRatio: "0.5" as never } } })).key).toBe("tracing.sampleRatio");
+    for (const [yaml, why] of [
+      ["- name: a\n  measure: stanzas_per_hour\n  above: 1\n  forSeconds: 60", /rule 1 \("a"\): measure must be one of stanzas_in_per_second/],
+      ["- name: a\n  measure: stanzas_in_per_second\n  forSeconds: 60", /rule 1 \("a"\): needs a threshold/],
+      ["- name: a\n  measure: stanzas_in_per_second\n  above: \"100\"\n  forSeconds: 60", /above must be a number/],
+      ["- name: a\n  measure: stanzas_in_per_second\n  aboveP99Times: 0.5\n  forSeconds: 60", /aboveP99Times must be a number of at least 1/],
+      ["- name: a\n  measure: stanzas_in_per_second\n  above: 1\n  forSeconds: 0", /forSeconds must be a whole number of seconds from 1 to 3600/],
+      ["- name: a\n  measure: stanzas_in_per_second\n  above: 1\n  forSeconds: 60\n  for: 60", /unknown field "for"/],
+      ["- name: a\n  measure: stanzas_in_per_second\n  above: 1\n  forSeconds: 60\n- name: a\n  measure: bytes_in_per_second\n  above: 1\n  forSeconds: 60", /rule 2: the name "a" is used twice/],
+      ["- name: user-flood\n  measure: stanzas_in_per_second\n  above: 1\n  forSeconds: 60", /per-user limit's own alert/],
+      ["heavy-sender", /must be a list of rules/],
+    ] as const) {
+      const body = yaml.split("\n").map((l) => `    ${l}`).join("\n");
+      const err = loadError(() => loadConfig({ file: yamlFile(`alerts:\n  rules:\n${yaml.startsWith("-") ? body : `    ${yaml}`}\n`.replace("rules:\n    heavy", "rules: heavy")), env: {} }));
+      expect(err.key).toBe("alerts.rules");
+      expect(err.message).toMatch(why);
+    }
   });
 });

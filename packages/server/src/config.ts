@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { CONFIG_SCHEMA, CONFIG_SECTIONS, InvalidValue, envName, type ContactKind, type LogFormat, type LogLevel, type Role } from "./config-schema.js";
 import type { ValueOrigin } from "./config-values.js";
+import type { AlertRule } from "./alerts/rules.js";
 
 export {
   CONFIG_SCHEMA,
@@ -37,8 +38,6 @@ export interface SwitchboardConfig {
   http: { port: number; websocketPath: string; trustForwardedFor: boolean };
   /** who may read GET /metrics */
   metrics: { allowCidrs: string[] };
-  /** OpenTelemetry traces (the exporter itself is configured by the OTEL_* variables) */
-  tracing: { sampleRatio: number };
   /** absolute file paths when set */
   tls: { cert?: string; key?: string };
   limits: {
@@ -61,6 +60,8 @@ export interface SwitchboardConfig {
     userBytesPerSecond: number;
     floodSeconds: number;
   };
+  /** alert rules on per-user traffic, and where alerts are posted (alerts/, docs/observability.md "Alerts") */
+  alerts: { rules: AlertRule[]; webhookUrl?: string; evaluateSeconds: number };
   registration: { enabled: boolean; perIpPerHour: number };
   shutdown: { drainSeconds: number };
   /** XEP-0198 (the sm module's options) */

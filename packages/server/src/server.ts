@@ -17,9 +17,9 @@ import { startHttp } from "./http.js";
 import { loadOrCreateTlsMaterial } from "./tls.js";
 import { loadOrCreateSecret } from "./secret.js";
 import { OtelMetrics } from "./metrics/otel-metrics.js";
-import { tracingFromEnv } from "./tracing/otel-tracing.js";
 import { metricsRoute } from "./metrics/endpoint.js";
 import { watchProcess } from "./metrics/process-metrics.js";
+import { startAlerting } from "./alerts/index.js";
 
 export interface RunningServer {
   host: Host;
@@ -36,8 +36,7 @@ export interface RunningServer {
   stop(opts?: { drainMs?: number }): Promise<void>;
 }
 
-/** `env`: where the OpenTelemetry adapters read the OTEL_* variables (default process.env; tests pass their own). */
-export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { store?: Store; env?: NodeJS.ProcessEnv } = {}): Promise<RunningServer> {
+export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { store?: Store } = {}): Promise<RunningServer> {
   checkBackendSettings(cfg);
   const tlsMaterial = await loadOrCreateTlsMaterial(cfg, log);
   const backends = await openBackends(cfg, log, opts.store);
@@ -50,12 +49,8 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
   let draining = false;
   try {
     // OpenTelemetry metrics: Prometheus text on GET /metrics, OTLP when OTEL_* says so.
-    const metrics = new OtelMetrics({ nodeId: cfg.nodeId, env: opts.env });
+    const metrics = new OtelMetrics({ nodeId: cfg.nodeId });
     undo.push(() => metrics.shutdown());
-    // OpenTelemetry traces: only when OTEL_* configures an exporter (docs/observability.md "Traces").
-    const tracing = tracingFromEnv({ nodeId: cfg.nodeId, sampleRatio: cfg.tracing.sampleRatio, env: opts.env, warn: (message) => log.warn(message) });
-    if (tracing) log.info({ url: tracing.url, sampling: tracing.sampling }, "tracing on");
-    undo.push(() => tracing?.shutdown());
     const stopWatching = watchProcess(metrics);
     undo.push(stopWatching);
     const host = new Host({
@@ -76,7 +71,6 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
       // "Failure is normal"); established sessions keep what they can.
       loginBlocker: () => (draining ? "the server is stopping" : backends.loginBlocker()),
       metrics,
-      tracing,
     });
     host.start();
     undo.push(() => host.stop());
@@ -91,6 +85,9 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
     // Every node routes the MUC service's stanzas to its workers (the muc role serves rooms).
     if (!rolesOf(cfg.role).includes("muc")) modules.push(await loadModule(host, mucModule({ admins: cfg.admins, secret, worker: false }), cfg.muc));
     await backends.attach(host, { certPem: tlsMaterial.cert, secret });
+    // Alert rules over per-user traffic; alerts to the other nodes and the webhook (alerts/).
+    const alerting = startAlerting(host, cfg, log);
+    undo.push(() => alerting.stop());
     const notReadyReason = async () => (draining ? "draining" : backends.notReadyReason());
     const http = await startHttp(cfg.bind, cfg.http.port, { notReadyReason });
     undo.push(() => http.close());
@@ -127,11 +124,11 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
           for (const role of roles) await role.stop(Math.max(0, deadline - Date.now() - 1_000));
           await http.close();
           for (const m of modules.reverse()) m.unload();
+          alerting.stop();
           await host.stop();
           await backends.close();
           stopWatching();
           await metrics.shutdown();
-          await tracing?.shutdown();
           log.info("switchboard stopped");
         })();
         return stopping;
