@@ -1,6 +1,6 @@
 /** `switchboard-bench compare` options, with bounded defaults sized for a 2-core machine. */
 import { parseArgs } from "node:util";
-import { SERVER_NAMES, type ServerName } from "../servers/index.js";
+import { DEFAULT_TARGETS, SERVER_NAMES, type ServerName } from "../servers/index.js";
 import type { ScenarioName } from "../types.js";
 
 export class CompareUsageError extends Error {
@@ -41,7 +41,8 @@ const MAX_MUC_OCCUPANTS = 5_000;
 
 export const COMPARE_USAGE = `usage: compare [options]
   --scenario idle|storm|chat|muc|all  (default all)
-  --targets a,b,c                     ${SERVER_NAMES.join(",")} (default all three)
+  --targets a,b,c                     ${SERVER_NAMES.join(",")} (default ${DEFAULT_TARGETS.join(",")};
+                                      switchboard-traced: the single node with traces at 1 %)
   --reps N                            repetitions per target and scenario (default 3, 1..20)
   --users N                           size of idle, storm and chat (overrides the three below)
   --idle-connections N                (default 6000)     --idle-hold S (default 5)
@@ -82,7 +83,7 @@ export function parseCompareOptions(argv: string[], now = new Date()): CompareOp
   const scenario = parsed.scenario ?? "all";
   const all: ScenarioName[] = ["idle", "storm", "chat", "muc"];
   if (scenario !== "all" && !all.includes(scenario as ScenarioName)) throw new CompareUsageError(`--scenario: expected idle, storm, chat, muc or all, got "${scenario}"`);
-  const targets = (parsed.targets ?? SERVER_NAMES.join(",")).split(",").map((t) => t.trim()).filter(Boolean);
+  const targets = (parsed.targets ?? DEFAULT_TARGETS.join(",")).split(",").map((t) => t.trim()).filter(Boolean);
   for (const t of targets) if (!SERVER_NAMES.includes(t as ServerName)) throw new CompareUsageError(`--targets: unknown target "${t}" (known: ${SERVER_NAMES.join(", ")})`);
   if (targets.length === 0) throw new CompareUsageError("--targets: empty");
 

@@ -10,6 +10,7 @@
  */
 import { resolve } from "node:path";
 import { PinnedProcess, freePort, httpStatus, makeTempDir, runCommand, waitUntil, withCleanupOnFailure } from "./process.js";
+import { startOtlpSink } from "./otlp-sink.js";
 import { BENCH_DOMAIN, BENCH_MUC_MAX_OCCUPANTS, DEFAULT_PASSWORD, DEFAULT_USER_PREFIX, accountLines, type LaunchOptions, type LaunchedServer } from "./launcher.js";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../../../..");
@@ -91,16 +92,38 @@ export async function startSwitchboardNode(opts: SwitchboardNodeOptions): Promis
   return node;
 }
 
-export async function startSwitchboard(opts: LaunchOptions): Promise<LaunchedServer> {
+/**
+ * The single node with OpenTelemetry traces on at the default 1 % (tracing.sampleRatio 0.01),
+ * exported over OTLP/HTTP to a sink in this process (otlp-sink.ts): run beside `switchboard` to
+ * measure what tracing costs (docs/benchmarks.md).
+ */
+export async function startSwitchboardTraced(opts: LaunchOptions): Promise<LaunchedServer> {
+  const sink = await startOtlpSink();
+  const env = { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: sink.url, SWITCHBOARD_TRACING_SAMPLE_RATIO: "0.01" };
+  return withCleanupOnFailure([() => sink.close()], async () => {
+    const server = await startSwitchboard(opts, { name: "switchboard-traced", env });
+    return {
+      ...server,
+      version: `${server.version}, traces at 1 % over OTLP/HTTP`,
+      async stop() {
+        await server.stop();
+        process.stderr.write(`[switchboard-traced] the node made ${sink.requests} OTLP exports (${sink.bytes} bytes)\n`);
+        await sink.close();
+      },
+    };
+  });
+}
+
+export async function startSwitchboard(opts: LaunchOptions, variant: { name: string; env: Record<string, string> } = { name: "switchboard", env: {} }): Promise<LaunchedServer> {
   const prefix = opts.userPrefix ?? DEFAULT_USER_PREFIX;
   const password = opts.password ?? DEFAULT_PASSWORD;
   const tmp = makeTempDir("sb-bench-");
   return withCleanupOnFailure([tmp.remove], async () => {
     await importSwitchboardUsers({ SWITCHBOARD_DATA_DIR: tmp.path, SWITCHBOARD_DOMAIN: BENCH_DOMAIN }, opts.users, prefix, password);
-    const node = await startSwitchboardNode({ label: "switchboard", core: opts.core ?? 0, dataDir: tmp.path, env: opts.muc ? mucBenchEnv() : undefined });
+    const node = await startSwitchboardNode({ label: variant.name, core: opts.core ?? 0, dataDir: tmp.path, env: { ...(opts.muc ? mucBenchEnv() : {}), ...variant.env } });
     return {
       target: {
-        name: "switchboard",
+        name: variant.name,
         endpoints: [{ host: "127.0.0.1", port: node.c2sPort }],
         domain: BENCH_DOMAIN,
         userPrefix: prefix,
