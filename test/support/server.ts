@@ -37,7 +37,7 @@ export interface TestServer {
 
 export async function startTestServer(
   overrides: DeepPartial<SwitchboardConfig> = {},
-  opts: { mode?: TestMode; localBackends?: boolean } = {},
+  opts: { mode?: TestMode; localBackends?: boolean; /** the OTEL_* variables the nodes read instead of process.env */ env?: NodeJS.ProcessEnv } = {},
 ): Promise<TestServer> {
   const mode = opts.mode ?? TEST_MODE;
   const dir = mkdtempSync(join(tmpdir(), "sb-test-"));
@@ -64,7 +64,7 @@ export async function startTestServer(
   const startAll = async () => {
     const nodes: RunningServer[] = [];
     try {
-      for (const cfg of configs) nodes.push(await startServer(cfg, log));
+      for (const cfg of configs) nodes.push(await startServer(cfg, log, { env: opts.env }));
       for (const node of nodes) await waitReady(node);
     } catch (err) {
       // whatever did start must not outlive the failure (ports, redis/nats processes)

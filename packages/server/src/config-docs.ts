@@ -19,6 +19,7 @@ const SECTION_NOTES: Record<string, string> = {
   c2s: "Client connections (RFC 6120).",
   http: "The HTTP listener: WebSocket (RFC 7395), /healthz and /readyz.",
   tls: "TLS material for every client port.",
+  tracing: "OpenTelemetry traces; the exporter is set by the standard OTEL_* variables (docs/observability.md).",
   limits: "Limits that keep the server up while clients misbehave.",
   registration: "In-band registration (XEP-0077).",
   shutdown: "What SIGINT and SIGTERM do.",

@@ -44,6 +44,14 @@ export const clusterPrefix: ValueParser<string> = (raw, origin) => {
   return value;
 };
 
+/** A fraction from 0 to 1 (a sampling ratio): a YAML number, or decimal digits in the environment. */
+export const ratio: ValueParser<number> = (raw, origin) => {
+  if (origin === "typed" && typeof raw !== "number") throw new InvalidValue("must be a number from 0 to 1 written as a YAML number (no quotes)");
+  const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidValue("must be a number from 0 to 1 (0.01 traces one stanza in a hundred)");
+  return n;
+};
+
 export const urlPath: ValueParser<string> = (raw, origin) => {
   const text = nonEmptyString(raw, origin);
   if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(text)) throw new InvalidValue("must be a URL path starting with '/'");

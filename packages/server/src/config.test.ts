@@ -379,6 +379,21 @@ describe("cluster settings", () => {
     }
     expect(loadConfig({ env: { SWITCHBOARD_CLUSTER_PREFIX: "prod_1" } }).clusterPrefix).toBe("prod_1");
   });
+
+  it("samples traces by tracing.sampleRatio (SWITCHBOARD_TRACING_SAMPLE_RATIO, default 0.01, 0 to 1)", () => {
+    expect(loadConfig({ env: {} }).tracing.sampleRatio).toBe(0.01);
+    expect(loadConfig({ env: { SWITCHBOARD_TRACING_SAMPLE_RATIO: "0.25" } }).tracing.sampleRatio).toBe(0.25);
+    expect(loadConfig({ env: { SWITCHBOARD_TRACING_SAMPLE_RATIO: "1" } }).tracing.sampleRatio).toBe(1);
+    expect(loadConfig({ env: {}, overrides: { tracing: { sampleRatio: 0 } } }).tracing.sampleRatio).toBe(0);
+    for (const bad of ["1.5", "-0.1", "1%", "half", "0,5"]) {
+      const err = loadError(() => loadConfig({ env: { SWITCHBOARD_TRACING_SAMPLE_RATIO: bad } }));
+      expect(err.key).toBe("tracing.sampleRatio");
+      expect(err.message).toMatch(/SWITCHBOARD_TRACING_SAMPLE_RATIO/);
+      expect(err.message).toMatch(/from 0 to 1/);
+    }
+    // YAML is typed: a quoted number is refused like any other key's
+    expect(loadError(() => loadConfig({ env: {}, overrides: { tracing: { sampleRatio: "0.5" as never } } })).key).toBe("tracing.sampleRatio");
+  });
 });
 
 describe("alerts", () => {

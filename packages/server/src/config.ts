@@ -38,6 +38,8 @@ export interface SwitchboardConfig {
   http: { port: number; websocketPath: string; trustForwardedFor: boolean };
   /** who may read GET /metrics */
   metrics: { allowCidrs: string[] };
+  /** OpenTelemetry traces (the exporter itself is configured by the OTEL_* variables) */
+  tracing: { sampleRatio: number };
   /** absolute file paths when set */
   tls: { cert?: string; key?: string };
   limits: {

@@ -17,6 +17,7 @@ import { startHttp } from "./http.js";
 import { loadOrCreateTlsMaterial } from "./tls.js";
 import { loadOrCreateSecret } from "./secret.js";
 import { OtelMetrics } from "./metrics/otel-metrics.js";
+import { tracingFromEnv } from "./tracing/otel-tracing.js";
 import { metricsRoute } from "./metrics/endpoint.js";
 import { watchProcess } from "./metrics/process-metrics.js";
 import { startAlerting } from "./alerts/index.js";
@@ -36,7 +37,8 @@ export interface RunningServer {
   stop(opts?: { drainMs?: number }): Promise<void>;
 }
 
-export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { store?: Store } = {}): Promise<RunningServer> {
+/** `env`: where the OpenTelemetry adapters read the OTEL_* variables (default process.env; tests pass their own). */
+export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { store?: Store; env?: NodeJS.ProcessEnv } = {}): Promise<RunningServer> {
   checkBackendSettings(cfg);
   const tlsMaterial = await loadOrCreateTlsMaterial(cfg, log);
   const backends = await openBackends(cfg, log, opts.store);
@@ -49,8 +51,12 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
   let draining = false;
   try {
     // OpenTelemetry metrics: Prometheus text on GET /metrics, OTLP when OTEL_* says so.
-    const metrics = new OtelMetrics({ nodeId: cfg.nodeId });
+    const metrics = new OtelMetrics({ nodeId: cfg.nodeId, env: opts.env });
     undo.push(() => metrics.shutdown());
+    // OpenTelemetry traces: only when OTEL_* configures an exporter (docs/observability.md "Traces").
+    const tracing = tracingFromEnv({ nodeId: cfg.nodeId, sampleRatio: cfg.tracing.sampleRatio, env: opts.env, warn: (message) => log.warn(message) });
+    if (tracing) log.info({ url: tracing.url, sampling: tracing.sampling }, "tracing on");
+    undo.push(() => tracing?.shutdown());
     const stopWatching = watchProcess(metrics);
     undo.push(stopWatching);
     const host = new Host({
@@ -71,6 +77,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
       // "Failure is normal"); established sessions keep what they can.
       loginBlocker: () => (draining ? "the server is stopping" : backends.loginBlocker()),
       metrics,
+      tracing,
     });
     host.start();
     undo.push(() => host.stop());
@@ -129,6 +136,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
           await backends.close();
           stopWatching();
           await metrics.shutdown();
+          await tracing?.shutdown();
           log.info("switchboard stopped");
         })();
         return stopping;

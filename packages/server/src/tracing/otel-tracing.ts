@@ -1,0 +1,133 @@
+/**
+ * The tracing port backed by OpenTelemetry (docs/observability.md "Traces"): one
+ * TracerProvider per process exporting over OTLP/HTTP (JSON) in batches, on only when the
+ * standard variables ask for it — `OTEL_EXPORTER_OTLP_ENDPOINT` or
+ * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` set and `OTEL_TRACES_EXPORTER` not `none`. Sampling:
+ * sampling.ts.
+ *
+ * Nothing is registered globally (no global tracer provider, no context manager): spans are
+ * made from the parent the core hands over, so no async-context bookkeeping runs for stanzas
+ * that are not traced, and several nodes in one test process keep their own providers.
+ */
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, defaultTextMapSetter, trace, type Span as OtelSpan, type Tracer } from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import type { BusHeaders, Span, SpanKind as PortSpanKind, SpanValue, Tracing } from "@switchboard/core";
+import { RootSampling, samplingFromEnv } from "./sampling.js";
+
+export interface OtelTracingOptions {
+  /** `service.instance.id` of the resource (the node id) */
+  nodeId: string;
+  /** tracing.sampleRatio: the root ratio unless OTEL_TRACES_SAMPLER says otherwise */
+  sampleRatio: number;
+  /** where the OTEL_* variables are read (default process.env) */
+  env?: NodeJS.ProcessEnv;
+  /** told about a sampler setting that was not taken */
+  warn?: (message: string) => void;
+}
+
+const KINDS: Record<PortSpanKind, SpanKind> = { internal: SpanKind.INTERNAL, server: SpanKind.SERVER, producer: SpanKind.PRODUCER, consumer: SpanKind.CONSUMER };
+
+/** One SDK span behind the port's. */
+class SdkSpan implements Span {
+  constructor(readonly inner: OtelSpan) {}
+  set(key: string, value: SpanValue): void {
+    this.inner.setAttribute(key, value);
+  }
+  end(status?: "ok" | "error", message?: string): void {
+    if (status === "error") this.inner.setStatus({ code: SpanStatusCode.ERROR, message });
+    this.inner.end();
+  }
+}
+
+export class OtelTracing implements Tracing {
+  readonly enabled = true;
+  /** how sampling was chosen, for the start-up log line */
+  readonly sampling: string;
+  readonly url: string;
+  private readonly provider: BasicTracerProvider;
+  private readonly tracer: Tracer;
+  private readonly root: RootSampling;
+  private readonly propagator = new W3CTraceContextPropagator();
+
+  constructor(opts: OtelTracingOptions) {
+    const env = opts.env ?? process.env;
+    const choice = samplingFromEnv(env, opts.sampleRatio, opts.warn ?? (() => {}));
+    this.sampling = choice.description;
+    this.root = new RootSampling(choice.rootBound);
+    this.url = otlpTracesUrl(env);
+    const exporter = new OTLPTraceExporter({ url: this.url });
+    this.provider = new BasicTracerProvider({
+      resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME || "switchboard", "service.instance.id": opts.nodeId }),
+      sampler: choice.sampler,
+      idGenerator: this.root,
+      // The standard OTEL_BSP_* variables, read from the same environment as the rest.
+      spanProcessors: [new BatchSpanProcessor(exporter, {
+        scheduledDelayMillis: positive(env.OTEL_BSP_SCHEDULE_DELAY, 5_000),
+        maxQueueSize: positive(env.OTEL_BSP_MAX_QUEUE_SIZE, 2_048),
+        maxExportBatchSize: positive(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512),
+        exportTimeoutMillis: positive(env.OTEL_BSP_EXPORT_TIMEOUT, 30_000),
+      })],
+    });
+    this.tracer = this.provider.getTracer("switchboard");
+  }
+
+  startStanza(name: string): Span | undefined {
+    if (!this.root.sample()) return undefined;
+    const span = this.tracer.startSpan(name, { kind: SpanKind.SERVER }, ROOT_CONTEXT);
+    return span.isRecording() ? new SdkSpan(span) : undefined;
+  }
+
+  startChild(parent: Span, name: string, kind: PortSpanKind = "internal"): Span {
+    return new SdkSpan(this.tracer.startSpan(name, { kind: KINDS[kind] }, trace.setSpan(ROOT_CONTEXT, (parent as SdkSpan).inner)));
+  }
+
+  inject(span: Span, into: BusHeaders): void {
+    this.propagator.inject(trace.setSpan(ROOT_CONTEXT, (span as SdkSpan).inner), into, defaultTextMapSetter);
+  }
+
+  startFromCarrier(headers: BusHeaders, name: string, kind: PortSpanKind = "consumer"): Span | undefined {
+    if (headers.traceparent === undefined) return undefined;
+    const context = this.propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
+    if (!trace.getSpanContext(context)) return undefined;
+    const span = this.tracer.startSpan(name, { kind: KINDS[kind] }, context);
+    return span.isRecording() ? new SdkSpan(span) : undefined;
+  }
+
+  /** Exports what has ended so far (tests; shutdown does it too). */
+  async flush(): Promise<void> {
+    await this.provider.forceFlush();
+  }
+
+  async shutdown(): Promise<void> {
+    await this.provider.shutdown().catch(() => {});
+  }
+}
+
+/** The standard variables: an endpoint set and the traces exporter not turned off. */
+export function otlpTracesWanted(env: NodeJS.ProcessEnv): boolean {
+  if ((env.OTEL_TRACES_EXPORTER ?? "").split(",").map((s) => s.trim()).includes("none")) return false;
+  return Boolean(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim());
+}
+
+/** The signal-specific endpoint as given, else the base endpoint with the traces path (OTLP/HTTP spec). */
+export function otlpTracesUrl(env: NodeJS.ProcessEnv): string {
+  const specific = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
+  if (specific) return specific;
+  return `${(env.OTEL_EXPORTER_OTLP_ENDPOINT ?? "").trim().replace(/\/+$/, "")}/v1/traces`;
+}
+
+/**
+ * The process's tracing: the OpenTelemetry adapter when the OTEL_* variables configure an
+ * exporter, else undefined (the Host's default traces nothing and costs one branch per stanza).
+ */
+export function tracingFromEnv(opts: OtelTracingOptions): OtelTracing | undefined {
+  return otlpTracesWanted(opts.env ?? process.env) ? new OtelTracing(opts) : undefined;
+}
+
+function positive(text: string | undefined, fallback: number): number {
+  const n = Number(text);
+  return text?.trim() && Number.isFinite(n) && n > 0 ? n : fallback;
+}
