@@ -22,6 +22,8 @@ const SECTION_NOTES: Record<string, string> = {
   tracing: "OpenTelemetry traces; the exporter is set by the standard OTEL_* variables (docs/observability.md).",
   limits: "Limits that keep the server up while clients misbehave.",
   registration: "In-band registration (XEP-0077).",
+  admin: "The admin API and the switchboard admin commands (docs/admin.md).",
+  alerts: "Alert rules on per-user traffic, and where alerts go besides the log (docs/observability.md).",
   shutdown: "What SIGINT and SIGTERM do.",
   sm: "Stream management (XEP-0198): acknowledgements, and resumption on any edge.",
   muc: "Multi-user chat (XEP-0045): the service domain and its abuse limits.",

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, CONFIG_SCHEMA, ROLES, checkBackendSettings, defaultConfig, describeConfig, envName, loadConfig, rolesOf } from "./config.js";
+import { ConfigError, CONFIG_SCHEMA, adminTokenFile, ROLES, checkBackendSettings, defaultConfig, describeConfig, envName, loadConfig, rolesOf } from "./config.js";
 import { configMarkdownTable, exampleYaml } from "./config-docs.js";
 
 const repoRoot = resolve(import.meta.dirname, "../../..");
@@ -343,6 +343,14 @@ describe("cluster settings", () => {
     const err = loadError(() => loadConfig({ env: { SWITCHBOARD_LIMITS_CONNECTIONS_PER_IP_PER_SECOND: "1.5" } }));
     expect(err.key).toBe("limits.connectionsPerIpPerSecond");
     expect(err.message).toMatch(/SWITCHBOARD_LIMITS_CONNECTIONS_PER_IP_PER_SECOND/);
+  });
+
+  it("keeps the admin token in admin.tokenFile (SWITCHBOARD_ADMIN_TOKEN_FILE), by default <dataDir>/admin-token", () => {
+    const cfg = loadConfig({ env: { SWITCHBOARD_DATA_DIR: "/var/lib/sb" } });
+    expect(cfg.admin.tokenFile).toBeUndefined();
+    expect(adminTokenFile(cfg)).toBe("/var/lib/sb/admin-token");
+    const set = loadConfig({ env: { SWITCHBOARD_ADMIN_TOKEN_FILE: "secrets/token" }, cwd: "/etc/sb" });
+    expect(adminTokenFile(set)).toBe("/etc/sb/secrets/token");
   });
 
   it("rates each user with limits.userStanzasPerSecond, userStanzaBurst, userBytesPerSecond and floodSeconds (SWITCHBOARD_LIMITS_USER_*, SWITCHBOARD_LIMITS_FLOOD_SECONDS)", () => {

@@ -4,7 +4,7 @@
  * bad value is reported with its key and where it came from, so an operator can fix it at once.
  */
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { CONFIG_SCHEMA, CONFIG_SECTIONS, InvalidValue, envName, type ContactKind, type LogFormat, type LogLevel, type Role } from "./config-schema.js";
 import type { ValueOrigin } from "./config-values.js";
@@ -65,6 +65,8 @@ export interface SwitchboardConfig {
   /** alert rules on per-user traffic, and where alerts are posted (alerts/, docs/observability.md "Alerts") */
   alerts: { rules: AlertRule[]; webhookUrl?: string; evaluateSeconds: number };
   registration: { enabled: boolean; perIpPerHour: number };
+  /** the admin API's token file (absolute; default `<dataDir>/admin-token`, see adminTokenFile()) */
+  admin: { tokenFile?: string };
   shutdown: { drainSeconds: number };
   /** XEP-0198 (the sm module's options) */
   sm: Record<string, number>;
@@ -122,7 +124,12 @@ const KNOWN_ENV: ReadonlySet<string> = new Set([
   ...CONFIG_SCHEMA.flatMap((spec) => [envName(spec.key), ...(spec.envAliases ?? [])]),
 ]);
 /** Keys holding file-system paths, resolved against cwd. */
-const PATH_KEYS = ["dataDir", "tls.cert", "tls.key"];
+const PATH_KEYS = ["dataDir", "tls.cert", "tls.key", "admin.tokenFile"];
+
+/** admin.tokenFile, or its default in the data dir (the server and the CLI agree on it). */
+export function adminTokenFile(config: Pick<SwitchboardConfig, "admin" | "dataDir">): string {
+  return config.admin.tokenFile ?? join(config.dataDir, "admin-token");
+}
 
 export function defaultConfig(cwd: string = process.cwd()): SwitchboardConfig {
   const config = {} as Record<string, unknown>;

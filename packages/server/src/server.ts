@@ -18,6 +18,7 @@ import { loadOrCreateTlsMaterial } from "./tls.js";
 import { loadOrCreateSecret } from "./secret.js";
 import { OtelMetrics } from "./metrics/otel-metrics.js";
 import { tracingFromEnv } from "./tracing/otel-tracing.js";
+import { mountAdmin } from "./admin/index.js";
 import { metricsRoute } from "./metrics/endpoint.js";
 import { watchProcess } from "./metrics/process-metrics.js";
 import { startAlerting } from "./alerts/index.js";
@@ -99,6 +100,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
     const http = await startHttp(cfg.bind, cfg.http.port, { notReadyReason });
     undo.push(() => http.close());
     http.route(metricsRoute(metrics, { allowCidrs: cfg.metrics.allowCidrs, trustForwardedFor: cfg.http.trustForwardedFor }));
+    undo.push(mountAdmin({ cfg, host, http, liveNodes: backends.liveNodeCount ?? (() => 1), log }));
     const roles: RunningRole[] = [];
     undo.push(async () => {
       for (const role of roles) await role.stop(0);
