@@ -81,17 +81,25 @@ function embeddedBackends(cfg: SwitchboardConfig, given?: Store): Backends {
 }
 
 /**
- * The cluster backends as metrics: what the bus holds while NATS is away (read at collection)
- * and the Redis round trip, probed every 5 s with a PING (the hot path makes no Redis call to
- * time, by design). Returns the stop function.
+ * The cluster backends as metrics: what the bus holds while NATS is away (read at collection),
+ * the Redis round trip (a PING) and the bus's publish latency (a flush), probed every 5 s (the
+ * hot path makes no call to time, by design). Returns the stop function.
  */
 function watchBackends(host: Host, redis: Redis, bus: NatsStanzaBus): () => void {
   host.metrics.observe("switchboard_bus_buffered_bytes", { help: "Bytes the bus holds while NATS is away" }, () => [[bus.status().pendingBytes]]);
   const rtt = host.metrics.histogram("switchboard_redis_ping_seconds", { help: "Redis round trip of a PING, probed every 5 s" });
+  // Publishes are fire-and-forget; a flush is when NATS has everything published so far: the
+  // latency a publish waits behind the node's own output, plus the round trip.
+  const busRtt = host.metrics.histogram("switchboard_bus_flush_seconds", { help: "Time until NATS confirmed everything published so far (a flush), probed every 5 s" });
   const timer = setInterval(() => {
     const started = performance.now();
     redis.ping().then(
       () => rtt.record((performance.now() - started) / 1000),
+      () => {},
+    );
+    const flushStarted = performance.now();
+    bus.flush().then(
+      () => busRtt.record((performance.now() - flushStarted) / 1000),
       () => {},
     );
   }, 5_000);
