@@ -17,7 +17,7 @@ import type { C2sOptions } from "./options.js";
 import { SaslNegotiation } from "./sasl-negotiation.js";
 import { bindResource } from "./bind.js";
 import { clientTraffic, type ClientTraffic } from "./traffic.js";
-import type { UserRate } from "./user-rate.js";
+import type { RateCredit, UserRate } from "./user-rate.js";
 
 /** A client stream: the engine with the client policy; `rate`: the per-user rate limits (user-rate.ts). */
 export function openClientStream(host: Host, transport: Transport, opts: C2sOptions, onAuthenticated?: () => void, rate?: UserRate): StreamEngine {
@@ -66,6 +66,8 @@ class ClientPolicy implements StreamPolicy {
   private session?: Session;
   private connection?: StreamConnection;
   private readonly traffic: ClientTraffic;
+  /** what this stream took from its user's rate buckets and has not spent (user-rate.ts) */
+  private credit?: RateCredit;
   /** the stream's byte count when the last stanza was read (the next one's size is the rest) */
   private readMark = 0;
 
@@ -250,7 +252,7 @@ class ClientPolicy implements StreamPolicy {
     }
     if (isLegacySession(el, this.host.domain)) return void stream.send(stripAddresses(iqResult(el)));
     // Over the user's rate the stanza waits here, reading paused (user-rate.ts).
-    const waiting = this.rate?.admit(stream, jid.bare, bytes);
+    const waiting = this.rate?.admit(stream, jid.bare, bytes, (this.credit ??= this.rate.credit()));
     if (waiting && !(await waiting)) return this.flooded(stream, el);
     // The element was parsed for this stream alone: stamping it is not a shared mutation.
     delete el.attrs.xmlns;

@@ -8,6 +8,8 @@
  *   limits.maxStanzaBytes). In a cluster the limiter takes leases of tokens from a Redis bucket
  *   (RedisLeasedLimiter), so a decision is local and synchronous: no Redis round trip and no bus
  *   message per stanza.
+ * - Each stream pays from a small credit taken from the buckets a chunk at a time (RateCredit),
+ *   so a stanza within the rate costs two subtractions, not two limiter calls.
  * - A stanza over the rate is not refused: it waits. Reading from that stream pauses (the
  *   engine's "rate" pause reason, so TCP pushes back on the sender) until the bucket has tokens
  *   again, then the stanza goes on. Nothing the user sent is lost.
@@ -44,8 +46,25 @@ export interface RateLimitedStream {
 
 interface Check {
   policy: string;
-  /** tokens one stanza of `bytes` costs (0: not counted) */
+  /** the bucket's capacity */
+  burst: number;
+  /** tokens taken at once when a stream's credit runs out (a twentieth of the bucket) */
+  chunk: number;
+  /** what one stanza of `bytes` costs (0: not counted) */
   cost(bytes: number): number;
+  /** the stream's credit for this policy */
+  credit: "stanzas" | "bytes";
+}
+
+/**
+ * Tokens a stream took from its user's buckets and has not spent yet. Stanzas are paid from it
+ * (two subtractions, no limiter call); when it runs out the stream takes the next chunk, a
+ * twentieth of the bucket. Tokens are taken before they are spent, so the user's rate never
+ * exceeds the bucket's; a stream that goes quiet leaves at most one chunk unspent.
+ */
+export class RateCredit {
+  stanzas = 0;
+  bytes = 0;
 }
 
 interface FloodSpell {
@@ -70,16 +89,16 @@ export class UserRate {
     private readonly now: () => number = Date.now,
   ) {
     let quiet = MIN_QUIET_MS;
-    const define = (policy: string, perSecond: number, burst: number, cost: (bytes: number) => number) => {
+    const define = (policy: string, perSecond: number, burst: number, credit: Check["credit"], cost: (bytes: number) => number) => {
       host.rateLimits.define(policy, { limit: perSecond, intervalMs: 1_000, burst, keyedBy: "bare", scope: "cluster" });
-      this.checks.push({ policy, cost });
+      this.checks.push({ policy, burst, chunk: Math.max(1, Math.floor(burst / 20)), cost, credit });
       // a lease is a tenth of the bucket (leased-limiter.ts): two of them refilled
       quiet = Math.max(quiet, Math.ceil((2 * Math.ceil(burst / 10) * 1_000) / perSecond));
     };
-    if (opts.stanzasPerSecond > 0) define(USER_STANZAS_POLICY, opts.stanzasPerSecond, Math.max(1, opts.stanzaBurst), () => 1);
+    if (opts.stanzasPerSecond > 0) define(USER_STANZAS_POLICY, opts.stanzasPerSecond, Math.max(1, opts.stanzaBurst), "stanzas", () => 1);
     if (opts.bytesPerSecond > 0) {
       const burst = Math.max(opts.bytesPerSecond, opts.byteBurst);
-      define(USER_BYTES_POLICY, opts.bytesPerSecond, burst, (bytes) => Math.min(bytes, burst));
+      define(USER_BYTES_POLICY, opts.bytesPerSecond, burst, "bytes", (bytes) => Math.min(bytes, burst));
     }
     this.quietMs = quiet;
   }
@@ -88,29 +107,51 @@ export class UserRate {
     return this.checks.length > 0;
   }
 
-  /**
-   * Takes what a stanza of `bytes` costs `bare`. Undefined: go on now (the common case, no
-   * promise made). A promise: the stanza waits, reading paused; it resolves true when the
-   * stanza may go on, false when the user is flooding (the caller closes the stream) or the
-   * stream closed meanwhile.
-   */
-  admit(stream: RateLimitedStream, bare: string, bytes: number): Promise<boolean> | undefined {
-    return this.admitFrom(0, stream, bare, bytes);
+  /** A stream's credit; a rate that is off is an endless one. */
+  credit(): RateCredit {
+    const credit = new RateCredit();
+    if (!this.checks.some((c) => c.credit === "stanzas")) credit.stanzas = Infinity;
+    if (!this.checks.some((c) => c.credit === "bytes")) credit.bytes = Infinity;
+    return credit;
   }
 
-  private admitFrom(first: number, stream: RateLimitedStream, bare: string, bytes: number): Promise<boolean> | undefined {
+  /**
+   * Pays what a stanza of `bytes` costs `bare` from the stream's credit, taking more from the
+   * user's buckets when it runs out. Undefined: go on now (the common case, no promise made). A
+   * promise: the stanza waits, reading paused; it resolves true when the stanza may go on, false
+   * when the user is flooding (the caller closes the stream) or the stream closed meanwhile.
+   */
+  admit(stream: RateLimitedStream, bare: string, bytes: number, credit: RateCredit): Promise<boolean> | undefined {
+    if (credit.stanzas >= 1 && credit.bytes >= bytes) {
+      credit.stanzas--;
+      credit.bytes -= bytes;
+      return undefined;
+    }
+    return this.admitFrom(0, stream, bare, bytes, credit);
+  }
+
+  private admitFrom(first: number, stream: RateLimitedStream, bare: string, bytes: number, credit: RateCredit): Promise<boolean> | undefined {
     for (let i = first; i < this.checks.length; i++) {
       const check = this.checks[i]!;
       const cost = check.cost(bytes);
-      if (cost <= 0) continue;
-      const decision = this.host.rateLimits.check(check.policy, bare, cost);
-      if (!decision.allowed) return this.wait(i, stream, bare, bytes, cost, decision.retryAfterMs);
+      const missing = cost - credit[check.credit];
+      if (missing > 0) {
+        // a chunk when the bucket has it, else just what is missing (reported when refused)
+        const chunk = Math.min(check.burst, Math.max(check.chunk, missing));
+        if (chunk > missing && this.host.limiter.hit(check.policy, bare, chunk).allowed) credit[check.credit] += chunk;
+        else {
+          const decision = this.host.rateLimits.check(check.policy, bare, missing);
+          if (!decision.allowed) return this.wait(i, stream, bare, bytes, credit, missing, decision.retryAfterMs);
+          credit[check.credit] += missing;
+        }
+      }
+      credit[check.credit] -= cost;
     }
     return undefined;
   }
 
-  private async wait(index: number, stream: RateLimitedStream, bare: string, bytes: number, cost: number, retryMs: number): Promise<boolean> {
-    const policy = this.checks[index]!.policy;
+  private async wait(index: number, stream: RateLimitedStream, bare: string, bytes: number, credit: RateCredit, missing: number, retryMs: number): Promise<boolean> {
+    const check = this.checks[index]!;
     stream.pauseReading("rate");
     try {
       for (;;) {
@@ -118,14 +159,15 @@ export class UserRate {
         await sleep(Math.min(MAX_SLEEP_MS, Math.max(5, Number.isFinite(retryMs) ? retryMs : MAX_SLEEP_MS)));
         if (stream.state === "closed") return false;
         // the refusal was reported once (the first); looking again is not another refusal
-        const decision = this.host.limiter.hit(policy, bare, cost);
+        const decision = this.host.limiter.hit(check.policy, bare, missing);
         if (decision.allowed) break;
         retryMs = decision.retryAfterMs;
       }
     } finally {
       stream.resumeReading("rate");
     }
-    return (await this.admitFrom(index + 1, stream, bare, bytes)) ?? true;
+    credit[check.credit] += missing - check.cost(bytes);
+    return (await this.admitFrom(index + 1, stream, bare, bytes, credit)) ?? true;
   }
 
   /** Notes one more wait for `bare`; true once the spell has lasted limits.floodSeconds. */
