@@ -8,7 +8,7 @@ import { loadCliConfig, type GlobalOptions } from "../options.js";
 import { connectAdmin, type AdminConnection } from "../admin/connection.js";
 import { parseDuration, table } from "../admin/format.js";
 import type { AdminApi } from "../admin/http-client.js";
-import { adminJid } from "../admin/jid.js";
+import { adminJid } from "../jid.js";
 
 export type AdminCommandName = "sessions" | "kick" | "ban" | "unban" | "top" | "alerts";
 

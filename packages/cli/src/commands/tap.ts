@@ -9,7 +9,7 @@ import { println, type CliIo } from "../io.js";
 import { loadCliConfig, type GlobalOptions } from "../options.js";
 import { connectAdmin } from "../admin/connection.js";
 import { parseDuration } from "../admin/format.js";
-import { adminJid } from "../admin/jid.js";
+import { adminJid } from "../jid.js";
 import { interrupted, withAdmin } from "./admin.js";
 
 export async function tapCommand(args: string[], options: GlobalOptions, io: CliIo): Promise<number> {
