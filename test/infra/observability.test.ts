@@ -221,7 +221,7 @@ describe("Grafana: datasources and the Switchboard dashboard", () => {
     return copy;
   };
   const mutations: Array<[string, Json, RegExp]> = [
-    ["a metric outside the catalogue", withExpr("sum(switchboard_alerts_total)"), /switchboard_alerts_total is not in the catalogue/],
+    ["a metric outside the catalogue", withExpr("sum(switchboard_not_a_metric_total)"), /switchboard_not_a_metric_total is not in the catalogue/],
     ["a counter without rate()", withExpr("sum by (transport) (switchboard_connections_opened_total)"), /counter switchboard_connections_opened_total not under rate/],
     ["a histogram without _bucket", withExpr("switchboard_routing_seconds"), /histogram switchboard_routing_seconds used without _bucket/],
     ["a catalogue metric on no panel", (() => { const c = clone(dashboard); for (const p of dataPanels(c)) p.targets = asArray(p.targets).filter((t) => !String(at(t, "expr")).includes("switchboard_muc_occupants")); return c; })(), /switchboard_muc_occupants is on no panel/],

@@ -5,6 +5,8 @@
  * two edges on real Redis and NATS) through NATS, every edge answering.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, xml, type TestClient } from "../support/client.js";
@@ -223,6 +225,10 @@ describe("admin commands: bad input", () => {
     const wrong = await cli(["sessions"], { SWITCHBOARD_ADMIN_TOKEN: "not-the-token" });
     expect(wrong.status).toBe(1);
     expect(wrong.stderr).toContain("wrong admin token");
+    const elsewhere = mkdtempSync(join(tmpdir(), "sb-no-token-"));
+    const missing = await cli(["sessions"], { SWITCHBOARD_DATA_DIR: elsewhere });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain(`no admin token: ${join(elsewhere, "admin-token")} (admin.tokenFile) does not exist`);
     const res = await fetch(`http://127.0.0.1:${ts.server.ports.http}/admin/sessions`);
     expect(res.status).toBe(401);
     expect(((await res.json()) as { error: string }).error).toContain("admin token");
