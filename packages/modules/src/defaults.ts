@@ -14,6 +14,7 @@ import { timeModule } from "./time/index.js";
 import { lastModule } from "./last/index.js";
 import { privateModule } from "./private/index.js";
 import { smModule } from "./sm/index.js";
+import { csiModule } from "./csi/index.js";
 
 export interface ModuleSettings {
   offlinePerUser: number;
@@ -44,6 +45,7 @@ export const DEFAULT_MODULES: ReadonlyArray<ModuleDefinition<any>> = [
   lastModule,
   privateModule,
   smModule,
+  csiModule,
   // always: logged-in users change their password or delete their account even when
   // registering new accounts in-band is off
   registerModule,
