@@ -5,7 +5,7 @@
  * two edges on real Redis and NATS) through NATS, every edge answering.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -58,6 +58,8 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
   });
 }
 
+const quietFor = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /** A SASL PLAIN attempt on a node: the server's whole answer (<success/> or <failure>…</failure>). */
 async function plainLogin(port: number, local: string, password: string): Promise<string> {
   const c = await RawConnection.open(port);
@@ -74,8 +76,9 @@ async function plainLogin(port: number, local: string, password: string): Promis
 }
 
 beforeAll(async () => {
-  ts = await startTestServer();
-  for (const u of ["alice", "bob", "carol", "dave"]) await ts.addUser(u);
+  // a short upgrade deadline on the HTTP port: the admin API's streams must outlive it
+  ts = await startTestServer({ limits: { tlsHandshakeSeconds: 2 } });
+  for (const u of ["alice", "bob", "carol", "dave", "erin"]) await ts.addUser(u);
   alice = await connect(ts, "alice", { resource: "a", node: ts.nodes[0] });
   bob = await connect(ts, "bob", { resource: "b", node: ts.nodes[ts.nodes.length - 1] });
   for (const c of [alice, bob]) await c.send(xml("presence"));
@@ -191,6 +194,30 @@ describe("switchboard admin commands", () => {
     await expect.poll(() => ts.nodes.some((n) => n.host.tap.isWatched("dave@localhost")), { timeout: 10_000 }).toBe(false);
     await dave.stop();
   }, 60_000);
+
+  it("the HTTP API's tap streams past the HTTP port's upgrade deadline (limits.tlsHandshakeSeconds)", async () => {
+    const token = readFileSync(join(ts.dataDir, "admin-token"), "utf8").trim();
+    const stop = new AbortController();
+    const res = await fetch(`http://127.0.0.1:${ts.server.ports.http}/admin/tap?jid=erin@localhost`, { headers: { authorization: `Bearer ${token}` }, signal: stop.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/x-ndjson");
+    let text = "";
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) text += decoder.decode(chunk, { stream: true });
+      } catch {
+        // aborted at the end
+      }
+    })();
+    await quietFor(3_000); // longer than the 2 s deadline an idle HTTP connection gets
+    const erin = await connect(ts, "erin", { resource: "e", node: ts.nodes.at(-1) });
+    await erin.send(xml("presence"));
+    await expect.poll(() => text, { timeout: 10_000 }).toContain('"jid":"erin@localhost/e"');
+    stop.abort();
+    await reading;
+    await erin.stop();
+  }, 30_000);
 
   it("lists recent alerts of every node", async () => {
     ts.nodes.at(-1)!.host.alerts.raise({ rule: "test-rule", subject: "bob@localhost", message: "raised by the test" });

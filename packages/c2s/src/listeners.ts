@@ -210,6 +210,10 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
         deadline.unref();
         socket.once("close", () => clearTimeout(deadline));
         upgradeDeadlines.set(socket, deadline);
+        httpAuthenticated.set(socket, () => {
+          clearTimeout(deadline);
+          connection.ticket.release();
+        });
       });
       server.on("upgrade", (req: IncomingMessage) => clearTimeout(upgradeDeadlines.get(req.socket as net.Socket)));
       const ws = new WebSocketServer({
@@ -261,6 +265,18 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
 
 /** Pending upgrade deadlines of HTTP connections, cleared when the upgrade request arrives. */
 const upgradeDeadlines = new WeakMap<net.Socket, NodeJS.Timeout>();
+/** How an HTTP connection stops counting as unauthenticated (httpConnectionAuthenticated). */
+const httpAuthenticated = new WeakMap<net.Socket, () => void>();
+
+/**
+ * An HTTP request on the WebSocket port proved who it is (the admin API's token): its
+ * connection no longer counts as unauthenticated and may outlive the upgrade deadline (a tap
+ * streams for as long as the operator watches).
+ */
+export function httpConnectionAuthenticated(socket: net.Socket): void {
+  httpAuthenticated.get(socket)?.();
+  httpAuthenticated.delete(socket);
+}
 
 /**
  * COMPAT: browsers reach a local server over ws:// (there is no STARTTLS on WebSocket); TLS for

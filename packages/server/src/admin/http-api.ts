@@ -11,6 +11,7 @@
  *   GET  /admin/tap?jid=J   — newline-delimited JSON, one TapEvent per line, until the client goes
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { httpConnectionAuthenticated } from "@switchboard/c2s";
 import type { Logger } from "@switchboard/core";
 import { tryParseJid } from "@switchboard/xml";
 import type { HttpRoute } from "../http.js";
@@ -30,6 +31,8 @@ export function adminRoute(client: AdminClient, token: string, log: Logger): Htt
         log.warn({ audit: "admin", peer: req.socket.remoteAddress }, "admin API: wrong token");
         return json(res, 401, { error: "wrong admin token" }, { "www-authenticate": 'Bearer error="invalid_token"' });
       }
+      // An operator, not an idle socket: exempt from the WebSocket port's upgrade deadline.
+      httpConnectionAuthenticated(req.socket);
       const query = new URL(req.url ?? "/", "http://admin").searchParams;
       let body: Record<string, unknown>;
       try {
