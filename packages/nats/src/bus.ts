@@ -40,9 +40,7 @@ import {
   type NatsStanzaBusOptions,
 } from "./options.js";
 import { ReconnectBuffer, type BufferedPublish } from "./reconnect-buffer.js";
-
-const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder();
+import { answerRequest, collectAnswers } from "./requests.js";
 
 type EnvelopeHandler = (envelope: BusEnvelope) => void;
 interface LocalSubscription {
@@ -248,57 +246,16 @@ export class NatsStanzaBus implements StanzaBus {
     return this.addSubscription(tapSubject(this.prefix, user), (msg) => handler(decodeTap(msg.data)));
   }
 
-  /**
-   * Requests on `<prefix>.request.<topic>` with a reply inbox (plain NATS request/reply, no
-   * queue group: every node answers). Answers are JSON; a handler that throws answers
-   * `{ error }`. Requests are rare (operators' commands): no buffering while disconnected.
-   */
+  /** Every node answers (requests.ts); the handler's subscription replies itself. */
   serveRequests(topic: string, handler: (body: unknown) => Promise<unknown>): () => void {
-    return this.addSubscription(requestSubject(this.prefix, topic), (msg) => {
-      if (!msg.reply) return;
-      let body: unknown;
-      try {
-        body = JSON.parse(textDecoder.decode(msg.data));
-      } catch {
-        msg.respond(textEncoder.encode(JSON.stringify({ error: "the request is not JSON" })));
-        return;
-      }
-      handler(body).then(
-        (answer) => msg.respond(textEncoder.encode(JSON.stringify(answer ?? null))),
-        (err: unknown) => msg.respond(textEncoder.encode(JSON.stringify({ error: err instanceof Error ? err.message : String(err) }))),
-      );
-    }, true);
+    return this.addSubscription(requestSubject(this.prefix, topic), (msg) => answerRequest(msg, handler), true);
   }
 
   async requestAll(topic: string, body: unknown, opts: { timeoutMs: number; enough?: (answers: unknown[]) => boolean }): Promise<unknown[]> {
     const nc = this.nc;
     if (this.isClosed || !nc || nc.isClosed()) throw new BusUnavailableError("closed", "the stanza bus is closed");
     if (!this.canWriteDirect()) throw new BusUnavailableError("disconnected", "NATS is not connected");
-    const answers: unknown[] = [];
-    let replies: AsyncIterator<Msg> | undefined;
-    try {
-      const iterable = await nc.requestMany(requestSubject(this.prefix, topic), textEncoder.encode(JSON.stringify(body)), {
-        strategy: RequestStrategy.Timer,
-        maxWait: opts.timeoutMs,
-      });
-      replies = iterable[Symbol.asyncIterator]();
-      for (;;) {
-        const step = await replies.next();
-        if (step.done) break;
-        try {
-          answers.push(JSON.parse(textDecoder.decode(step.value.data)));
-        } catch {
-          answers.push({ error: "an answer was not JSON" });
-        }
-        if (opts.enough?.(answers)) break;
-      }
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code !== ErrorCode.NoResponders && code !== ErrorCode.Timeout) throw new BusUnavailableError("rejected", "request failed", { cause: err });
-    } finally {
-      void replies?.return?.().catch(() => {});
-    }
-    return answers;
+    return collectAnswers(nc, requestSubject(this.prefix, topic), body, opts);
   }
 
   /**
