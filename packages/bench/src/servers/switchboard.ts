@@ -1,10 +1,14 @@
 /**
  * Switchboard single node (`switchboard start`, embedded SQLite store, in-memory registry and bus)
  * pinned to one core. Accounts are imported with `switchboard user import` before start-up: it
- * writes the SQLite file directly. No configuration key throttles a benchmark today: the only rate
- * limits are on failed logins and in-band registration, and the offline cap does not matter while
- * every recipient is online; defaults are therefore kept, so the numbers are those of a default node.
- * The MUC service's limits are the exception (`mucBenchEnv`, the muc scenario only): its defaults
+ * writes the SQLite file directly. Defaults are kept, so the numbers are those of a default node,
+ * with two exceptions that would otherwise measure a limit rather than the server:
+ * - the per-user rates (`userRateBenchEnv`, every scenario): the defaults, 50 stanzas/s per user,
+ *   would pace the chat scenario's senders (hundreds of messages per second each); they stay
+ *   enforced — every stanza pays the check — with an allowance no bench user reaches, as
+ *   ejabberd runs without shapers. An operator's SWITCHBOARD_LIMITS_USER_* in the environment
+ *   wins (docs/benchmarks.md measures limits off against on that way);
+ * - the MUC service's limits (`mucBenchEnv`, the muc scenario only): its defaults
  * (200 occupants, 2 messages/s per occupant, 20 messages of history, 2 s between joins) would
  * throttle a 300-occupant room.
  */
@@ -42,6 +46,16 @@ export function mucBenchEnv(): Record<string, string> {
     SWITCHBOARD_MUC_MAX_ROOMS_CREATED_PER_USER_PER_HOUR: "0",
     SWITCHBOARD_MUC_CREATE_ROOMS: "local",
   };
+}
+
+/** limits.userStanzasPerSecond and friends enforced but above any bench user's rate (see the header). */
+export function userRateBenchEnv(): Record<string, string> {
+  const raised: Record<string, string> = {
+    SWITCHBOARD_LIMITS_USER_STANZAS_PER_SECOND: "1000000",
+    SWITCHBOARD_LIMITS_USER_STANZA_BURST: "10000000",
+    SWITCHBOARD_LIMITS_USER_BYTES_PER_SECOND: "1000000000",
+  };
+  return Object.fromEntries(Object.entries(raised).filter(([name]) => process.env[name] === undefined));
 }
 
 export interface SwitchboardNodeOptions {
@@ -82,6 +96,7 @@ export async function startSwitchboardNode(opts: SwitchboardNodeOptions): Promis
       SWITCHBOARD_HTTP_PORT: String(httpPort),
       SWITCHBOARD_LOG_LEVEL: "warn",
       SWITCHBOARD_LOG_FORMAT: "json",
+      ...userRateBenchEnv(),
       ...opts.env,
     },
   });
