@@ -112,4 +112,14 @@ describe("client state indication (XEP-0352)", () => {
     r.write("</stream:stream>");
     r.close();
   }, 30_000);
+
+  it("<inactive/> before a resource is bound is refused like any element out of place, and others are served", async () => {
+    const c = await RawConnection.open(ts.nodes[0]!.ports.c2s);
+    await c.authenticate("carl", "secret");
+    c.write("<inactive xmlns='urn:xmpp:csi:0'/>");
+    expect(await c.waitFor(/<stream:error[ >][\s\S]*<\/stream:error>/)).toMatch(/<not-authorized [\s\S]*bind a resource first/);
+    await c.waitClosed();
+    await bob.send(xml("message", { to: "bob@localhost/b", type: "chat" }, xml("body", {}, "still-served")));
+    await bob.waitFor((el) => el.getChildText("body") === "still-served");
+  }, 20_000);
 });

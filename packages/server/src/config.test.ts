@@ -345,6 +345,16 @@ describe("cluster settings", () => {
     expect(err.message).toMatch(/SWITCHBOARD_LIMITS_CONNECTIONS_PER_IP_PER_SECOND/);
   });
 
+  it("bounds the CSI queue with modules.csi.maxHeld (SWITCHBOARD_MODULES_CSI_MAX_HELD, default 500, 1..100000)", () => {
+    expect(loadConfig({ env: {} }).modules.csi?.maxHeld).toBe(500);
+    expect(loadConfig({ env: { SWITCHBOARD_MODULES_CSI_MAX_HELD: "50" } }).modules.csi?.maxHeld).toBe(50);
+    for (const bad of ["0", "many", "100001"]) {
+      const err = loadError(() => loadConfig({ env: { SWITCHBOARD_MODULES_CSI_MAX_HELD: bad } }));
+      expect(err.key).toBe("modules.csi.maxHeld");
+      expect(err.message).toContain("SWITCHBOARD_MODULES_CSI_MAX_HELD");
+    }
+  });
+
   it("keeps the admin token in admin.tokenFile (SWITCHBOARD_ADMIN_TOKEN_FILE), by default <dataDir>/admin-token", () => {
     const cfg = loadConfig({ env: { SWITCHBOARD_DATA_DIR: "/var/lib/sb" } });
     expect(cfg.admin.tokenFile).toBeUndefined();
