@@ -105,6 +105,8 @@ describe("scenarios", () => {
     expect(step.latencyMs.p99).toBeGreaterThanOrEqual(step.latencyMs.p50);
     expect(step.latencyMs.max).toBeGreaterThanOrEqual(step.latencyMs.p99);
     expect(r.saturationPerSecond).toBe(step.deliveredPerSecond);
+    // read from /proc around the step (the server is this process here)
+    expect(step.serverCpuUsPerMessage).toBeGreaterThan(0);
   }, 20_000);
 
   it("stops on abort and closes what it opened", async () => {

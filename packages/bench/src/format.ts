@@ -36,8 +36,8 @@ export function formatResult(targetName: string, result: ScenarioResult): string
 
 function chatTable(targetName: string, result: ChatResult): string[] {
   return table(
-    ["target", "offered/s", "sent/s", "delivered/s", "p50 ms", "p99 ms", "max ms", "lost"],
-    result.steps.map((s) => [targetName, s.offeredPerSecond, s.sentPerSecond, s.deliveredPerSecond, s.latencyMs.p50, s.latencyMs.p99, s.latencyMs.max, s.lost]),
+    ["target", "offered/s", "sent/s", "delivered/s", "p50 ms", "p99 ms", "max ms", "lost", "server CPU µs/msg"],
+    result.steps.map((s) => [targetName, s.offeredPerSecond, s.sentPerSecond, s.deliveredPerSecond, s.latencyMs.p50, s.latencyMs.p99, s.latencyMs.max, s.lost, s.serverCpuUsPerMessage ?? "–"]),
   );
 }
 

@@ -111,6 +111,11 @@ export interface ChatStep {
   deliveredPerSecond: number;
   latencyMs: { p50: number; p99: number; max: number };
   lost: number;
+  /**
+   * the server processes' CPU time (user + system, /proc) over the step and its drain, per
+   * delivered message, in µs; absent when the target has no local PIDs
+   */
+  serverCpuUsPerMessage?: number;
 }
 
 export interface ChatResult {

@@ -35,6 +35,8 @@ export const METRICS: MetricDef[] = [
   { id: "saturationPerSecond", label: "chat: delivered msg/s at saturation", better: "higher", scenario: "chat", pick: (r) => chat(r)?.saturationPerSecond },
   { id: "saturationWithSmPerSecond", label: "chat, XEP-0198 on: delivered msg/s at saturation", better: "higher", scenario: "chatSm", pick: (r) => chat(r)?.saturationPerSecond },
   { id: "p99AtHalfReference", label: "chat: p99 latency ms at ref rate", better: "lower", scenario: "latency", pick: (r) => chat(r)?.steps[0]?.latencyMs.p99 },
+  // the same step's server CPU per message: what a build costs, whatever limited the rate
+  { id: "chatServerCpuUsPerMessage", label: "chat: server CPU µs per message at ref rate", better: "lower", scenario: "latency", pick: (r) => chat(r)?.steps[0]?.serverCpuUsPerMessage },
   { id: "p50AtHalfReference", label: "chat: p50 latency ms at ref rate", better: "lower", scenario: "latency", pick: (r) => chat(r)?.steps[0]?.latencyMs.p50 },
   { id: "kibPerIdleConnection", label: "idle: KiB RSS per connection", better: "lower", scenario: "idle", pick: (r) => { const v = idle(r); return v && v.bytesPerConnection / 1024; } },
   { id: "secondsToOnline", label: "idle: s to N online", better: "lower", scenario: "idle", pick: (r) => idle(r)?.secondsToOnline },

@@ -9,7 +9,7 @@ import type { Element } from "@switchboard/xml";
 import type { LoadClient } from "../client.js";
 import type { LoadClientError } from "../errors.js";
 import { closeAll, every, loginMany, pace, sleep, throwIfAborted, type RunOptions } from "../pool.js";
-import { LatencyHistogram, countFailure, round } from "../stats.js";
+import { LatencyHistogram, countFailure, round, serverCpuMs } from "../stats.js";
 import type { ChatResult, ChatSpec, ChatStep, Failures, Target } from "../types.js";
 
 const DRAIN_MS = 2000;
@@ -25,6 +25,8 @@ class StepCounters {
   constructor(
     readonly firstSeq: number,
     readonly startedMs: number,
+    /** the server's CPU ms so far at the step's start (serverCpuMs) */
+    readonly cpuStartMs: number | undefined,
   ) {}
 }
 
@@ -80,13 +82,13 @@ export async function runChat(target: Target, spec: ChatSpec, run: RunOptions): 
       step!.sent++;
     };
     for (const rate of spec.rates) {
-      const counters = new StepCounters(seq, performance.now());
+      const counters = new StepCounters(seq, performance.now(), serverCpuMs(target.serverPids));
       step = counters;
       const sending = await pace({ rate, durationMs: spec.stepSeconds * 1000, signal: run.signal, emit: (n) => { for (let i = 0; i < n; i++) sendOne(); } });
       const drainUntil = performance.now() + DRAIN_MS;
       while (counters.delivered < counters.sent && performance.now() < drainUntil && !run.signal?.aborted) await sleep(10);
       throwIfAborted(run.signal);
-      const result = summarize(rate, counters, sending.elapsedMs, spec.stepSeconds);
+      const result = summarize(rate, counters, sending.elapsedMs, spec.stepSeconds, serverCpuMs(target.serverPids));
       steps.push(result);
       log(`chat: offered ${rate}/s sent ${result.sentPerSecond}/s delivered ${result.deliveredPerSecond}/s p50 ${result.latencyMs.p50} ms p99 ${result.latencyMs.p99} ms lost ${result.lost}`);
       if (result.deliveredPerSecond < SATURATED_BELOW * rate) {
@@ -107,7 +109,7 @@ export async function runChat(target: Target, spec: ChatSpec, run: RunOptions): 
   }
 }
 
-function summarize(offered: number, c: StepCounters, sendingMs: number, stepSeconds: number): ChatStep {
+function summarize(offered: number, c: StepCounters, sendingMs: number, stepSeconds: number, cpuEndMs: number | undefined): ChatStep {
   // Delivered messages are counted over the step plus the drain; the rate is taken over the
   // step, or up to the last delivery when the server needed longer than the step to deliver.
   const windowMs = Math.max(stepSeconds * 1000, c.lastDeliveryMs - c.startedMs);
@@ -118,5 +120,8 @@ function summarize(offered: number, c: StepCounters, sendingMs: number, stepSeco
     deliveredPerSecond: round(c.delivered / (windowMs / 1000), 1),
     latencyMs: { p50: ms(c.latency.quantileNs(0.5)), p99: ms(c.latency.quantileNs(0.99)), max: ms(c.latency.maxNs) },
     lost: Math.max(0, c.sent - c.delivered),
+    // CPU per message holds when the rate is the loader's or the machine is noisy: the figure to
+    // compare two builds of one server by (docs/benchmarks.md)
+    ...(c.cpuStartMs !== undefined && cpuEndMs !== undefined && c.delivered > 0 ? { serverCpuUsPerMessage: round(((cpuEndMs - c.cpuStartMs) * 1000) / c.delivered, 2) } : {}),
   };
 }
