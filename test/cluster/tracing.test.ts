@@ -52,18 +52,35 @@ const nodeIdOf = (i: number) => ts.nodes[i]!.host.nodeId;
 it("makes a message from one edge to a user on another one trace with spans on both edges", async () => {
   await alice.send(xml("message", { to: "bob@localhost/b", type: "chat", id: "cross-1" }, xml("body", {}, "over the bus")));
   await bob.waitFor((el) => el.attrs.id === "cross-1");
-  const spans = await receiver.waitFor((all) => traceOf(all, "cross-1").some((s) => s.name === "deliver" && s.resource["service.instance.id"] === nodeIdOf(1)));
+  const spans = await receiver.waitFor((all) => traceOf(all, "cross-1").some((s) => s.name === "bus.receive" && s.resource["service.instance.id"] === nodeIdOf(1)));
   const trace = traceOf(spans, "cross-1");
   expectIntact(trace);
   const on = (node: number) => trace.filter((s) => s.resource["service.instance.id"] === nodeIdOf(node)).map((s) => s.name).sort();
-  expect(on(0)).toEqual(["bus.publish", "c2s.message", "route"]);
-  expect(on(1)).toEqual(["bus.receive", "deliver"]);
+  expect(on(0)).toEqual(["bus.publish", "c2s.message"]);
+  expect(on(1)).toEqual(["bus.receive"]);
   const by = Object.fromEntries(trace.map((s) => [s.name, s]));
   // the hop: the receiving edge's span is the child of the sender's publish, linked by traceparent alone
   expect(by["bus.receive"]!.parentSpanId).toBe(by["bus.publish"]!.spanId);
   expect(by["bus.publish"]!.attributes).toMatchObject({ "switchboard.target.node": nodeIdOf(1), "switchboard.delivery": "bus" });
-  expect(by["deliver"]!.attributes["switchboard.delivery"]).toBe("written");
-  expect(by["route"]!.attributes["switchboard.route"]).toBe("message/full");
+  expect(by["bus.receive"]!.attributes["switchboard.delivery"]).toBe("written");
+  expect(by["c2s.message"]!.attributes["switchboard.route"]).toBe("message/full");
+  // exported as protobuf, the default encoding
+  expect(new Set(receiver.contentTypes)).toEqual(new Set(["application/x-protobuf"]));
+});
+
+it("records a delivery on the sender's own edge as an event of the root span", async () => {
+  const self = await connect(ts, "alice", { resource: "second", node: ts.nodes[0] });
+  try {
+    await alice.send(xml("message", { to: "alice@localhost/second", type: "chat", id: "local-1" }, xml("body", {}, "same edge")));
+    await self.waitFor((el) => el.attrs.id === "local-1");
+    const spans = await receiver.waitFor((all) => traceOf(all, "local-1").length > 0);
+    const trace = traceOf(spans, "local-1");
+    expect(trace.map((s) => s.name)).toEqual(["c2s.message"]);
+    expect(trace[0]!.attributes["switchboard.route"]).toBe("message/full");
+    expect(trace[0]!.events).toEqual([{ name: "deliver", attributes: { "switchboard.target.node": nodeIdOf(0), "switchboard.delivery": "written" } }]);
+  } finally {
+    await self.stop();
+  }
 });
 
 it("has an offline-storage span for a message to a user who is not online", async () => {
@@ -74,8 +91,10 @@ it("has an offline-storage span for a message to a user who is not online", asyn
   const store = trace.find((s) => s.name === "offline.store")!;
   expect(store.attributes["switchboard.offline"]).toBe("stored");
   expect(store.status).not.toBe(2);
-  // under the routing of the message, on the sender's edge
-  expect(trace.find((s) => s.spanId === store.parentSpanId)!.name).toBe("route");
+  // under the message's root, on the sender's edge, which took the route to storage
+  const parent = trace.find((s) => s.spanId === store.parentSpanId)!;
+  expect(parent.name).toBe("c2s.message");
+  expect(parent.attributes["switchboard.route"]).toBe("message/bare");
   expect(store.resource["service.instance.id"]).toBe(nodeIdOf(0));
   expect(await ts.server.host.store.offline.count("carol@localhost")).toBe(1);
 });

@@ -56,7 +56,7 @@ function receiveStanza(host: Host, env: StanzaEnvelope): void {
   if (span) host.traces.attach(stanza, span);
   const session = host.sessions.get(env.sessionId);
   // Written, held or coalesced: done. Gone, or refused (a full outbound buffer): routed again.
-  if (session && !session.closed && (span ? tracedSend(host, session, stanza, span) : session.send(stanza)) !== "refused") {
+  if (session && !session.closed && (span ? tracedSend(session, stanza, span) : session.send(stanza)) !== "refused") {
     if (env.stamp) host.ledger.handled(env.stamp);
     span?.end();
     return;
@@ -70,12 +70,10 @@ function receiveStanza(host: Host, env: StanzaEnvelope): void {
     });
 }
 
-/** The receiving node's write to the stream, as a span under the bus hop's. */
-function tracedSend(host: Host, session: LocalSession, stanza: Element, parent: Span): SendOutcome {
-  const span = host.tracing.startChild(parent, "deliver");
+/** The receiving node's write to the stream: its outcome is the bus hop's (tracing.ts). */
+function tracedSend(session: LocalSession, stanza: Element, span: Span): SendOutcome {
   const outcome = session.send(stanza);
   span.set("switchboard.delivery", outcome);
-  span.end(outcome === "refused" ? "error" : "ok", outcome);
   return outcome;
 }
 

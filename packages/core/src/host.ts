@@ -268,15 +268,23 @@ export class Host {
     return outcomes;
   }
 
-  /** deliver() after the stanza/deliver hooks; a sampled stanza's delivery is a span (tracing.ts). */
+  /**
+   * deliver() after the stanza/deliver hooks. For a sampled stanza (tracing.ts) a write on this
+   * node is a `deliver` event of the span it is in; a hand-over to the bus is a span of its own,
+   * whose context the envelope carries.
+   */
   private write(target: SessionInfo, stanza: Element, opts: { headers?: BusHeaders } = {}): Promise<DeliveryOutcome> {
     const parent = this.traces.of(stanza);
-    return parent ? this.tracedWrite(target, stanza, opts, parent) : this.writeNow(target, stanza, opts);
+    if (!parent) return this.writeNow(target, stanza, opts);
+    if (target.nodeId !== this.nodeId && target.detachedUntil === undefined) return this.publishTraced(target, stanza, opts, parent);
+    return this.writeNow(target, stanza, opts).then((outcome) => {
+      parent.event("deliver", { "switchboard.target.node": target.nodeId, "switchboard.delivery": outcome });
+      return outcome;
+    });
   }
 
-  private async tracedWrite(target: SessionInfo, stanza: Element, opts: { headers?: BusHeaders }, parent: Span): Promise<DeliveryOutcome> {
-    const remote = target.nodeId !== this.nodeId && target.detachedUntil === undefined;
-    const span = this.tracing.startChild(parent, remote ? "bus.publish" : "deliver", remote ? "producer" : "internal");
+  private async publishTraced(target: SessionInfo, stanza: Element, opts: { headers?: BusHeaders }, parent: Span): Promise<DeliveryOutcome> {
+    const span = this.tracing.startChild(parent, "bus.publish", "producer");
     span.set("switchboard.target.node", target.nodeId);
     try {
       const outcome = await this.writeNow(target, stanza, opts, span);

@@ -37,11 +37,9 @@ export class Router {
    * module for server-generated ones; absent means the server domain).
    */
   route(stanza: Element, origin?: LocalSession): Promise<void> {
-    // A sampled stanza's routing is a span; the deliveries and storage it leads to hang under it.
-    // (Not async itself: an unsampled stanza's promise is routeNow's, without another tick.)
-    const span = this.host.traces.child(stanza, "route");
-    if (span) return this.host.traces.within(stanza, span, () => this.routeNow(stanza, origin, span));
-    return this.routeNow(stanza, origin);
+    // A sampled stanza's route is an attribute of the span it is in (the stream's root, or the
+    // bus hop that brought it): routing is a phase within one node, not a span (tracing.ts).
+    return this.routeNow(stanza, origin, this.host.traces.of(stanza));
   }
 
   private async routeNow(stanza: Element, origin?: LocalSession, span?: Span): Promise<void> {

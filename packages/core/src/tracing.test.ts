@@ -12,6 +12,7 @@ import type { Span, SpanKind, SpanValue, Tracing } from "./tracing.js";
 
 interface Recorded {
   node: string;
+  events: Array<{ name: string; attributes: Record<string, SpanValue> }>;
   name: string;
   kind: SpanKind;
   traceId: string;
@@ -33,10 +34,11 @@ class RecordingTracing implements Tracing {
   ) {}
 
   private make(name: string, kind: SpanKind, traceId: string, parent?: string): Span & { rec: Recorded } {
-    const rec: Recorded = { node: this.node, name, kind, traceId, id: `s${++ids}`, parent, attributes: {} };
+    const rec: Recorded = { node: this.node, name, kind, traceId, id: `s${++ids}`, parent, attributes: {}, events: [] };
     return {
       rec,
       set: (k, v) => void (rec.attributes[k] = v),
+      event: (name, attributes) => void rec.events.push({ name, attributes }),
       end: (status = "ok") => {
         rec.status = status;
         this.spans.push(rec);
@@ -109,14 +111,25 @@ describe("tracing through the core", () => {
     const byName = new Map(spans.map((s) => [s.name, s]));
     const root = byName.get("c2s.message")!;
     expect(root).toMatchObject({ node: "n1", kind: "server", parent: undefined, attributes: { "xmpp.stanza": "message", "xmpp.type": "chat", "xmpp.id": "m1" } });
-    expect(byName.get("route")).toMatchObject({ node: "n1", parent: root.id, attributes: { "switchboard.route": "message/full" } });
+    // the route is the root's attribute; the bus hop is a span each side, the write an attribute of the receiving one
+    expect(root.attributes["switchboard.route"]).toBe("message/full");
     const publish = byName.get("bus.publish")!;
-    expect(publish).toMatchObject({ node: "n1", kind: "producer", parent: byName.get("route")!.id, attributes: { "switchboard.target.node": "n2", "switchboard.delivery": "bus" } });
+    expect(publish).toMatchObject({ node: "n1", kind: "producer", parent: root.id, attributes: { "switchboard.target.node": "n2", "switchboard.delivery": "bus" } });
     const receive = byName.get("bus.receive")!;
-    expect(receive).toMatchObject({ node: "n2", kind: "consumer", parent: publish.id });
-    expect(byName.get("deliver")).toMatchObject({ node: "n2", parent: receive.id, attributes: { "switchboard.delivery": "written" }, status: "ok" });
+    expect(receive).toMatchObject({ node: "n2", kind: "consumer", parent: publish.id, attributes: { "switchboard.delivery": "written" }, status: "ok" });
+    expect(spans.map((s) => s.name).sort()).toEqual(["bus.publish", "bus.receive", "c2s.message"]);
     expect(new Set(spans.map((s) => s.traceId))).toEqual(new Set([root.traceId]));
     expect(published.filter((e) => e.kind === "stanza").map((e) => e.headers?.traceparent)).toEqual([`00-${root.traceId}-${publish.id}-01`]);
+  });
+
+  it("records a write on the sender's own node as a deliver event of the root span, one per resource", async () => {
+    const { spans, fromClient } = await cluster();
+    const local = x("message", { to: "alice@localhost/a", from: "alice@localhost/a", type: "chat", id: "self" }, x("body", {}, "note to self"));
+    await fromClient(local);
+    await new Promise((r) => setImmediate(r));
+    expect(spans).toHaveLength(1);
+    expect(spans[0]).toMatchObject({ name: "c2s.message", attributes: { "switchboard.route": "message/full" }, status: "ok" });
+    expect(spans[0]!.events).toEqual([{ name: "deliver", attributes: { "switchboard.target.node": "n1", "switchboard.delivery": "written" } }]);
   });
 
   it("makes no span and sends no trace headers for a stanza that is not sampled", async () => {

@@ -17,10 +17,18 @@ export type SpanValue = string | number | boolean;
 /** What a span stands for, as OpenTelemetry's SpanKind: a stanza received, a bus hop sent or received. */
 export type SpanKind = "internal" | "server" | "producer" | "consumer";
 
-/** One span: a phase of one sampled stanza's way (parse, route, publish, deliver, store). */
+/**
+ * One span: a phase of one sampled stanza's way that crosses a boundary — the stream that took
+ * it in, a bus hop out of or into a node, offline storage. What happens in between inside one
+ * node (the route taken, each write to a stream) is an attribute or an event of the span it
+ * happens in: a span costs an SDK object, an export record and its ids, an event a timestamp in
+ * the span's list, which is what keeps 1 % sampling cheap at full rate (docs/observability.md).
+ */
 export interface Span {
   /** an attribute: the route taken, the outcome of a delivery, the destination node */
   set(key: string, value: SpanValue): void;
+  /** a timestamped event with its attributes: one delivery to one stream */
+  event(name: string, attributes: Record<string, SpanValue>): void;
   /** ends it; `error` marks it failed, with the reason */
   end(status?: "ok" | "error", message?: string): void;
 }

@@ -56,7 +56,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
     undo.push(() => metrics.shutdown());
     // OpenTelemetry traces: only when OTEL_* configures an exporter (docs/observability.md "Traces").
     const tracing = tracingFromEnv({ nodeId: cfg.nodeId, sampleRatio: cfg.tracing.sampleRatio, env: opts.env, warn: (message) => log.warn(message) });
-    if (tracing) log.info({ url: tracing.url, sampling: tracing.sampling }, "tracing on");
+    if (tracing) log.info({ url: tracing.url, protocol: tracing.protocol, sampling: tracing.sampling }, "tracing on");
     undo.push(() => tracing?.shutdown());
     const stopWatching = watchProcess(metrics);
     undo.push(stopWatching);

@@ -1,7 +1,7 @@
 import { ROOT_CONTEXT, SpanKind } from "@opentelemetry/api";
 import { SamplingDecision, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it } from "vitest";
-import { OtelTracing, otlpTracesUrl, otlpTracesWanted, tracingFromEnv } from "./otel-tracing.js";
+import { OtelTracing, otlpTracesProtocol, otlpTracesUrl, otlpTracesWanted, tracingFromEnv } from "./otel-tracing.js";
 import { startOtlpReceiver, type OtlpReceiver } from "./otlp-receiver.js";
 import { RootSampling, ratioBound, samplingFromEnv } from "./sampling.js";
 
@@ -94,30 +94,49 @@ describe("the OpenTelemetry tracing adapter", () => {
     expect(new Set(r.spans.map((s) => s.resource["service.instance.id"]))).toEqual(new Set(["one"]));
   });
 
-  it("continues a trace on another node from the headers it was sent with", async () => {
-    const r = await receiver();
-    const a = tracing(r, "edge-a", 1);
-    const b = tracing(r, "edge-b", 0); // parent-based: the sender's decision holds
-    const root = a.startStanza("c2s.message")!;
-    const publish = a.startChild(root, "bus.publish", "producer");
-    const headers: Record<string, string> = {};
-    a.inject(publish, headers);
-    expect(headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
-    expect(b.startFromCarrier({}, "bus.receive")).toBeUndefined();
-    const received = b.startFromCarrier(headers, "bus.receive")!;
-    expect(received).toBeDefined();
-    const deliver = b.startChild(received, "deliver");
-    deliver.set("switchboard.delivery", "written");
-    for (const span of [deliver, received, publish]) span.end();
-    root.end("error", "bounced");
-    await a.flush();
-    await b.flush();
-    const spans = await r.waitFor((s) => s.length === 4);
-    const by = Object.fromEntries(spans.map((s) => [s.name, s]));
-    expect(new Set(spans.map((s) => s.traceId)).size).toBe(1);
-    expect(by["c2s.message"]).toMatchObject({ parentSpanId: "", kind: SpanKind.SERVER + 1, status: 2, resource: { "service.instance.id": "edge-a", "service.name": "switchboard" } });
-    expect(by["bus.publish"]).toMatchObject({ parentSpanId: by["c2s.message"]!.spanId, kind: SpanKind.PRODUCER + 1 });
-    expect(by["bus.receive"]).toMatchObject({ parentSpanId: by["bus.publish"]!.spanId, kind: SpanKind.CONSUMER + 1, resource: { "service.instance.id": "edge-b" } });
-    expect(by["deliver"]).toMatchObject({ parentSpanId: by["bus.receive"]!.spanId, attributes: { "switchboard.delivery": "written" } });
+  for (const protocol of ["http/protobuf", "http/json"] as const) {
+    it(`continues a trace on another node from the headers it was sent with (${protocol})`, async () => {
+      const r = await receiver();
+      const env = protocol === "http/json" ? { OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" } : {};
+      const a = tracing(r, "edge-a", 1, env);
+      const b = tracing(r, "edge-b", 0, env); // parent-based: the sender's decision holds
+      expect(a.protocol).toBe(protocol);
+      const root = a.startStanza("c2s.message")!;
+      root.set("switchboard.route", "message/full");
+      root.event("deliver", { "switchboard.target.node": "edge-a", "switchboard.delivery": "written" });
+      const publish = a.startChild(root, "bus.publish", "producer");
+      const headers: Record<string, string> = {};
+      a.inject(publish, headers);
+      expect(headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      expect(b.startFromCarrier({}, "bus.receive")).toBeUndefined();
+      const received = b.startFromCarrier(headers, "bus.receive")!;
+      expect(received).toBeDefined();
+      received.set("switchboard.delivery", "written");
+      for (const span of [received, publish]) span.end();
+      root.end("error", "bounced");
+      await a.flush();
+      await b.flush();
+      const spans = await r.waitFor((s) => s.length === 3);
+      expect(new Set(r.contentTypes)).toEqual(new Set([protocol === "http/json" ? "application/json" : "application/x-protobuf"]));
+      const by = Object.fromEntries(spans.map((s) => [s.name, s]));
+      expect(new Set(spans.map((s) => s.traceId)).size).toBe(1);
+      expect(spans[0]!.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(by["c2s.message"]).toMatchObject({ parentSpanId: "", kind: SpanKind.SERVER + 1, status: 2, attributes: { "switchboard.route": "message/full" }, resource: { "service.instance.id": "edge-a", "service.name": "switchboard" } });
+      expect(by["c2s.message"]!.events).toEqual([{ name: "deliver", attributes: { "switchboard.target.node": "edge-a", "switchboard.delivery": "written" } }]);
+      expect(by["bus.publish"]).toMatchObject({ parentSpanId: by["c2s.message"]!.spanId, kind: SpanKind.PRODUCER + 1 });
+      expect(by["bus.receive"]).toMatchObject({ parentSpanId: by["bus.publish"]!.spanId, kind: SpanKind.CONSUMER + 1, attributes: { "switchboard.delivery": "written" }, resource: { "service.instance.id": "edge-b" } });
+    });
+  }
+
+  it("exports protobuf unless OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL says http/json, and says what it does not speak", () => {
+    const warnings: string[] = [];
+    const warn = (m: string) => warnings.push(m);
+    expect(otlpTracesProtocol({}, warn)).toBe("http/protobuf");
+    expect(otlpTracesProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" }, warn)).toBe("http/json");
+    expect(otlpTracesProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/protobuf" }, warn)).toBe("http/protobuf");
+    expect(otlpTracesProtocol({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: " HTTP/JSON " }, warn)).toBe("http/json");
+    expect(warnings).toEqual([]);
+    expect(otlpTracesProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" }, warn)).toBe("http/protobuf");
+    expect(warnings).toEqual([expect.stringMatching(/OTLP protocol grpc is not supported here .*4318/)]);
   });
 });

@@ -1,9 +1,11 @@
 /**
  * The tracing port backed by OpenTelemetry (docs/observability.md "Traces"): one
- * TracerProvider per process exporting over OTLP/HTTP (JSON) in batches, on only when the
- * standard variables ask for it — `OTEL_EXPORTER_OTLP_ENDPOINT` or
- * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` set and `OTEL_TRACES_EXPORTER` not `none`. Sampling:
- * sampling.ts.
+ * TracerProvider per process exporting over OTLP/HTTP in batches, on only when the standard
+ * variables ask for it — `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
+ * set and `OTEL_TRACES_EXPORTER` not `none`. The encoding is the standard
+ * `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`: `http/protobuf` unless it says `http/json`, as the
+ * OpenTelemetry specification has it; protobuf is also the cheaper one to write (about a third
+ * of the bytes, no intermediate objects). Sampling: sampling.ts.
  *
  * Nothing is registered globally (no global tracer provider, no context manager): spans are
  * made from the parent the core hands over, so no async-context bookkeeping runs for stanzas
@@ -13,7 +15,8 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, defaultTe
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OTLPTraceExporter as JsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OTLPTraceExporter as ProtobufTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import type { BusHeaders, Span, SpanKind as PortSpanKind, SpanValue, Tracing } from "@switchboard/core";
 import { RootSampling, samplingFromEnv } from "./sampling.js";
 
@@ -36,6 +39,9 @@ class SdkSpan implements Span {
   set(key: string, value: SpanValue): void {
     this.inner.setAttribute(key, value);
   }
+  event(name: string, attributes: Record<string, SpanValue>): void {
+    this.inner.addEvent(name, attributes);
+  }
   end(status?: "ok" | "error", message?: string): void {
     if (status === "error") this.inner.setStatus({ code: SpanStatusCode.ERROR, message });
     this.inner.end();
@@ -47,6 +53,8 @@ export class OtelTracing implements Tracing {
   /** how sampling was chosen, for the start-up log line */
   readonly sampling: string;
   readonly url: string;
+  /** the OTLP encoding: `http/protobuf` or `http/json` */
+  readonly protocol: OtlpProtocol;
   private readonly provider: BasicTracerProvider;
   private readonly tracer: Tracer;
   private readonly root: RootSampling;
@@ -58,7 +66,8 @@ export class OtelTracing implements Tracing {
     this.sampling = choice.description;
     this.root = new RootSampling(choice.rootBound);
     this.url = otlpTracesUrl(env);
-    const exporter = new OTLPTraceExporter({ url: this.url });
+    this.protocol = otlpTracesProtocol(env, opts.warn ?? (() => {}));
+    const exporter = this.protocol === "http/json" ? new JsonTraceExporter({ url: this.url }) : new ProtobufTraceExporter({ url: this.url });
     this.provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME || "switchboard", "service.instance.id": opts.nodeId }),
       sampler: choice.sampler,
@@ -110,6 +119,20 @@ export class OtelTracing implements Tracing {
 export function otlpTracesWanted(env: NodeJS.ProcessEnv): boolean {
   if ((env.OTEL_TRACES_EXPORTER ?? "").split(",").map((s) => s.trim()).includes("none")) return false;
   return Boolean(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim());
+}
+
+export type OtlpProtocol = "http/protobuf" | "http/json";
+
+/**
+ * OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else `http/protobuf`
+ * (the specification's default). gRPC is not built in: it is said, and protobuf over HTTP used
+ * (a Collector takes it on its 4318 port, not on gRPC's 4317).
+ */
+export function otlpTracesProtocol(env: NodeJS.ProcessEnv, warn: (message: string) => void): OtlpProtocol {
+  const name = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() || env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || "http/protobuf").toLowerCase();
+  if (name === "http/protobuf" || name === "http/json") return name;
+  warn(`OTLP protocol ${name} is not supported here (http/protobuf and http/json are); exporting traces as http/protobuf — point the endpoint at the Collector's OTLP/HTTP port (4318)`);
+  return "http/protobuf";
 }
 
 /** The signal-specific endpoint as given, else the base endpoint with the traces path (OTLP/HTTP spec). */
