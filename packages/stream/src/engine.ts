@@ -51,6 +51,13 @@ export interface StreamPolicy {
   readonly requireTls: boolean;
   /** limits.tlsHandshakeSeconds: accept → TLS up when TLS is required, or <starttls/> → TLS up */
   readonly tlsHandshakeMs: number;
+  /**
+   * Admission of a STARTTLS handshake (limits.maxConcurrentHandshakes in c2s): calls `start`
+   * with the slot's release once the handshake may begin (at once when a slot is free), and
+   * returns a cancel for a stream that closes while it waits; undefined when refused (no slot
+   * will come: the stream is closed with <resource-constraint/>). Without it TLS starts at once.
+   */
+  admitTls?(start: (release: () => void) => void): (() => void) | undefined;
   /** limits.handshakeTimeoutSeconds: accept → bound */
   readonly handshakeTimeoutMs: number;
   /** unsent output above this closes the connection and refuses the write (slow receiver) */
@@ -88,6 +95,8 @@ export class StreamEngine implements StreamElementContext {
   private handshakeTimer?: NodeJS.Timeout;
   private tlsTimer?: NodeJS.Timeout;
   private upgrading = false;
+  /** a <starttls/> waiting for a handshake slot: how to leave the queue and end the wait */
+  private tlsWait?: { cancel: () => void; done: () => void };
   /** our stream header was sent since the last restart (an error must follow one) */
   private headerSent = false;
   private ended_ = false;
@@ -229,6 +238,11 @@ export class StreamEngine implements StreamElementContext {
     this.state_ = "closed";
     clearTimeout(this.handshakeTimer);
     clearTimeout(this.tlsTimer);
+    if (this.tlsWait) {
+      this.tlsWait.cancel();
+      this.tlsWait.done();
+      this.tlsWait = undefined;
+    }
     this.policy.ended(this, reason, abrupt);
   }
 
@@ -321,13 +335,35 @@ export class StreamEngine implements StreamElementContext {
     this.tlsTimer.unref();
   }
 
-  private async startTls(): Promise<void> {
+  private startTls(): Promise<void> | void {
     if (!this.canStartTls) {
       this.send(x("failure", { xmlns: NS_TLS }));
       return this.close();
     }
-    this.send(x("proceed", { xmlns: NS_TLS }));
+    // A wait for a handshake slot counts against limits.tlsHandshakeSeconds like the handshake.
     this.startTlsDeadline();
+    if (!this.policy.admitTls) return this.upgradeTls(noop);
+    return new Promise<void>((done) => {
+      let granted = false;
+      const cancel = this.policy.admitTls!((release) => {
+        granted = true;
+        this.tlsWait = undefined;
+        if (this.state_ !== "connected") {
+          release();
+          return done();
+        }
+        void this.upgradeTls(release).finally(done);
+      });
+      if (!cancel) {
+        this.close(new StreamError("resource-constraint", "the server is busy with a wave of connections; try again shortly"));
+        return done();
+      }
+      if (!granted) this.tlsWait = { cancel, done };
+    });
+  }
+
+  private async upgradeTls(release: () => void): Promise<void> {
+    this.send(x("proceed", { xmlns: NS_TLS }));
     this.upgrading = true;
     try {
       await this.transport.startTls(this.policy.tlsContext!);
@@ -340,6 +376,10 @@ export class StreamEngine implements StreamElementContext {
       this.destroy("TLS handshake failed");
     } finally {
       this.upgrading = false;
+      release();
     }
   }
+
 }
+
+function noop(): void {}
