@@ -7,6 +7,7 @@
  * answered, the handshakes in flight never pass the cap, and (cluster) neither edge's alive key
  * ever goes missing. In cluster mode the budget is the two edges' together (leased).
  */
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { InProcessMetrics } from "@switchboard/core";
@@ -94,10 +95,14 @@ describe("a reconnect storm against limits.maxConcurrentHandshakes and limits.lo
       }
     })();
 
+    // the event loop the nodes (and, here, the clients) share: measured and reported, not asserted
+    const lag = monitorEventLoopDelay({ resolution: 10 });
+    lag.enable();
     const started = Date.now();
     const outcomes = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => loginAsTold(`storm${i}`, i)));
     const tookMs = Date.now() - started;
     stormOver = true;
+    lag.disable();
     clearInterval(sampler);
     await pinging;
     await watching;
@@ -109,7 +114,7 @@ describe("a reconnect storm against limits.maxConcurrentHandshakes and limits.lo
       `login storm (${ts.mode}): ${CLIENTS} clients online in ${tookMs} ms; ${retried} told to retry; ` +
         `max handshakes in flight ${maxInFlight}; slot waits ${metric("switchboard_handshakes_waited_total", { work: "tls" })} tls, ${metric("switchboard_handshakes_waited_total", { work: "sasl" })} sasl; ` +
         `budget waited ${metric("switchboard_login_budget_total", { outcome: "waited" })}, refused ${metric("switchboard_login_budget_total", { outcome: "refused" })}; ` +
-        `alice's pings: ${pings.length}, slowest ${Math.max(...pings)} ms` + (redis ? `; alive key samples ${aliveSamples}, missing ${aliveMissing}` : ""),
+        `alice's pings: ${pings.length}, slowest ${Math.max(...pings)} ms; event-loop lag p99 ${Math.round(lag.percentile(99) / 1e6)} ms, max ${Math.round(lag.max / 1e6)} ms` + (redis ? `; alive key samples ${aliveSamples}, missing ${aliveMissing}` : ""),
     );
     for (const o of outcomes) if (o.refusals.length >= o.attempts) console.log("not online:", JSON.stringify(o));
     // everyone online, and the only refusal ever met is the retryable one with its hint
