@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { InProcessMetrics, silentLogger } from "@switchboard/core";
+import { InProcessMetrics, silentLogger, type Logger } from "@switchboard/core";
 import { HandshakeSlots, holdAtMost, type Release } from "./handshake-slots.js";
 
 describe("HandshakeSlots", () => {
@@ -117,5 +117,19 @@ describe("HandshakeSlots", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it("logs one line per burst, with the count, not one per waiter", () => {
+    const lines: Array<{ obj: Record<string, unknown>; msg?: string }> = [];
+    const log: Logger = { ...silentLogger, info: (obj: Record<string, unknown>, msg?: string) => void lines.push({ obj, msg }), child: () => log } as Logger;
+    let t = 0;
+    const slots = new HandshakeSlots(1, log, undefined, Infinity, () => t);
+    for (let i = 0; i < 100; i++) slots.request("tls", () => {});
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.obj).toMatchObject({ limit: "limits.maxConcurrentHandshakes", value: 1, waited: 1 });
+    t = 10_000;
+    slots.request("tls", () => {});
+    expect(lines).toHaveLength(2);
+    expect(lines[1]!.obj).toMatchObject({ waited: 99, waiting: 100 });
   });
 });

@@ -46,8 +46,7 @@ export class HandshakeSlots {
   private held = 0;
   /** insertion-ordered: the FIFO, with O(1) removal of a waiter that left */
   private readonly waiting = new Set<Waiter>();
-  private lastLog = 0;
-  private unlogged = 0;
+  private readonly bursts = { waited: { lastLog: -Infinity, unlogged: 0 }, refused: { lastLog: -Infinity, unlogged: 0 } };
   private readonly waitedMetric: { add(n?: number, labels?: Record<string, string>): void };
   private readonly refusedMetric: { add(n?: number, labels?: Record<string, string>): void };
   private readonly waitSeconds: { record(seconds: number, labels?: Record<string, string>): void };
@@ -91,14 +90,14 @@ export class HandshakeSlots {
     if (this.waiting.size >= this.maxQueued) {
       this.counters.refused++;
       this.refusedMetric.add(1, { work });
-      this.log.warn({ limit: "limits.maxConcurrentHandshakes", value: this.limit, work, waiting: this.waiting.size }, "handshake wait queue full: new work refused");
+      this.note("refused", "handshake wait queue full: new TLS and SASL work is refused");
       return undefined;
     }
     const waiter: Waiter = { work, grant, since: this.now() };
     this.waiting.add(waiter);
     this.counters.waited++;
     this.waitedMetric.add(1, { work });
-    this.noteWait();
+    this.note("waited", "handshakes at their cap: new TLS and SASL work waits its turn");
     return () => void this.waiting.delete(waiter);
   }
 
@@ -130,16 +129,17 @@ export class HandshakeSlots {
     }
   }
 
-  private noteWait(): void {
-    this.unlogged++;
+  /** One log line per burst and kind, with how many met the cap since the last one. */
+  private note(kind: "waited" | "refused", message: string): void {
+    const burst = this.bursts[kind];
+    burst.unlogged++;
     const t = this.now();
-    if (t - this.lastLog < LOG_INTERVAL_MS) return;
-    this.lastLog = t;
-    this.log.info(
-      { limit: "limits.maxConcurrentHandshakes", value: this.limit, waited: this.unlogged, waiting: this.waiting.size },
-      "handshakes at their cap: new TLS and SASL work waits its turn",
-    );
-    this.unlogged = 0;
+    if (t - burst.lastLog < LOG_INTERVAL_MS) return;
+    burst.lastLog = t;
+    const line = { limit: "limits.maxConcurrentHandshakes", value: this.limit, [kind]: burst.unlogged, inFlight: this.held, waiting: this.waiting.size };
+    if (kind === "refused") this.log.warn(line, message);
+    else this.log.info(line, message);
+    burst.unlogged = 0;
   }
 }
 

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { Host, InProcessMetrics, MemoryLimiter, MemorySessionRegistry, MemoryStanzaBus, MemoryStore, silentLogger } from "@switchboard/core";
+import { Host, InProcessMetrics, MemoryLimiter, MemorySessionRegistry, MemoryStanzaBus, MemoryStore, silentLogger, type Logger } from "@switchboard/core";
 import { LoginBudget, type LoginAdmission } from "./login-budget.js";
 
-function host(metrics = new InProcessMetrics()): Host {
-  return new Host({ domain: "localhost", nodeId: "n1", store: new MemoryStore(), registry: new MemorySessionRegistry(), bus: new MemoryStanzaBus(), limiter: new MemoryLimiter(), log: silentLogger, metrics });
+function host(metrics = new InProcessMetrics(), log: Logger = silentLogger): Host {
+  return new Host({ domain: "localhost", nodeId: "n1", store: new MemoryStore(), registry: new MemorySessionRegistry(), bus: new MemoryStanzaBus(), limiter: new MemoryLimiter(), log, metrics });
 }
 
 const open = () => false;
@@ -77,5 +77,22 @@ describe("LoginBudget", () => {
     await vi.advanceTimersByTimeAsync(1_100);
     expect(await gone).toEqual({ allowed: true }); // resolved, not left hanging; its caller sees the stream closed
     expect(nextAnswer).toEqual({ allowed: true }); // took the token the closed one did not
+  });
+
+  it("logs a burst of refusals as one line with its count", async () => {
+    const warned: Array<{ obj: Record<string, unknown>; msg?: string }> = [];
+    const log: Logger = { ...silentLogger, warn: (obj: unknown, msg?: string) => void warned.push({ obj: obj as Record<string, unknown>, msg }), child: () => log };
+    const budget = new LoginBudget(host(new InProcessMetrics(), log), 1, 1_000);
+    budget.admit(open);
+    for (let i = 0; i < 50; i++) void budget.admit(open);
+    const budgetLines = () => warned.filter((l) => l.obj.limit === "limits.loginsPerSecond");
+    expect(budgetLines()).toHaveLength(1);
+    expect(budgetLines()[0]!.msg).toMatch(/login budget exceeded/);
+    await vi.advanceTimersByTimeAsync(11_000);
+    void budget.admit(open);
+    void budget.admit(open);
+    void budget.admit(open);
+    expect(budgetLines()).toHaveLength(2);
+    expect(budgetLines()[1]!.obj.refused).toBeGreaterThanOrEqual(48);
   });
 });

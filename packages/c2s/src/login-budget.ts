@@ -26,8 +26,9 @@
  *   user for a password or disabling the account — whereas many treat any stream error as a
  *   failed connection and back off for long, or stop. The stream stays open (RFC 6120 §6.4.5
  *   allows retries on it), as for the other temporary refusals in sasl-negotiation.ts.
- * - Every wait and every refusal is counted (`switchboard_login_budget_total{outcome}`); the first
- *   refusal of a window is a log line (the limits port logs per policy and key: one per burst).
+ * - Every wait and every refusal is counted (`switchboard_login_budget_total{outcome}`), and each
+ *   burst of refusals is one log line with its count (at most one per LOG_INTERVAL_MS); the
+ *   limits port also reports the policy's first refusal (`switchboard_limit_refusals_total`).
  */
 import { retryHint, type Host } from "@switchboard/core";
 
@@ -35,6 +36,9 @@ export const LOGIN_BUDGET_POLICY = "c2s.logins";
 
 /** How long a login waits for the budget before it is told to come back. */
 export const MAX_WAIT_MS = 1_000;
+
+/** How often a burst of refusals is logged at most. */
+const LOG_INTERVAL_MS = 10_000;
 
 /** Longest sleep between two looks at the bucket while logins wait. */
 const MAX_SLEEP_MS = 250;
@@ -55,6 +59,8 @@ export class LoginBudget {
   readonly counters = { immediate: 0, waited: 0, refused: 0 };
   private readonly queue: Waiter[] = [];
   private timer?: NodeJS.Timeout;
+  private lastLog = -Infinity;
+  private unlogged = 0;
   private readonly outcomes: { add(n?: number, labels?: Record<string, string>): void };
 
   constructor(
@@ -148,7 +154,20 @@ export class LoginBudget {
     this.counters.refused++;
     this.outcomes.add(1, { outcome: "refused" });
     const retryAfterMs = this.retryAfter();
+    this.logBurst(retryAfterMs);
     return { allowed: false, retryAfterMs, text: `the server is busy with a wave of logins; ${retryHint(retryAfterMs)}` };
+  }
+
+  private logBurst(retryAfterMs: number): void {
+    this.unlogged++;
+    const t = this.now();
+    if (t - this.lastLog < LOG_INTERVAL_MS) return;
+    this.lastLog = t;
+    this.host.log.warn(
+      { limit: "limits.loginsPerSecond", value: this.perSecond, refused: this.unlogged, waiting: this.queue.length, retryAfterMs },
+      "login budget exceeded: logins are told to retry later (<temporary-auth-failure/>)",
+    );
+    this.unlogged = 0;
   }
 
   /**
