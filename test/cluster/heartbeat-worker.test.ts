@@ -13,12 +13,14 @@ import { NodeLiveness } from "@switchboard/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBackends, type TestBackends } from "../support/backends.js";
 import { signalAndWait, track } from "../support/processes.js";
+import { EdgeProcess } from "../support/edge-process.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 let backends: TestBackends;
 let admin: Redis;
 const children: ChildProcess[] = [];
 const survivors: NodeLiveness[] = [];
+const edges: EdgeProcess[] = [];
 
 beforeAll(async () => {
   backends = await startBackends();
@@ -26,6 +28,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const child of children) await signalAndWait(child, "SIGKILL");
+  for (const edge of edges) await edge.stop().catch(() => {});
   await Promise.allSettled(survivors.map((s) => s.stop()));
   admin?.disconnect();
   await backends?.stop();
@@ -143,5 +146,26 @@ describe("heartbeat worker", () => {
     expect(watched.missing).toBeGreaterThan(0);
     await node.line(/^fenced$/, 10_000);
     expect(seen.gone).toContain(node.nodeId);
+  });
+
+  it("runs in a real edge process with its own Redis connection, and dies with it on kill -9: the alive key then expires", async () => {
+    const prefix = `${backends.prefix}hb4`;
+    const nodeId = `edge-${prefix}`;
+    const edge = await EdgeProcess.start({ nodeId, redisUrl: backends.redisUrl, natsUrl: backends.natsUrl, prefix });
+    edges.push(edge);
+    const heartbeatClients = async () => ((await admin.call("CLIENT", "LIST")) as string).split("\n").filter((l) => l.includes(`name=${nodeId}:heartbeat `)).length;
+    const aliveKey = `${prefix}:node:{${nodeId}}:alive`;
+    const until = Date.now() + 15_000;
+    while ((await heartbeatClients()) === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+    expect(await heartbeatClients()).toBe(1);
+    expect(await admin.exists(aliveKey)).toBe(1);
+    await edge.kill();
+    const killedAt = Date.now();
+    while ((await admin.exists(aliveKey)) === 1 && Date.now() - killedAt < 15_000) await new Promise((r) => setTimeout(r, 100));
+    const expiredAfter = Date.now() - killedAt;
+    console.log(`heartbeat worker: alive key expired ${expiredAfter} ms after kill -9`);
+    // gone within the wait (the TTL from the last beat, 5 s): nobody kept beating for the dead process
+    expect(await admin.exists(aliveKey)).toBe(0);
+    expect(await heartbeatClients()).toBe(0);
   });
 });
