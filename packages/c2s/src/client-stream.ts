@@ -18,6 +18,7 @@ import { SaslNegotiation } from "./sasl-negotiation.js";
 import { bindResource } from "./bind.js";
 import { clientTraffic, type ClientTraffic } from "./traffic.js";
 import type { RateCredit, UserRate } from "./user-rate.js";
+import { holdAtMost } from "./handshake-slots.js";
 
 /** A client stream: the engine with the client policy; `rate`: the per-user rate limits (user-rate.ts). */
 export function openClientStream(host: Host, transport: Transport, opts: C2sOptions, onAuthenticated?: () => void, rate?: UserRate): StreamEngine {
@@ -98,6 +99,16 @@ class ClientPolicy implements StreamPolicy {
     return this.opts.outboundBufferBytes;
   }
 
+  /** limits.maxConcurrentHandshakes for STARTTLS (handshake-slots.ts) */
+  admitTls(start: (release: () => void) => void): (() => void) | undefined {
+    const slots = this.opts.handshakeSlots;
+    if (!slots) {
+      start(() => {});
+      return () => {};
+    }
+    return slots.request("tls", (release) => start(holdAtMost(release)));
+  }
+
   checkHeader(stream: StreamEngine, attrs: Record<string, string>): StreamError | undefined {
     // RFC 7395 §3.3.2: a WebSocket <open/> is in the framing namespace; the transport checked it.
     if (stream.transport.kind !== "websocket" && attrs.xmlns !== undefined && attrs.xmlns !== NS_CLIENT) {
@@ -147,7 +158,9 @@ class ClientPolicy implements StreamPolicy {
 
   private saslFor(stream: StreamEngine): SaslNegotiation {
     // A new negotiation after STARTTLS: the mechanisms offered depend on the channel (PLAIN).
-    return (this.sasl ??= new SaslNegotiation(this.host, stream.ip, stream.secure, (e) => stream.send(e), this.opts.unknownUserSecret));
+    if (this.sasl) return this.sasl;
+    const admission = { budget: this.opts.loginBudget, slots: this.opts.handshakeSlots, closed: () => stream.closed };
+    return (this.sasl = new SaslNegotiation(this.host, stream.ip, stream.secure, (e) => stream.send(e), this.opts.unknownUserSecret, admission));
   }
 
   private async beforeAuth(stream: StreamEngine, el: Element): Promise<void> {

@@ -3,9 +3,12 @@
  * (XEP-0368) on the TLS port, and RFC 7395 WebSocket on an HTTP server path.
  *
  * Every accepted socket goes through one path (accept → admission → optional PROXY header →
- * TLS for the direct port → stream) and is tracked until it closes, so that a socket stuck
- * anywhere on the way is bounded in time (limits.tlsHandshakeSeconds), counted against the caps
- * on unauthenticated connections (admission.ts), and cut at the shutdown deadline.
+ * handshake slot and TLS for the direct port → stream) and is tracked until it closes, so that a
+ * socket stuck anywhere on the way is bounded in time (limits.tlsHandshakeSeconds), counted
+ * against the caps on unauthenticated connections (admission.ts), and cut at the shutdown
+ * deadline. The handshake slots (limits.maxConcurrentHandshakes, handshake-slots.ts) and the
+ * login budget (limits.loginsPerSecond, login-budget.ts) are made here, once per process, and
+ * shared by every stream through the options.
  */
 import net from "node:net";
 import tls from "node:tls";
@@ -21,6 +24,8 @@ import { OverloadGuard, type OverloadOptions } from "./overload.js";
 import { readProxyHeader } from "./proxy-protocol.js";
 import { Admission, type AdmissionLimits, type AdmissionTicket } from "./admission.js";
 import { listenOn } from "./listen.js";
+import { HandshakeSlots, holdAtMost } from "./handshake-slots.js";
+import { LoginBudget } from "./login-budget.js";
 
 export interface C2sListenOptions extends C2sOptions {
   bind: string;
@@ -36,6 +41,10 @@ export interface C2sListenOptions extends C2sOptions {
   proxyProtocol?: boolean;
   /** caps on connections not yet authenticated (admission.ts) */
   admission: AdmissionLimits;
+  /** limits.maxConcurrentHandshakes (0 or undefined: no cap) */
+  maxConcurrentHandshakes?: number;
+  /** limits.loginsPerSecond (0 or undefined: no budget) */
+  loginsPerSecond?: number;
 }
 
 /** how long a connection may take to send its PROXY header (and at most tlsHandshakeMs) */
@@ -44,6 +53,8 @@ const PROXY_HEADER_TIMEOUT_MS = 10_000;
 export interface C2sListeners {
   ports: { c2s: number; c2sTls: number };
   readonly admission: Admission;
+  readonly handshakeSlots: HandshakeSlots;
+  readonly loginBudget?: LoginBudget;
   /** sockets open on the client ports and the HTTP port (for tests and metrics) */
   readonly connectionCount: number;
   /** attaches the RFC 7395 endpoint to an HTTP(S) server */
@@ -66,7 +77,10 @@ interface Connection {
 
 export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sListeners> {
   const secureContext = tls.createSecureContext({ cert: opts.tls.cert, key: opts.tls.key });
-  const options: C2sOptions = { ...opts, tlsContext: secureContext };
+  // Every waiter holds an unauthenticated connection, so maxUnauthenticated bounds the queue.
+  const handshakeSlots = new HandshakeSlots(opts.maxConcurrentHandshakes ?? 0, host.log, host.metrics, opts.admission.maxUnauthenticated);
+  const loginBudget = (opts.loginsPerSecond ?? 0) > 0 ? new LoginBudget(host, opts.loginsPerSecond!) : undefined;
+  const options: C2sOptions = { ...opts, tlsContext: secureContext, handshakeSlots, loginBudget };
   // cluster scope: a client spreading its attempts over several edges gets one allowance
   host.limiter.define(AUTH_FAILURE_POLICY, { limit: opts.authFailuresPerIp, intervalMs: opts.authFailureWindowMs, keyedBy: "ip", scope: "cluster" });
   const admission = new Admission(opts.admission, host.log, host.metrics);
@@ -155,17 +169,31 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
     deadline.unref();
     socket.once("close", () => clearTimeout(deadline));
     withClientAddress(socket, connection, (ip) => {
-      // Bytes that followed a PROXY header (the ClientHello) are still buffered on the socket.
-      const secure = new tls.TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols });
-      secure.once("secure", () => {
-        clearTimeout(deadline);
-        startStream(connection, new TcpTransport(secure, opts.parser, ip), options);
+      // limits.maxConcurrentHandshakes: the handshake starts once it has a slot, in arrival
+      // order; until then the ClientHello stays unread in the socket's buffer. A socket that
+      // closes (or reaches the deadline above) while it waits leaves the queue.
+      let cancel: (() => void) | undefined;
+      cancel = handshakeSlots.request("tls", (slot) => {
+        if (cancel) socket.off("close", cancel);
+        if (socket.destroyed) return slot();
+        const release = holdAtMost(slot);
+        socket.once("close", release);
+        // Bytes that followed a PROXY header (the ClientHello) are still buffered on the socket.
+        const secure = new tls.TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols });
+        secure.once("secure", () => {
+          release();
+          clearTimeout(deadline);
+          startStream(connection, new TcpTransport(secure, opts.parser, ip), options);
+        });
+        secure.on("error", (err) => {
+          release();
+          host.log.debug({ err: err.message }, "direct TLS handshake failed");
+          secure.destroy();
+        });
+        if (socket.isPaused()) socket.resume();
       });
-      secure.on("error", (err) => {
-        host.log.debug({ err: err.message }, "direct TLS handshake failed");
-        secure.destroy();
-      });
-      if (socket.isPaused()) socket.resume();
+      if (!cancel) socket.destroy(); // the wait queue is full: closed as at the admission caps
+      else socket.once("close", cancel);
     });
   });
   plain.on("error", (err) => host.log.error({ err }, "c2s listener error"));
@@ -191,6 +219,8 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
   return {
     ports: { c2s, c2sTls },
     admission,
+    handshakeSlots,
+    loginBudget,
     get connectionCount() {
       return connections.size;
     },

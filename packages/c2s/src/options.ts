@@ -1,6 +1,8 @@
 import type { SecureContext } from "node:tls";
 import type { ParserLimits } from "@switchboard/xml";
 import type { UserRateOptions } from "./user-rate.js";
+import type { HandshakeSlots } from "./handshake-slots.js";
+import type { LoginBudget } from "./login-budget.js";
 
 export interface C2sOptions {
   /** TLS material for STARTTLS; undefined disables STARTTLS */
@@ -34,6 +36,10 @@ export interface C2sOptions {
    * or comparing two nodes' answers would reveal which accounts exist.
    */
   unknownUserSecret?: Buffer;
+  /** limits.maxConcurrentHandshakes: this process's TLS handshakes and SASL steps in flight (handshake-slots.ts) */
+  handshakeSlots?: HandshakeSlots;
+  /** limits.loginsPerSecond: the cluster's login budget (login-budget.ts); undefined: none */
+  loginBudget?: LoginBudget;
 }
 
 export const AUTH_FAILURE_POLICY = "c2s.auth-failures-per-ip";

@@ -5,11 +5,26 @@
  * allowance, and both checks below are exact across the cluster (Limiter.acquire) — a login is
  * rare enough to wait one Redis round trip, and a lease-based local guess could let a guesser
  * through on the edge that did not see the last failure.
+ *
+ * Admission of the work (SaslAdmission): an exchange is charged to the cluster's login budget at
+ * its `<auth/>` (login-budget.ts), and each step the server computes holds a handshake slot
+ * (handshake-slots.ts); over either, the client waits or is told to come back with
+ * `<temporary-auth-failure/>`.
  */
 import { createMechanism, offeredMechanisms, saslPrep, type SaslServerMechanism, type SaslStep } from "@switchboard/sasl";
 import { Element, NS_SASL, x } from "@switchboard/xml";
 import { retryHint, type Ban, type Counter, type Host } from "@switchboard/core";
 import { AUTH_FAILURE_POLICY } from "./options.js";
+import type { HandshakeSlots } from "./handshake-slots.js";
+import type { LoginBudget } from "./login-budget.js";
+
+/** limits.loginsPerSecond and limits.maxConcurrentHandshakes, as one stream meets them. */
+export interface SaslAdmission {
+  budget?: LoginBudget;
+  slots?: HandshakeSlots;
+  /** the stream closed (a wait ends without spending anything) */
+  closed(): boolean;
+}
 
 export type SaslOutcome = { done: false } | { done: true; username: string } | { done: true; failed: true; closeStream: boolean };
 
@@ -22,6 +37,7 @@ export class SaslNegotiation {
     private readonly tls: boolean,
     send: (el: Element) => void,
     private readonly unknownUserSecret?: Buffer,
+    private readonly admission?: SaslAdmission,
   ) {
     // Every outcome the client is told is counted on its way out: ok, or failed by condition.
     const logins = loginCounter(host);
@@ -61,6 +77,13 @@ export class SaslNegotiation {
         this.send(failure("temporary-auth-failure", `too many failed logins from your address; ${retryHint(standing.retryAfterMs)}`));
         return { done: true, failed: true, closeStream: true };
       }
+      const budget = this.admission?.budget?.admit(this.admission.closed);
+      const admitted = budget && (await budget);
+      if (admitted && !admitted.allowed) {
+        this.send(failure("temporary-auth-failure", admitted.text));
+        return { done: false };
+      }
+      if (this.admission?.closed()) return { done: false };
       const name = el.attrs.mechanism ?? "";
       const lookup = async (username: string) => {
         const bare = `${normaliseLocal(username)}@${this.host.domain}`;
@@ -94,12 +117,25 @@ export class SaslNegotiation {
       this.send(failure("incorrect-encoding", "payload is not base64"));
       return { done: false };
     }
+    // One handshake slot while the server computes this step (not while the client thinks).
+    const release = this.admission?.slots ? await this.admission.slots.acquire("sasl") : noop;
+    if (!release) {
+      this.mechanism = undefined;
+      this.send(failure("temporary-auth-failure", "the server is busy with a wave of logins; try again in 5 s"));
+      return { done: false };
+    }
+    if (this.admission?.closed()) {
+      release();
+      return { done: false };
+    }
     let result: SaslStep;
     try {
       result = await this.mechanism!.step(input);
     } catch (err) {
       this.host.log.error({ err, ip: this.ip }, "SASL mechanism failed");
       result = { kind: "failure", condition: "temporary-auth-failure" };
+    } finally {
+      release();
     }
     switch (result.kind) {
       case "challenge":
@@ -153,6 +189,8 @@ function loginCounter(host: Host): Counter {
   if (!c) loginCounters.set(host, (c = host.metrics.counter("switchboard_logins_total", { help: "SASL outcomes: ok, or failed by condition", labels: ["result", "reason"] })));
   return c;
 }
+
+function noop(): void {}
 
 function failure(condition: string, text?: string): Element {
   return x("failure", { xmlns: NS_SASL }, x(condition), text ? x("text", { "xml:lang": "en" }, text) : undefined);

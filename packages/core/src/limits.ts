@@ -15,8 +15,8 @@ import type { HookBus } from "./hooks.js";
 import type { Logger } from "./logger.js";
 import type { Counter, Metrics } from "./metrics.js";
 
-/** What a policy's keys are: a client address, a bare JID, a full JID or a MUC room. */
-export type LimitKeyKind = "ip" | "bare" | "full" | "room";
+/** What a policy's keys are: a client address, a bare JID, a full JID, a MUC room or a served domain (a budget for all its users). */
+export type LimitKeyKind = "ip" | "bare" | "full" | "room" | "domain";
 
 export interface LimitPolicy {
   /** tokens put back per interval (the sustained rate) */

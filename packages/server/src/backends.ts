@@ -162,6 +162,8 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
       // What it served for the cluster (MUC rooms) may have been taken over by others meanwhile.
       void host?.hooks.fire("host/fenced", {}).catch((err: unknown) => log.error({ err }, "host/fenced handler failed"));
     },
+    // A busy event loop (a reconnect storm, a long GC) must not get a serving edge purged.
+    heartbeatWorker: { redisUrl: cfg.redisUrl! },
     logger: log,
   });
   // A node's goodbye at stop (core bus-receipts.ts): it no longer counts among the nodes whose

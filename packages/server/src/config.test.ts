@@ -337,6 +337,28 @@ describe("cluster settings", () => {
     expect(loadError(() => loadConfig({ env: { SWITCHBOARD_LIMITS_MAX_SESSIONS_PER_USER: "ten" } })).key).toBe("limits.maxSessionsPerUser");
   });
 
+  it("bounds handshakes in flight with limits.maxConcurrentHandshakes (SWITCHBOARD_LIMITS_MAX_CONCURRENT_HANDSHAKES, default 256, 0 = no cap)", () => {
+    expect(loadConfig({ env: {} }).limits.maxConcurrentHandshakes).toBe(256);
+    expect(loadConfig({ env: { SWITCHBOARD_LIMITS_MAX_CONCURRENT_HANDSHAKES: "0" } }).limits.maxConcurrentHandshakes).toBe(0);
+    expect(loadConfig({ env: { SWITCHBOARD_LIMITS_MAX_CONCURRENT_HANDSHAKES: "8" } }).limits.maxConcurrentHandshakes).toBe(8);
+    for (const bad of ["-1", "2.5", "many", "1000001"]) {
+      const err = loadError(() => loadConfig({ env: { SWITCHBOARD_LIMITS_MAX_CONCURRENT_HANDSHAKES: bad } }));
+      expect(err.key).toBe("limits.maxConcurrentHandshakes");
+      expect(err.message).toMatch(/SWITCHBOARD_LIMITS_MAX_CONCURRENT_HANDSHAKES/);
+    }
+    expect(loadError(() => loadConfig({ overrides: { limits: { maxConcurrentHandshakes: -5 } } })).key).toBe("limits.maxConcurrentHandshakes");
+  });
+
+  it("sets a cluster-wide login budget with limits.loginsPerSecond (SWITCHBOARD_LIMITS_LOGINS_PER_SECOND, default 0 = none)", () => {
+    expect(loadConfig({ env: {} }).limits.loginsPerSecond).toBe(0);
+    expect(loadConfig({ env: { SWITCHBOARD_LIMITS_LOGINS_PER_SECOND: "200" } }).limits.loginsPerSecond).toBe(200);
+    for (const bad of ["-3", "0.5", "fast"]) {
+      const err = loadError(() => loadConfig({ env: { SWITCHBOARD_LIMITS_LOGINS_PER_SECOND: bad } }));
+      expect(err.key).toBe("limits.loginsPerSecond");
+      expect(err.message).toMatch(/SWITCHBOARD_LIMITS_LOGINS_PER_SECOND/);
+    }
+  });
+
   it("rates new connections per address with limits.connectionsPerIpPerSecond (SWITCHBOARD_LIMITS_CONNECTIONS_PER_IP_PER_SECOND, default 0 = off)", () => {
     expect(loadConfig({ env: {} }).limits.connectionsPerIpPerSecond).toBe(0);
     expect(loadConfig({ env: { SWITCHBOARD_LIMITS_CONNECTIONS_PER_IP_PER_SECOND: "20" } }).limits.connectionsPerIpPerSecond).toBe(20);

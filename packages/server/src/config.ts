@@ -55,6 +55,8 @@ export interface SwitchboardConfig {
     handshakeTimeoutSeconds: number;
     maxUnauthenticated: number;
     maxUnauthenticatedPerIp: number;
+    maxConcurrentHandshakes: number;
+    loginsPerSecond: number;
     maxSessionsPerUser: number;
     connectionsPerIpPerSecond: number;
     userStanzasPerSecond: number;

@@ -37,10 +37,11 @@ export class StreamStateError extends Error {
 
 /**
  * Why reading is paused: the stream's own backlog ("queue"), the whole process ("overload"),
- * the sender's rate limit ("rate"); several may hold at once.
+ * the sender's rate limit ("rate"), a STARTTLS waiting for a handshake slot ("tls": the
+ * ClientHello stays unread); several may hold at once.
  */
-export type PauseReason = "queue" | "overload" | "rate";
-const PAUSE_BIT: Readonly<Record<PauseReason, number>> = { queue: 1, overload: 2, rate: 4 };
+export type PauseReason = "queue" | "overload" | "rate" | "tls";
+const PAUSE_BIT: Readonly<Record<PauseReason, number>> = { queue: 1, overload: 2, rate: 4, tls: 8 };
 
 export interface StreamPolicy {
   /** the stream's content namespace: jabber:client (jabber:server for s2s) */
@@ -51,6 +52,13 @@ export interface StreamPolicy {
   readonly requireTls: boolean;
   /** limits.tlsHandshakeSeconds: accept → TLS up when TLS is required, or <starttls/> → TLS up */
   readonly tlsHandshakeMs: number;
+  /**
+   * Admission of a STARTTLS handshake (limits.maxConcurrentHandshakes in c2s): calls `start`
+   * with the slot's release once the handshake may begin (at once when a slot is free), and
+   * returns a cancel for a stream that closes while it waits; undefined when refused (no slot
+   * will come: the connection is cut, the peer already speaking TLS). Without it TLS starts at once.
+   */
+  admitTls?(start: (release: () => void) => void): (() => void) | undefined;
   /** limits.handshakeTimeoutSeconds: accept → bound */
   readonly handshakeTimeoutMs: number;
   /** unsent output above this closes the connection and refuses the write (slow receiver) */
@@ -88,6 +96,8 @@ export class StreamEngine implements StreamElementContext {
   private handshakeTimer?: NodeJS.Timeout;
   private tlsTimer?: NodeJS.Timeout;
   private upgrading = false;
+  /** a <starttls/> waiting for a handshake slot: how to leave the queue and end the wait */
+  private tlsWait?: { cancel: () => void; done: () => void };
   /** our stream header was sent since the last restart (an error must follow one) */
   private headerSent = false;
   private ended_ = false;
@@ -229,6 +239,11 @@ export class StreamEngine implements StreamElementContext {
     this.state_ = "closed";
     clearTimeout(this.handshakeTimer);
     clearTimeout(this.tlsTimer);
+    if (this.tlsWait) {
+      this.tlsWait.cancel();
+      this.tlsWait.done();
+      this.tlsWait = undefined;
+    }
     this.policy.ended(this, reason, abrupt);
   }
 
@@ -321,14 +336,49 @@ export class StreamEngine implements StreamElementContext {
     this.tlsTimer.unref();
   }
 
-  private async startTls(): Promise<void> {
+  private startTls(): Promise<void> | void {
     if (!this.canStartTls) {
       this.send(x("failure", { xmlns: NS_TLS }));
       return this.close();
     }
-    this.send(x("proceed", { xmlns: NS_TLS }));
+    // A wait for a handshake slot counts against limits.tlsHandshakeSeconds like the handshake.
     this.startTlsDeadline();
+    if (!this.policy.admitTls) return this.upgradeTls(noop);
+    // <proceed/> goes at once (COMPAT: xmpp.js gives up on STARTTLS when it waits more than 2 s
+    // for it; TLS clients wait for the ServerHello far longer), and the ClientHello that follows
+    // stays unread until the handshake has a slot. From here on the peer speaks TLS: a deadline
+    // cuts the connection rather than writing a stream error in the clear.
+    this.pauseReading("tls");
+    this.send(x("proceed", { xmlns: NS_TLS }));
     this.upgrading = true;
+    return new Promise<void>((done) => {
+      let granted = false;
+      const cancel = this.policy.admitTls!((release) => {
+        granted = true;
+        this.tlsWait = undefined;
+        if (this.state_ !== "connected") {
+          release();
+          return done();
+        }
+        void this.handshake(release).finally(done);
+      });
+      if (!cancel) {
+        this.log.warn("STARTTLS refused: the handshake wait queue is full");
+        this.destroy("handshake wait queue full");
+        return done();
+      }
+      if (!granted) this.tlsWait = { cancel, done };
+    });
+  }
+
+  /** <proceed/> and the handshake at once (no admission). */
+  private upgradeTls(release: () => void): Promise<void> {
+    this.send(x("proceed", { xmlns: NS_TLS }));
+    this.upgrading = true;
+    return this.handshake(release);
+  }
+
+  private async handshake(release: () => void): Promise<void> {
     try {
       await this.transport.startTls(this.policy.tlsContext!);
       if (this.state_ !== "connected") return; // timed out or closed meanwhile
@@ -340,6 +390,12 @@ export class StreamEngine implements StreamElementContext {
       this.destroy("TLS handshake failed");
     } finally {
       this.upgrading = false;
+      release();
+      this.resumeReading("tls");
     }
   }
+
+
 }
+
+function noop(): void {}

@@ -17,6 +17,12 @@
  * leftovers (reported through `onPurged`) and re-announces itself. Until then `ready` is false
  * and a RedisSessionRegistry given this liveness refuses to bind. If its key merely expired and
  * nobody acted (e.g. Redis itself was down for everyone), the node resumes without fencing.
+ *
+ * Busy main thread: with `heartbeatWorker`, a worker thread (heartbeat-worker.ts, its own Redis
+ * connection) also extends the alive key while the node is live, so an edge whose event loop is
+ * busy for longer than the TTL is not purged while it serves; it only ever extends a key that
+ * still holds this process's token, so everything above (expiry, fencing) is unchanged, and it
+ * stops when the main thread has been stuck for far longer than a busy spell.
  */
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
@@ -25,6 +31,7 @@ import { bounded, isDown } from "./errors.js";
 import { DEFAULT_PREFIX, RegistryKeys } from "./keys.js";
 import { emptyPurge, purgeNodeSessions, type Purged } from "./purge.js";
 import { withScripts, type RegistryCommands } from "./scripts.js";
+import { HeartbeatWorker } from "./heartbeat-worker.js";
 
 export interface NodeLivenessOptions {
   nodeId: string;
@@ -54,6 +61,12 @@ export interface NodeLivenessOptions {
   onNodePurged?: (nodeId: string) => void | Promise<void>;
   /** this node was (possibly) purged by others: close every local stream (see file comment) */
   onFenced?: () => void | Promise<void>;
+  /**
+   * Also extend the alive key from a worker thread with its own connection to `redisUrl` (the
+   * same Redis), so a busy main thread is not declared dead; it stops when the main thread has
+   * not ticked for `mainStallMs` (default 15 s, heartbeat-worker.ts).
+   */
+  heartbeatWorker?: { redisUrl: string; mainStallMs?: number };
   logger?: Logger;
 }
 
@@ -81,6 +94,7 @@ export class NodeLiveness {
   private readonly purges = new Map<string, Promise<void>>();
   /** see holdPurges() */
   private purgeHeldUntil = 0;
+  private readonly worker?: HeartbeatWorker;
 
   constructor(
     redis: Redis,
@@ -95,6 +109,22 @@ export class NodeLiveness {
     this.lockMs = opts.purgeLockMs ?? 30_000;
     this.timeoutMs = opts.commandTimeoutMs ?? 2000;
     this.log = (opts.logger ?? silentLogger).child({ component: "node-liveness", nodeId: opts.nodeId });
+    if (opts.heartbeatWorker) {
+      this.worker = new HeartbeatWorker({
+        ...opts.heartbeatWorker,
+        aliveKey: this.keys.nodeAlive(this.nodeId),
+        token: this.token,
+        ttlMs: this.ttlMs,
+        heartbeatMs: this.heartbeatMs,
+        commandTimeoutMs: this.timeoutMs,
+        connectionName: this.nodeId,
+        log: this.log,
+        // the key holds our token until sentAt + ttl: as good as a beat of our own
+        onBeat: (sentAt) => {
+          if (this.state === "live" && sentAt > this.lastBeatSentAt) this.lastBeatSentAt = sentAt;
+        },
+      });
+    }
   }
 
   /** True while this node's alive key is known to be set: it may bind sessions. */
@@ -138,6 +168,7 @@ export class NodeLiveness {
   start(): void {
     if (this.state !== "stopped") return;
     this.state = "establishing";
+    this.worker?.start();
     this.schedule(0);
   }
 
@@ -166,6 +197,7 @@ export class NodeLiveness {
     if (this.state === "stopped") return;
     this.state = "stopped";
     clearTimeout(this.timer);
+    await this.worker?.stop();
     await this.tickInFlight;
     await Promise.all(this.purges.values());
     const leftovers = emptyPurge();
@@ -256,6 +288,7 @@ export class NodeLiveness {
       return;
     }
     this.state = "fenced";
+    this.worker?.live(false);
     this.log.error({}, "node was purged by the cluster while unreachable; fencing local streams");
     await this.callback("onFenced", () => this.opts.onFenced?.());
   }
@@ -284,6 +317,7 @@ export class NodeLiveness {
     this.lastBeatSentAt = sentAt;
     this.holdPurges();
     this.state = "live";
+    this.worker?.live(true);
     this.log.info({}, "node live");
     for (const wake of this.readyWaiters.splice(0)) wake();
   }

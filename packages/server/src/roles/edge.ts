@@ -26,6 +26,8 @@ export async function startEdge({ cfg, host, tls, secret, http }: RoleContext): 
     authFailureWindowMs: cfg.limits.authFailureWindowSeconds * 1000,
     maxSessionsPerUser: cfg.limits.maxSessionsPerUser,
     connectionsPerIpPerSecond: cfg.limits.connectionsPerIpPerSecond,
+    maxConcurrentHandshakes: cfg.limits.maxConcurrentHandshakes,
+    loginsPerSecond: cfg.limits.loginsPerSecond,
     userRate: {
       stanzasPerSecond: cfg.limits.userStanzasPerSecond,
       stanzaBurst: cfg.limits.userStanzaBurst,
