@@ -350,6 +350,30 @@ export interface SessionRegistry {
   listNode(nodeId: string): Promise<SessionInfo[]>;
 }
 
+/** A registry write's own result and the user's sessions right after it (ListingSessionWrites). */
+export interface Listed<T> {
+  result: T;
+  /** every session of the user once the write applied; absent when the backend cannot say (nothing written) */
+  sessions?: SessionInfo[];
+}
+
+/**
+ * The writes of a SessionRegistry that also return what they left of the user's sessions, read
+ * in the same atomic step (the Redis scripts). A cache in front of it (CachedSessionRegistry)
+ * keeps that list instead of dropping its entry and reading the list again after its own write.
+ */
+export interface ListingSessionWrites {
+  bindListed(info: SessionInfo): Promise<Listed<SessionInfo | undefined>>;
+  unbindListed(jid: string, sessionId: string): Promise<Listed<void>>;
+  updateListed(jid: string, sessionId: string, patch: SessionPatch): Promise<Listed<void>>;
+  moveListed(jid: string, fromSessionId: string, to: SessionLocation): Promise<Listed<SessionInfo | undefined>>;
+}
+
+export function hasListingWrites(registry: SessionRegistry): registry is SessionRegistry & ListingSessionWrites {
+  const r = registry as Partial<ListingSessionWrites>;
+  return typeof r.bindListed === "function" && typeof r.updateListed === "function" && typeof r.unbindListed === "function" && typeof r.moveListed === "function";
+}
+
 // ---------------------------------------------------------------------------------------------
 // Stanza bus: carries stanzas to the node that holds the destination stream. Envelopes have
 // kinds, dispatched by kind on the receiving node; a kind a node does not know is dropped there

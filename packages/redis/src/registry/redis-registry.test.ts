@@ -13,6 +13,28 @@ afterAll(() => testRedis.cleanup());
 registryContract("RedisSessionRegistry", () => new RedisSessionRegistry(shared, { prefix: testRedis.prefix() }));
 
 describe("RedisSessionRegistry", () => {
+  it("binds asked for in one tick share one index write, and each returns the user's sessions after it", async () => {
+    const prefix = testRedis.prefix();
+    const registry = new RedisSessionRegistry(shared, { prefix });
+    await registry.bind(sessionInfo("u0@example.com/laptop", "s-old", "edge-a"));
+    const monitor = await (await testRedis.client()).monitor();
+    const seen: string[] = [];
+    monitor.on("monitor", (_time: string, args: string[], source: string) => {
+      if (source !== "lua" && args.some((a) => a.startsWith(`${prefix}:`))) seen.push(args[0]!.toLowerCase());
+    });
+    const binds = await Promise.all(Array.from({ length: 20 }, (_, i) => registry.bindListed(sessionInfo(`u${i}@example.com/phone`, `s${i}`, "edge-a"))));
+    await eventually(() => expect(seen).toHaveLength(21), 5000, 20);
+    monitor.disconnect();
+    expect(seen.filter((c) => c === "sadd")).toHaveLength(1);
+    expect(seen.filter((c) => c === "evalsha" || c === "eval")).toHaveLength(20);
+    expect(await shared.scard(new RegistryKeys(prefix).nodeSessions("edge-a"))).toBe(21);
+    expect(binds[0]!.sessions!.map((e) => e.jid).sort()).toEqual(["u0@example.com/laptop", "u0@example.com/phone"]);
+    expect(binds[7]!.sessions).toEqual([sessionInfo("u7@example.com/phone", "s7", "edge-a")]);
+    const updated = await registry.updateListed("u7@example.com/phone", "s7", { available: true });
+    expect(updated.sessions).toEqual([{ ...sessionInfo("u7@example.com/phone", "s7", "edge-a"), available: true }]);
+    expect((await registry.unbindListed("u7@example.com/phone", "s7")).sessions).toEqual([]);
+  });
+
   it("stores a user's sessions in one hash tagged by the bare JID and indexes them per node", async () => {
     const prefix = testRedis.prefix();
     const registry = new RedisSessionRegistry(shared, { prefix });
