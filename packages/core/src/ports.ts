@@ -111,6 +111,8 @@ export interface RosterStore {
   /** Removes; returns the new roster version. */
   remove(owner: string, contact: string): Promise<number>;
   version(owner: string): Promise<number>;
+  /** Optional: items and version in one read (a cache's load). */
+  snapshot?(owner: string): Promise<RosterSnapshot>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -270,7 +272,27 @@ export interface RoomDirectory {
   joinedBy(user: string): Promise<string[]>;
 }
 
+/** A user's roster as one read gives it: items (state entries too) and version. */
+export interface RosterSnapshot {
+  version: number;
+  items: RosterItem[];
+}
+
+/** What a login reads of one account in one step (Store.readLogin). */
+export interface LoginRecord {
+  credentials?: AccountCredentials;
+  /** the ban in force, as BanStore.get would say */
+  ban?: Ban;
+  roster: RosterSnapshot;
+  blocklist: string[];
+}
+
 export interface Store {
+  /**
+   * Optional: credentials, ban, roster and blocklist of one account in one round trip, for a
+   * login (issue 10, cheaper logins). Stores without it are read part by part.
+   */
+  readLogin?(bare: string, now?: number): Promise<LoginRecord>;
   accounts: AccountStore;
   bans: BanStore;
   roster: RosterStore;
@@ -473,6 +495,8 @@ export interface TapEvent {
 export interface ControlMessages {
   /** drop these users' cached resource lists (CachedSessionRegistry) */
   "registry.invalidate": { bares: string[] };
+  /** `owner`'s roster or blocklist changed: drop the cached copies (cached-user-data.ts) */
+  "userdata.changed": { owner: string; parts: Array<"roster" | "blocklist"> };
   /**
    * `node` is gone (stopped, or purged after its death): what was sent to it and not confirmed
    * is routed again by its senders; a stopping node gives its exact final receipts (bus-ledger.ts)
