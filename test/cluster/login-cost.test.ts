@@ -17,7 +17,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import type { RosterItem } from "@switchboard/core";
-import { connect, xml, type TestClient } from "../support/client.js";
+import { connect, xml, type Element, type TestClient } from "../support/client.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 /** the login budget of issue 10: account + ban, registry write, roster, blocklist, presence */
@@ -150,4 +150,31 @@ it(`a cluster login costs at most ${MAX_LOGIN_COMMANDS} Redis commands`, async (
   await alice?.stop();
   expect(used.length).toBeGreaterThan(0); // MONITOR saw the login at all
   expect(used.length).toBeLessThanOrEqual(MAX_LOGIN_COMMANDS);
+}, 60_000);
+
+it("with interest kept by each session, not in the registry, list pushes reach exactly the resources that fetched the list, on either edge", async () => {
+  await ts.addUser("frank");
+  const [phone, tablet, laptop, bot] = await Promise.all(
+    (["phone", "tablet", "laptop", "bot"] as const).map((resource, i) => connect(ts, "frank", { resource, node: ts.nodes[i < 2 ? 0 : 1], resumable: false })),
+  );
+  try {
+    const rosterGet = () => xml("iq", { type: "get" }, xml("query", { xmlns: "jabber:iq:roster" }));
+    await phone!.iq(rosterGet());
+    await laptop!.iq(rosterGet());
+    await laptop!.iq(xml("iq", { type: "get" }, xml("blocklist", { xmlns: "urn:xmpp:blocking" })));
+    const isPush = (ns: string) => (el: Element) =>
+      el.name === "iq" && el.attrs.type === "set" && (el.getChild("query", ns) !== undefined || el.getChild("block", ns) !== undefined);
+    await phone!.iq(xml("iq", { type: "set" }, xml("query", { xmlns: "jabber:iq:roster" }, xml("item", { jid: "zed@localhost", name: "Zed" }))));
+    await phone!.waitFor(isPush("jabber:iq:roster"), 10_000); // this edge, interested
+    await laptop!.waitFor(isPush("jabber:iq:roster"), 10_000); // the other edge, interested
+    await phone!.iq(xml("iq", { type: "set" }, xml("block", { xmlns: "urn:xmpp:blocking" }, xml("item", { jid: "spam@localhost" }))));
+    await laptop!.waitFor(isPush("urn:xmpp:blocking"), 10_000);
+    // neither the stream beside the writer nor the one on the other edge asked for either list
+    await tablet!.expectNone(isPush("jabber:iq:roster"), 500);
+    await bot!.expectNone(isPush("jabber:iq:roster"), 500);
+    await bot!.expectNone(isPush("urn:xmpp:blocking"), 10);
+    await phone!.expectNone(isPush("urn:xmpp:blocking"), 10);
+  } finally {
+    for (const c of [phone, tablet, laptop, bot]) await c?.stop();
+  }
 }, 60_000);

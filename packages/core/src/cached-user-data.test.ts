@@ -3,7 +3,7 @@ import { cacheUserData } from "./cached-user-data.js";
 import { MemoryStanzaBus } from "./memory/bus.js";
 import { MemoryStore } from "./memory/store.js";
 import { silentLogger } from "./logger.js";
-import type { LoginRecord, RosterItem, Store } from "./ports.js";
+import type { BlockStore, LoginRecord, RosterItem, RosterStore, Store } from "./ports.js";
 
 const item = (jid: string, subscription: RosterItem["subscription"] = "both"): RosterItem => ({ jid, groups: ["g"], subscription, askOut: false, askIn: false, approved: false, inRoster: true });
 
@@ -14,8 +14,9 @@ class CountingStore extends MemoryStore {
     super();
     const roster = this.roster;
     const blocklist = this.blocklist;
-    this.roster = { ...bind(roster), list: (o) => (this.reads++, roster.list(o)), version: (o) => (this.reads++, roster.version(o)) };
-    this.blocklist = { ...bind(blocklist), list: (o) => (this.reads++, blocklist.list(o)) };
+    const writable = this as { roster: RosterStore; blocklist: BlockStore };
+    writable.roster = { ...bind(roster), list: (o) => (this.reads++, roster.list(o)), version: (o) => (this.reads++, roster.version(o)) };
+    writable.blocklist = { ...bind(blocklist), list: (o) => (this.reads++, blocklist.list(o)) };
   }
   slowLogin?: Promise<void>;
   async readLogin(bare: string): Promise<LoginRecord> {

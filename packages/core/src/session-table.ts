@@ -24,6 +24,7 @@ import { freshSessionInfo, type SessionInfo } from "./ports.js";
 import { Session, type SendOutcome, type SessionConnection } from "./session.js";
 import { SessionFilters } from "./session-filters.js";
 import { SessionStateKeys } from "./session-state.js";
+import { INTEREST_STATE } from "./interest.js";
 
 let sessionSeq = 0;
 
@@ -43,6 +44,7 @@ export class SessionTable {
   private readonly deadlines = new Map<Session, NodeJS.Timeout>();
 
   constructor(private readonly host: Host) {
+    this.stateKeys.declare(INTEREST_STATE); // the core's own: which lists a session fetched
     this.routing = host.metrics.histogram("switchboard_routing_seconds", {
       help: "From a client's stanza entering the router to its delivery handed on (local write, bus publish, storage or error)",
     });
