@@ -13,7 +13,7 @@
  * user as before. A write that raced with any other change of the user is not kept (generations).
  */
 import { bareOf } from "@switchboard/xml";
-import { hasListingWrites, type Listed, type SessionInfo, type SessionLocation, type SessionPatch, type SessionRegistry, type StanzaBus } from "./ports.js";
+import { SessionLimitError, hasListingWrites, type BindOptions, type Listed, type SessionInfo, type SessionLocation, type SessionPatch, type SessionRegistry, type StanzaBus } from "./ports.js";
 import { InvalidatedCache } from "./invalidated-cache.js";
 import type { Logger } from "./logger.js";
 
@@ -102,9 +102,9 @@ export class CachedSessionRegistry implements SessionRegistry {
     return this.inner.listNode(nodeId);
   }
 
-  async bind(info: SessionInfo): Promise<SessionInfo | undefined> {
+  async bind(info: SessionInfo, opts?: BindOptions): Promise<SessionInfo | undefined> {
     const inner = this.inner;
-    return this.write(info.jid, hasListingWrites(inner) ? () => inner.bindListed(info) : async () => ({ result: await inner.bind(info) }));
+    return this.write(info.jid, hasListingWrites(inner) ? () => inner.bindListed(info, opts) : async () => ({ result: await inner.bind(info, opts) }));
   }
 
   async unbind(jid: string, sessionId: string): Promise<void> {
@@ -134,7 +134,9 @@ export class CachedSessionRegistry implements SessionRegistry {
     try {
       listed = await run();
     } catch (err) {
-      this.cache.completeWrite(pending, undefined); // it may have applied: drop, read again
+      // refused by the session limit: nothing written, and the refusal said what is there;
+      // anything else may have applied: drop, read again
+      this.cache.completeWrite(pending, err instanceof SessionLimitError ? err.sessions : undefined);
       throw err;
     }
     this.cache.completeWrite(pending, listed.sessions);

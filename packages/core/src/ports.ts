@@ -347,12 +347,35 @@ export interface SessionLocation {
   sessionId: string;
 }
 
+export interface BindOptions {
+  /**
+   * Refuse (SessionLimitError) when the user already holds this many sessions, detached ones
+   * included, and none of them is this full JID (a resource taken over is replaced, not added).
+   * Checked in the same atomic step as the write, so two edges binding at once cannot both pass.
+   * 0 or absent: no limit.
+   */
+  maxSessions?: number;
+}
+
+/** A bind refused by BindOptions.maxSessions (limits.maxSessionsPerUser). */
+export class SessionLimitError extends Error {
+  override readonly name = "SessionLimitError";
+  constructor(
+    readonly held: number,
+    readonly max: number,
+    /** the user's sessions as the refusal found them, when the registry says */
+    readonly sessions?: SessionInfo[],
+  ) {
+    super(`the user already holds ${held} sessions (at most ${max})`);
+  }
+}
+
 export interface SessionRegistry {
   /**
    * Registers a bound resource. If the full JID is already bound the previous entry is replaced
    * and returned, so the caller can close the old stream with <conflict/> (RFC 6120 §7.7.2.2).
    */
-  bind(info: SessionInfo): Promise<SessionInfo | undefined>;
+  bind(info: SessionInfo, opts?: BindOptions): Promise<SessionInfo | undefined>;
   /** Removes the entry only if it still belongs to sessionId (a newer bind wins). */
   unbind(jid: string, sessionId: string): Promise<void>;
   update(jid: string, sessionId: string, patch: SessionPatch): Promise<void>;
@@ -385,7 +408,7 @@ export interface Listed<T> {
  * keeps that list instead of dropping its entry and reading the list again after its own write.
  */
 export interface ListingSessionWrites {
-  bindListed(info: SessionInfo): Promise<Listed<SessionInfo | undefined>>;
+  bindListed(info: SessionInfo, opts?: BindOptions): Promise<Listed<SessionInfo | undefined>>;
   unbindListed(jid: string, sessionId: string): Promise<Listed<void>>;
   updateListed(jid: string, sessionId: string, patch: SessionPatch): Promise<Listed<void>>;
   moveListed(jid: string, fromSessionId: string, to: SessionLocation): Promise<Listed<SessionInfo | undefined>>;

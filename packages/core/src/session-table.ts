@@ -35,6 +35,8 @@ export interface OpenOptions {
    * modules send on that event.
    */
   onBound?(session: Session): void;
+  /** limits.maxSessionsPerUser: the registry refuses the bind with SessionLimitError past it */
+  maxSessions?: number;
 }
 
 export class SessionTable {
@@ -85,7 +87,7 @@ export class SessionTable {
    */
   async open(jid: Jid, connection: SessionConnection, opts: OpenOptions = {}): Promise<Session> {
     const session = new Session(this, this.newId(), jid, connection);
-    const previous = await this.host.registry.bind(freshSessionInfo(jid.full, session.id, this.host.nodeId));
+    const previous = await this.host.registry.bind(freshSessionInfo(jid.full, session.id, this.host.nodeId), { maxSessions: opts.maxSessions });
     this.byId.set(session.id, session);
     // The bind result goes out first: what the replaced session held (a detached one's queue)
     // is routed to this stream, and a client reads no stanza before it knows its JID.

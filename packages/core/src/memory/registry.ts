@@ -1,14 +1,16 @@
 /** In-process SessionRegistry for the embedded single node. */
 import { bareOf } from "@switchboard/xml";
-import type { Listed, ListingSessionWrites, SessionInfo, SessionLocation, SessionPatch, SessionRegistry } from "../ports.js";
+import { SessionLimitError, type BindOptions, type Listed, type ListingSessionWrites, type SessionInfo, type SessionLocation, type SessionPatch, type SessionRegistry } from "../ports.js";
 
 
 export class MemorySessionRegistry implements SessionRegistry, ListingSessionWrites {
   private readonly byBare = new Map<string, Map<string, SessionInfo>>();
 
-  async bind(info: SessionInfo): Promise<SessionInfo | undefined> {
+  async bind(info: SessionInfo, opts: BindOptions = {}): Promise<SessionInfo | undefined> {
     const bare = bareOf(info.jid);
     let resources = this.byBare.get(bare);
+    const max = opts.maxSessions ?? 0;
+    if (max > 0 && resources && resources.size >= max && !resources.has(info.jid)) throw new SessionLimitError(resources.size, max, this.snapshot(bare));
     if (!resources) this.byBare.set(bare, (resources = new Map()));
     const previous = resources.get(info.jid);
     resources.set(info.jid, { ...info });
@@ -62,8 +64,8 @@ export class MemorySessionRegistry implements SessionRegistry, ListingSessionWri
   }
 
   // ListingSessionWrites: each write, then the user's sessions as it left them.
-  async bindListed(info: SessionInfo): Promise<Listed<SessionInfo | undefined>> {
-    return { result: await this.bind(info), sessions: this.snapshot(bareOf(info.jid)) };
+  async bindListed(info: SessionInfo, opts?: BindOptions): Promise<Listed<SessionInfo | undefined>> {
+    return { result: await this.bind(info, opts), sessions: this.snapshot(bareOf(info.jid)) };
   }
 
   async unbindListed(jid: string, sessionId: string): Promise<Listed<void>> {

@@ -16,11 +16,13 @@ import { memberOf, type RegistryKeys } from "./keys.js";
 import { scriptedPipeline } from "./scripts.js";
 import type { SessionInfo } from "@switchboard/core";
 
-/** One bind's reply: the replaced entry and the user's entries after it (raw JSON). */
-export type BindReply = [string | null, string[]];
+/** One bind's reply: the replaced entry and the user's entries after it (raw JSON); "limit": refused, nothing written. */
+export type BindReply = [string | null, string[], "limit"?];
 
 interface Pending {
   info: SessionInfo;
+  /** limits.maxSessionsPerUser, checked by the bind script; 0: none */
+  maxSessions: number;
   /** true once the caller's deadline passed (bounded() in errors.ts) */
   expired: () => boolean;
   resolve: (reply: BindReply | undefined) => void;
@@ -39,9 +41,9 @@ export class BindBatcher {
   ) {}
 
   /** Resolves the bind's reply, or undefined when the caller's deadline passed before the entry was written. */
-  bind(info: SessionInfo, expired: () => boolean): Promise<BindReply | undefined> {
+  bind(info: SessionInfo, maxSessions: number, expired: () => boolean): Promise<BindReply | undefined> {
     return new Promise<BindReply | undefined>((resolve, reject) => {
-      this.queue.push({ info, expired, resolve, reject });
+      this.queue.push({ info, maxSessions, expired, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         // after the current macrotask: every bind its handlers ask for joins this batch
@@ -87,7 +89,7 @@ export class BindBatcher {
     if (ready.length === 0) return;
     try {
       const binds = scriptedPipeline(this.redis);
-      for (const { info } of ready) binds.switchboardRegistryBind(this.keys.sessionsOf(info.jid), info.jid, JSON.stringify(info));
+      for (const { info, maxSessions } of ready) binds.switchboardRegistryBind(this.keys.sessionsOf(info.jid), info.jid, JSON.stringify(info), maxSessions);
       const replies = (await binds.exec()) ?? [];
       ready.forEach((p, i) => {
         const [error, reply] = replies[i] ?? [new Error("no reply in the pipeline"), null];

@@ -46,6 +46,21 @@ describe("RedisSessionRegistry", () => {
     expect(await shared.exists(`${prefix}:{alice@example.com}:sessions`, `${prefix}:node:{edge-a}:sessions`)).toBe(0);
   });
 
+  it("concurrent binds on two nodes cannot together pass maxSessions", async () => {
+    const prefix = testRedis.prefix();
+    const onA = new RedisSessionRegistry(await testRedis.client(), { prefix });
+    const onB = new RedisSessionRegistry(await testRedis.client(), { prefix });
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) => (i % 2 ? onB : onA).bind(sessionInfo(`alice@example.com/r${i}`, `s${i}`, i % 2 ? "edge-b" : "edge-a"), { maxSessions: 3 })),
+    );
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(3);
+    expect(results.filter((r) => r.status === "rejected").map((r) => (r as PromiseRejectedResult).reason.name)).toEqual(["SessionLimitError", "SessionLimitError", "SessionLimitError"]);
+    expect(await onA.count("alice@example.com")).toBe(3);
+    // the refused binds left no index member behind
+    const keys = new RegistryKeys(prefix);
+    expect((await shared.scard(keys.nodeSessions("edge-a"))) + (await shared.scard(keys.nodeSessions("edge-b")))).toBe(3);
+  });
+
   it("a bind conflict across two nodes returns the old entry and moves the node index", async () => {
     const prefix = testRedis.prefix();
     const onA = new RedisSessionRegistry(await testRedis.client(), { prefix });

@@ -9,7 +9,7 @@
  * an entry without an index member (it would outlive its edge).
  */
 import type { Redis } from "ioredis";
-import type { Listed, ListingSessionWrites, SessionInfo, SessionLocation, SessionPatch, SessionRegistry } from "@switchboard/core";
+import { SessionLimitError, type BindOptions, type Listed, type ListingSessionWrites, type SessionInfo, type SessionLocation, type SessionPatch, type SessionRegistry } from "@switchboard/core";
 import { BindBatcher } from "./bind-batch.js";
 import { bounded, RegistryUnavailableError } from "./errors.js";
 import { DEFAULT_PREFIX, memberOf, parseMember, RegistryKeys } from "./keys.js";
@@ -53,17 +53,24 @@ export class RedisSessionRegistry implements SessionRegistry, ListingSessionWrit
    * so that unbind cannot overtake the late bind. Binds of one tick share a pipeline
    * (bind-batch.ts): index members first, then the entries.
    */
-  async bind(info: SessionInfo): Promise<SessionInfo | undefined> {
-    return (await this.bindListed(info)).result;
+  async bind(info: SessionInfo, opts?: BindOptions): Promise<SessionInfo | undefined> {
+    return (await this.bindListed(info, opts)).result;
   }
 
-  bindListed(info: SessionInfo): Promise<Listed<SessionInfo | undefined>> {
+  bindListed(info: SessionInfo, opts: BindOptions = {}): Promise<Listed<SessionInfo | undefined>> {
     return this.run("bind", async (expired) => {
       if (this.opts.liveness && !this.opts.liveness.ready) throw new RegistryUnavailableError("not-live", "bind");
-      const reply = await this.binds.bind(info, expired);
+      const max = opts.maxSessions ?? 0;
+      const reply = await this.binds.bind(info, max, expired);
       // The caller already got a timeout: nothing was written (bind-batch.ts).
       if (!reply) return { result: undefined };
-      const [raw, entries] = reply;
+      const [raw, entries, refused] = reply;
+      if (refused === "limit") {
+        // The index member went in first; without an entry it is only a stale member.
+        await this.redis.srem(this.keys.nodeSessions(info.nodeId), memberOf(info.jid, info.sessionId)).catch(() => undefined);
+        const sessions = decodeAll(entries);
+        throw new SessionLimitError(sessions.length, max, sessions);
+      }
       const previous = decode(raw);
       if (previous && (previous.nodeId !== info.nodeId || previous.sessionId !== info.sessionId)) {
         // The replaced session no longer lives there. A failure here leaves only a stale member.

@@ -16,9 +16,17 @@ type Flag = Promise<number>;
  * writer's node keeps that list in its cache instead of reading it again (CachedSessionRegistry).
  */
 
-/** KEYS[1] user hash; ARGV jid, entry JSON. Returns { the replaced entry (RFC 6120 §7.7.2.2), entries }. */
+/**
+ * KEYS[1] user hash; ARGV jid, entry JSON, most sessions (0: no limit). Returns { the replaced
+ * entry (RFC 6120 §7.7.2.2), entries }, or { false, entries, 'limit' } when the user already
+ * holds that many sessions and none is this JID (limits.maxSessionsPerUser): nothing written.
+ */
 const BIND = `
 local old = redis.call('HGET', KEYS[1], ARGV[1])
+local max = tonumber(ARGV[3] or '0')
+if max > 0 and not old and redis.call('HLEN', KEYS[1]) >= max then
+  return { false, redis.call('HVALS', KEYS[1]), 'limit' }
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return { old, redis.call('HVALS', KEYS[1]) }`;
 
@@ -170,7 +178,7 @@ const SCRIPTS = {
 } as const;
 
 export interface RegistryCommands {
-  switchboardRegistryBind(userKey: string, jid: string, entryJson: string): Promise<[string | null, string[]]>;
+  switchboardRegistryBind(userKey: string, jid: string, entryJson: string, maxSessions: number): Promise<[string | null, string[], "limit"?]>;
   switchboardRegistryUnbind(userKey: string, jid: string, sessionId: string): Promise<[string | null, string[]]>;
   switchboardRegistryUpdate(userKey: string, jid: string, sessionId: string, patchJson: string, ...clear: string[]): Promise<[number, string[]]>;
   switchboardRegistryMove(userKey: string, jid: string, fromSessionId: string, nodeId: string, sessionId: string): Promise<[string | null, string | null, string[]]>;
@@ -185,7 +193,7 @@ export interface RegistryCommands {
 
 /** The same scripts, queued in a pipeline (their replies arrive in exec()). */
 export interface PipelineCommands {
-  switchboardRegistryBind(userKey: string, jid: string, entryJson: string): ChainableCommander;
+  switchboardRegistryBind(userKey: string, jid: string, entryJson: string, maxSessions: number): ChainableCommander;
   switchboardRegistryUnbind(userKey: string, jid: string, sessionId: string): ChainableCommander;
   switchboardRegistryPurgeEntry(userKey: string, jid: string, nodeId: string, sessionId: string, keepUntil: number): ChainableCommander;
 }
