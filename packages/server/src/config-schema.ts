@@ -164,7 +164,7 @@ const SERVER_KEYS: readonly ConfigKeySpec[] = [
     description: "Connections not yet authenticated from one IP address; past it that address's new connections are closed at once. High enough for a carrier-grade NAT.",
     parse: integer(1, 10_000_000) },
   { key: "limits.maxSessionsPerUser", type: "integer", default: () => 10,
-    description: "Sessions one account may hold at once across the cluster, detached stream-management sessions included; binding one more resource gets `<resource-constraint/>` (rebinding a resource already held replaces it, as always). 0 turns the cap off. Two binds racing on two edges may pass it by one each.",
+    description: "Sessions one account may hold at once across the cluster, detached stream-management sessions included; binding one more resource gets `<resource-constraint/>` (rebinding a resource already held replaces it, as always). 0 turns the cap off. Checked in the bind's own atomic step, so binds racing on several edges cannot pass it together.",
     parse: integer(0, 100_000) },
   { key: "limits.connectionsPerIpPerSecond", type: "integer", default: () => 0,
     description: "New client connections one address may open per second, counted across the cluster (leased, no Redis round trip per connection); past it a new connection is closed at accept (a WebSocket after its upgrade, with close code 1008), logged and counted as `switchboard_limit_refusals_total{policy=\"c2s.connections-per-ip\"}`. 0 (the default) turns it off: a carrier-grade NAT puts thousands of users behind one address. The address is the PROXY header's or the trusted X-Forwarded-For entry where those are on.",
