@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Element, NS_BIND, errorReply, tryParseJid, x } from "@switchboard/xml";
-import { iqResult, type Host, type Session, type SessionConnection } from "@switchboard/core";
+import { SessionLimitError, iqResult, type Host, type Session, type SessionConnection } from "@switchboard/core";
 
 /**
  * Binds a resource for `connection`. On success `onBound` gets the session and the result to
@@ -29,20 +29,19 @@ export async function bindResource(
     return strip(errorReply(iq, "bad-request", "the requested resource is not a valid JID resourcepart", "modify"));
   }
   try {
-    if (maxSessions > 0) {
-      // The registry's list (cached on this node in a cluster) holds every session of the user
-      // on every node, detached ones too; a resource already held is replaced, not added.
-      const held = await host.registry.list(jid.bare);
-      if (held.length >= maxSessions && !held.some((s) => s.jid === jid.full)) {
-        host.rateLimits.refused("max-sessions-per-user", jid.bare);
-        return strip(errorReply(iq, "resource-constraint", `you already have ${held.length} sessions, the most this server allows (limits.maxSessionsPerUser); close one first`, "wait"));
-      }
-    }
+    // The registry counts every session of the user on every node, detached ones too, in the
+    // bind's own atomic step (no read before it, and two edges cannot both pass); a resource
+    // already held is replaced, not added.
     await host.sessions.open(jid, connection, {
+      maxSessions,
       onBound: (session) => onBound(session, strip(iqResult(iq, x("bind", { xmlns: NS_BIND }, x("jid", {}, jid.full))))),
     });
     return undefined;
   } catch (err) {
+    if (err instanceof SessionLimitError) {
+      host.rateLimits.refused("max-sessions-per-user", jid.bare);
+      return strip(errorReply(iq, "resource-constraint", `you already have ${err.held} sessions, the most this server allows (limits.maxSessionsPerUser); close one first`, "wait"));
+    }
     // Registry unreachable (cluster mode, Redis down): a temporary error, the client retries.
     host.log.warn({ err, jid: jid.full }, "resource binding failed: session registry unavailable");
     return strip(errorReply(iq, "internal-server-error", "the session registry is temporarily unavailable; try again", "wait"));

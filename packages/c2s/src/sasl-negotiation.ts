@@ -30,6 +30,8 @@ export type SaslOutcome = { done: false } | { done: true; username: string } | {
 
 export class SaslNegotiation {
   private mechanism?: SaslServerMechanism;
+  /** the ban the login read found with the credentials (Store.readLogin), for banOf */
+  private loginRead?: { bare: string; ban?: Ban };
 
   constructor(
     private readonly host: Host,
@@ -87,7 +89,12 @@ export class SaslNegotiation {
       const name = el.attrs.mechanism ?? "";
       const lookup = async (username: string) => {
         const bare = `${normaliseLocal(username)}@${this.host.domain}`;
-        return this.host.store.accounts.get(bare);
+        // One read for the whole login where the store offers it (credentials, ban, roster,
+        // blocklist: Store.readLogin); the ban is looked at only once the password is proved.
+        if (!this.host.store.readLogin) return this.host.store.accounts.get(bare);
+        const record = await this.host.store.readLogin(bare);
+        this.loginRead = { bare, ban: record.ban };
+        return record.credentials;
       };
       this.mechanism = createMechanism(name, lookup, { tls: this.tls, unknownUserSecret: this.unknownUserSecret });
       if (!this.mechanism) {
@@ -172,8 +179,10 @@ export class SaslNegotiation {
   /** The text to refuse a banned account with, or undefined (no ban, or the store did not answer: fail open, logged). */
   private async banOf(bare: string): Promise<string | undefined> {
     let ban: Ban | undefined;
+    const read = this.loginRead;
+    this.loginRead = undefined;
     try {
-      ban = await this.host.store.bans.get(bare);
+      ban = read?.bare === bare ? read.ban : await this.host.store.bans.get(bare);
     } catch (err) {
       this.host.log.warn({ err, user: bare }, "could not read the ban list; login allowed");
       return undefined;

@@ -9,6 +9,7 @@ import { Element, StreamError, parseFrame, bareOf } from "@switchboard/xml";
 import type { Host } from "./host.js";
 import type { BusEnvelope, MulticastEnvelope, StanzaEnvelope } from "./ports.js";
 import { tagBusId } from "./bus-ledger.js";
+import { INTEREST_HEADER, sessionInterested } from "./interest.js";
 import type { LocalSession, SendOutcome } from "./session.js";
 import type { Span } from "./tracing.js";
 
@@ -55,6 +56,14 @@ function receiveStanza(host: Host, env: StanzaEnvelope): void {
   const span = env.headers && host.tracing.enabled ? host.tracing.startFromCarrier(env.headers, "bus.receive", "consumer") : undefined;
   if (span) host.traces.attach(stanza, span);
   const session = host.sessions.get(env.sessionId);
+  // A push of a list (roster, blocklist) goes to every resource; one that never fetched the
+  // list does not get it (interest.ts).
+  const interest = env.headers?.[INTEREST_HEADER];
+  if (interest !== undefined && session && !session.closed && !sessionInterested(session, interest)) {
+    if (env.stamp) host.ledger.handled(env.stamp);
+    span?.end();
+    return;
+  }
   // Written, held or coalesced: done. Gone, or refused (a full outbound buffer): routed again.
   if (session && !session.closed && (span ? tracedSend(session, stanza, span) : session.send(stanza)) !== "refused") {
     if (env.stamp) host.ledger.handled(env.stamp);

@@ -37,8 +37,60 @@ describe("CachedSessionRegistry", () => {
     const { backing, a } = twoNodes();
     await a.bind(info("bob@x/1"));
     for (let i = 0; i < 100; i++) expect((await a.get("bob@x/1"))?.jid).toBe("bob@x/1");
+    // the bind itself left the list in a's cache: not one read
+    expect(backing.reads).toBe(0);
+    expect(a.counters.hits).toBe(100);
+  });
+
+  it("keeps the list its own writes return, while the other nodes drop theirs", async () => {
+    const { backing, a, b } = twoNodes();
+    expect(await b.list("bob@x")).toEqual([]);
+    await a.bind(info("bob@x/1"));
+    await a.update("bob@x/1", "bob@x/1", { available: true, priority: 3 });
+    await a.bind(info("bob@x/2"));
+    expect((await a.list("bob@x")).map((s) => [s.jid, s.priority])).toEqual([["bob@x/1", 3], ["bob@x/2", 0]]);
+    expect(backing.reads).toBe(1); // b's first read only
+    expect(a.counters.writes).toBe(3);
+    // b dropped its entry on each of a's writes and reads the user again
+    expect((await b.list("bob@x")).map((s) => s.jid)).toEqual(["bob@x/1", "bob@x/2"]);
+    expect(backing.reads).toBe(2);
+    await a.unbind("bob@x/1", "bob@x/1");
+    expect((await a.list("bob@x")).map((s) => s.jid)).toEqual(["bob@x/2"]);
+    expect((await b.list("bob@x")).map((s) => s.jid)).toEqual(["bob@x/2"]);
+    expect(backing.reads).toBe(3);
+  });
+
+  it("does not keep what its write returned when another node wrote the user meanwhile", async () => {
+    const { backing, a, b } = twoNodes();
+    const slowBind = backing.bindListed.bind(backing);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    backing.bindListed = async (i) => {
+      const result = await slowBind(i);
+      await gate; // the reply is late: b's write and notice overtake it
+      return result;
+    };
+    const pending = a.bind(info("bob@x/1"));
+    await new Promise((r) => setTimeout(r, 5));
+    backing.bindListed = slowBind;
+    await b.bind(info("bob@x/2", "b"));
+    release();
+    await pending;
+    // a's reply listed only bob@x/1; kept, it would hide b's session from a
+    expect((await a.list("bob@x")).map((s) => s.jid)).toEqual(["bob@x/1", "bob@x/2"]);
     expect(backing.reads).toBe(1);
-    expect(a.counters.hits).toBe(99);
+  });
+
+  it("drops its entry when a write fails, since it may have applied", async () => {
+    const { backing, a } = twoNodes();
+    await a.bind(info("bob@x/1"));
+    backing.updateListed = async (jid, sessionId, patch) => {
+      await backing.update(jid, sessionId, patch);
+      throw new Error("reply lost");
+    };
+    await expect(a.update("bob@x/1", "bob@x/1", { priority: 5 })).rejects.toThrow("reply lost");
+    expect((await a.get("bob@x/1"))?.priority).toBe(5);
+    expect(backing.reads).toBe(1);
   });
 
   it("drops another node's entry when a user binds, updates or unbinds", async () => {

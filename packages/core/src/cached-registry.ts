@@ -5,9 +5,15 @@
  * and then tells every node, over the bus, to drop that user's entry. A read that races with an
  * invalidation is not cached (generation check), entries expire after a TTL as a safety net, and
  * the whole cache is dropped when the bus reconnects, since notices may have been missed.
+ *
+ * The writer itself keeps what its write left (issue 10, cheaper logins): a backing registry with
+ * ListingSessionWrites returns the user's sessions from the write's own atomic step, so a login's
+ * bind, roster interest and initial presence do not each drop the entry and read it again. Its
+ * own notices are then skipped here (it already holds the new list); every other node drops the
+ * user as before. A write that raced with any other change of the user is not kept (generations).
  */
 import { bareOf } from "@switchboard/xml";
-import type { SessionInfo, SessionLocation, SessionPatch, SessionRegistry, StanzaBus } from "./ports.js";
+import { SessionLimitError, hasListingWrites, type BindOptions, type Listed, type SessionInfo, type SessionLocation, type SessionPatch, type SessionRegistry, type StanzaBus } from "./ports.js";
 import { InvalidatedCache } from "./invalidated-cache.js";
 import type { Logger } from "./logger.js";
 
@@ -43,7 +49,8 @@ export class CachedSessionRegistry implements SessionRegistry {
       maxEntries: opts.maxEntries ?? 100_000,
       now: opts.now,
     });
-    this.unfollow = this.cache.follow(bus, REGISTRY_INVALIDATE, (m) => m.bares);
+    // Every notice this node sends follows a local update or drop (invalidate(), write()).
+    this.unfollow = this.cache.follow(bus, REGISTRY_INVALIDATE, (m) => m.bares, { ownOrigin: nodeId });
   }
 
   /** hits, misses and invalidations of the resource-list cache */
@@ -58,6 +65,11 @@ export class CachedSessionRegistry implements SessionRegistry {
   /** Drops the users' entries here and on every other node. */
   async invalidate(bares: string[]): Promise<void> {
     for (const b of bares) this.cache.invalidate(b);
+    await this.broadcast(bares);
+  }
+
+  /** Tells every other node to drop the users' entries (this one has dealt with its own). */
+  private async broadcast(bares: string[]): Promise<void> {
     const notice = { type: REGISTRY_INVALIDATE, origin: this.nodeId, bares } as const;
     try {
       const nodes = this.opts.liveNodeCount?.();
@@ -90,26 +102,46 @@ export class CachedSessionRegistry implements SessionRegistry {
     return this.inner.listNode(nodeId);
   }
 
-  async bind(info: SessionInfo): Promise<SessionInfo | undefined> {
-    const previous = await this.inner.bind(info);
-    await this.invalidate([bareOf(info.jid)]);
-    return previous;
+  async bind(info: SessionInfo, opts?: BindOptions): Promise<SessionInfo | undefined> {
+    const inner = this.inner;
+    return this.write(info.jid, hasListingWrites(inner) ? () => inner.bindListed(info, opts) : async () => ({ result: await inner.bind(info, opts) }));
   }
 
   async unbind(jid: string, sessionId: string): Promise<void> {
-    await this.inner.unbind(jid, sessionId);
-    await this.invalidate([bareOf(jid)]);
+    const inner = this.inner;
+    await this.write(jid, hasListingWrites(inner) ? () => inner.unbindListed(jid, sessionId) : async () => ({ result: await inner.unbind(jid, sessionId) }));
   }
 
   async update(jid: string, sessionId: string, patch: SessionPatch): Promise<void> {
-    await this.inner.update(jid, sessionId, patch);
-    await this.invalidate([bareOf(jid)]);
+    const inner = this.inner;
+    await this.write(jid, hasListingWrites(inner) ? () => inner.updateListed(jid, sessionId, patch) : async () => ({ result: await inner.update(jid, sessionId, patch) }));
   }
 
   async move(jid: string, fromSessionId: string, to: SessionLocation): Promise<SessionInfo | undefined> {
-    const moved = await this.inner.move(jid, fromSessionId, to);
-    await this.invalidate([bareOf(jid)]);
-    return moved;
+    const inner = this.inner;
+    return this.write(jid, hasListingWrites(inner) ? () => inner.moveListed(jid, fromSessionId, to) : async () => ({ result: await inner.move(jid, fromSessionId, to) }));
+  }
+
+  /**
+   * One write of `jid`'s user: what it left is kept here (or the entry dropped when unknown or
+   * raced), then every other node is told to drop the user, and the write resolves once they
+   * did (read-your-writes across edges, see liveNodeCount).
+   */
+  private async write<T>(jid: string, run: () => Promise<Listed<T>>): Promise<T> {
+    const bare = bareOf(jid);
+    const pending = this.cache.beginWrite(bare);
+    let listed: Listed<T>;
+    try {
+      listed = await run();
+    } catch (err) {
+      // refused by the session limit: nothing written, and the refusal said what is there;
+      // anything else may have applied: drop, read again
+      this.cache.completeWrite(pending, err instanceof SessionLimitError ? err.sessions : undefined);
+      throw err;
+    }
+    this.cache.completeWrite(pending, listed.sessions);
+    await this.broadcast([bare]);
+    return listed.result;
   }
 
   close(): void {

@@ -24,6 +24,7 @@ export * from "./module.js";
 export * from "./stream-features.js";
 export * from "./stream-handlers.js";
 export * from "./cached-registry.js";
+export * from "./cached-user-data.js";
 export * from "./interest.js";
 export * from "./metrics.js";
 export * from "./routes.js";

@@ -8,7 +8,10 @@
  * - concurrent reads of one key share one load;
  * - entries expire after a TTL as a safety net for a lost notice, and the oldest leave first
  *   past a bound;
- * - a bus reconnect clears everything, since notices may have been missed meanwhile.
+ * - a bus reconnect clears everything, since notices may have been missed meanwhile;
+ * - a writer that learns the new value from its write (beginWrite / completeWrite) keeps it
+ *   instead of dropping the key and reading it again, under the same generation rule: any
+ *   invalidation or other write of the key in between, and the value is dropped instead.
  */
 import type { ControlMessage, ControlType, StanzaBus } from "./ports.js";
 
@@ -28,8 +31,16 @@ interface Entry<V> {
   used: boolean;
 }
 
+/** A write of one key in flight (InvalidatedCache.beginWrite). */
+export interface CacheWrite {
+  readonly key: string;
+  readonly generation: number;
+  readonly all: number;
+}
+
 export class InvalidatedCache<V> {
-  readonly counters = { hits: 0, misses: 0, invalidations: 0 };
+  /** `writes`: values kept from a write of this node instead of a reload */
+  readonly counters = { hits: 0, misses: 0, invalidations: 0, writes: 0 };
   private readonly entries = new Map<string, Entry<V>>();
   private readonly loading = new Map<string, Promise<V>>();
   private readonly generations = new Map<string, number>();
@@ -94,6 +105,31 @@ export class InvalidatedCache<V> {
     this.counters.invalidations++;
   }
 
+  /**
+   * Announces a write of `key` about to be sent: loads already in flight read the old value
+   * and are no longer cached. The entry itself stays readable until completeWrite.
+   */
+  beginWrite(key: string): CacheWrite {
+    this.loading.delete(key);
+    const generation = (this.generations.get(key) ?? 0) + 1;
+    this.generations.set(key, generation);
+    return { key, generation, all: this.generationAll };
+  }
+
+  /**
+   * The value the write left (undefined: unknown, e.g. the write failed): kept when nothing
+   * touched the key since beginWrite, otherwise (or when unknown) the key is dropped.
+   */
+  completeWrite(write: CacheWrite, value: V | undefined): void {
+    const untouched = (this.generations.get(write.key) ?? 0) === write.generation && this.generationAll === write.all;
+    if (value !== undefined && untouched) {
+      this.remember(write.key, value);
+      this.counters.writes++;
+    } else {
+      this.invalidate(write.key);
+    }
+  }
+
   clear(): void {
     this.entries.clear();
     this.loading.clear();
@@ -109,9 +145,16 @@ export class InvalidatedCache<V> {
    * Drops the keys that notices of `type` name (read by `keysOf`; anything malformed is
    * ignored), and everything when the bus reconnects. Returns the unsubscribe function.
    */
-  follow<T extends ControlType>(bus: StanzaBus, type: T, keysOf: (message: Extract<ControlMessage, { type: T }>) => unknown): () => void {
+  follow<T extends ControlType>(
+    bus: StanzaBus,
+    type: T,
+    keysOf: (message: Extract<ControlMessage, { type: T }>) => unknown,
+    /** notices from this origin are skipped: its writer already updated this cache (see completeWrite) */
+    opts: { ownOrigin?: string } = {},
+  ): () => void {
     const offControl = bus.subscribeControl((m) => {
       if (m.type !== type) return;
+      if (opts.ownOrigin !== undefined && m.origin === opts.ownOrigin) return;
       const keys = keysOf(m as Extract<ControlMessage, { type: T }>);
       for (const key of Array.isArray(keys) ? keys : [keys]) if (typeof key === "string") this.invalidate(key);
     });

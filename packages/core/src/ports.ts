@@ -111,6 +111,8 @@ export interface RosterStore {
   /** Removes; returns the new roster version. */
   remove(owner: string, contact: string): Promise<number>;
   version(owner: string): Promise<number>;
+  /** Optional: items and version in one read (a cache's load). */
+  snapshot?(owner: string): Promise<RosterSnapshot>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -270,7 +272,27 @@ export interface RoomDirectory {
   joinedBy(user: string): Promise<string[]>;
 }
 
+/** A user's roster as one read gives it: items (state entries too) and version. */
+export interface RosterSnapshot {
+  version: number;
+  items: RosterItem[];
+}
+
+/** What a login reads of one account in one step (Store.readLogin). */
+export interface LoginRecord {
+  credentials?: AccountCredentials;
+  /** the ban in force, as BanStore.get would say */
+  ban?: Ban;
+  roster: RosterSnapshot;
+  blocklist: string[];
+}
+
 export interface Store {
+  /**
+   * Optional: credentials, ban, roster and blocklist of one account in one round trip, for a
+   * login (issue 10, cheaper logins). Stores without it are read part by part.
+   */
+  readLogin?(bare: string, now?: number): Promise<LoginRecord>;
   accounts: AccountStore;
   bans: BanStore;
   roster: RosterStore;
@@ -325,12 +347,35 @@ export interface SessionLocation {
   sessionId: string;
 }
 
+export interface BindOptions {
+  /**
+   * Refuse (SessionLimitError) when the user already holds this many sessions, detached ones
+   * included, and none of them is this full JID (a resource taken over is replaced, not added).
+   * Checked in the same atomic step as the write, so two edges binding at once cannot both pass.
+   * 0 or absent: no limit.
+   */
+  maxSessions?: number;
+}
+
+/** A bind refused by BindOptions.maxSessions (limits.maxSessionsPerUser). */
+export class SessionLimitError extends Error {
+  override readonly name = "SessionLimitError";
+  constructor(
+    readonly held: number,
+    readonly max: number,
+    /** the user's sessions as the refusal found them, when the registry says */
+    readonly sessions?: SessionInfo[],
+  ) {
+    super(`the user already holds ${held} sessions (at most ${max})`);
+  }
+}
+
 export interface SessionRegistry {
   /**
    * Registers a bound resource. If the full JID is already bound the previous entry is replaced
    * and returned, so the caller can close the old stream with <conflict/> (RFC 6120 §7.7.2.2).
    */
-  bind(info: SessionInfo): Promise<SessionInfo | undefined>;
+  bind(info: SessionInfo, opts?: BindOptions): Promise<SessionInfo | undefined>;
   /** Removes the entry only if it still belongs to sessionId (a newer bind wins). */
   unbind(jid: string, sessionId: string): Promise<void>;
   update(jid: string, sessionId: string, patch: SessionPatch): Promise<void>;
@@ -348,6 +393,30 @@ export interface SessionRegistry {
   count(bare: string): Promise<number>;
   /** Every session on one node (for purging a dead edge, admin listing). */
   listNode(nodeId: string): Promise<SessionInfo[]>;
+}
+
+/** A registry write's own result and the user's sessions right after it (ListingSessionWrites). */
+export interface Listed<T> {
+  result: T;
+  /** every session of the user once the write applied; absent when the backend cannot say (nothing written) */
+  sessions?: SessionInfo[];
+}
+
+/**
+ * The writes of a SessionRegistry that also return what they left of the user's sessions, read
+ * in the same atomic step (the Redis scripts). A cache in front of it (CachedSessionRegistry)
+ * keeps that list instead of dropping its entry and reading the list again after its own write.
+ */
+export interface ListingSessionWrites {
+  bindListed(info: SessionInfo, opts?: BindOptions): Promise<Listed<SessionInfo | undefined>>;
+  unbindListed(jid: string, sessionId: string): Promise<Listed<void>>;
+  updateListed(jid: string, sessionId: string, patch: SessionPatch): Promise<Listed<void>>;
+  moveListed(jid: string, fromSessionId: string, to: SessionLocation): Promise<Listed<SessionInfo | undefined>>;
+}
+
+export function hasListingWrites(registry: SessionRegistry): registry is SessionRegistry & ListingSessionWrites {
+  const r = registry as Partial<ListingSessionWrites>;
+  return typeof r.bindListed === "function" && typeof r.updateListed === "function" && typeof r.unbindListed === "function" && typeof r.moveListed === "function";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -449,6 +518,8 @@ export interface TapEvent {
 export interface ControlMessages {
   /** drop these users' cached resource lists (CachedSessionRegistry) */
   "registry.invalidate": { bares: string[] };
+  /** `owner`'s roster or blocklist changed: drop the cached copies (cached-user-data.ts) */
+  "userdata.changed": { owner: string; parts: Array<"roster" | "blocklist"> };
   /**
    * `node` is gone (stopped, or purged after its death): what was sent to it and not confirmed
    * is routed again by its senders; a stopping node gives its exact final receipts (bus-ledger.ts)

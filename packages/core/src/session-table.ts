@@ -24,6 +24,7 @@ import { freshSessionInfo, type SessionInfo } from "./ports.js";
 import { Session, type SendOutcome, type SessionConnection } from "./session.js";
 import { SessionFilters } from "./session-filters.js";
 import { SessionStateKeys } from "./session-state.js";
+import { INTEREST_STATE } from "./interest.js";
 
 let sessionSeq = 0;
 
@@ -34,6 +35,8 @@ export interface OpenOptions {
    * modules send on that event.
    */
   onBound?(session: Session): void;
+  /** limits.maxSessionsPerUser: the registry refuses the bind with SessionLimitError past it */
+  maxSessions?: number;
 }
 
 export class SessionTable {
@@ -43,6 +46,7 @@ export class SessionTable {
   private readonly deadlines = new Map<Session, NodeJS.Timeout>();
 
   constructor(private readonly host: Host) {
+    this.stateKeys.declare(INTEREST_STATE); // the core's own: which lists a session fetched
     this.routing = host.metrics.histogram("switchboard_routing_seconds", {
       help: "From a client's stanza entering the router to its delivery handed on (local write, bus publish, storage or error)",
     });
@@ -83,7 +87,7 @@ export class SessionTable {
    */
   async open(jid: Jid, connection: SessionConnection, opts: OpenOptions = {}): Promise<Session> {
     const session = new Session(this, this.newId(), jid, connection);
-    const previous = await this.host.registry.bind(freshSessionInfo(jid.full, session.id, this.host.nodeId));
+    const previous = await this.host.registry.bind(freshSessionInfo(jid.full, session.id, this.host.nodeId), { maxSessions: opts.maxSessions });
     this.byId.set(session.id, session);
     // The bind result goes out first: what the replaced session held (a detached one's queue)
     // is routed to this stream, and a client reads no stanza before it knows its JID.

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import {
   CachedSessionRegistry,
+  cacheUserData,
   MemoryLimiter,
   MemorySessionRegistry,
   MemoryStanzaBus,
@@ -120,9 +121,12 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
     if (redisErrorLogged) log.info("redis connection restored");
     redisErrorLogged = false;
   });
-  const store = given ?? new RedisStore(redis, { prefix });
+  const shared = given ?? new RedisStore(redis, { prefix });
   // start(): the edge comes up even when NATS is not there yet and turns ready once it is.
   const bus = NatsStanzaBus.start({ servers: cfg.natsUrl!.split(","), name: cfg.nodeId, subjectPrefix: prefix, log });
+  // Rosters and blocklists are kept per node, dropped over the bus when they change (core
+  // cached-user-data.ts); `liveness` is declared below and read only once the node runs.
+  const store = cacheUserData(shared, bus, cfg.nodeId, log, { liveNodeCount: () => liveness.liveCount() });
   let host: Host | undefined;
   const onPurged = async (sessions: SessionInfo[]) => {
     if (!host || sessions.length === 0) return;
@@ -223,6 +227,7 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
       limiter.close();
       await bus.close().catch(() => {});
       if (!given) await store.close().catch(() => {});
+      else store.detach();
       redis.disconnect();
     },
   };

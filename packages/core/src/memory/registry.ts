@@ -1,14 +1,16 @@
 /** In-process SessionRegistry for the embedded single node. */
 import { bareOf } from "@switchboard/xml";
-import type { SessionInfo, SessionLocation, SessionPatch, SessionRegistry } from "../ports.js";
+import { SessionLimitError, type BindOptions, type Listed, type ListingSessionWrites, type SessionInfo, type SessionLocation, type SessionPatch, type SessionRegistry } from "../ports.js";
 
 
-export class MemorySessionRegistry implements SessionRegistry {
+export class MemorySessionRegistry implements SessionRegistry, ListingSessionWrites {
   private readonly byBare = new Map<string, Map<string, SessionInfo>>();
 
-  async bind(info: SessionInfo): Promise<SessionInfo | undefined> {
+  async bind(info: SessionInfo, opts: BindOptions = {}): Promise<SessionInfo | undefined> {
     const bare = bareOf(info.jid);
     let resources = this.byBare.get(bare);
+    const max = opts.maxSessions ?? 0;
+    if (max > 0 && resources && resources.size >= max && !resources.has(info.jid)) throw new SessionLimitError(resources.size, max, this.snapshot(bare));
     if (!resources) this.byBare.set(bare, (resources = new Map()));
     const previous = resources.get(info.jid);
     resources.set(info.jid, { ...info });
@@ -43,6 +45,10 @@ export class MemorySessionRegistry implements SessionRegistry {
   }
 
   async list(bare: string): Promise<SessionInfo[]> {
+    return this.snapshot(bare);
+  }
+
+  private snapshot(bare: string): SessionInfo[] {
     const resources = this.byBare.get(bare);
     return resources ? [...resources.values()].map((e) => ({ ...e })) : [];
   }
@@ -55,5 +61,22 @@ export class MemorySessionRegistry implements SessionRegistry {
     const out: SessionInfo[] = [];
     for (const resources of this.byBare.values()) for (const e of resources.values()) if (e.nodeId === nodeId) out.push({ ...e });
     return out;
+  }
+
+  // ListingSessionWrites: each write, then the user's sessions as it left them.
+  async bindListed(info: SessionInfo, opts?: BindOptions): Promise<Listed<SessionInfo | undefined>> {
+    return { result: await this.bind(info, opts), sessions: this.snapshot(bareOf(info.jid)) };
+  }
+
+  async unbindListed(jid: string, sessionId: string): Promise<Listed<void>> {
+    return { result: await this.unbind(jid, sessionId), sessions: this.snapshot(bareOf(jid)) };
+  }
+
+  async updateListed(jid: string, sessionId: string, patch: SessionPatch): Promise<Listed<void>> {
+    return { result: await this.update(jid, sessionId, patch), sessions: this.snapshot(bareOf(jid)) };
+  }
+
+  async moveListed(jid: string, fromSessionId: string, to: SessionLocation): Promise<Listed<SessionInfo | undefined>> {
+    return { result: await this.move(jid, fromSessionId, to), sessions: this.snapshot(bareOf(jid)) };
   }
 }

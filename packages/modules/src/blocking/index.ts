@@ -50,8 +50,9 @@ export const blockingModule = defineModule({
 
     ctx.iq({ type: "get", xmlns: NS_BLOCKING, name: "blocklist", targets: ["bare"] }, async (ev) => {
       assertOwn(ev);
-      await markInterested(host, ev.from.full, "blocklist", ev.origin?.id);
-      const list = await host.store.blocklist.list(ev.from.bare);
+      markInterested(ev.origin, "blocklist");
+      // through the cache that enforces it: one read serves both (a login reloads it at bind)
+      const list = [...(await cache.get(ev.from.bare))];
       return x("blocklist", { xmlns: NS_BLOCKING }, list.map((jid) => x("item", { jid })));
     });
 

@@ -69,6 +69,33 @@ describe("initial presence probes (RFC 6121 §4.2.2, §4.3)", () => {
     expect(phone.take(presence(undefined, "carol@localhost/pc"))).toHaveLength(0);
   });
 
+  it("asks for the local contacts' resources all at once, not one after another, and replays them in roster order", async () => {
+    const t = await presenceHost();
+    const contacts = ["c1", "c2", "c3", "c4", "c5"].map((c) => `${c}@localhost`);
+    for (const c of contacts) {
+      await makeFriends(t, "alice@localhost", c);
+      await goOnline(t, `${c}/pc`);
+    }
+    // a registry whose reads answer a little later, counting how many wait at once
+    const registry = t.host.registry;
+    const list = registry.list.bind(registry);
+    let inFlight = 0;
+    let most = 0;
+    registry.list = async (bare) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, 10));
+      inFlight--;
+      return list(bare);
+    };
+    const phone = await goOnline(t, "alice@localhost/phone");
+    for (const c of contacts) await phone.waitFor(presence(undefined, `${c}/pc`));
+    registry.list = list;
+    expect(most).toBeGreaterThanOrEqual(contacts.length);
+    const order = phone.take((el) => el.name === "presence" && contacts.some((c) => el.attrs.from === `${c}/pc`)).map((el) => el.attrs.from);
+    expect(order).toEqual(contacts.map((c) => `${c}/pc`));
+  });
+
   it("probes only once per session: subsequent presence does not replay contacts", async () => {
     const t = await presenceHost();
     await makeFriends(t, "alice@localhost", "bob@localhost");

@@ -55,18 +55,22 @@ export async function sendUnavailableFromAll(host: Host, ownerBare: string, cont
  * contact it is subscribed to, of its own other resources, and the subscription requests still
  * waiting for an answer. Local contacts are answered straight from the registry (the probe never
  * leaves the process); remote ones get a real probe from the user's bare JID.
+ *
+ * The local contacts' session lists are asked for all at once (issue 10, cheaper logins): after a
+ * restart none is cached, and reading them one after another cost a login one registry round
+ * trip per contact; together they go out in one (the reads of one tick share the connection's
+ * write). Their presence is still delivered in roster order.
  */
 export async function syncNewResource(host: Host, target: SessionInfo, roster: RosterItem[]): Promise<void> {
   const owner = bareOf(target.jid);
   const toTarget = (presence: Element, from: string) => host.deliver(target, readdressed(presence, from, target.jid));
 
-  for (const item of roster) {
-    if (!receivesPresenceFrom(item)) continue;
-    if (host.isLocalDomain(domainOf(item.jid))) {
-      for (const { info, presence } of await availablePresences(host, item.jid)) await toTarget(presence, info.jid);
-    } else {
-      await host.router.route(x("presence", { type: "probe", from: owner, to: item.jid }));
-    }
+  const watched = roster.filter(receivesPresenceFrom);
+  const local = watched.filter((item) => host.isLocalDomain(domainOf(item.jid)));
+  const presences = await Promise.all(local.map((item) => availablePresences(host, item.jid)));
+  for (const contact of presences) for (const { info, presence } of contact) await toTarget(presence, info.jid);
+  for (const item of watched) {
+    if (!host.isLocalDomain(domainOf(item.jid))) await host.router.route(x("presence", { type: "probe", from: owner, to: item.jid }));
   }
   for (const { info, presence } of await availablePresences(host, owner)) {
     if (info.jid !== target.jid) await toTarget(presence, info.jid);

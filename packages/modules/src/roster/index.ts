@@ -41,7 +41,7 @@ function requireOwnRoster(ev: StanzaEvent): string {
 async function rosterGet(host: Host, ev: StanzaEvent, query: Element): Promise<Element | void> {
   const owner = requireOwnRoster(ev);
   // §2.1.6: a resource that asked for the roster receives pushes from now on.
-  await markInterested(host, ev.from.full, "roster", ev.origin?.id);
+  markInterested(ev.origin, "roster");
   const version = String(await host.store.roster.version(owner));
   const clientVer = query.attrs.ver;
   // §2.6.3: the client's cached roster is current; changes will come as pushes.

@@ -4,6 +4,7 @@
  * than hanging: ARCHITECTURE.md "Redis unavailable: no process crashes … new logins get a
  * temporary error". Match on `name` so library code need not import this adapter.
  */
+import { SessionLimitError } from "@switchboard/core";
 
 export type RegistryUnavailableReason =
   /** the client is not connected (reconnecting or closed): failed fast, nothing was sent */
@@ -63,7 +64,8 @@ export async function bounded<T>(
     // A multi-step `run` checks expired() between steps so it stops once the caller gave up.
     return await Promise.race([run(() => isExpired), deadline]);
   } catch (error) {
-    if (error instanceof RegistryUnavailableError) throw error;
+    // a refusal is an answer, not an outage
+    if (error instanceof RegistryUnavailableError || error instanceof SessionLimitError) throw error;
     throw new RegistryUnavailableError("failed", operation, { cause: error });
   } finally {
     clearTimeout(timer);

@@ -13,6 +13,28 @@ afterAll(() => testRedis.cleanup());
 registryContract("RedisSessionRegistry", () => new RedisSessionRegistry(shared, { prefix: testRedis.prefix() }));
 
 describe("RedisSessionRegistry", () => {
+  it("binds asked for in one tick share one index write, and each returns the user's sessions after it", async () => {
+    const prefix = testRedis.prefix();
+    const registry = new RedisSessionRegistry(shared, { prefix });
+    await registry.bind(sessionInfo("u0@example.com/laptop", "s-old", "edge-a"));
+    const monitor = await (await testRedis.client()).monitor();
+    const seen: string[] = [];
+    monitor.on("monitor", (_time: string, args: string[], source: string) => {
+      if (source !== "lua" && args.some((a) => a.startsWith(`${prefix}:`))) seen.push(args[0]!.toLowerCase());
+    });
+    const binds = await Promise.all(Array.from({ length: 20 }, (_, i) => registry.bindListed(sessionInfo(`u${i}@example.com/phone`, `s${i}`, "edge-a"))));
+    await eventually(() => expect(seen).toHaveLength(21), 5000, 20);
+    monitor.disconnect();
+    expect(seen.filter((c) => c === "sadd")).toHaveLength(1);
+    expect(seen.filter((c) => c === "evalsha" || c === "eval")).toHaveLength(20);
+    expect(await shared.scard(new RegistryKeys(prefix).nodeSessions("edge-a"))).toBe(21);
+    expect(binds[0]!.sessions!.map((e) => e.jid).sort()).toEqual(["u0@example.com/laptop", "u0@example.com/phone"]);
+    expect(binds[7]!.sessions).toEqual([sessionInfo("u7@example.com/phone", "s7", "edge-a")]);
+    const updated = await registry.updateListed("u7@example.com/phone", "s7", { available: true });
+    expect(updated.sessions).toEqual([{ ...sessionInfo("u7@example.com/phone", "s7", "edge-a"), available: true }]);
+    expect((await registry.unbindListed("u7@example.com/phone", "s7")).sessions).toEqual([]);
+  });
+
   it("stores a user's sessions in one hash tagged by the bare JID and indexes them per node", async () => {
     const prefix = testRedis.prefix();
     const registry = new RedisSessionRegistry(shared, { prefix });
@@ -22,6 +44,21 @@ describe("RedisSessionRegistry", () => {
     expect(await shared.smembers(`${prefix}:node:{edge-a}:sessions`)).toEqual([memberOf(info.jid, "s1")]);
     await registry.unbind(info.jid, "s1");
     expect(await shared.exists(`${prefix}:{alice@example.com}:sessions`, `${prefix}:node:{edge-a}:sessions`)).toBe(0);
+  });
+
+  it("concurrent binds on two nodes cannot together pass maxSessions", async () => {
+    const prefix = testRedis.prefix();
+    const onA = new RedisSessionRegistry(await testRedis.client(), { prefix });
+    const onB = new RedisSessionRegistry(await testRedis.client(), { prefix });
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) => (i % 2 ? onB : onA).bind(sessionInfo(`alice@example.com/r${i}`, `s${i}`, i % 2 ? "edge-b" : "edge-a"), { maxSessions: 3 })),
+    );
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(3);
+    expect(results.filter((r) => r.status === "rejected").map((r) => (r as PromiseRejectedResult).reason.name)).toEqual(["SessionLimitError", "SessionLimitError", "SessionLimitError"]);
+    expect(await onA.count("alice@example.com")).toBe(3);
+    // the refused binds left no index member behind
+    const keys = new RegistryKeys(prefix);
+    expect((await shared.scard(keys.nodeSessions("edge-a"))) + (await shared.scard(keys.nodeSessions("edge-b")))).toBe(3);
   });
 
   it("a bind conflict across two nodes returns the old entry and moves the node index", async () => {

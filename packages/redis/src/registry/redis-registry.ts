@@ -9,7 +9,8 @@
  * an entry without an index member (it would outlive its edge).
  */
 import type { Redis } from "ioredis";
-import type { SessionInfo, SessionLocation, SessionPatch, SessionRegistry } from "@switchboard/core";
+import { SessionLimitError, type BindOptions, type Listed, type ListingSessionWrites, type SessionInfo, type SessionLocation, type SessionPatch, type SessionRegistry } from "@switchboard/core";
+import { BindBatcher } from "./bind-batch.js";
 import { bounded, RegistryUnavailableError } from "./errors.js";
 import { DEFAULT_PREFIX, memberOf, parseMember, RegistryKeys } from "./keys.js";
 import { withScripts, type RegistryCommands } from "./scripts.js";
@@ -30,8 +31,9 @@ export interface RedisSessionRegistryOptions {
 /** The SessionInfo fields a patch may change (SessionPatch). */
 const PATCHABLE = ["priority", "available", "interested", "presence", "ext", "detachedUntil"] as const;
 
-export class RedisSessionRegistry implements SessionRegistry {
+export class RedisSessionRegistry implements SessionRegistry, ListingSessionWrites {
   private readonly redis: Redis & RegistryCommands;
+  private readonly binds: BindBatcher;
   private readonly keys: RegistryKeys;
   private readonly timeoutMs: number;
 
@@ -42,22 +44,33 @@ export class RedisSessionRegistry implements SessionRegistry {
     this.redis = withScripts(redis);
     this.keys = new RegistryKeys(opts.prefix ?? DEFAULT_PREFIX);
     this.timeoutMs = opts.commandTimeoutMs ?? 2000;
+    this.binds = new BindBatcher(this.redis, this.keys);
   }
 
   /**
    * If bind() rejects, the write may still happen later (a timeout cannot cancel it): the caller
    * should unbind(jid, sessionId) when it drops the stream; commands of one client run in order,
-   * so that unbind cannot overtake the late bind.
+   * so that unbind cannot overtake the late bind. Binds of one tick share a pipeline
+   * (bind-batch.ts): index members first, then the entries.
    */
-  bind(info: SessionInfo): Promise<SessionInfo | undefined> {
+  async bind(info: SessionInfo, opts?: BindOptions): Promise<SessionInfo | undefined> {
+    return (await this.bindListed(info, opts)).result;
+  }
+
+  bindListed(info: SessionInfo, opts: BindOptions = {}): Promise<Listed<SessionInfo | undefined>> {
     return this.run("bind", async (expired) => {
       if (this.opts.liveness && !this.opts.liveness.ready) throw new RegistryUnavailableError("not-live", "bind");
-      // Index first: see the file comment.
-      await this.redis.sadd(this.keys.nodeSessions(info.nodeId), memberOf(info.jid, info.sessionId));
-      // The caller already got a timeout (e.g. the SADD waited in the offline queue through an
-      // outage): writing the entry now would register a stream that is being torn down.
-      if (expired()) return undefined;
-      const raw = await this.redis.switchboardRegistryBind(this.keys.sessionsOf(info.jid), info.jid, JSON.stringify(info));
+      const max = opts.maxSessions ?? 0;
+      const reply = await this.binds.bind(info, max, expired);
+      // The caller already got a timeout: nothing was written (bind-batch.ts).
+      if (!reply) return { result: undefined };
+      const [raw, entries, refused] = reply;
+      if (refused === "limit") {
+        // The index member went in first; without an entry it is only a stale member.
+        await this.redis.srem(this.keys.nodeSessions(info.nodeId), memberOf(info.jid, info.sessionId)).catch(() => undefined);
+        const sessions = decodeAll(entries);
+        throw new SessionLimitError(sessions.length, max, sessions);
+      }
       const previous = decode(raw);
       if (previous && (previous.nodeId !== info.nodeId || previous.sessionId !== info.sessionId)) {
         // The replaced session no longer lives there. A failure here leaves only a stale member.
@@ -65,18 +78,28 @@ export class RedisSessionRegistry implements SessionRegistry {
           .srem(this.keys.nodeSessions(previous.nodeId), memberOf(previous.jid, previous.sessionId))
           .catch(() => undefined);
       }
-      return previous;
+      return { result: previous, sessions: decodeAll(entries) };
     });
   }
 
-  unbind(jid: string, sessionId: string): Promise<void> {
+  async unbind(jid: string, sessionId: string): Promise<void> {
+    await this.unbindListed(jid, sessionId);
+  }
+
+  unbindListed(jid: string, sessionId: string): Promise<Listed<void>> {
     return this.run("unbind", async () => {
-      const removed = decode(await this.redis.switchboardRegistryUnbind(this.keys.sessionsOf(jid), jid, sessionId));
+      const [raw, entries] = await this.redis.switchboardRegistryUnbind(this.keys.sessionsOf(jid), jid, sessionId);
+      const removed = decode(raw);
       if (removed) await this.redis.srem(this.keys.nodeSessions(removed.nodeId), memberOf(jid, sessionId));
+      return { result: undefined, sessions: decodeAll(entries) };
     });
   }
 
-  update(jid: string, sessionId: string, patch: SessionPatch): Promise<void> {
+  async update(jid: string, sessionId: string, patch: SessionPatch): Promise<void> {
+    await this.updateListed(jid, sessionId, patch);
+  }
+
+  updateListed(jid: string, sessionId: string, patch: SessionPatch): Promise<Listed<void>> {
     return this.run("update", async () => {
       const set: Record<string, unknown> = {};
       const clear: string[] = [];
@@ -85,28 +108,32 @@ export class RedisSessionRegistry implements SessionRegistry {
         if (patch[field] === undefined) clear.push(field);
         else set[field] = patch[field];
       }
-      await this.redis.switchboardRegistryUpdate(this.keys.sessionsOf(jid), jid, sessionId, JSON.stringify(set), ...clear);
+      const [, entries] = await this.redis.switchboardRegistryUpdate(this.keys.sessionsOf(jid), jid, sessionId, JSON.stringify(set), ...clear);
+      return { result: undefined, sessions: decodeAll(entries) };
     });
+  }
+
+  async move(jid: string, fromSessionId: string, to: SessionLocation): Promise<SessionInfo | undefined> {
+    return (await this.moveListed(jid, fromSessionId, to)).result;
   }
 
   /**
    * Index of the new node first, then the entry (checked and moved in one script), then the old
    * node's member: in between, at worst a stale member exists (see the file comment).
    */
-  move(jid: string, fromSessionId: string, to: SessionLocation): Promise<SessionInfo | undefined> {
+  moveListed(jid: string, fromSessionId: string, to: SessionLocation): Promise<Listed<SessionInfo | undefined>> {
     return this.run("move", async () => {
       const member = memberOf(jid, to.sessionId);
       await this.redis.sadd(this.keys.nodeSessions(to.nodeId), member);
-      const reply = await this.redis.switchboardRegistryMove(this.keys.sessionsOf(jid), jid, fromSessionId, to.nodeId, to.sessionId);
-      if (!reply) {
+      const [fromNode, moved, entries] = await this.redis.switchboardRegistryMove(this.keys.sessionsOf(jid), jid, fromSessionId, to.nodeId, to.sessionId);
+      if (fromNode === null || moved === null) {
         await this.redis.srem(this.keys.nodeSessions(to.nodeId), member);
-        return undefined;
+        return { result: undefined, sessions: decodeAll(entries) };
       }
-      const [fromNode, moved] = reply;
       if (fromNode !== to.nodeId || fromSessionId !== to.sessionId) {
         await this.redis.srem(this.keys.nodeSessions(fromNode), memberOf(jid, fromSessionId)).catch(() => undefined);
       }
-      return decode(moved);
+      return { result: decode(moved), sessions: decodeAll(entries) };
     });
   }
 
@@ -147,6 +174,10 @@ export class RedisSessionRegistry implements SessionRegistry {
   private run<T>(operation: string, body: (expired: () => boolean) => Promise<T>): Promise<T> {
     return bounded(this.redis, operation, this.timeoutMs, body);
   }
+}
+
+function decodeAll(entries: string[] | null | undefined): SessionInfo[] {
+  return (entries ?? []).map((raw) => decode(raw)).filter((e): e is SessionInfo => e !== undefined);
 }
 
 export function decode(raw: string | null | undefined): SessionInfo | undefined {

@@ -3,7 +3,7 @@
  * and a cluster route identically (ARCHITECTURE.md "Behaviour is identical in both modes"). Run
  * against MemorySessionRegistry and RedisSessionRegistry; a case both pass pins the semantics.
  */
-import type { SessionInfo, SessionRegistry } from "@switchboard/core";
+import { SessionLimitError, type SessionInfo, type SessionRegistry } from "@switchboard/core";
 import { describe, expect, it } from "vitest";
 
 export function sessionInfo(jid: string, sessionId: string, nodeId = "node-1", extra: Partial<SessionInfo> = {}): SessionInfo {
@@ -135,6 +135,22 @@ export function registryContract(name: string, makeRegistry: () => SessionRegist
       expect(await registry.listNode("node-1")).toEqual([b]);
       expect((await registry.listNode("node-2")).sort(byJid)).toEqual([moved, c]);
       expect(await registry.listNode("node-9")).toEqual([]);
+    });
+
+    it("refuses a bind past maxSessions, counting detached sessions, but lets a held resource be taken over", async () => {
+      const registry = await makeRegistry();
+      await registry.bind(sessionInfo("alice@example.com/phone", "s1"), { maxSessions: 2 });
+      await registry.bind(sessionInfo("alice@example.com/laptop", "s2", "node-2", { detachedUntil: 1_800_000_000_000 }), { maxSessions: 2 });
+      const refused = await registry.bind(sessionInfo("alice@example.com/tablet", "s3"), { maxSessions: 2 }).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(SessionLimitError);
+      expect(refused).toMatchObject({ name: "SessionLimitError", held: 2, max: 2 });
+      expect(await registry.get("alice@example.com/tablet")).toBeUndefined();
+      expect(await registry.listNode("node-1")).toEqual([sessionInfo("alice@example.com/phone", "s1")]);
+      // the same resource again replaces the held one (RFC 6120 §7.7.2.2), whatever the count
+      expect((await registry.bind(sessionInfo("alice@example.com/phone", "s4"), { maxSessions: 2 }))?.sessionId).toBe("s1");
+      // without a limit, nothing is refused
+      await registry.bind(sessionInfo("alice@example.com/tablet", "s5"));
+      expect(await registry.count("alice@example.com")).toBe(3);
     });
 
     it("keeps resources with spaces, braces, slashes and non-ASCII intact", async () => {

@@ -11,50 +11,66 @@ import type { ChainableCommander, Redis } from "ioredis";
 type Reply = Promise<string | null>;
 type Flag = Promise<number>;
 
-/** KEYS[1] user hash; ARGV jid, entry JSON. Returns the replaced entry (RFC 6120 §7.7.2.2). */
+/*
+ * Every write below also returns the user's entries as it left them (HVALS, last element): the
+ * writer's node keeps that list in its cache instead of reading it again (CachedSessionRegistry).
+ */
+
+/**
+ * KEYS[1] user hash; ARGV jid, entry JSON, most sessions (0: no limit). Returns { the replaced
+ * entry (RFC 6120 §7.7.2.2), entries }, or { false, entries, 'limit' } when the user already
+ * holds that many sessions and none is this JID (limits.maxSessionsPerUser): nothing written.
+ */
 const BIND = `
 local old = redis.call('HGET', KEYS[1], ARGV[1])
+local max = tonumber(ARGV[3] or '0')
+if max > 0 and not old and redis.call('HLEN', KEYS[1]) >= max then
+  return { false, redis.call('HVALS', KEYS[1]), 'limit' }
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return old`;
+return { old, redis.call('HVALS', KEYS[1]) }`;
 
-/** KEYS[1] user hash; ARGV jid, sessionId. Deletes only the caller's own session: a newer bind wins. */
+/**
+ * KEYS[1] user hash; ARGV jid, sessionId. Deletes only the caller's own session: a newer bind
+ * wins. Returns { the removed entry or false, entries }.
+ */
 const UNBIND = `
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw then return false end
-local ok, entry = pcall(cjson.decode, raw)
-if not ok or entry.sessionId ~= ARGV[2] then return false end
+local ok, entry = pcall(cjson.decode, raw or '')
+if not raw or not ok or entry.sessionId ~= ARGV[2] then return { false, redis.call('HVALS', KEYS[1]) } end
 redis.call('HDEL', KEYS[1], ARGV[1])
-return raw`;
+return { raw, redis.call('HVALS', KEYS[1]) }`;
 
 /**
  * KEYS[1] user hash; ARGV jid, sessionId, patch JSON, then names of fields to clear (a patch
  * value of `undefined`, which JSON cannot carry). Fields are replaced whole, so `ext` is too.
+ * Returns { 1 if it applied, else 0; entries }.
  */
 const UPDATE = `
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw then return 0 end
+if not raw then return { 0, redis.call('HVALS', KEYS[1]) } end
 local entry = cjson.decode(raw)
-if entry.sessionId ~= ARGV[2] then return 0 end
+if entry.sessionId ~= ARGV[2] then return { 0, redis.call('HVALS', KEYS[1]) } end
 for field, value in pairs(cjson.decode(ARGV[3])) do entry[field] = value end
 for i = 4, #ARGV do entry[ARGV[i]] = nil end
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(entry))
-return 1`;
+return { 1, redis.call('HVALS', KEYS[1]) }`;
 
 /**
  * KEYS[1] user hash; ARGV jid, fromSessionId, nodeId, sessionId. Moves an entry to another
- * stream only while it still belongs to fromSessionId; returns { previous node id, moved entry }.
+ * stream only while it still belongs to fromSessionId; returns { previous node id, moved entry,
+ * entries }, or { false, false, entries } when it does not.
  */
 const MOVE = `
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw then return false end
-local ok, entry = pcall(cjson.decode, raw)
-if not ok or entry.sessionId ~= ARGV[2] then return false end
+local ok, entry = pcall(cjson.decode, raw or '')
+if not raw or not ok or entry.sessionId ~= ARGV[2] then return { false, false, redis.call('HVALS', KEYS[1]) } end
 local from = entry.nodeId
 entry.nodeId = ARGV[3]
 entry.sessionId = ARGV[4]
 local moved = cjson.encode(entry)
 redis.call('HSET', KEYS[1], ARGV[1], moved)
-return { from, moved }`;
+return { from, moved, redis.call('HVALS', KEYS[1]) }`;
 
 /**
  * KEYS[1] user hash; ARGV jid, nodeId, sessionId, keep-until (epoch ms, 0: keep nothing). Purge
@@ -162,10 +178,10 @@ const SCRIPTS = {
 } as const;
 
 export interface RegistryCommands {
-  switchboardRegistryBind(userKey: string, jid: string, entryJson: string): Reply;
-  switchboardRegistryUnbind(userKey: string, jid: string, sessionId: string): Reply;
-  switchboardRegistryUpdate(userKey: string, jid: string, sessionId: string, patchJson: string, ...clear: string[]): Flag;
-  switchboardRegistryMove(userKey: string, jid: string, fromSessionId: string, nodeId: string, sessionId: string): Promise<[string, string] | null>;
+  switchboardRegistryBind(userKey: string, jid: string, entryJson: string, maxSessions: number): Promise<[string | null, string[], "limit"?]>;
+  switchboardRegistryUnbind(userKey: string, jid: string, sessionId: string): Promise<[string | null, string[]]>;
+  switchboardRegistryUpdate(userKey: string, jid: string, sessionId: string, patchJson: string, ...clear: string[]): Promise<[number, string[]]>;
+  switchboardRegistryMove(userKey: string, jid: string, fromSessionId: string, nodeId: string, sessionId: string): Promise<[string | null, string | null, string[]]>;
   switchboardLivenessEstablish(alive: string, lock: string, epoch: string, token: string, ttlMs: number): Flag;
   switchboardLivenessRefresh(alive: string, lock: string, epoch: string, token: string, ttlMs: number): Flag;
   switchboardLivenessAcquireDead(alive: string, lock: string, epoch: string, token: string, lockMs: number): Flag;
@@ -175,8 +191,10 @@ export interface RegistryCommands {
   switchboardLivenessRetire(alive: string, epoch: string, index: string, token: string): Flag;
 }
 
-/** The same script, queued in a pipeline (its reply arrives in exec()). */
+/** The same scripts, queued in a pipeline (their replies arrive in exec()). */
 export interface PipelineCommands {
+  switchboardRegistryBind(userKey: string, jid: string, entryJson: string, maxSessions: number): ChainableCommander;
+  switchboardRegistryUnbind(userKey: string, jid: string, sessionId: string): ChainableCommander;
   switchboardRegistryPurgeEntry(userKey: string, jid: string, nodeId: string, sessionId: string, keepUntil: number): ChainableCommander;
 }
 

@@ -154,6 +154,40 @@ describe("RedisStore key layout", () => {
   });
 });
 
+describe("RedisStore login read", () => {
+  it("reads credentials, ban, roster and blocklist in one command, as the parts would", async () => {
+    const store = new RedisStore(client, { prefix: freshPrefix() });
+    const bare = "reader@example.com";
+    expect(await store.readLogin(bare)).toEqual({ credentials: undefined, ban: undefined, roster: { version: 0, items: [] }, blocklist: [] });
+    await store.accounts.create(bare, fakeCredentials("reader"));
+    const item = { jid: "bob@example.com", groups: ["Friends"], subscription: "both" as const, askOut: false, askIn: false, approved: false, inRoster: true };
+    await store.roster.put(bare, item);
+    await store.blocklist.add(bare, ["b@example.com", "a@example.com"]);
+    await store.bans.set({ jid: bare, since: 1, reason: "spam" });
+    const monitor = await newClient().monitor();
+    const sent: string[] = [];
+    monitor.on("monitor", (_t: string, args: string[], source: string) => {
+      if (source !== "lua" && args.some((a) => a.includes(store.prefix))) sent.push(args[0]!.toLowerCase());
+    });
+    const record = await store.readLogin(bare);
+    await new Promise((r) => setTimeout(r, 100));
+    monitor.disconnect();
+    expect(sent).toHaveLength(1);
+    expect(record).toEqual({
+      credentials: await store.accounts.get(bare),
+      ban: await store.bans.get(bare),
+      roster: { version: await store.roster.version(bare), items: await store.roster.list(bare) },
+      blocklist: await store.blocklist.list(bare),
+    });
+    expect(record.ban?.reason).toBe("spam");
+    expect(await store.roster.snapshot!(bare)).toEqual(record.roster);
+    // an ended ban the key still holds reads as none, like BanStore.get
+    expect((await store.readLogin(bare, Date.now())).ban).toBeDefined();
+    await store.bans.set({ jid: bare, since: 1, until: Date.now() + 60_000 });
+    expect((await store.readLogin(bare, Date.now() + 120_000)).ban).toBeUndefined();
+  });
+});
+
 describe("RedisStore bans", () => {
   it("a temporary ban expires in Redis at its until; a re-ban until unbanned clears the expiry", async () => {
     const prefix = freshPrefix();

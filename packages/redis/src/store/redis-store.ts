@@ -22,6 +22,7 @@ import type {
   BanStore,
   BlockStore,
   LastActivityStore,
+  LoginRecord,
   OfflineStore,
   PrivateStore,
   RoomStore,
@@ -35,6 +36,7 @@ import { redisRooms } from "./rooms.js";
 import { assertValidPrefix } from "./keys.js";
 import { defineStoreScripts, type RedisClient } from "./scripts.js";
 import { redisBlocklist, redisLastActivity, redisOffline, redisPrivate, redisRoster, redisVCard } from "./user-data.js";
+import { redisLoginReads, type LoginReads } from "./login-read.js";
 
 export const DEFAULT_KEY_PREFIX = "sb";
 const CLOSE_WAIT_MS = 1_000;
@@ -70,6 +72,7 @@ export class RedisStore implements Store {
   readonly rooms: RoomStore;
   readonly prefix: string;
   private closed = false;
+  private readonly logins: LoginReads;
 
   constructor(
     readonly client: RedisClient,
@@ -80,13 +83,19 @@ export class RedisStore implements Store {
     const scripts = defineStoreScripts(client);
     this.accounts = redisAccounts(client, scripts, this.prefix);
     this.bans = redisBans(client, scripts, this.prefix);
-    this.roster = redisRoster(client, scripts, this.prefix);
+    this.logins = redisLoginReads(client, this.prefix);
+    this.roster = { ...redisRoster(client, scripts, this.prefix), snapshot: (owner) => this.logins.rosterSnapshot(owner) };
     this.offline = redisOffline(client, scripts, this.prefix);
     this.vcard = redisVCard(client, this.prefix);
     this.blocklist = redisBlocklist(client, scripts, this.prefix);
     this.lastActivity = redisLastActivity(client, this.prefix);
     this.privateXml = redisPrivate(client, scripts, this.prefix);
     this.rooms = redisRooms(client, this.prefix);
+  }
+
+  /** Credentials, ban, roster and blocklist in one script (login-read.ts). */
+  readLogin(bare: string, now?: number): Promise<LoginRecord> {
+    return this.logins.readLogin(bare, now);
   }
 
   /**
