@@ -57,6 +57,18 @@ export class RawConnection {
     this.socket.write(data);
   }
 
+  /** reads again after pause() */
+  resume(): void {
+    this.socket.resume();
+  }
+
+  /** writes everything, waiting for the socket to take each chunk (a bounded sender) */
+  async writeAll(chunks: Iterable<string>): Promise<void> {
+    for (const chunk of chunks) {
+      if (!this.socket.write(chunk)) await new Promise<void>((resolve) => this.socket.once("drain", resolve));
+    }
+  }
+
   /** waits until the received text matches (and returns it), or the timeout */
   async waitFor(re: RegExp, timeoutMs = 5000): Promise<string> {
     if (re.test(this.buffer)) return this.buffer;

@@ -52,6 +52,9 @@ class StreamConnection implements SessionConnection {
     if (outcome === "written") this.traffic.wrote(this.session, stanza, this.stream.bytesOut - before);
     return outcome;
   }
+  get congested(): boolean {
+    return this.stream.congested;
+  }
   close(error?: StreamError): void {
     this.stream.close(error);
   }
@@ -97,6 +100,16 @@ class ClientPolicy implements StreamPolicy {
   }
   get outboundBufferBytes(): number {
     return this.opts.outboundBufferBytes;
+  }
+  get congestionTimeoutMs(): number {
+    return this.opts.congestionTimeoutMs;
+  }
+
+  /** the engine's congestion report, handed to whoever reacts on the outgoing path (modules/congestion) */
+  congestion(stream: StreamEngine, state: "congested" | "relieved"): void {
+    const session = this.session;
+    if (!session || session.closed || session.currentConnection !== this.connection) return;
+    void this.host.hooks.fire("session/congestion", { session, state }).catch((err: unknown) => stream.log.error({ err }, "session/congestion handler failed"));
   }
 
   /** limits.maxConcurrentHandshakes for STARTTLS (handshake-slots.ts) */

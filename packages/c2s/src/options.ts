@@ -10,8 +10,10 @@ export interface C2sOptions {
   /** refuse SASL until the stream is encrypted (RFC 6120 §5.3.1 "mandatory-to-negotiate") */
   requireTls: boolean;
   parser: ParserLimits;
-  /** unsent output above this closes the connection: a client that stops reading cannot grow our memory */
+  /** the outbound queue's high-water mark: above it a connection is congested (stream/congestion.ts) */
   outboundBufferBytes: number;
+  /** a congested connection that takes no byte for this long is cut (limits.congestionTimeoutSeconds) */
+  congestionTimeoutMs: number;
   /** time allowed from connect to bound resource */
   handshakeTimeoutMs: number;
   /**

@@ -30,6 +30,10 @@ export interface SessionEvent {
   session: LocalSession;
 }
 
+export interface CongestionEvent extends SessionEvent {
+  state: "congested" | "relieved";
+}
+
 export interface ClosedSessionEvent extends SessionEvent {
   reason: string;
 }
@@ -91,6 +95,12 @@ export interface CoreEvents {
   "session/queue": DeliverEvent;
   /** another stream (here or on another node) resumed this session: drop what is held for it here */
   "session/moved": SessionEvent;
+  /**
+   * the session's connection became congested (its outbound queue passed the high-water mark)
+   * or relieved (back under half of it), core/congestion.ts; a congested connection that makes
+   * no progress is cut, which arrives as `session/connection-lost`
+   */
+  "session/congestion": CongestionEvent;
   /** a detached session got a stream again, on this node or adopted from another */
   "session/attached": SessionEvent;
   /**

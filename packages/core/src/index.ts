@@ -12,6 +12,7 @@ export * from "./events.js";
 export * from "./iq.js";
 export * from "./logger.js";
 export * from "./session.js";
+export * from "./congestion.js";
 export * from "./session-table.js";
 export * from "./session-state.js";
 export * from "./session-filters.js";

@@ -37,6 +37,11 @@ export interface SessionConnection {
   readonly transport?: string;
   /** writes one stanza now; refused when the peer cannot take it (gone, outbound buffer past its bound) */
   write(stanza: Element): "written" | "refused";
+  /**
+   * the outbound queue is past its high-water mark (a slow reader): writes still work, and the
+   * outgoing path decides what waits (modules/congestion); the change comes as `session/congestion`
+   */
+  readonly congested?: boolean;
   /** closes the stream (with a stream error); the session is told separately how it ended */
   close(error?: StreamError): void;
   /**
@@ -75,6 +80,8 @@ export interface LocalSession {
   readonly secure: boolean;
   /** Writes a stanza to the client through the session's filters; says what happened. */
   send(stanza: Element): SendOutcome;
+  /** its connection's outbound queue is past the high-water mark (false without a connection) */
+  readonly congested: boolean;
   /** Ends the session: closes its stream (with a stream error when given), unbinds the resource. */
   close(error?: StreamError): void;
   /** true once the session ended */
@@ -140,6 +147,10 @@ export class Session implements LocalSession {
   /** the stream carrying the session now; undefined while detached */
   get currentConnection(): SessionConnection | undefined {
     return this.connection;
+  }
+
+  get congested(): boolean {
+    return this.connection?.congested ?? false;
   }
 
   send(stanza: Element): SendOutcome {

@@ -15,6 +15,7 @@ import { lastModule } from "./last/index.js";
 import { privateModule } from "./private/index.js";
 import { smModule } from "./sm/index.js";
 import { csiModule } from "./csi/index.js";
+import { congestionModule } from "./congestion/index.js";
 
 export interface ModuleSettings {
   offlinePerUser: number;
@@ -46,6 +47,7 @@ export const DEFAULT_MODULES: ReadonlyArray<ModuleDefinition<any>> = [
   privateModule,
   smModule,
   csiModule,
+  congestionModule,
   // always: logged-in users change their password or delete their account even when
   // registering new accounts in-band is off
   registerModule,

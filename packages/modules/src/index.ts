@@ -15,5 +15,6 @@ export { lastModule } from "./last/index.js";
 export { privateModule } from "./private/index.js";
 export { smModule, NS_SM, SM_OPTIONS, type SmOptions } from "./sm/index.js";
 export { csiModule, NS_CSI } from "./csi/index.js";
+export { congestionModule } from "./congestion/index.js";
 export { isUrgent } from "./csi/hold.js";
 export { BOUND_OPTIONS, DEFAULT_MODULES, defaultModules, type ModuleSettings } from "./defaults.js";

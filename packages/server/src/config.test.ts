@@ -39,7 +39,7 @@ describe("loadConfig", () => {
       http: { port: 5280, websocketPath: "/xmpp-websocket" },
       tls: {},
       limits: {
-        maxStanzaBytes: 262144, maxDepth: 32, outboundBufferBytes: 1048576, authFailuresPerIp: 5,
+        maxStanzaBytes: 262144, maxDepth: 32, outboundBufferBytes: 1048576, congestionTimeoutSeconds: 60, authFailuresPerIp: 5,
         authFailureWindowSeconds: 60, offlinePerUser: 100, handshakeTimeoutSeconds: 30,
         tlsHandshakeSeconds: 10, maxUnauthenticated: 10000, maxUnauthenticatedPerIp: 2000,
       },
@@ -401,6 +401,21 @@ describe("cluster settings", () => {
       expect(err.key).toBe(key);
       expect(err.message).toContain(name);
     }
+  });
+
+  it("takes limits.outboundBufferBytes as the high-water mark and limits.congestionTimeoutSeconds (SWITCHBOARD_LIMITS_CONGESTION_TIMEOUT_SECONDS) for slow receivers", () => {
+    expect(loadConfig({ env: {} }).limits).toMatchObject({ outboundBufferBytes: 1048576, congestionTimeoutSeconds: 60 });
+    const cfg = loadConfig({ env: { SWITCHBOARD_LIMITS_OUTBOUND_BUFFER_BYTES: "65536", SWITCHBOARD_LIMITS_CONGESTION_TIMEOUT_SECONDS: "3" } });
+    expect(cfg.limits).toMatchObject({ outboundBufferBytes: 65536, congestionTimeoutSeconds: 3 });
+    for (const value of ["0", "-1", "1.5", "soon", "86401"]) {
+      const err = loadError(() => loadConfig({ env: { SWITCHBOARD_LIMITS_CONGESTION_TIMEOUT_SECONDS: value } }));
+      expect(err.key).toBe("limits.congestionTimeoutSeconds");
+      expect(err.message).toContain("SWITCHBOARD_LIMITS_CONGESTION_TIMEOUT_SECONDS");
+    }
+    const yamlErr = loadError(() => loadConfig({ file: yamlFile("limits:\n  congestionTimeoutSeconds: \"60\"\n"), env: {} }));
+    expect(yamlErr.key).toBe("limits.congestionTimeoutSeconds");
+    const small = loadError(() => loadConfig({ env: { SWITCHBOARD_LIMITS_OUTBOUND_BUFFER_BYTES: "1000" } }));
+    expect(small.key).toBe("limits.outboundBufferBytes");
   });
 
   it("lets metrics.allowCidrs (SWITCHBOARD_METRICS_ALLOW_CIDRS) name who reads /metrics, and refuses what is not a CIDR block", () => {

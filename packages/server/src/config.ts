@@ -46,6 +46,7 @@ export interface SwitchboardConfig {
     maxStanzaBytes: number;
     maxDepth: number;
     outboundBufferBytes: number;
+    congestionTimeoutSeconds: number;
     authFailuresPerIp: number;
     authFailureWindowSeconds: number;
     offlinePerUser: number;

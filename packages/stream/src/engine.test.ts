@@ -58,6 +58,7 @@ function setup(overrides: Partial<StreamPolicy> = {}) {
     tlsHandshakeMs: 10_000,
     handshakeTimeoutMs: 10_000,
     outboundBufferBytes: 1000,
+    congestionTimeoutMs: 10_000,
     checkHeader: () => undefined,
     features: () => [x("mechanisms")],
     element: async (_stream, el) => void seen.push(`${_stream.state}:${el.name}`),
@@ -116,14 +117,36 @@ describe("StreamEngine", () => {
     expect(order).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
-  it("refuses a write once the peer stopped reading past the bound, and cuts the connection", () => {
-    const { transport, stream, ended } = setup();
+  it("past the high-water mark reports congestion instead of closing, refuses writes only at the hard cap, and reports relief under half the mark", async () => {
+    const changes: string[] = [];
+    const { transport, stream, ended } = setup({ congestion: (_s, change) => void changes.push(change) });
     expect(stream.send(x("message"))).toBe("written");
-    transport.buffered = 5000;
+    transport.buffered = 1500; // past the mark of 1000
+    expect(stream.send(x("message"))).toBe("written");
+    expect(stream.congested).toBe(true);
+    expect(changes).toEqual(["congested"]);
+    transport.buffered = 4001; // past 4 × the mark
     expect(stream.send(x("message"))).toBe("refused");
+    expect(transport.destroyed).toBe(false);
+    transport.buffered = 600; // above half: still congested
+    await new Promise((r) => setTimeout(r, 120));
+    expect(stream.congested).toBe(true);
+    transport.buffered = 400;
+    await new Promise((r) => setTimeout(r, 120));
+    expect(stream.congested).toBe(false);
+    expect(changes).toEqual(["congested", "relieved"]);
+    expect(ended).toEqual([]);
+  });
+
+  it("cuts a congested connection that takes no byte for congestionTimeoutMs, as a drop", async () => {
+    const { transport, stream, ended } = setup({ congestionTimeoutMs: 150 });
+    transport.buffered = 1500;
+    stream.send(x("message"));
+    expect(stream.congested).toBe(true);
+    await new Promise((r) => setTimeout(r, 500));
     expect(transport.destroyed).toBe(true);
+    expect(ended).toEqual(["congested: no progress within limits.congestionTimeoutSeconds"]);
     expect(stream.send(x("message"))).toBe("refused");
-    expect(ended).toEqual(["outbound buffer limit reached"]);
   });
 
   it("puts its own header before a stream error sent before the peer's, and ends once", () => {

@@ -12,13 +12,17 @@
  * - stream-level elements: modules' handlers by (state, namespace, name) first
  *   (host.streamHandlers), then the policy,
  * - input order (one element at a time, RFC 6120 §10.1) with backpressure on the transport,
- * - the one write path to the peer, `send()`, which says whether the element was written.
+ * - the one write path to the peer, `send()`, which says whether the element was written, and
+ *   the state of its outbound queue (congestion.ts): past `limits.outboundBufferBytes` the
+ *   stream is congested and tells the policy, which tells the session; back under half of it,
+ *   relieved; no progress for `limits.congestionTimeoutSeconds`, cut.
  */
 import { randomBytes } from "node:crypto";
 import { Element, NS_STREAM, NS_TLS, StreamError, errorReply, x } from "@switchboard/xml";
-import type { Host, LocalSession, Logger, SessionConnection, StreamElementContext, StreamState } from "@switchboard/core";
+import { congestionCounter, type Host, type LocalSession, type Logger, type SessionConnection, type StreamElementContext, type StreamState } from "@switchboard/core";
 import type { SecureContext } from "node:tls";
 import type { Transport } from "./transport.js";
+import { CongestionWatch, type CongestionChange } from "./congestion.js";
 
 /** Stanzas waiting to be processed before reading from the peer pauses. */
 const MAX_QUEUED = 64;
@@ -61,8 +65,12 @@ export interface StreamPolicy {
   admitTls?(start: (release: () => void) => void): (() => void) | undefined;
   /** limits.handshakeTimeoutSeconds: accept → bound */
   readonly handshakeTimeoutMs: number;
-  /** unsent output above this closes the connection and refuses the write (slow receiver) */
+  /** the outbound queue's high-water mark in bytes: above it the stream is congested (congestion.ts) */
   readonly outboundBufferBytes: number;
+  /** a congested stream whose queue does not shrink for this long is cut (limits.congestionTimeoutSeconds) */
+  readonly congestionTimeoutMs: number;
+  /** the outbound queue crossed the high-water mark, or is back under half of it (not called for "stalled": the stream is cut) */
+  congestion?(stream: StreamEngine, change: Exclude<CongestionChange, "stalled">): void;
   /** the peer opened (or reopened) its stream: the error to close with, or undefined */
   checkHeader(stream: StreamEngine, attrs: Record<string, string>): StreamError | undefined;
   /** features after the header in the current state (STARTTLS, when offered, comes first) */
@@ -80,6 +88,7 @@ export interface StreamPolicy {
 }
 
 let connectionSeq = 0;
+
 
 export class StreamEngine implements StreamElementContext {
   /** connection id, for logs */
@@ -101,6 +110,9 @@ export class StreamEngine implements StreamElementContext {
   /** our stream header was sent since the last restart (an error must follow one) */
   private headerSent = false;
   private ended_ = false;
+  private watch_?: CongestionWatch;
+  /** writes refused past the hard cap since the last log line (one line per episode) */
+  private refusedWrites = 0;
 
   constructor(
     readonly host: Host,
@@ -192,15 +204,51 @@ export class StreamEngine implements StreamElementContext {
 
   send(el: Element): "written" | "refused" {
     if (this.state_ === "closed") return "refused";
-    // A peer that stopped reading cannot grow our memory: past the bound the connection is
-    // closed and nothing more is taken, so the caller falls back (offline storage, an error).
-    if (this.transport.bufferedBytes() > this.policy.outboundBufferBytes) {
-      this.log.warn({ buffered: this.transport.bufferedBytes(), limit: this.policy.outboundBufferBytes }, "outbound buffer limit reached, closing");
-      this.destroy("outbound buffer limit reached");
+    const watch = this.watch;
+    // A peer that reads slowly is congested, not an error: the session's outgoing path holds or
+    // diverts what can wait. What is written anyway stops at the hard cap, so memory stays bounded.
+    if (watch.full) {
+      if (this.refusedWrites++ === 0) this.log.warn({ buffered: this.transport.bufferedBytes(), highWater: this.policy.outboundBufferBytes }, "outbound queue at its hard cap, refusing writes");
+      congestionCounter(this.host).add(1, { action: "refused" });
       return "refused";
     }
     this.bytesOut += this.transport.send(el);
+    watch.wrote();
     return "written";
+  }
+
+  /** the outbound queue is past its high-water mark (congestion.ts) */
+  get congested(): boolean {
+    return this.watch_?.congested ?? false;
+  }
+
+  /** made at the first write: a connection that never writes has none */
+  private get watch(): CongestionWatch {
+    return (this.watch_ ??= new CongestionWatch(
+      { bufferedBytes: () => this.transport.bufferedBytes(), writtenBytes: () => this.bytesOut },
+      this.policy.outboundBufferBytes,
+      this.policy.congestionTimeoutMs,
+      (change) => this.congestionChanged(change),
+    ));
+  }
+
+  private congestionChanged(change: CongestionChange): void {
+    const buffered = this.transport.bufferedBytes();
+    if (change === "congested") {
+      this.log.info({ buffered, highWater: this.policy.outboundBufferBytes }, "outbound queue past its high-water mark: congested");
+    } else if (change === "relieved") {
+      this.log.info({ buffered, seconds: (Date.now() - this.watch.since) / 1000, refusedWrites: this.refusedWrites }, "outbound queue under half its high-water mark: relieved");
+      this.refusedWrites = 0;
+    } else {
+      this.log.warn({ buffered, timeoutMs: this.policy.congestionTimeoutMs }, "congested and no progress within limits.congestionTimeoutSeconds, closing");
+      congestionCounter(this.host).add(1, { action: "closed" });
+      // The peer reads nothing: a stream error would never reach it. Cut as a network drop
+      // would, so a stream-management session can still be resumed (and its unacknowledged
+      // stanzas are kept or rerouted, nothing lost).
+      this.destroy("congested: no progress within limits.congestionTimeoutSeconds");
+      return;
+    }
+    this.policy.congestion?.(this, change);
   }
 
   /** bytes written to the peer so far (stanzas and stream elements, not the stream header) */
@@ -237,6 +285,7 @@ export class StreamEngine implements StreamElementContext {
     if (this.ended_) return;
     this.ended_ = true;
     this.state_ = "closed";
+    this.watch_?.stop();
     clearTimeout(this.handshakeTimer);
     clearTimeout(this.tlsTimer);
     if (this.tlsWait) {

@@ -3,3 +3,4 @@ export * from "./framed-transport.js";
 export * from "./tcp-transport.js";
 export * from "./ws-transport.js";
 export * from "./engine.js";
+export * from "./congestion.js";

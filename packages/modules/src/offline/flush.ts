@@ -72,6 +72,12 @@ async function deliverStored(host: Host, fullJid: string, sessionId: string, log
     const done: string[] = [];
     let gone = false;
     for (const stored of batch) {
+      // A slow receiver (modules/congestion): the rest stays stored, in order, and that module
+      // flushes it once the connection's queue drained.
+      if (host.sessions.get(sessionId)?.congested) {
+        gone = true;
+        break;
+      }
       let stanza: Element;
       try {
         stanza = parseFrame(stored.xml);
@@ -92,7 +98,7 @@ async function deliverStored(host: Host, fullJid: string, sessionId: string, log
     for (const id of done) removed.add(id);
     host.metrics.counter("switchboard_offline_messages_total", { help: "Offline storage: messages stored, delivered from it, refused past the per-user cap", labels: ["event"] }).add(done.length, { event: "delivered" });
     if (gone) {
-      log.info({ owner: bare }, "resource unreachable during offline delivery, undelivered messages kept");
+      log.info({ owner: bare }, "resource unreachable or congested during offline delivery, undelivered messages kept");
       return;
     }
   }

@@ -31,6 +31,8 @@ export class FakeSession implements LocalSession {
   closeError?: StreamError;
   /** set true to make the connection refuse writes, as a full outbound buffer does */
   refuse = false;
+  /** the connection's congestion as the stream engine would report it; change it with congest() */
+  private congestedNow = false;
   readonly session!: Session;
   private waiters: Array<{ pred: (el: Element) => boolean; resolve: (el: Element) => void }> = [];
   readonly connection: SessionConnection;
@@ -40,6 +42,9 @@ export class FakeSession implements LocalSession {
     this.connection = {
       ip: "127.0.0.1",
       secure: true,
+      get congested() {
+        return recorder.congestedNow;
+      },
       write(stanza) {
         if (recorder.refuse) return "refused";
         // Serialize and re-parse so tests see exactly what a client would read.
@@ -52,6 +57,16 @@ export class FakeSession implements LocalSession {
         recorder.closeError ??= error;
       },
     };
+  }
+
+  get congested(): boolean {
+    return this.congestedNow;
+  }
+
+  /** Plays the stream engine's congestion report (stream/congestion.ts): the flag, then the event. */
+  async congest(state: boolean): Promise<void> {
+    this.congestedNow = state;
+    await this.host.hooks.fire("session/congestion", { session: this.session, state: state ? "congested" : "relieved" });
   }
 
   /** @internal */

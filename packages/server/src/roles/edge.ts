@@ -19,6 +19,7 @@ export async function startEdge({ cfg, host, tls, secret, http }: RoleContext): 
     proxyProtocol: cfg.c2s.proxyProtocol,
     parser: { maxStanzaBytes: cfg.limits.maxStanzaBytes, maxDepth: cfg.limits.maxDepth },
     outboundBufferBytes: cfg.limits.outboundBufferBytes,
+    congestionTimeoutMs: cfg.limits.congestionTimeoutSeconds * 1000,
     handshakeTimeoutMs: cfg.limits.handshakeTimeoutSeconds * 1000,
     tlsHandshakeMs: cfg.limits.tlsHandshakeSeconds * 1000,
     admission: { maxUnauthenticated: cfg.limits.maxUnauthenticated, maxUnauthenticatedPerIp: cfg.limits.maxUnauthenticatedPerIp },
