@@ -209,7 +209,7 @@ export async function launchEjabberd(opts: LaunchOptions): Promise<RestartableEj
       pid: () => server!.pid,
       kill: async () => server?.kill(),
       restart: spawnServer,
-      dumpLog: async () => void (await evalOnNode(node, cookie, `ok = rpc:call('${node}', mnesia, dump_log, [])`, env)),
+      dumpLog: async () => void (await evalOnNode(node, cookie, `dumped = rpc:call('${node}', mnesia, dump_log, [])`, env)),
     };
   });
 }

@@ -11,6 +11,7 @@ function lines(r: StormKillReport): string[] {
     `  first logins (paced)          ${r.initialLoginSeconds} s`,
     `  serving again after kill -9   ${r.serverBackSeconds} s`,
     `  all online again after kill   ${r.secondsUntilAllOnline ?? "–"} s (${r.recovered}/${r.dropped} dropped clients back, ${r.gaveUp} gave up)`,
+    `  … after serving again         ${r.secondsFromServingToAllOnline ?? "–"} s`,
     `  attempts                      ${r.attempts}, failed: ${kv(Object.fromEntries(Object.entries(r.failures).map(([k, n]) => [k, String(n)])))} (unacceptable: ${r.unacceptableFailures})`,
     `  peak RSS (VmHWM)              ${kv(Object.fromEntries(Object.entries(r.peakRssBytes).map(([k, b]) => [k, mib(b)])))}`,
   ];
@@ -24,6 +25,7 @@ function lines(r: StormKillReport): string[] {
 export function formatStormKill(result: StormKillResult): string {
   const out = result.reports.flatMap(lines);
   if (result.ratio !== undefined) out.push(`seconds until all online, switchboard-2edges / ejabberd: ${result.ratio} (lower favours Switchboard)`);
+  if (result.ratioFromServing !== undefined) out.push(`the same counted from serving again: ${result.ratioFromServing}`);
   if (result.fast) out.push(`FAST reconnects: not available — ${result.fast.reason}`);
   return out.join("\n");
 }

@@ -49,6 +49,8 @@ export interface StormKillReport {
   serverBackSeconds: number;
   /** from the kill until the last client was online again; undefined when not all came back */
   secondsUntilAllOnline: number | undefined;
+  /** the same, from the moment the servers were serving again (what the storm itself took) */
+  secondsFromServingToAllOnline: number | undefined;
   dropped: number;
   recovered: number;
   gaveUp: number;
@@ -71,6 +73,8 @@ export interface StormKillResult {
   reports: StormKillReport[];
   /** switchboard-2edges ÷ ejabberd seconds until all online (lower is better for Switchboard) */
   ratio?: number;
+  /** the same ratio counted from serving again (restart time left out) */
+  ratioFromServing?: number;
   fast?: { available: false; reason: string };
 }
 
@@ -90,6 +94,9 @@ export async function runStormKill(opts: StormKillOptions): Promise<StormKillRes
   const sb = result.reports.find((r) => r.target === "switchboard-2edges")?.secondsUntilAllOnline;
   const ej = result.reports.find((r) => r.target === "ejabberd")?.secondsUntilAllOnline;
   if (sb !== undefined && ej !== undefined && ej > 0) result.ratio = round(sb / ej, 2);
+  const sbServing = result.reports.find((r) => r.target === "switchboard-2edges")?.secondsFromServingToAllOnline;
+  const ejServing = result.reports.find((r) => r.target === "ejabberd")?.secondsFromServingToAllOnline;
+  if (sbServing !== undefined && ejServing !== undefined && ejServing > 0) result.ratioFromServing = round(sbServing / ejServing, 2);
   return result;
 }
 
@@ -112,7 +119,7 @@ async function runOne(name: StormTargetName, opts: StormKillOptions): Promise<St
   let loaders: LoaderGroup | undefined;
   const report: StormKillReport = {
     target: name, version: target.version, auth: "scram", clients: opts.clients, initialLoginSeconds: 0, killSeconds: 0, serverBackSeconds: 0,
-    secondsUntilAllOnline: undefined, dropped: 0, recovered: 0, gaveUp: 0, attempts: 0, failures: {}, unacceptableFailures: 0, peakRssBytes: {}, passed: false,
+    secondsUntilAllOnline: undefined, secondsFromServingToAllOnline: undefined, dropped: 0, recovered: 0, gaveUp: 0, attempts: 0, failures: {}, unacceptableFailures: 0, peakRssBytes: {}, passed: false,
   };
   try {
     const loginStarted = Date.now();
@@ -150,7 +157,10 @@ async function runOne(name: StormTargetName, opts: StormKillOptions): Promise<St
       const t = group.total();
       Object.assign(report, { dropped: t.dropped, recovered: t.recovered, gaveUp: t.gaveUp, attempts: t.attempts, failures: t.failures });
       report.unacceptableFailures = Object.entries(t.failures).filter(([k]) => !ACCEPTABLE_FAILURES.has(k)).reduce((n, [, c]) => n + c, 0);
-      if (t.recovered >= opts.clients) report.secondsUntilAllOnline = round((t.lastRecoveredAt - killAt) / 1000, 2);
+      if (t.recovered >= opts.clients) {
+        report.secondsUntilAllOnline = round((t.lastRecoveredAt - killAt) / 1000, 2);
+        if (report.serverBackSeconds > 0) report.secondsFromServingToAllOnline = round(report.secondsUntilAllOnline - report.serverBackSeconds, 2);
+      }
       for (const p of [...target.processes(), ...target.backendPids()]) report.peakRssBytes[p.label] = peakRssBytes(p.pid);
       const lagResult = await lag.stop();
       if (target.metricsUrls().length > 0) {
