@@ -6,7 +6,7 @@ describe("pnpm bench storm-kill options", () => {
     const o = parseStormKillArgs([]);
     expect(o).toMatchObject({ clients: 15_000, targets: ["switchboard-2edges", "ejabberd"], loaders: 4, auth: ["scram"], serverCore: 0, loaderCore: 1 });
     expect(parseStormKillArgs(["--clients", "100"]).loaders).toBe(2);
-    expect(parseStormKillArgs(["--server-core", "-1"]).serverCore).toBeUndefined();
+    expect(parseStormKillArgs(["--server-core", "none"]).serverCore).toBeUndefined();
   });
 
   it("names the option a bad value belongs to", () => {
@@ -15,6 +15,7 @@ describe("pnpm bench storm-kill options", () => {
     expect(() => parseStormKillArgs(["--clients", "1.5"])).toThrow(/--clients: expected an integer/);
     expect(() => parseStormKillArgs(["--clients", "40000", "--loaders", "2"])).toThrow(/--loaders: 2 loaders would hold 20000 clients each, above 18000.*at least 3/);
     expect(() => parseStormKillArgs(["--backoff-base", "2000", "--backoff-max", "1000"])).toThrow(/--backoff-max: 1000 is below --backoff-base 2000/);
+    expect(() => parseStormKillArgs(["--loader-core", "x"])).toThrow(/--loader-core: expected an integer from 0/);
     expect(() => parseStormKillArgs(["--bogus", "1"])).toThrow(/bogus/);
   });
 });

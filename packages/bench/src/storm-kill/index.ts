@@ -28,8 +28,8 @@ export const STORM_KILL_USAGE = `usage: pnpm bench storm-kill [options]
   --backoff-max MS       largest backoff step (default 10000)
   --give-up S            a client stops retrying this long after its drop (default 300)
   --storm-timeout S      stop waiting for the recovery after this long (default 600)
-  --server-core N        core of every server process (default 0; -1: not pinned)
-  --loader-core N        core of the loaders and this process (default 1; -1: not pinned)
+  --server-core N|none   core of every server process (default 0)
+  --loader-core N|none   core of the loaders and this process (default 1)
   --json FILE            write the result as JSON
 exits 0 when every target passed: all clients online again, no failure but refused and paced`;
 
@@ -52,10 +52,7 @@ export function parseStormKillArgs(argv: string[]): StormKillOptions & { json?: 
   const clients = int("clients", v.clients, 15_000, 2, 200_000);
   const loaders = int("loaders", v.loaders, Math.max(2, Math.ceil(clients / 4000)), 1, 64);
   if (Math.ceil(clients / loaders) > MAX_PER_LOADER) throw new Error(`--loaders: ${loaders} loaders would hold ${Math.ceil(clients / loaders)} clients each, above ${MAX_PER_LOADER} (the descriptor limit); use at least ${Math.ceil(clients / MAX_PER_LOADER)}`);
-  const core = (name: string, fallback: number) => {
-    const n = int(name, v[name], fallback, -1, 1023);
-    return n < 0 ? undefined : n;
-  };
+  const core = (name: string, fallback: number) => (v[name] === "none" ? undefined : int(name, v[name], fallback, 0, 1023));
   const backoffBase = int("backoff-base", v["backoff-base"], 500, 1, 600_000);
   const backoffMax = int("backoff-max", v["backoff-max"], 10_000, 1, 600_000);
   if (backoffMax < backoffBase) throw new Error(`--backoff-max: ${backoffMax} is below --backoff-base ${backoffBase}`);
