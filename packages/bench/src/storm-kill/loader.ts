@@ -11,6 +11,8 @@ import type { LoaderConfig, LoaderMessage, LoaderProgress, ParentMessage } from 
 import { StormClient } from "./storm-client.js";
 
 const PROGRESS_EVERY_MS = 250;
+/** messages kept per failure kind */
+const SAMPLES = 3;
 
 function send(msg: LoaderMessage): void {
   if (process.connected) process.send!(msg);
@@ -21,8 +23,8 @@ async function run(config: LoaderConfig): Promise<void> {
   const lifetime = setTimeout(() => void shutdown(3), config.lifetimeMs);
   lifetime.unref();
   let online = 0;
-  const counters = { dropped: 0, recovered: 0, lastRecoveredAt: 0, attempts: 0, failures: {} as Record<string, number>, gaveUp: 0 };
-  const progress = (): LoaderProgress => ({ online, ...counters, failures: { ...counters.failures } });
+  const counters = { dropped: 0, recovered: 0, lastRecoveredAt: 0, attempts: 0, failures: {} as Record<string, number>, samples: {} as Record<string, string[]>, gaveUp: 0 };
+  const progress = (): LoaderProgress => ({ online, ...counters, failures: { ...counters.failures }, samples: { ...counters.samples } });
 
   const clients: StormClient[] = [];
   for (let k = 0; k < config.count; k++) {
@@ -41,9 +43,13 @@ async function run(config: LoaderConfig): Promise<void> {
         backoff: config.backoff,
         giveUpMs: config.giveUpMs,
         signal: abort.signal,
-        onAttempt: (failure) => {
+        onAttempt: (failure, err) => {
           counters.attempts++;
-          if (failure) counters.failures[failure] = (counters.failures[failure] ?? 0) + 1;
+          if (!failure) return;
+          counters.failures[failure] = (counters.failures[failure] ?? 0) + 1;
+          if (failure === "refused") return;
+          const kept = (counters.samples[failure] ??= []);
+          if (kept.length < SAMPLES) kept.push(String((err as Error)?.message ?? err).slice(0, 300));
         },
         onOnline: (c) => {
           online++;
@@ -74,7 +80,7 @@ async function run(config: LoaderConfig): Promise<void> {
     if (msg.type === "stop") void shutdown(0);
     else if (msg.type === "arm") {
       for (const c of clients) c.droppedSinceArm = false;
-      Object.assign(counters, { dropped: 0, recovered: 0, lastRecoveredAt: 0, attempts: 0, failures: {}, gaveUp: 0 });
+      Object.assign(counters, { dropped: 0, recovered: 0, lastRecoveredAt: 0, attempts: 0, failures: {}, samples: {}, gaveUp: 0 });
       send({ type: "armed" });
     }
   });

@@ -21,7 +21,7 @@ interface Loader {
   output: string;
 }
 
-const EMPTY: LoaderProgress = { online: 0, dropped: 0, recovered: 0, lastRecoveredAt: 0, attempts: 0, failures: {}, gaveUp: 0 };
+const EMPTY: LoaderProgress = { online: 0, dropped: 0, recovered: 0, lastRecoveredAt: 0, attempts: 0, failures: {}, samples: {}, gaveUp: 0 };
 
 export class LoaderGroup {
   private constructor(private readonly loaders: Loader[]) {}
@@ -58,7 +58,7 @@ export class LoaderGroup {
 
   /** the sum of the loaders' latest progress; lastRecoveredAt the latest of them */
   total(): LoaderProgress {
-    const sum: LoaderProgress = { ...EMPTY, failures: {} };
+    const sum: LoaderProgress = { ...EMPTY, failures: {}, samples: {} };
     for (const { progress: p } of this.loaders) {
       sum.online += p.online;
       sum.dropped += p.dropped;
@@ -67,6 +67,7 @@ export class LoaderGroup {
       sum.gaveUp += p.gaveUp;
       sum.lastRecoveredAt = Math.max(sum.lastRecoveredAt, p.lastRecoveredAt);
       for (const [k, n] of Object.entries(p.failures)) sum.failures[k] = (sum.failures[k] ?? 0) + n;
+      for (const [k, xs] of Object.entries(p.samples)) sum.samples[k] = [...(sum.samples[k] ?? []), ...xs].slice(0, 5);
     }
     return sum;
   }
@@ -98,7 +99,7 @@ export class LoaderGroup {
       await new Promise((r) => setTimeout(r, 20));
     }
     // the progress they sent before the reset must not count: wait for one after it
-    for (const l of this.loaders) l.progress = { ...l.progress, dropped: 0, recovered: 0, lastRecoveredAt: 0, attempts: 0, failures: {}, gaveUp: 0 };
+    for (const l of this.loaders) l.progress = { ...l.progress, dropped: 0, recovered: 0, lastRecoveredAt: 0, attempts: 0, failures: {}, samples: {}, gaveUp: 0 };
   }
 
   /** "stop", then SIGKILL whatever has not exited after graceMs. */

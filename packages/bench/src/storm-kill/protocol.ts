@@ -43,6 +43,8 @@ export interface LoaderProgress {
   /** since "arm": connection attempts and failed ones by kind (retry.ts AttemptFailure) */
   attempts: number;
   failures: Record<string, number>;
+  /** the first messages of each failure kind other than "refused" (what exactly went wrong) */
+  samples: Record<string, string[]>;
   /** clients that stopped retrying (giveUpMs) */
   gaveUp: number;
 }

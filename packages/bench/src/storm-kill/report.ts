@@ -15,6 +15,7 @@ function lines(r: StormKillReport): string[] {
     `  attempts                      ${r.attempts}, failed: ${kv(Object.fromEntries(Object.entries(r.failures).map(([k, n]) => [k, String(n)])))} (unacceptable: ${r.unacceptableFailures})`,
     `  peak RSS (VmHWM)              ${kv(Object.fromEntries(Object.entries(r.peakRssBytes).map(([k, b]) => [k, mib(b)])))}`,
   ];
+  for (const [kind, xs] of Object.entries(r.failureSamples)) out.push(`    ${kind}: ${xs.join(" | ")}`);
   if (r.maxEventLoopLagSeconds) {
     out.push(`  max event-loop lag (p99/0.5s) ${kv(Object.fromEntries(Object.entries(r.maxEventLoopLagSeconds).map(([k, s]) => [k, ms(s)])))} (${r.lagScrapes?.failed}/${r.lagScrapes?.scrapes} scrapes failed: edge down or starting)`);
   }

@@ -58,6 +58,8 @@ export interface StormKillReport {
   /** failed attempts by kind (retry.ts); "refused" and "paced" are the acceptable ones */
   failures: Record<string, number>;
   unacceptableFailures: number;
+  /** a few messages of each failure kind but "refused" */
+  failureSamples: Record<string, string[]>;
   /** VmHWM of each server process (the restarted ones: peak since the restart), bytes */
   peakRssBytes: Record<string, number | undefined>;
   /** largest p99 of switchboard_event_loop_lag_seconds per edge over 0.5 s windows; absent for ejabberd */
@@ -119,7 +121,7 @@ async function runOne(name: StormTargetName, opts: StormKillOptions): Promise<St
   let loaders: LoaderGroup | undefined;
   const report: StormKillReport = {
     target: name, version: target.version, auth: "scram", clients: opts.clients, initialLoginSeconds: 0, killSeconds: 0, serverBackSeconds: 0,
-    secondsUntilAllOnline: undefined, secondsFromServingToAllOnline: undefined, dropped: 0, recovered: 0, gaveUp: 0, attempts: 0, failures: {}, unacceptableFailures: 0, peakRssBytes: {}, passed: false,
+    secondsUntilAllOnline: undefined, secondsFromServingToAllOnline: undefined, dropped: 0, recovered: 0, gaveUp: 0, attempts: 0, failures: {}, unacceptableFailures: 0, failureSamples: {}, peakRssBytes: {}, passed: false,
   };
   try {
     const loginStarted = Date.now();
@@ -155,7 +157,7 @@ async function runOne(name: StormTargetName, opts: StormKillOptions): Promise<St
       }, (t) => `${t.recovered}/${opts.clients} online again, ${t.attempts} attempts (failed: ${fmtFailures(t.failures)})`, log, true);
     } finally {
       const t = group.total();
-      Object.assign(report, { dropped: t.dropped, recovered: t.recovered, gaveUp: t.gaveUp, attempts: t.attempts, failures: t.failures });
+      Object.assign(report, { dropped: t.dropped, recovered: t.recovered, gaveUp: t.gaveUp, attempts: t.attempts, failures: t.failures, failureSamples: t.samples });
       report.unacceptableFailures = Object.entries(t.failures).filter(([k]) => !ACCEPTABLE_FAILURES.has(k)).reduce((n, [, c]) => n + c, 0);
       if (t.recovered >= opts.clients) {
         report.secondsUntilAllOnline = round((t.lastRecoveredAt - killAt) / 1000, 2);

@@ -21,8 +21,8 @@ export interface StormClientOptions {
   backoff: Backoff;
   giveUpMs: number;
   signal: AbortSignal;
-  /** every connection attempt's end: undefined when it succeeded, else its failure kind */
-  onAttempt(failure: string | undefined): void;
+  /** every connection attempt's end: undefined when it succeeded, else its failure kind and error */
+  onAttempt(failure: string | undefined, err?: unknown): void;
   onOnline(client: StormClient): void;
   onDropped(client: StormClient): void;
   onGaveUp(client: StormClient): void;
@@ -63,7 +63,7 @@ export class StormClient {
       });
     } catch (err) {
       if (o.signal.aborted) return;
-      o.onAttempt(classifyAttempt(err));
+      o.onAttempt(classifyAttempt(err), err);
       this.failuresInARow++;
       const delay = retryHintMs(err) ?? backoffDelayMs(o.backoff, this.failuresInARow);
       if (Date.now() + delay - this.droppedAt > o.giveUpMs) {
