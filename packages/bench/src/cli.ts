@@ -3,6 +3,7 @@
  *   run      one scenario against one server (any XMPP server on loopback)
  *   compare  the comparison runner (Switchboard vs ejabberd), in ./compare/
  *   rolling  rolling restart and kill -9 of every edge under load, in ./rolling/
+ *   storm-kill  both edges (and ejabberd) killed -9 under N clients that all reconnect, in ./storm-kill/
  */
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -19,6 +20,8 @@ commands:
   compare   compare servers under the same scenarios (pnpm bench compare --help)
   rolling   rolling restart and kill -9 of every edge under chat with stream management
             (pnpm bench rolling --help)
+  storm-kill  N clients online, every server process killed -9 and restarted, all reconnecting:
+            Switchboard's 2 edges against ejabberd (pnpm bench storm-kill --help)
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -32,6 +35,8 @@ export async function main(argv: string[]): Promise<number> {
       return compareCommand(rest);
     case "rolling":
       return (await import("./rolling/index.js")).rollingCommand(rest);
+    case "storm-kill":
+      return (await import("./storm-kill/index.js")).stormKillCommand(rest);
     case undefined:
       // `pnpm bench` alone: the side-by-side comparison with its defaults (issue #4).
       return compareCommand([]);

@@ -182,8 +182,9 @@ export class LoadClient {
 
   private onElement(el: Element): void {
     if (el.is("error", NS_STREAM)) {
-      const condition = el.children.find((c): c is Element => typeof c !== "string" && c.attrs.xmlns === NS_STREAMS)?.name ?? "undefined-condition";
-      this.fail(new LoadClientError(`stream-error:${condition}`, `stream error <${condition}/>`));
+      const condition = el.children.find((c): c is Element => typeof c !== "string" && c.attrs.xmlns === NS_STREAMS && c.name !== "text")?.name ?? "undefined-condition";
+      const text = el.getChildText("text", NS_STREAMS) ?? undefined;
+      this.fail(new LoadClientError(`stream-error:${condition}`, `stream error <${condition}/>${text ? `: ${text}` : ""}`, { condition, text }));
       return;
     }
     if (this.phase === "online") {
@@ -360,8 +361,9 @@ export class LoadClient {
 
   private expectSuccess(answer: Element): void {
     if (answer.is("success", NS_SASL)) return;
-    const condition = answer.children.find((c): c is Element => typeof c !== "string")?.name ?? answer.name;
-    throw new LoadClientError("auth", `authentication failed: <${condition}/>`);
+    const condition = answer.children.find((c): c is Element => typeof c !== "string" && c.name !== "text")?.name ?? answer.name;
+    const text = answer.getChildText("text") ?? undefined;
+    throw new LoadClientError("auth", `authentication failed: <${condition}/>${text ? `: ${text}` : ""}`, { condition, text });
   }
 
   private async bind(features: Element): Promise<void> {

@@ -12,12 +12,18 @@ export type FailureKind =
 
 export class LoadClientError extends Error {
   override name = "LoadClientError";
+  /** the SASL failure's or stream error's condition element, e.g. "temporary-auth-failure" */
+  readonly condition: string | undefined;
+  /** its <text/>, where a server says why or when to come back */
+  readonly text: string | undefined;
   constructor(
     readonly kind: FailureKind,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; condition?: string; text?: string },
   ) {
     super(message, options);
+    this.condition = options?.condition;
+    this.text = options?.text;
   }
 }
 

@@ -17,6 +17,12 @@ export interface RollingClusterOptions {
   password: string;
   /** shutdown.drainSeconds of every edge */
   drainSeconds: number;
+  /** CPU core every process (edges, Redis, NATS) is pinned to with taskset; default: not pinned */
+  core?: number;
+  /** node ids are `${nodeIdPrefix}-${i}` (default "rolling-edge") */
+  nodeIdPrefix?: string;
+  /** extra environment of every edge (e.g. limits for a storm) */
+  edgeEnv?: Record<string, string>;
 }
 
 export interface Edge {
@@ -34,6 +40,9 @@ export class RollingCluster {
     private readonly backends: PinnedProcess[],
     private readonly tmp: { path: string; remove(): void },
     private readonly log: (line: string) => void,
+    /** the cluster's own redis-server (for INFO stats) */
+    readonly redisPort: number,
+    private readonly core: number | undefined,
   ) {}
 
   static async start(opts: RollingClusterOptions, log: (line: string) => void): Promise<RollingCluster> {
@@ -49,11 +58,11 @@ export class RollingCluster {
       const redisPort = await freePort();
       const redisDir = join(tmp.path, "redis");
       mkdirSync(redisDir);
-      const redis = PinnedProcess.spawn("redis-server", "redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--dir", redisDir, "--save", "", "--appendonly", "no"]);
+      const redis = PinnedProcess.spawn("redis-server", "redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--dir", redisDir, "--save", "", "--appendonly", "no"], { core: opts.core });
       backends.push(redis);
       await waitUntil("redis-server", redis, 15_000, () => portAccepts(redisPort));
       const natsPort = await freePort();
-      const nats = PinnedProcess.spawn("nats-server", "nats-server", ["-a", "127.0.0.1", "-p", String(natsPort)]);
+      const nats = PinnedProcess.spawn("nats-server", "nats-server", ["-a", "127.0.0.1", "-p", String(natsPort)], { core: opts.core });
       backends.push(nats);
       await waitUntil("nats-server", nats, 15_000, () => portAccepts(natsPort));
 
@@ -67,14 +76,15 @@ export class RollingCluster {
         SWITCHBOARD_TLS_CERT: cert,
         SWITCHBOARD_TLS_KEY: key,
         SWITCHBOARD_SHUTDOWN_DRAIN_SECONDS: String(opts.drainSeconds),
+        ...opts.edgeEnv,
       };
       await importSwitchboardUsers({ ...env, SWITCHBOARD_DATA_DIR: join(tmp.path, "import") }, opts.users, opts.userPrefix, opts.password);
-      const cluster = new RollingCluster(edges, env, backends, tmp, log);
+      const cluster = new RollingCluster(edges, env, backends, tmp, log, redisPort, opts.core);
       for (let i = 1; i <= opts.edges; i++) {
         const dataDir = join(tmp.path, `edge-${i}`);
         mkdirSync(dataDir);
         writeFileSync(join(dataDir, "server-secret"), secret, { mode: 0o600 });
-        const nodeId = `rolling-edge-${i}`;
+        const nodeId = `${opts.nodeIdPrefix ?? "rolling-edge"}-${i}`;
         edges.push({ nodeId, dataDir, earlier: [], node: await cluster.launch(nodeId, dataDir) });
         log(`${nodeId} up on port ${edges.at(-1)!.node.c2sPort}`);
       }
@@ -94,6 +104,7 @@ export class RollingCluster {
       try {
         return await startSwitchboardNode({
           label: nodeId,
+          core: this.core,
           dataDir,
           role: "edge",
           ports: attempt === 1 ? ports : undefined,
@@ -110,6 +121,11 @@ export class RollingCluster {
   /** the c2s ports of the edges whose process runs */
   livePorts(): number[] {
     return this.edges.filter((e) => e.node.process.running).map((e) => e.node.c2sPort);
+  }
+
+  /** Redis and NATS, labelled (they are not restarted) */
+  backendPids(): Array<{ label: string; pid: number }> {
+    return this.backends.filter((b) => b.running).map((b) => ({ label: b.label, pid: b.pid }));
   }
 
   /** SIGTERM: how long the drain took and the exit code. */

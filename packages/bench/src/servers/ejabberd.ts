@@ -129,6 +129,25 @@ function registerUsers(node: string, cookie: string, users: number, prefix: stri
 }
 
 export async function startEjabberd(opts: LaunchOptions): Promise<LaunchedServer> {
+  return (await launchEjabberd(opts)).server;
+}
+
+/**
+ * ejabberd with the means to kill it (-9) and start it again on the same node name, cookie,
+ * configuration, port and Mnesia spool (the accounts survive): the storm-kill run's restart.
+ */
+export interface RestartableEjabberd {
+  server: LaunchedServer;
+  /** the beam.smp process now */
+  pid(): number;
+  kill(): Promise<void>;
+  /** start it again and wait until its c2s port accepts */
+  restart(): Promise<void>;
+  /** Mnesia's transaction log written to its tables (mnesia:dump_log/0), as a running server does by itself in time */
+  dumpLog(): Promise<void>;
+}
+
+export async function launchEjabberd(opts: LaunchOptions): Promise<RestartableEjabberd> {
   const version = await ensureEjabberdInstalled();
   const erlLibs = await ejabberdErlLibs();
   const prefix = opts.userPrefix ?? DEFAULT_USER_PREFIX;
@@ -161,28 +180,36 @@ export async function startEjabberd(opts: LaunchOptions): Promise<LaunchedServer
       ERL_MAX_ETS_TABLES: "1400",
       HOME: tmp.path,
     };
-    server = PinnedProcess.spawn("ejabberd", ERL, [
-      "-sname", node, "-setcookie", cookie, "-noinput",
-      "+K", "true", "+P", "250000", "+S", "1:1", "+SDcpu", "1:1",
-      "-mnesia", "dir", `"${join(tmp.path, "db")}"`,
-      "-s", "ejabberd",
-    ], { core: opts.core ?? 0, cwd: tmp.path, env });
-    const proc = server;
-    await waitUntil(`ejabberd c2s on port ${port}`, proc, 60_000, () => portAccepts(port));
+    const spawnServer = async () => {
+      server = PinnedProcess.spawn("ejabberd", ERL, [
+        "-sname", node, "-setcookie", cookie, "-noinput",
+        "+K", "true", "+P", "250000", "+S", "1:1", "+SDcpu", "1:1",
+        "-mnesia", "dir", `"${join(tmp.path, "db")}"`,
+        "-s", "ejabberd",
+      ], { core: opts.core ?? 0, cwd: tmp.path, env });
+      await waitUntil(`ejabberd c2s on port ${port}`, server, 60_000, () => portAccepts(port));
+    };
+    await spawnServer();
     await registerUsers(node, cookie, opts.users, prefix, password, env);
 
     return {
-      target: {
-        name: "ejabberd",
-        endpoints: [{ host: "127.0.0.1", port }],
-        domain: BENCH_DOMAIN,
-        userPrefix: prefix,
-        password,
-        serverPids: [proc.pid],
-        tls: true,
+      server: {
+        target: {
+          name: "ejabberd",
+          endpoints: [{ host: "127.0.0.1", port }],
+          domain: BENCH_DOMAIN,
+          userPrefix: prefix,
+          password,
+          serverPids: [server!.pid],
+          tls: true,
+        },
+        version: `ejabberd ${version}`,
+        stop,
       },
-      version: `ejabberd ${version}`,
-      stop,
+      pid: () => server!.pid,
+      kill: async () => server?.kill(),
+      restart: spawnServer,
+      dumpLog: async () => void (await evalOnNode(node, cookie, `dumped = rpc:call('${node}', mnesia, dump_log, [])`, env)),
     };
   });
 }
