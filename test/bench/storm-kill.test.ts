@@ -25,14 +25,16 @@ describe("bench storm-kill", () => {
     });
     const [r] = result.reports;
     expect(r, lines.join("\n")).toBeDefined();
-    expect(r!.error, lines.join("\n")).toBeUndefined();
-    expect(r!.dropped).toBe(60);
-    expect(r!.recovered).toBe(60);
-    expect(r!.gaveUp).toBe(0);
-    expect(r!.passed).toBe(true);
-    expect(r!.unacceptableFailures).toBe(0);
+    // a failure says what the run saw: its log and the whole report (failure samples included)
+    const why = `${lines.join("\n")}\n${JSON.stringify(r, null, 1)}`;
+    expect(r!.error, why).toBeUndefined();
+    expect(r!.dropped, why).toBe(60);
+    expect(r!.recovered, why).toBe(60);
+    expect(r!.gaveUp, why).toBe(0);
+    expect(r!.passed, why).toBe(true);
+    expect(r!.unacceptableFailures, why).toBe(0);
     // an edge takes seconds to start: the immediate reconnects meet a closed port
-    expect(r!.failures.refused).toBeGreaterThan(0);
+    expect(r!.failures.refused, why).toBeGreaterThan(0);
     expect(r!.attempts).toBeGreaterThanOrEqual(60 + r!.failures.refused!);
     expect(r!.secondsUntilAllOnline).toBeGreaterThanOrEqual(r!.serverBackSeconds);
     expect(r!.secondsFromServingToAllOnline).toBeGreaterThanOrEqual(0);

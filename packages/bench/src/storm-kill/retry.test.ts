@@ -18,7 +18,8 @@ describe("attempt failures", () => {
 
   it("sorts refused connections and temporary SASL failures as acceptable, the rest by kind", () => {
     expect(classifyAttempt(refused)).toBe("refused");
-    expect(classifyAttempt(new LoadClientError("connect", "reset", { cause: Object.assign(new Error("x"), { code: "ECONNRESET" }) }))).toBe("reset");
+    expect(classifyAttempt(new LoadClientError("connect", "reset", { cause: Object.assign(new Error("x"), { code: "ECONNRESET" }) }))).toBe("connect-reset");
+    expect(classifyAttempt(new LoadClientError("connect", "x", { cause: Object.assign(new Error("x"), { code: "EADDRNOTAVAIL" }) }))).toBe("reset");
     expect(classifyAttempt(new LoadClientError("auth", "x", { condition: "temporary-auth-failure" }))).toBe("paced");
     expect(classifyAttempt(new LoadClientError("auth", "x", { condition: "not-authorized" }))).toBe("auth");
     expect(classifyAttempt(new LoadClientError("stream-error:see-other-host", "x", { condition: "see-other-host" }))).toBe("paced");

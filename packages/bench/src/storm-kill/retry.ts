@@ -21,12 +21,13 @@ export function backoffDelayMs(b: Backoff, failures: number, random: () => numbe
 }
 
 /**
- * Failure kinds of a reconnect attempt. Only "refused" (the edge is down, nothing listens) and
- * "paced" (the server asked us to come back later) are what a storm should cost; every other
+ * Failure kinds of a reconnect attempt. Only "refused" and "connect-reset" (the server is down,
+ * or was dying as we connected) and "paced" (the server asked us to come back later) are what a storm should cost; every other
  * kind is a failure of the server under test (or of the loader) that the report points out.
  */
 export type AttemptFailure =
   | "refused" // ECONNREFUSED: nothing listens on the port (the server is down or not up yet)
+  | "connect-reset" // ECONNRESET before the TCP connect completed: a listener that went away with our SYN queued (the dying process, likely)
   | "paced" // <temporary-auth-failure/>, or a stream error telling us to retry (admission control)
   | "timeout" // the handshake did not end within its timeout
   | "reset" // the connection was reset or closed during the handshake
@@ -36,7 +37,7 @@ export type AttemptFailure =
   | `stream-error:${string}` // a stream error without a retry hint
   | "other";
 
-export const ACCEPTABLE_FAILURES: ReadonlySet<string> = new Set(["refused", "paced"]);
+export const ACCEPTABLE_FAILURES: ReadonlySet<string> = new Set(["refused", "connect-reset", "paced"]);
 
 /** Stream errors (RFC 6120 §4.9.3) whose meaning is "not now, come back": a retry is the answer. */
 const PACING_STREAM_ERRORS = new Set(["resource-constraint", "see-other-host", "system-shutdown"]);
@@ -44,7 +45,7 @@ const PACING_STREAM_ERRORS = new Set(["resource-constraint", "see-other-host", "
 export function classifyAttempt(err: unknown): AttemptFailure {
   if (!(err instanceof LoadClientError)) return "other";
   const code = (err.cause as { code?: string } | undefined)?.code;
-  if (err.kind === "connect") return code === "ECONNREFUSED" ? "refused" : "reset";
+  if (err.kind === "connect") return code === "ECONNREFUSED" ? "refused" : code === "ECONNRESET" ? "connect-reset" : "reset";
   if (err.kind === "auth") return err.condition === "temporary-auth-failure" ? "paced" : "auth";
   if (err.kind.startsWith("stream-error:")) {
     if (PACING_STREAM_ERRORS.has(err.condition ?? "") || retryHintMs(err) !== undefined) return "paced";
