@@ -77,7 +77,7 @@ describe("cluster faults", () => {
     await watcher.send(xml("presence"));
     const victim = await login(b, "victim", "v");
     await victim.send(xml("presence"));
-    await watcher.waitFor((el) => el.name === "presence" && el.attrs.from === "victim@localhost/v" && !el.attrs.type);
+    await watcher.waitFor((el) => el.name === "presence" && el.attrs.from === "victim@localhost/v" && !el.attrs.type, 15_000);
 
     const killedAt = Date.now();
     await b.kill();
@@ -92,7 +92,7 @@ describe("cluster faults", () => {
     const again = await login(a, "victim", "v");
     expect(again.jid).toBe("victim@localhost/v");
     await again.send(xml("presence"));
-    await watcher.waitFor((el) => el.name === "presence" && el.attrs.from === "victim@localhost/v" && !el.attrs.type && watcher.received.indexOf(el) > watcher.received.indexOf(gone));
+    await watcher.waitFor((el) => el.name === "presence" && el.attrs.from === "victim@localhost/v" && !el.attrs.type && watcher.received.indexOf(el) > watcher.received.indexOf(gone), 15_000);
     await b.launch(); // back for the next tests
   }, 60_000);
 

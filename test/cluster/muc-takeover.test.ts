@@ -17,7 +17,7 @@ import { connectTo, xml, type TestClient } from "../support/client.js";
 import { MUC_USER as USER, SERVICE, configure, join as enter, statusCodes } from "../support/muc.js";
 
 /** Entering a room may wait for a takeover: a longer bound than the protocol tests'. */
-const join = (c: TestClient, room: string, nick: string) => enter(c, room, nick, [], 10_000);
+const join = (c: TestClient, room: string, nick: string) => enter(c, room, nick, [], 20_000);
 
 let backends: TestBackends;
 let edges: EdgeProcess[] = [];
