@@ -94,13 +94,15 @@ describe("the OpenTelemetry tracing adapter", () => {
     expect(new Set(r.spans.map((s) => s.resource["service.instance.id"]))).toEqual(new Set(["one"]));
   });
 
-  for (const protocol of ["http/protobuf", "http/json"] as const) {
-    it(`continues a trace on another node from the headers it was sent with (${protocol})`, async () => {
+  // The export thread (the default) and the main-thread exporter must put the same spans on the wire.
+  for (const [protocol, thread] of [["http/protobuf", true], ["http/json", true], ["http/protobuf", false], ["http/json", false]] as const) {
+    it(`continues a trace on another node from the headers it was sent with (${protocol}, ${thread ? "export thread" : "main thread"})`, async () => {
       const r = await receiver();
-      const env = protocol === "http/json" ? { OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" } : {};
+      const env = { ...(protocol === "http/json" ? { OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" } : {}), ...(thread ? {} : { SWITCHBOARD_TRACING_EXPORT_THREAD: "0" }) };
       const a = tracing(r, "edge-a", 1, env);
       const b = tracing(r, "edge-b", 0, env); // parent-based: the sender's decision holds
       expect(a.protocol).toBe(protocol);
+      expect([a.exportThread, b.exportThread]).toEqual([thread, thread]);
       const root = a.startStanza("c2s.message")!;
       root.set("switchboard.route", "message/full");
       root.event("deliver", { "switchboard.target.node": "edge-a", "switchboard.delivery": "written" });

@@ -14,10 +14,11 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, defaultTextMapSetter, trace, type Span as OtelSpan, type Tracer } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { OTLPTraceExporter as JsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as ProtobufTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import type { BusHeaders, Span, SpanKind as PortSpanKind, SpanValue, Tracing } from "@switchboard/core";
+import { ThreadSpanExporter } from "./export-thread.js";
 import { RootSampling, samplingFromEnv } from "./sampling.js";
 
 export interface OtelTracingOptions {
@@ -55,6 +56,8 @@ export class OtelTracing implements Tracing {
   readonly url: string;
   /** the OTLP encoding: `http/protobuf` or `http/json` */
   readonly protocol: OtlpProtocol;
+  /** whether batches are encoded and sent in a worker thread (export-thread.ts) */
+  exportThread = false;
   private readonly provider: BasicTracerProvider;
   private readonly tracer: Tracer;
   private readonly root: RootSampling;
@@ -67,9 +70,10 @@ export class OtelTracing implements Tracing {
     this.root = new RootSampling(choice.rootBound);
     this.url = otlpTracesUrl(env);
     this.protocol = otlpTracesProtocol(env, opts.warn ?? (() => {}));
-    const exporter = this.protocol === "http/json" ? new JsonTraceExporter({ url: this.url }) : new ProtobufTraceExporter({ url: this.url });
+    const resource = { "service.name": env.OTEL_SERVICE_NAME || "switchboard", "service.instance.id": opts.nodeId };
+    const exporter = this.exporter(env, resource, opts.warn ?? (() => {}));
     this.provider = new BasicTracerProvider({
-      resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME || "switchboard", "service.instance.id": opts.nodeId }),
+      resource: resourceFromAttributes(resource),
       sampler: choice.sampler,
       idGenerator: this.root,
       // The standard OTEL_BSP_* variables, read from the same environment as the rest.
@@ -81,6 +85,20 @@ export class OtelTracing implements Tracing {
       })],
     });
     this.tracer = this.provider.getTracer("switchboard");
+  }
+
+  /** Encoding and sending in a worker thread (export-thread.ts), else here on the main thread. */
+  private exporter(env: NodeJS.ProcessEnv, resource: Record<string, string>, warn: (message: string) => void): SpanExporter {
+    if (env.SWITCHBOARD_TRACING_EXPORT_THREAD !== "0") {
+      try {
+        const threaded = new ThreadSpanExporter({ protocol: this.protocol, url: this.url, resource, scope: "switchboard", env });
+        this.exportThread = true;
+        return threaded;
+      } catch (err) {
+        warn(`OTLP export thread could not start (${(err as Error).message}); exporting traces on the main thread`);
+      }
+    }
+    return this.protocol === "http/json" ? new JsonTraceExporter({ url: this.url }) : new ProtobufTraceExporter({ url: this.url });
   }
 
   startStanza(name: string): Span | undefined {
