@@ -14,6 +14,7 @@ import { mucModule } from "@switchboard/muc";
 import type { RunningRole } from "./roles/role.js";
 import { openBackends } from "./backends.js";
 import { startHttp } from "./http.js";
+import { mountHostMeta } from "./host-meta.js";
 import { loadOrCreateTlsMaterial } from "./tls.js";
 import { loadOrCreateSecret } from "./secret.js";
 import { OtelMetrics } from "./metrics/otel-metrics.js";
@@ -112,6 +113,8 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
       if (name === "edge") roles.push((edge = await startEdge(context)));
       if (name === "muc") roles.push(await startMuc(context));
     }
+    // where web clients learn the WebSocket URL (XEP-0156), on the nodes that serve it
+    if (edge) mountHostMeta(http, { websocketPath: cfg.http.websocketPath, websocketUrl: cfg.http.websocketUrl });
     const ports = { c2s: edge?.c2s.ports.c2s ?? 0, c2sTls: edge?.c2s.ports.c2sTls ?? 0, http: http.port };
     log.info({ domain: cfg.domain, nodeId: cfg.nodeId, roles: roleNames, backends: backends.kind, ports, dataDir: cfg.dataDir }, "switchboard started");
 
