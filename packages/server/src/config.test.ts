@@ -102,6 +102,16 @@ describe("loadConfig", () => {
     expect(loadConfig({ env: { SWITCHBOARD_SM_RESUME_TIMEOUT_SECONDS: "0" } }).sm.resumeTimeoutSeconds).toBe(0);
   });
 
+  it("takes http.websocketUrl only as one ws:// or wss:// URL (host-meta, XEP-0156)", () => {
+    expect(defaultConfig().http.websocketUrl).toBeUndefined();
+    expect(loadConfig({ env: { SWITCHBOARD_HTTP_WEBSOCKET_URL: "wss://x.example/ws" } }).http.websocketUrl).toBe("wss://x.example/ws");
+    for (const bad of ["https://x.example/ws", "not a url", "wss://a/ws,wss://b/ws"]) {
+      const err = loadError(() => loadConfig({ env: { SWITCHBOARD_HTTP_WEBSOCKET_URL: bad } }));
+      expect(err.key).toBe("http.websocketUrl");
+      expect(err.message).toMatch(/ws:\/\/ or wss:\/\//);
+    }
+  });
+
   it("accepts port 0 (pick a free port)", () => {
     expect(loadConfig({ env: { SWITCHBOARD_C2S_PORT: "0" } }).c2s.port).toBe(0);
   });
