@@ -10,8 +10,11 @@
  * last-message-body.
  *
  * Bounded: `push.maxPerMinutePerDevice` notifications per registration per minute, a
- * cluster-scoped leased limiter policy (no Redis round trip per message); what is past it is
- * skipped (the message itself is stored or queued as ever). The app server's answer may come to
+ * cluster-scoped limiter policy taken exactly (`acquire`: one limiter call per notification,
+ * beside the registration read it already costs; a lease of a tenth of so small a bucket would
+ * refuse a second message at once). What is past it is skipped: the message itself is stored or
+ * queued as ever. One user's notifications are made one after another on a node, so the app
+ * server sees that node's messages in order. The app server's answer may come to
  * any node: an error of type cancel or auth removes that registration only (§8); others, and no
  * answer, leave it.
  */
@@ -58,8 +61,16 @@ export const pushModule = defineModule({
     });
 
     let seq = 0;
+    // Per user, one notification after another (in message order); the message path never waits.
+    const perUser = new Map<string, Promise<void>>();
     const notify = (owner: string, stanza: Element) => {
-      void notifyAll(host, log, options, owner, stanza, () => ++seq, sent).catch((err: unknown) => log.warn({ err, owner }, "push notification failed"));
+      const run: Promise<void> = (perUser.get(owner) ?? Promise.resolve())
+        .then(() => notifyAll(host, log, options, owner, stanza, () => ++seq, sent))
+        .catch((err: unknown) => log.warn({ err, owner }, "push notification failed"))
+        .finally(() => {
+          if (perUser.get(owner) === run) perUser.delete(owner);
+        });
+      perUser.set(owner, run);
     };
     ctx.on("message/undeliverable", (ev) => {
       if (isStorable(ev.stanza)) notify(ev.to.bare, ev.stanza);
@@ -108,7 +119,7 @@ async function notifyAll(
   const body = options.includeBody ? stanza.getChildText("body") ?? undefined : undefined;
   const summary = { messageCount: Math.max(1, stored), lastSender: stanza.attrs.from ?? host.domain, lastBody: body };
   for (const reg of registrations) {
-    const decision = host.rateLimits.check(PUSH_POLICY, `${owner}\n${reg.jid}\n${reg.node}`);
+    const decision = await host.rateLimits.checkAcquire(PUSH_POLICY, `${owner}\n${reg.jid}\n${reg.node}`);
     if (!decision.allowed) {
       sent.add(1, { event: "skipped" });
       continue;

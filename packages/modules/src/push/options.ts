@@ -6,7 +6,7 @@ import { option, type OptionsOf } from "@switchboard/core";
 
 export const PUSH_OPTIONS = {
   includeBody: option.boolean(false, "Put the message text in the push summary (`last-message-body` of XEP-0357's summary form); off by default, since the app server (and the phone vendor's push service behind it) then reads every message."),
-  maxPerMinutePerDevice: option.integer(1, 600, 10, "Push notifications sent to one registration (one app server JID and node) per minute at most, across the cluster (a leased limiter policy); messages past it are still stored or queued, only their notification is skipped."),
+  maxPerMinutePerDevice: option.integer(1, 600, 10, "Push notifications sent to one registration (one app server JID and node) per minute at most, across the cluster; messages past it are still stored or queued, only their notification is skipped."),
 };
 
 export type PushOptions = OptionsOf<typeof PUSH_OPTIONS>;
