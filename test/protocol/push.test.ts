@@ -34,7 +34,7 @@ async function startWithApp(overrides: DeepPartialConfig = {}): Promise<{ ts: Te
 const phoneNode = (ts: TestServer) => ts.nodes[ts.nodes.length - 1]!;
 
 function enableIq(node: string, opts: { jid?: string; form?: Element; to?: string } = {}): Element {
-  return xml("iq", { type: "set", to: opts.to }, xml("enable", { xmlns: PUSH, jid: opts.jid ?? APP.domain, node }, opts.form));
+  return xml("iq", { type: "set", to: opts.to }, xml("enable", { xmlns: PUSH, jid: opts.jid ?? APP.domain, node }, ...(opts.form ? [opts.form] : [])));
 }
 
 function publishOptions(secret: string, formType = PUBLISH_OPTIONS, type = "submit"): Element {
@@ -45,7 +45,7 @@ function publishOptions(secret: string, formType = PUBLISH_OPTIONS, type = "subm
 function summaryOf(iq: Element): Record<string, string> {
   const form = iq.getChild("pubsub")?.getChild("publish")?.getChild("item")?.getChild("notification", PUSH)?.getChild("x", DATA);
   const out: Record<string, string> = {};
-  for (const f of form?.getChildren("field") ?? []) out[f.attrs.var] = f.getChildText("value") ?? "";
+  for (const f of form?.getChildren("field") ?? []) out[String(f.attrs.var)] = f.getChildText("value") ?? "";
   return out;
 }
 
