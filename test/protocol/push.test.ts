@@ -1,8 +1,9 @@
 /**
  * XEP-0357 push notifications through real sockets, in both modes. The app server is an
  * external component (XEP-0114, test/support/component.ts) connected to the first edge; the
- * user's phone sits on the last one and the sender on the first, so in cluster mode the
- * notification crosses edges both ways. A user enables push, goes offline (or its
+ * sender sits on the last one, where the message is stored or queued and the notification made,
+ * so in cluster mode the notification reaches the app server over the bus and its answer
+ * comes back on the other edge; the phone sits on the first. A user enables push, goes offline (or its
  * stream-management session detaches), a message arrives, and the app server gets the summary
  * without the body — with it when push.includeBody is on; bad input gets its stanza error.
  */
@@ -31,7 +32,8 @@ async function startWithApp(overrides: DeepPartialConfig = {}): Promise<{ ts: Te
   return { ts, app };
 }
 
-const phoneNode = (ts: TestServer) => ts.nodes[ts.nodes.length - 1]!;
+const phoneNode = (ts: TestServer) => ts.nodes[0]!;
+const senderNode = (ts: TestServer) => ts.nodes[ts.nodes.length - 1]!;
 
 function enableIq(node: string, opts: { jid?: string; form?: Element; to?: string } = {}): Element {
   return xml("iq", { type: "set", to: opts.to }, xml("enable", { xmlns: PUSH, jid: opts.jid ?? APP.domain, node }, ...(opts.form ? [opts.form] : [])));
@@ -74,7 +76,7 @@ describe("XEP-0357 push notifications", () => {
   beforeAll(async () => {
     ({ ts, app } = await startWithApp());
     for (const u of ["phone", "smphone", "bad", "other", "sender", "cancelled", "offagain"]) await ts.addUser(u);
-    sender = await connect(ts, "sender", { resource: "desk", node: ts.nodes[0] });
+    sender = await connect(ts, "sender", { resource: "desk", node: senderNode(ts) });
   });
   afterAll(async () => {
     app?.destroy();
@@ -194,7 +196,7 @@ describe("XEP-0357 with push.includeBody and a small push.maxPerMinutePerDevice"
 
   it("puts the body in the summary, and sends no more than maxPerMinutePerDevice a minute", async () => {
     await enabledThenOffline(ts, "phone", "device-b");
-    const sender = await connect(ts, "sender", { resource: "desk", node: ts.nodes[0] });
+    const sender = await connect(ts, "sender", { resource: "desk", node: senderNode(ts) });
     await sendFrom(ts, sender, "phone@localhost", "body one");
     const first = await app.waitFor(isPublishFor("device-b"));
     expect(summaryOf(first)["last-message-body"]).toBe("body one");
