@@ -532,6 +532,7 @@ describe("external components and push", () => {
     ["SWITCHBOARD_COMPONENTS_HOSTS", "bad domain=x", "components.hosts", /must be a host name/],
     ["SWITCHBOARD_COMPONENTS_HOSTS", "a.example.org=x,A.example.org=y", "components.hosts", /names component a.example.org twice/],
     ["SWITCHBOARD_COMPONENTS_HOSTS", "localhost=x", "components.hosts", /the server's own domain/],
+    ["SWITCHBOARD_COMPONENTS_HOSTS", "conference.localhost=x", "components.hosts", /the MUC service's domain/],
     ["SWITCHBOARD_PUSH_INCLUDE_BODY", "maybe", "push.includeBody", /must be a boolean/],
     ["SWITCHBOARD_PUSH_MAX_PER_MINUTE_PER_DEVICE", "0", "push.maxPerMinutePerDevice", /from 1 to 600/],
     ["SWITCHBOARD_PUSH_MAX_PER_MINUTE_PER_DEVICE", "601", "push.maxPerMinutePerDevice", /from 1 to 600/],

@@ -181,6 +181,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): SwitchboardConfig {
   }
   const own = result.components.hosts.find((c) => c.domain === result.domain);
   if (own) throw new ConfigError("components.hosts", `${own.domain} is the server's own domain (domain), it cannot be a component`);
+  const mucDomain = (result.muc.domain as string) || `conference.${result.domain}`;
+  if (result.components.hosts.some((c) => c.domain === mucDomain)) {
+    throw new ConfigError("components.hosts", `${mucDomain} is the MUC service's domain (muc.domain), it cannot be an external component too`);
+  }
   return result;
 }
 
