@@ -85,8 +85,8 @@ describe("XEP-0114 external components", () => {
     await romeo.stop();
   });
 
-  it("lists connected components in the server's disco#items, not configured ones that are away", async () => {
-    const c = await connect(ts, "juliet", { resource: "disco" });
+  it("lists connected components in the server's disco#items, not configured ones that are away, on every edge", async () => {
+    const c = await connect(ts, "juliet", { resource: "disco", node: ts.nodes[ts.nodes.length - 1] });
     const items = await c.iq(xml("iq", { type: "get", to: "localhost" }, xml("query", { xmlns: "http://jabber.org/protocol/disco#items" })));
     const jids = items.getChild("query")!.getChildren("item").map((i) => i.attrs.jid);
     expect(jids).toContain("echo.localhost");
