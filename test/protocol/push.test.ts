@@ -26,7 +26,7 @@ async function startWithApp(overrides: DeepPartialConfig = {}): Promise<{ ts: Te
   const ts = await startTestServer({ sm: { resumeTimeoutSeconds: 60 }, ...overrides }, { perNode: (i) => ({ components: { port: ports[i]!, hosts: [APP] } }) });
   const app = await TestComponent.connect(ts.nodes[0]!.ports.components, APP.domain, APP.secret);
   expect(app.handshaken).toBe(true);
-  // Like a real app server: acknowledge every publish (XEP-0357 §6).
+  // Like a real app server: acknowledge every publish (XEP-0357 §7).
   app.answer = (iq) => xml("iq", { type: "result", id: iq.attrs.id, from: iq.attrs.to, to: iq.attrs.from });
   await new Promise((r) => setTimeout(r, ts.mode === "cluster" ? 300 : 20)); // every edge has heard of it
   return { ts, app };

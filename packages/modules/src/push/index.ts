@@ -5,7 +5,7 @@
  * message worth keeping (message/storable.ts, the offline rule) cannot reach a live stream —
  * it goes to offline storage (`message/undeliverable`), or is queued for a stream-management
  * session waiting for its client to resume (`session/queue`) — each registration of the user
- * gets a notification (§6, notification.ts) with the summary form: message-count (the messages
+ * gets a notification (§7, notification.ts) with the summary form: message-count (the messages
  * in offline storage then, at least 1), last-message-sender and, only with `push.includeBody`,
  * last-message-body.
  *
@@ -15,7 +15,7 @@
  * refuse a second message at once). What is past it is skipped: the message itself is stored or
  * queued as ever. One user's notifications are made one after another on a node, so the app
  * server sees that node's messages in order. The app server's answer may come to
- * any node: an error of type cancel or auth removes that registration only (§8); others, and no
+ * any node: an error of type cancel or auth removes that registration only (§7.1); others, and no
  * answer, leave it.
  */
 import { StanzaError, bareOf, type Element } from "@switchboard/xml";
@@ -39,7 +39,7 @@ export const pushModule = defineModule({
   options: PUSH_OPTIONS,
   setup(ctx) {
     const { host, options, log } = ctx;
-    // §5: the account advertises the feature (disco#info to the bare JID).
+    // §4.1: the account advertises the feature (disco#info to the bare JID).
     ctx.accountFeature(NS_PUSH);
     host.rateLimits.define(PUSH_POLICY, { limit: options.maxPerMinutePerDevice, intervalMs: 60_000, keyedBy: "bare", scope: "cluster" });
     const sent = host.metrics.counter("switchboard_push_notifications_total", { help: "XEP-0357 notifications: sent, skipped past push.maxPerMinutePerDevice, registrations removed on a permanent error", labels: ["event"] });

@@ -1,6 +1,6 @@
 /**
- * XEP-0357 §6: the notification a user's server publishes to the app server, and how a publish
- * is recognised when the app server answers. The IQ comes from the user's bare JID (§6 example,
+ * XEP-0357 §7: the notification a user's server publishes to the app server, and how a publish
+ * is recognised when the app server answers. The IQ comes from the user's bare JID (§7 example,
  * as Prosody's mod_cloud_notify and ejabberd's mod_push send it); its id carries the node it was
  * for, so any node of the cluster can act on the answer without keeping state.
  */
@@ -46,7 +46,7 @@ export function nodeOfAnswer(id: string | undefined): string | undefined {
 }
 
 /**
- * §8 (and XEP-0060 §7.1.3): an error of type cancel or auth is permanent — the node is gone,
+ * §7.1 (and XEP-0060 §7.1.3): an error of type cancel or auth is permanent — the node is gone,
  * the user is not allowed — so the registration is removed; wait and modify may pass.
  */
 export function isPermanent(error: Element): boolean {

@@ -1,5 +1,5 @@
 /**
- * XEP-0357 §5 (enabling) and §7 (disabling): what a client's `<enable/>` and `<disable/>` may
+ * XEP-0357 §5 (enabling) and §6 (disabling): what a client's `<enable/>` and `<disable/>` may
  * say. `jid` must be a JID and `node` non-empty (§5: both REQUIRED to enable); the optional
  * publish-options form (§5, "sent with each notification") must be a submitted data form of
  * FORM_TYPE http://jabber.org/protocol/pubsub#publish-options (XEP-0060 §7.1.5). Anything else
@@ -42,7 +42,7 @@ export function parseEnable(enable: Element): PushRegistration {
   return { jid, node, form: xml };
 }
 
-/** What a `<disable/>` names (§7): one registration, or every one of the app server without a node. */
+/** What a `<disable/>` names (§6): one registration, or every one of the app server without a node. */
 export function parseDisable(disable: Element): { jid: string; node?: string } {
   const jid = appServer(disable);
   const node = disable.attrs.node;
