@@ -23,6 +23,9 @@ describe("XEP-0357 enable and disable", () => {
     expect(parseEnable(enable("jid='Push.Example.org' node='n1'"))).toEqual({ jid: "push.example.org", node: "n1" });
     const reg = parseEnable(enable("jid='push.example.org' node='n1'", form("submit", PO, "<field var='secret'><value>s</value></field>")));
     expect(reg.form).toContain("<value>s</value>");
+    // COMPAT: §5's example form has no type
+    const untyped = `<x xmlns='jabber:x:data'><field var='FORM_TYPE'><value>${PO}</value></field></x>`;
+    expect(parseEnable(enable("jid='push.example.org' node='n1'", untyped)).form).toBeDefined();
   });
 
   it("refuses what §5 does not allow with bad-request", () => {

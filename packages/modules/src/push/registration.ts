@@ -1,9 +1,10 @@
 /**
  * XEP-0357 §5 (enabling) and §6 (disabling): what a client's `<enable/>` and `<disable/>` may
- * say. `jid` must be a JID and `node` non-empty (§5: both REQUIRED to enable); the optional
- * publish-options form (§5, "sent with each notification") must be a submitted data form of
- * FORM_TYPE http://jabber.org/protocol/pubsub#publish-options (XEP-0060 §7.1.5). Anything else
- * is `<bad-request/>` (§5: the server MUST reply with an error if it cannot enable).
+ * say. `jid` must be a JID (§5 MUST) and `node` non-empty (§5 SHOULD, the §12 schema requires
+ * it, and without one there is nothing to publish to); the optional publish-options form (§5,
+ * sent with each notification) must be a data form of FORM_TYPE
+ * http://jabber.org/protocol/pubsub#publish-options (XEP-0060 §7.1.5) of type 'submit' or, as
+ * in §5's own example, without a type (COMPAT). Anything else is `<bad-request/>`.
  */
 import { Element, StanzaError, tryParseJid } from "@switchboard/xml";
 import type { PushRegistration } from "@switchboard/core";
@@ -34,7 +35,7 @@ export function parseEnable(enable: Element): PushRegistration {
   if (forms.length > 1) throw new StanzaError("bad-request", "at most one publish-options form");
   if (forms.length === 0) return { jid, node };
   const form = forms[0]!;
-  if (form.attrs.type !== "submit") throw new StanzaError("bad-request", "the publish-options form must be of type 'submit'");
+  if (form.attrs.type !== undefined && form.attrs.type !== "submit") throw new StanzaError("bad-request", "the publish-options form must be of type 'submit'");
   const formType = form.getChildren("field").find((f) => f.attrs.var === "FORM_TYPE")?.getChildText("value");
   if (formType !== PUBLISH_OPTIONS) throw new StanzaError("bad-request", `the form's FORM_TYPE must be ${PUBLISH_OPTIONS}`);
   const xml = form.toString();
