@@ -162,6 +162,25 @@ describe("XEP-0357 push notifications", () => {
     expect(app.stanzas.filter(isPublishFor("gone-device"))).toHaveLength(1);
   });
 
+  it("removes a registration when the app server takes the user's affiliation away (§8), and only that one", async () => {
+    const phone = await connect(ts, "other", { resource: "phone", node: phoneNode(ts), resumable: false });
+    await phone.iq(enableIq("revoked-device"));
+    await phone.iq(enableIq("kept-device"));
+    const notice = (node: string, jid = "other@localhost") =>
+      xml("message", { from: APP.domain, to: "other@localhost" }, xml("pubsub", { xmlns: "http://jabber.org/protocol/pubsub", node }, xml("affiliation", { jid, affiliation: "none" })));
+    app.send(notice("kept-device", "someone-else@localhost")); // about another user: ignored
+    app.send(notice("revoked-device"));
+    const store = ts.server.host.store.push;
+    for (let i = 0; i < 50 && (await store.list("other@localhost")).length > 1; i++) await new Promise((r) => setTimeout(r, 20));
+    expect((await store.list("other@localhost")).map((r) => r.node)).toEqual(["kept-device"]);
+    // a notice from someone who is not the app server changes nothing
+    await sender.send(xml("message", { to: "other@localhost" }, xml("pubsub", { xmlns: "http://jabber.org/protocol/pubsub", node: "kept-device" }, xml("affiliation", { jid: "other@localhost", affiliation: "none" }))));
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await store.list("other@localhost")).map((r) => r.node)).toEqual(["kept-device"]);
+    await phone.iq(xml("iq", { type: "set" }, xml("disable", { xmlns: PUSH, jid: APP.domain })));
+    await phone.stop();
+  });
+
   it("answers a bad <enable/> or <disable/> with bad-request, another account's with forbidden, the 21st registration with resource-constraint", async () => {
     const c = await connect(ts, "bad", { resource: "bad" });
     expect(await refusal(c.iq(enableIq("")))).toBe("bad-request");

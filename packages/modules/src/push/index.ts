@@ -16,14 +16,14 @@
  * queued as ever. One user's notifications are made one after another on a node, so the app
  * server sees that node's messages in order. The app server's answer may come to
  * any node: an error of type cancel or auth removes that registration only (§7.1); others, and no
- * answer, leave it.
+ * answer, leave it. An app server may also take its registration back itself (§8).
  */
-import { StanzaError, bareOf, type Element } from "@switchboard/xml";
+import { StanzaError, bareOf, tryParseJid, type Element } from "@switchboard/xml";
 import { defineModule, type Host, type Logger, type StanzaEvent } from "@switchboard/core";
 import { isStorable } from "../message/storable.js";
 import { PUSH_OPTIONS, type PushOptions } from "./options.js";
 import { MAX_REGISTRATIONS, NS_PUSH, parseDisable, parseEnable } from "./registration.js";
-import { isPermanent, nodeOfAnswer, notificationIq } from "./notification.js";
+import { NS_PUBSUB, isPermanent, nodeOfAnswer, notificationIq } from "./notification.js";
 
 export { PUSH_OPTIONS, type PushOptions } from "./options.js";
 export { NS_PUSH } from "./registration.js";
@@ -32,6 +32,8 @@ export const PUSH_POLICY = "push.notifications";
 
 /** Watches, never takes: the message goes on to offline storage or the queue either way. */
 const OBSERVE = { band: "observe" } as const;
+/** ahead of the message module's delivery (§8's notice is for the server) */
+const BEFORE_MESSAGES = { band: "feature", offset: 100 } as const;
 
 export const pushModule = defineModule({
   name: "push",
@@ -80,6 +82,21 @@ export const pushModule = defineModule({
       if (stanza.name === "message" && isStorable(stanza)) notify(bareOf(target.jid), stanza);
       return false;
     }, OBSERVE);
+
+    // §8: an app server that stops taking notifications may say so with an affiliation change
+    // to the user's bare JID; the registration goes (taken here, ahead of delivery and storage:
+    // it is for the server, not the user's clients). Only the app server's own registrations.
+    ctx.on("message/bare", async (ev) => {
+      const pubsub = ev.stanza.getChild("pubsub", NS_PUBSUB);
+      const node = pubsub?.attrs.node;
+      const affiliation = pubsub?.getChild("affiliation");
+      if (!node || affiliation?.attrs.affiliation !== "none" || tryParseJid(affiliation.attrs.jid ?? "")?.bare !== ev.to.bare) return false;
+      const removed = await host.store.push.remove(ev.to.bare, ev.from.toString(), node);
+      if (removed === 0) return false;
+      sent.add(1, { event: "disabled" });
+      log.info({ owner: ev.to.bare, jid: ev.from.toString() }, "push registration removed: the app server took its affiliation away");
+      return true;
+    }, BEFORE_MESSAGES);
 
     // The app server's answer to a publish, addressed to the user's bare JID (notification.ts).
     ctx.on("iq/bare", async (ev) => {
