@@ -96,6 +96,7 @@ export function storeContract(name: string, open: () => Promise<Store> | Store):
           await store.blocklist.add(bare, ["spam@example.net"]);
           await store.lastActivity.set(bare, 1_700_000_000_000, `bye from ${bare}`);
           expect(await store.privateXml.set(bare, [{ namespace: "storage:bookmarks", xml: `<storage xmlns='storage:bookmarks'>${bare}</storage>` }], 10)).toBe(true);
+          expect(await store.push.put(bare, { jid: "push.example.net", node: bare }, 10)).toBe(true);
         }
         expect(await store.accounts.delete(ALICE)).toBe(true);
 
@@ -115,6 +116,8 @@ export function storeContract(name: string, open: () => Promise<Store> | Store):
         expect(await store.blocklist.list(BOB)).toEqual(["spam@example.net"]);
         expect(await store.lastActivity.get(BOB)).toEqual({ at: 1_700_000_000_000, status: `bye from ${BOB}` });
         expect(await store.privateXml.get(BOB, "storage:bookmarks")).toContain(BOB);
+        expect(await store.push.list(ALICE)).toEqual([]);
+        expect(await store.push.list(BOB)).toEqual([{ jid: "push.example.net", node: BOB }]);
       });
 
       it("a re-created account starts with an empty roster and never reuses an old roster version", async () => {
@@ -565,6 +568,44 @@ export function storeContract(name: string, open: () => Promise<Store> | Store):
         await store.blocklist.add(ALICE, ["a@x"]);
         (await store.blocklist.list(ALICE)).push("injected@x");
         expect(await store.blocklist.list(ALICE)).toEqual(["a@x"]);
+      });
+    });
+    describe("push registrations", () => {
+      const form = "<x xmlns='jabber:x:data' type='submit'><field var='secret'><value>ü&amp;</value></field></x>";
+      it("lists nothing until put, then by JID and node; a put of the same JID and node replaces", async () => {
+        expect(await store.push.list(ALICE)).toEqual([]);
+        expect(await store.push.put(ALICE, { jid: "b.example", node: "n1" }, 10)).toBe(true);
+        expect(await store.push.put(ALICE, { jid: "a.example", node: "n2", form }, 10)).toBe(true);
+        expect(await store.push.put(ALICE, { jid: "a.example", node: "n1" }, 10)).toBe(true);
+        expect(await store.push.put(ALICE, { jid: "b.example", node: "n1", form }, 10)).toBe(true);
+        expect(await store.push.list(ALICE)).toEqual([
+          { jid: "a.example", node: "n1" },
+          { jid: "a.example", node: "n2", form },
+          { jid: "b.example", node: "n1", form },
+        ]);
+        expect(await store.push.list(BOB)).toEqual([]);
+      });
+
+      it("removes one node, or every node of a JID, and says how many went", async () => {
+        for (const node of ["n1", "n2", "n3"]) await store.push.put(ALICE, { jid: "a.example", node }, 10);
+        await store.push.put(ALICE, { jid: "b.example", node: "n1" }, 10);
+        await store.push.put(BOB, { jid: "a.example", node: "n1" }, 10);
+        expect(await store.push.remove(ALICE, "a.example", "n2")).toBe(1);
+        expect(await store.push.remove(ALICE, "a.example", "n2")).toBe(0);
+        expect(await store.push.remove(ALICE, "a.example")).toBe(2);
+        expect(await store.push.list(ALICE)).toEqual([{ jid: "b.example", node: "n1" }]);
+        expect(await store.push.list(BOB)).toEqual([{ jid: "a.example", node: "n1" }]);
+      });
+
+      it("refuses a new registration past the cap, still replaces a held one, and concurrent puts never pass it", async () => {
+        await store.push.put(ALICE, { jid: "a.example", node: "n1" }, 2);
+        await store.push.put(ALICE, { jid: "a.example", node: "n2" }, 2);
+        expect(await store.push.put(ALICE, { jid: "a.example", node: "n3" }, 2)).toBe(false);
+        expect(await store.push.put(ALICE, { jid: "a.example", node: "n2", form }, 2)).toBe(true);
+        expect((await store.push.list(ALICE)).map((r) => r.node)).toEqual(["n1", "n2"]);
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.push.put(BOB, { jid: "a.example", node: `c${i}` }, 3)));
+        expect(results.filter(Boolean)).toHaveLength(3);
+        expect(await store.push.list(BOB)).toHaveLength(3);
       });
     });
   });

@@ -37,7 +37,14 @@ export interface TestServer {
 
 export async function startTestServer(
   overrides: DeepPartial<SwitchboardConfig> = {},
-  opts: { mode?: TestMode; localBackends?: boolean; /** the OTEL_* variables the nodes read instead of process.env */ env?: NodeJS.ProcessEnv } = {},
+  opts: {
+    mode?: TestMode;
+    localBackends?: boolean;
+    /** the OTEL_* variables the nodes read instead of process.env */
+    env?: NodeJS.ProcessEnv;
+    /** settings of one node only (its own listener ports), over `overrides` */
+    perNode?: (index: number) => DeepPartial<SwitchboardConfig>;
+  } = {},
 ): Promise<TestServer> {
   const mode = opts.mode ?? TEST_MODE;
   const dir = mkdtempSync(join(tmpdir(), "sb-test-"));
@@ -57,6 +64,7 @@ export async function startTestServer(
           ? { role: "edge,muc" as const, redisUrl: backends.redisUrl, natsUrl: backends.natsUrl, clusterPrefix: backends.prefix, nodeId: `edge${i}-${backends.prefix}` }
           : {}),
         ...overrides,
+        ...opts.perNode?.(i),
       },
     }),
   );

@@ -302,7 +302,32 @@ export interface Store {
   lastActivity: LastActivityStore;
   privateXml: PrivateStore;
   rooms: RoomStore;
+  push: PushStore;
   close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Push notifications (XEP-0357): the app servers a user enabled, per account
+
+export interface PushRegistration {
+  /** the app server's JID (XEP-0357 §5 'jid') */
+  jid: string;
+  /** its PubSub node for this device */
+  node: string;
+  /** the publish-options data form the client gave, serialized (sent with every notification) */
+  form?: string;
+}
+
+export interface PushStore {
+  /** The user's registrations, ordered by JID then node. */
+  list(owner: string): Promise<PushRegistration[]>;
+  /**
+   * Adds or replaces (same jid and node) a registration; false (nothing stored) when a new one
+   * would take the user past `max`. Atomic per user.
+   */
+  put(owner: string, registration: PushRegistration, max: number): Promise<boolean>;
+  /** Removes `jid`'s registration for `node`, or all of `jid`'s without one; how many went. */
+  remove(owner: string, jid: string, node?: string): Promise<number>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import { privateModule } from "./private/index.js";
 import { smModule } from "./sm/index.js";
 import { csiModule } from "./csi/index.js";
 import { congestionModule } from "./congestion/index.js";
+import { pushModule } from "./push/index.js";
 
 export interface ModuleSettings {
   offlinePerUser: number;
@@ -26,6 +27,8 @@ export interface ModuleSettings {
   contact?: ContactAddresses;
   /** XEP-0198 settings (`sm.*`) */
   sm?: Record<string, unknown>;
+  /** XEP-0357 settings (`push.*`) */
+  push?: Record<string, unknown>;
   /** operators' `modules.<name>.<option>` values, over the defaults each module declares */
   modules?: Record<string, Record<string, unknown>>;
 }
@@ -51,6 +54,7 @@ export const DEFAULT_MODULES: ReadonlyArray<ModuleDefinition<any>> = [
   // always: logged-in users change their password or delete their account even when
   // registering new accounts in-band is off
   registerModule,
+  pushModule,
 ];
 
 /**
@@ -65,6 +69,7 @@ export const BOUND_OPTIONS: Readonly<Record<string, string>> = {
   "register.perIpPerHour": "registration.perIpPerHour",
   "disco.contact": "contact.*",
   ...Object.fromEntries(Object.keys(smModule.options ?? {}).map((name) => [`sm.${name}`, `sm.${name}`])),
+  ...Object.fromEntries(Object.keys(pushModule.options ?? {}).map((name) => [`push.${name}`, `push.${name}`])),
 };
 
 /** The modules a server loads, with options taken from the server configuration. */
@@ -75,6 +80,7 @@ export function defaultModules(s: ModuleSettings): Array<[ModuleDefinition<any>,
     disco: { contact: s.contact ?? {} },
     sm: { ...s.sm },
     register: { allowRegistration: s.registration.enabled, perIpPerHour: s.registration.perIpPerHour },
+    push: { ...s.push },
   };
   return DEFAULT_MODULES.map((def) => [def, { ...s.modules?.[def.name], ...bound[def.name] }]);
 }

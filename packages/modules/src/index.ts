@@ -18,3 +18,4 @@ export { csiModule, NS_CSI } from "./csi/index.js";
 export { congestionModule } from "./congestion/index.js";
 export { isUrgent } from "./csi/hold.js";
 export { BOUND_OPTIONS, DEFAULT_MODULES, defaultModules, type ModuleSettings } from "./defaults.js";
+export { pushModule, NS_PUSH, PUSH_OPTIONS, type PushOptions } from "./push/index.js";

@@ -5,7 +5,7 @@
  * switchboard.example.yaml (config-docs.ts generates both; config.test.ts checks they match).
  */
 import { randomBytes } from "node:crypto";
-import { BOUND_OPTIONS, DEFAULT_MODULES, SM_OPTIONS } from "@switchboard/modules";
+import { BOUND_OPTIONS, DEFAULT_MODULES, PUSH_OPTIONS, SM_OPTIONS } from "@switchboard/modules";
 import { MUC_OPTIONS } from "@switchboard/muc";
 import {
   InvalidValue,
@@ -15,6 +15,7 @@ import {
   DEFAULT_METRICS_CIDRS,
   boolean,
   clusterPrefix,
+  componentHosts,
   hostname,
   integer,
   nodeId,
@@ -240,6 +241,16 @@ const SERVER_KEYS: readonly ConfigKeySpec[] = [
   { key: "clusterPrefix", type: "string", default: () => "sb",
     description: "Prefix of every Redis key and NATS subject, so several deployments can share one Redis and NATS.",
     parse: clusterPrefix },
+  { key: "components.port", type: "port", default: () => 0, defaultText: "0 (off)",
+    description: "TCP port for external components (XEP-0114 `jabber:component:accept`; 5347 is conventional), on every node with the edge role; 0 opens none. Plain TCP, as the protocol has no STARTTLS: bind it to loopback or a private network.",
+    parse: port },
+  { key: "components.hosts", type: "component list", default: emptyList, defaultText: "empty", example: '[{ domain: "push.example.org", secret: "s3cret" }]',
+    description: "The external components allowed to connect: a YAML list of `{ domain, secret }` (a top-level `components:` given as such a list is read as this key), or `domain=secret,...` in the environment. Each domain once, not the server's own; secrets non-empty. A component's domain is routed to it wherever in the cluster it connected; while it is not connected, messages and IQs to it are answered `service-unavailable`.",
+    parse: componentHosts },
+  // XEP-0357: the push module's own option declarations, as `push.*` keys.
+  ...Object.entries(PUSH_OPTIONS).map(([name, spec]): ConfigKeySpec => ({
+    key: `push.${name}`, type: spec.type, default: () => spec.default, description: spec.description, parse: spec.parse,
+  })),
 ];
 
 /** "all", or a comma-separated list of known roles, each once: normalised to "all" or "a,b". */

@@ -106,3 +106,47 @@ export function parseCidr(text: string): { address: string; prefix: number; fami
   if (!(prefix >= 0 && prefix <= max)) return undefined;
   return { address, prefix, family: version === 4 ? "ipv4" : "ipv6" };
 }
+
+/** One external component (XEP-0114): its domain and the secret of its handshake. */
+export interface ComponentHostSetting {
+  domain: string;
+  secret: string;
+}
+
+/**
+ * `components.hosts`: a YAML list of `{ domain, secret }` mappings, or `domain=secret,...` in
+ * the environment. Each domain once; secrets non-empty (the handshake hashes them, XEP-0114 §3).
+ * That no domain is the server's own is checked with the whole configuration (config.ts).
+ */
+export const componentHosts: ValueParser<ComponentHostSetting[]> = (raw, origin) => {
+  let entries: Array<{ domain: unknown; secret: unknown }>;
+  if (origin === "text") {
+    const text = typeof raw === "string" ? raw.trim() : "";
+    entries = text === "" ? [] : text.split(",").map((part) => {
+      const eq = part.indexOf("=");
+      if (eq < 0) throw new InvalidValue("must be domain=secret pairs, comma-separated (e.g. push.example.org=s3cret)");
+      return { domain: part.slice(0, eq).trim(), secret: part.slice(eq + 1).trim() };
+    });
+  } else {
+    if (!Array.isArray(raw)) throw new InvalidValue("must be a YAML list of mappings with domain and secret");
+    entries = raw.map((item) => {
+      if (item === null || typeof item !== "object" || Array.isArray(item)) throw new InvalidValue("must be a YAML list of mappings with domain and secret");
+      const keys = Object.keys(item).filter((k) => k !== "domain" && k !== "secret");
+      if (keys.length > 0) throw new InvalidValue(`a component has only domain and secret (unknown: ${keys.join(", ")})`);
+      return item as { domain: unknown; secret: unknown };
+    });
+  }
+  const seen = new Set<string>();
+  return entries.map(({ domain, secret }) => {
+    let name: string;
+    try {
+      name = hostname(domain, "typed");
+    } catch {
+      throw new InvalidValue(`component domain ${JSON.stringify(domain)} must be a host name such as push.example.org`);
+    }
+    if (seen.has(name)) throw new InvalidValue(`names component ${name} twice`);
+    seen.add(name);
+    if (typeof secret !== "string" || secret === "") throw new InvalidValue(`component ${name} needs a non-empty secret`);
+    return { domain: name, secret };
+  });
+};

@@ -513,3 +513,50 @@ describe("alerts", () => {
     }
   });
 });
+
+describe("external components and push", () => {
+  it("reads components.port and components.hosts (SWITCHBOARD_COMPONENTS_*), a top-level components list as the hosts, off by default", () => {
+    expect(defaultConfig().components).toEqual({ port: 0, hosts: [] });
+    const env = loadConfig({ env: { SWITCHBOARD_COMPONENTS_PORT: "5347", SWITCHBOARD_COMPONENTS_HOSTS: "push.example.org=s3cret, Bot.Example.org = two=parts" } });
+    expect(env.components).toEqual({ port: 5347, hosts: [{ domain: "push.example.org", secret: "s3cret" }, { domain: "bot.example.org", secret: "two=parts" }] });
+    const section = loadConfig({ file: yamlFile("components:\n  port: 5347\n  hosts:\n    - domain: push.example.org\n      secret: s3cret\n"), env: {} });
+    expect(section.components.hosts).toEqual([{ domain: "push.example.org", secret: "s3cret" }]);
+    const shorthand = loadConfig({ file: yamlFile("components:\n  - domain: push.example.org\n    secret: s3cret\n"), env: {} });
+    expect(shorthand.components).toEqual({ port: 0, hosts: [{ domain: "push.example.org", secret: "s3cret" }] });
+  });
+
+  it.each([
+    ["SWITCHBOARD_COMPONENTS_PORT", "65536", "components.port", /integer from 0 to 65535/],
+    ["SWITCHBOARD_COMPONENTS_HOSTS", "push.example.org", "components.hosts", /domain=secret pairs/],
+    ["SWITCHBOARD_COMPONENTS_HOSTS", "push.example.org=", "components.hosts", /needs a non-empty secret/],
+    ["SWITCHBOARD_COMPONENTS_HOSTS", "bad domain=x", "components.hosts", /must be a host name/],
+    ["SWITCHBOARD_COMPONENTS_HOSTS", "a.example.org=x,A.example.org=y", "components.hosts", /names component a.example.org twice/],
+    ["SWITCHBOARD_COMPONENTS_HOSTS", "localhost=x", "components.hosts", /the server's own domain/],
+    ["SWITCHBOARD_COMPONENTS_HOSTS", "conference.localhost=x", "components.hosts", /the MUC service's domain/],
+    ["SWITCHBOARD_PUSH_INCLUDE_BODY", "maybe", "push.includeBody", /must be a boolean/],
+    ["SWITCHBOARD_PUSH_MAX_PER_MINUTE_PER_DEVICE", "0", "push.maxPerMinutePerDevice", /from 1 to 600/],
+    ["SWITCHBOARD_PUSH_MAX_PER_MINUTE_PER_DEVICE", "601", "push.maxPerMinutePerDevice", /from 1 to 600/],
+  ])("rejects %s=%s", (variable, value, key, why) => {
+    const err = loadError(() => loadConfig({ env: { SWITCHBOARD_DOMAIN: "localhost", [variable]: value } }));
+    expect(err.key).toBe(key);
+    expect(err.message).toMatch(why);
+  });
+
+  it("refuses a YAML component without a secret, with an unknown field, or not a list", () => {
+    for (const [yaml, why] of [
+      ["components:\n  hosts:\n    - domain: push.example.org\n", /needs a non-empty secret/],
+      ["components:\n  hosts:\n    - domain: push.example.org\n      secret: x\n      port: 1\n", /unknown: port/],
+      ["components:\n  hosts: push.example.org\n", /YAML list of mappings/],
+      ["components:\n  - push.example.org\n", /YAML list of mappings/],
+    ] as const) {
+      const err = loadError(() => loadConfig({ file: yamlFile(yaml), env: {} }));
+      expect(err.key).toBe("components.hosts");
+      expect(err.message).toMatch(why);
+    }
+  });
+
+  it("gives push its defaults: no body in notifications, 10 per minute per registration", () => {
+    expect(defaultConfig().push).toEqual({ includeBody: false, maxPerMinutePerDevice: 10 });
+    expect(loadConfig({ env: { SWITCHBOARD_PUSH_INCLUDE_BODY: "yes" } }).push.includeBody).toBe(true);
+  });
+});

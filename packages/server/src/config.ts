@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { CONFIG_SCHEMA, CONFIG_SECTIONS, InvalidValue, envName, type ContactKind, type LogFormat, type LogLevel, type Role } from "./config-schema.js";
-import type { ValueOrigin } from "./config-values.js";
+import type { ComponentHostSetting, ValueOrigin } from "./config-values.js";
 import type { AlertRule } from "./alerts/rules.js";
 
 export {
@@ -84,6 +84,10 @@ export interface SwitchboardConfig {
   redisUrl?: string;
   natsUrl?: string;
   clusterPrefix: string;
+  /** XEP-0114 external components: the listener's port (0: none) and who may connect */
+  components: { port: number; hosts: ComponentHostSetting[] };
+  /** XEP-0357 (the push module's options) */
+  push: Record<string, unknown>;
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -175,6 +179,12 @@ export function loadConfig(opts: LoadConfigOptions = {}): SwitchboardConfig {
     const missing = result.tls.cert === undefined ? "tls.cert" : "tls.key";
     throw new ConfigError(missing, "tls.cert and tls.key must be set together (or both left unset to generate a certificate)");
   }
+  const own = result.components.hosts.find((c) => c.domain === result.domain);
+  if (own) throw new ConfigError("components.hosts", `${own.domain} is the server's own domain (domain), it cannot be a component`);
+  const mucDomain = (result.muc.domain as string) || `conference.${result.domain}`;
+  if (result.components.hosts.some((c) => c.domain === mucDomain)) {
+    throw new ConfigError("components.hosts", `${mucDomain} is the MUC service's domain (muc.domain), it cannot be an external component too`);
+  }
   return result;
 }
 
@@ -259,6 +269,9 @@ function readYamlFile(path: string): unknown {
   }
 }
 
+/** Sections that may be given as a list: the list is the value of this key of theirs. */
+const LIST_SHORTHANDS: Readonly<Record<string, string>> = { components: "components.hosts" };
+
 /** Walks a nested mapping (YAML or overrides: typed values) into dotted keys, rejecting keys the schema does not know. */
 function flatten(node: unknown, prefix: string, source: string, out = new Map<string, RawValue>()): Map<string, RawValue> {
   if (node === null || typeof node !== "object" || Array.isArray(node)) {
@@ -266,7 +279,10 @@ function flatten(node: unknown, prefix: string, source: string, out = new Map<st
   }
   for (const [name, value] of Object.entries(node)) {
     const key = prefix ? `${prefix}.${name}` : name;
-    if (CONFIG_SECTIONS.has(key)) {
+    if (key in LIST_SHORTHANDS && Array.isArray(value)) {
+      // `components:` as a list (the issue's wording) is components.hosts.
+      out.set(LIST_SHORTHANDS[key]!, { value, source, origin: "typed" });
+    } else if (CONFIG_SECTIONS.has(key)) {
       // A section left empty in YAML ("c2s:" with every child commented out) is null: allowed.
       if (value !== null && value !== undefined) flatten(value, key, source, out);
     } else if (SPEC_BY_KEY.has(key)) {

@@ -11,6 +11,7 @@ import { checkBackendSettings, rolesOf, type SwitchboardConfig } from "./config.
 import { startEdge, type RunningEdge } from "./roles/edge.js";
 import { startMuc } from "./roles/muc.js";
 import { mucModule } from "@switchboard/muc";
+import { componentsModule, type ComponentDirectory } from "@switchboard/component";
 import type { RunningRole } from "./roles/role.js";
 import { openBackends } from "./backends.js";
 import { startHttp } from "./http.js";
@@ -27,7 +28,7 @@ import { startAlerting } from "./alerts/index.js";
 export interface RunningServer {
   host: Host;
   /** bound ports (0 for a listener the process's roles do not open) */
-  ports: { c2s: number; c2sTls: number; http: number };
+  ports: { c2s: number; c2sTls: number; http: number; components: number };
   /** the client listeners (admission counts, open connections), when the process has the edge role */
   c2s?: C2sListeners;
   /** undefined when ready (same as /readyz) */
@@ -87,12 +88,15 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
     undo.push(() => {
       for (const m of [...modules].reverse()) m.unload();
     });
-    for (const [def, options] of defaultModules({ offlinePerUser: cfg.limits.offlinePerUser, presencePacing: { perSecond: cfg.limits.presencePerSecond, burst: cfg.limits.presenceBurst }, registration: cfg.registration, contact: cfg.contact, sm: cfg.sm, modules: cfg.modules })) {
+    for (const [def, options] of defaultModules({ offlinePerUser: cfg.limits.offlinePerUser, presencePacing: { perSecond: cfg.limits.presencePerSecond, burst: cfg.limits.presenceBurst }, registration: cfg.registration, contact: cfg.contact, sm: cfg.sm, push: cfg.push, modules: cfg.modules })) {
       modules.push(await loadModule(host, def, options));
     }
     const secret = await loadOrCreateSecret(cfg.dataDir);
     // Every node routes the MUC service's stanzas to its workers (the muc role serves rooms).
     if (!rolesOf(cfg.role).includes("muc")) modules.push(await loadModule(host, mucModule({ admins: cfg.admins, secret, worker: false }), cfg.muc));
+    // Every node routes the external components' domains to wherever they connected (XEP-0114).
+    let components: ComponentDirectory | undefined;
+    modules.push(await loadModule(host, componentsModule({ hosts: cfg.components.hosts, onDirectory: (d) => (components = d) }), {}));
     await backends.attach(host, { certPem: tlsMaterial.cert, secret });
     // Alert rules over per-user traffic; alerts to the other nodes and the webhook (alerts/).
     const alerting = startAlerting(host, cfg, log);
@@ -109,13 +113,13 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
     let edge: RunningEdge | undefined;
     const roleNames = rolesOf(cfg.role);
     for (const name of roleNames) {
-      const context = { cfg, host, tls: tlsMaterial, secret, http: http.server };
+      const context = { cfg, host, tls: tlsMaterial, secret, http: http.server, components: components! };
       if (name === "edge") roles.push((edge = await startEdge(context)));
       if (name === "muc") roles.push(await startMuc(context));
     }
     // where web clients learn the WebSocket URL (XEP-0156), on the nodes that serve it
     if (edge) mountHostMeta(http, { websocketPath: cfg.http.websocketPath, websocketUrl: cfg.http.websocketUrl });
-    const ports = { c2s: edge?.c2s.ports.c2s ?? 0, c2sTls: edge?.c2s.ports.c2sTls ?? 0, http: http.port };
+    const ports = { c2s: edge?.c2s.ports.c2s ?? 0, c2sTls: edge?.c2s.ports.c2sTls ?? 0, http: http.port, components: edge?.componentsPort ?? 0 };
     log.info({ domain: cfg.domain, nodeId: cfg.nodeId, roles: roleNames, backends: backends.kind, ports, dataDir: cfg.dataDir }, "switchboard started");
 
     let stopping: Promise<void> | undefined;

@@ -107,6 +107,18 @@ const migrations: Migration[] = [
       );
     `);
   },
+  // 5 → 6: XEP-0357 push registrations, one row per (user, app server JID, node).
+  (db) => {
+    db.exec(`
+      CREATE TABLE push (
+        owner TEXT NOT NULL,
+        jid TEXT NOT NULL,               -- the app server
+        node TEXT NOT NULL,              -- its PubSub node for the device
+        form TEXT,                       -- publish-options data form, serialized
+        PRIMARY KEY (owner, jid, node)
+      );
+    `);
+  },
 ];
 
 export const CURRENT_SCHEMA_VERSION = migrations.length;

@@ -20,6 +20,7 @@ import {
   type OfflineStore,
   type PrivatePayload,
   type PrivateStore,
+  type PushStore,
   type RoomStore,
   type RosterItem,
   type RosterStore,
@@ -29,6 +30,7 @@ import {
 import { sqliteBans } from "./bans.js";
 import { migrate } from "./schema.js";
 import { prepareStatements, type Statements } from "./statements.js";
+import { deletePush, sqlitePush } from "./push.js";
 
 export class SqliteStoreOpenError extends Error {
   override name = "SqliteStoreOpenError";
@@ -53,6 +55,7 @@ export class SqliteStore implements Store {
   readonly lastActivity: LastActivityStore;
   readonly privateXml: PrivateStore;
   readonly rooms: RoomStore;
+  readonly push: PushStore;
 
   constructor(private readonly db: Database.Database) {
     const sql = prepareStatements(db);
@@ -65,6 +68,7 @@ export class SqliteStore implements Store {
     this.lastActivity = sqliteLastActivity(sql);
     this.privateXml = sqlitePrivate(db, sql);
     this.rooms = sqliteRooms(sql);
+    this.push = sqlitePush(db);
   }
 
   async close(): Promise<void> {
@@ -111,6 +115,7 @@ function sqliteAccounts(db: Database.Database, sql: Statements): Required<Accoun
     sql.deleteLastActivity.run(bare);
     sql.deletePrivate.run(bare);
     sql.deleteBan.get(bare);
+    deletePush(db, bare);
     return existed;
   });
 

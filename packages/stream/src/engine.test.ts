@@ -18,7 +18,10 @@ class FakeTransport extends EventEmitter implements Transport {
   override on<K extends keyof TransportEvents>(event: K, listener: TransportEvents[K]): this {
     return super.on(event, listener as (...args: unknown[]) => void);
   }
+  headers: Array<Record<string, string>> = [];
+  restarts = 0;
   openStream(attrs: Record<string, string>) {
+    this.headers.push(attrs);
     this.written.push(`<stream from='${attrs.from}'>`);
   }
   bytesIn = 0;
@@ -36,7 +39,9 @@ class FakeTransport extends EventEmitter implements Transport {
   startTls(): Promise<void> {
     return Promise.reject(new Error("no"));
   }
-  restartStream() {}
+  restartStream() {
+    this.restarts++;
+  }
   pause() {}
   resume() {}
   destroy() {
@@ -73,6 +78,27 @@ function setup(overrides: Partial<StreamPolicy> = {}) {
 const settle = () => new Promise((r) => setTimeout(r, 10));
 
 describe("StreamEngine", () => {
+  it("writes the header the policy asks for; one without a version (XEP-0114) is followed by no features", async () => {
+    const { transport, stream } = setup({ ownHeader: (peer) => ({ from: peer?.to ?? "none" }) });
+    transport.emit("open", { to: "push.localhost" });
+    await settle();
+    expect(transport.headers).toEqual([{ id: stream.streamId, from: "push.localhost" }]);
+    expect(stream.streamId).toMatch(/^[0-9a-f]{16}$/);
+    expect(transport.written.some((w) => w.includes("features"))).toBe(false);
+    // a handshake keeps the stream (no restart), and a stream may be ready without a session
+    stream.authenticated("push.localhost", { restart: false });
+    stream.bound();
+    expect(transport.restarts).toBe(0);
+    expect(stream.state).toBe("bound");
+    const plain = setup();
+    plain.transport.emit("open", { to: "localhost" });
+    await settle();
+    expect(plain.transport.headers[0]).toMatchObject({ from: "localhost", version: "1.0" });
+    expect(plain.transport.written.some((w) => w.includes("features"))).toBe(true);
+    plain.stream.authenticated("a@localhost");
+    expect(plain.transport.restarts).toBe(1);
+  });
+
   it("changes state only through its transitions, refusing any other", () => {
     const { stream } = setup();
     expect(stream.state).toBe("secured");

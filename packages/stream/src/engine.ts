@@ -73,6 +73,13 @@ export interface StreamPolicy {
   congestion?(stream: StreamEngine, change: Exclude<CongestionChange, "stalled">): void;
   /** the peer opened (or reopened) its stream: the error to close with, or undefined */
   checkHeader(stream: StreamEngine, attrs: Record<string, string>): StreamError | undefined;
+  /**
+   * Our stream header's attributes besides the id (default: `from` the server's domain, version
+   * 1.0, xml:lang en); `peer` is the peer's header, undefined when an error comes before it. A
+   * header without `version` is a pre-RFC 6120 stream (XEP-0114 §3 jabber:component:accept) and
+   * no features follow it.
+   */
+  ownHeader?(peer: Record<string, string> | undefined): Record<string, string>;
   /** features after the header in the current state (STARTTLS, when offered, comes first) */
   features(stream: StreamEngine): Element[];
   /** an element that neither the engine nor a module's stream-level handler took */
@@ -111,6 +118,7 @@ export class StreamEngine implements StreamElementContext {
   private headerSent = false;
   private ended_ = false;
   private watch_?: CongestionWatch;
+  private streamId_ = "";
   /** writes refused past the hard cap since the last log line (one line per episode) */
   private refusedWrites = 0;
 
@@ -158,6 +166,11 @@ export class StreamEngine implements StreamElementContext {
     return this.transport.secure;
   }
 
+  /** the id of our current stream header (XEP-0114 §3 hashes it with the component's secret) */
+  get streamId(): string {
+    return this.streamId_;
+  }
+
   get account(): string | undefined {
     return this.account_;
   }
@@ -178,16 +191,23 @@ export class StreamEngine implements StreamElementContext {
     this.state_ = to;
   }
 
-  /** SASL succeeded (RFC 6120 §6.4.6): the peer restarts the stream. */
-  authenticated(account: string): void {
+  /**
+   * SASL succeeded (RFC 6120 §6.4.6): the peer restarts the stream. `restart: false` for a
+   * handshake that keeps the stream (XEP-0114 §3).
+   */
+  authenticated(account: string, opts: { restart?: boolean } = {}): void {
     this.transition("authenticated");
     this.account_ = account;
+    if (opts.restart === false) return;
     this.transport.restartStream();
     this.headerSent = false;
   }
 
-  /** A resource is bound (RFC 6120 §7) to this session; the negotiation deadline is off. */
-  bound(session: NonNullable<StreamElementContext["session"]>): void {
+  /**
+   * A resource is bound (RFC 6120 §7) to this session, or (no session) a stream that carries
+   * none is ready for stanzas (a component, XEP-0114); the negotiation deadline is off.
+   */
+  bound(session?: NonNullable<StreamElementContext["session"]>): void {
     this.transition("bound");
     this.session_ = session;
     clearTimeout(this.handshakeTimer);
@@ -264,7 +284,7 @@ export class StreamEngine implements StreamElementContext {
     if (this.state_ === "closed") return;
     if (error) this.log.info({ condition: error.condition, text: error.text }, "closing stream with error");
     // RFC 6120 §4.9.1.1: an error before the peer opened its stream still follows our header.
-    if (error && !this.headerSent) this.openOwnStream();
+    if (error && !this.headerSent) this.openOwnStream(undefined);
     this.state_ = "closed";
     this.transport.closeStream(error);
     this.finish(reason ?? (error ? `stream error ${error.condition}` : "closed by server"), false);
@@ -299,17 +319,21 @@ export class StreamEngine implements StreamElementContext {
   // ---------------------------------------------------------------------------------------
   // Header and features (RFC 6120 §4.2, §4.3)
 
-  private openOwnStream(): void {
+  /** Writes our header; true when it is an RFC 6120 one (with a version: features follow). */
+  private openOwnStream(peer: Record<string, string> | undefined): boolean {
     this.headerSent = true;
-    this.transport.openStream({ id: randomBytes(8).toString("hex"), from: this.host.domain, version: "1.0", "xml:lang": "en" });
+    this.streamId_ = randomBytes(8).toString("hex");
+    const attrs = this.policy.ownHeader?.(peer) ?? { from: this.host.domain, version: "1.0", "xml:lang": "en" };
+    this.transport.openStream({ id: this.streamId_, ...attrs });
+    return attrs.version !== undefined;
   }
 
   private onOpen(attrs: Record<string, string>): void {
     if (this.state_ === "closed") return;
-    this.openOwnStream();
+    const withFeatures = this.openOwnStream(attrs);
     const error = this.policy.checkHeader(this, attrs);
     if (error) return this.close(error);
-    this.send(this.features());
+    if (withFeatures) this.send(this.features());
   }
 
   private features(): Element {

@@ -20,6 +20,8 @@ import {
   type OfflineStore,
   type PrivatePayload,
   type PrivateStore,
+  type PushRegistration,
+  type PushStore,
   type RosterItem,
   type RoomStore,
   type RosterStore,
@@ -40,6 +42,7 @@ interface UserData {
   lastActivity: Map<string, LastActivity>;
   privateXml: Map<string, Map<string, string>>;
   bans: Map<string, Ban>;
+  push: Map<string, Map<string, PushRegistration>>;
 }
 
 function copyItem(item: RosterItem): RosterItem {
@@ -79,6 +82,7 @@ class MemoryAccountStore implements AccountStore {
     this.userData.lastActivity.delete(bare);
     this.userData.privateXml.delete(bare);
     this.userData.bans.delete(bare);
+    this.userData.push.delete(bare);
     return existed;
   }
 
@@ -260,6 +264,35 @@ class MemoryPrivateStore implements PrivateStore {
   }
 }
 
+/** XEP-0357 registrations: owner → "jid\nnode" → registration. */
+class MemoryPushStore implements PushStore {
+  constructor(private readonly userData: UserData) {}
+
+  async list(owner: string): Promise<PushRegistration[]> {
+    return [...(this.userData.push.get(owner)?.values() ?? [])]
+      .map((r) => ({ ...r }))
+      .sort((a, b) => (a.jid < b.jid ? -1 : a.jid > b.jid ? 1 : a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  }
+
+  async put(owner: string, registration: PushRegistration, max: number): Promise<boolean> {
+    const held = this.userData.push.get(owner) ?? new Map<string, PushRegistration>();
+    const key = `${registration.jid}\n${registration.node}`;
+    if (!held.has(key) && held.size >= max) return false;
+    held.set(key, { ...registration });
+    this.userData.push.set(owner, held);
+    return true;
+  }
+
+  async remove(owner: string, jid: string, node?: string): Promise<number> {
+    const held = this.userData.push.get(owner);
+    if (!held) return 0;
+    let removed = 0;
+    for (const [key, r] of held) if (r.jid === jid && (node === undefined || r.node === node)) removed += Number(held.delete(key));
+    if (held.size === 0) this.userData.push.delete(owner);
+    return removed;
+  }
+}
+
 /** Persistent MUC rooms: not per-user data, so account deletion leaves them alone. */
 class MemoryRoomStore implements RoomStore {
   private readonly rooms = new Map<string, string>();
@@ -295,6 +328,7 @@ export class MemoryStore implements Store {
   readonly lastActivity: LastActivityStore;
   readonly privateXml: PrivateStore;
   readonly rooms: RoomStore = new MemoryRoomStore();
+  readonly push: PushStore;
 
   constructor() {
     const userData: UserData = {
@@ -306,6 +340,7 @@ export class MemoryStore implements Store {
       lastActivity: new Map(),
       privateXml: new Map(),
       bans: new Map(),
+      push: new Map(),
     };
     this.accounts = new MemoryAccountStore(userData);
     this.bans = new MemoryBanStore(userData.bans);
@@ -315,6 +350,7 @@ export class MemoryStore implements Store {
     this.blocklist = new MemoryBlockStore(userData);
     this.lastActivity = new MemoryLastActivityStore(userData);
     this.privateXml = new MemoryPrivateStore(userData);
+    this.push = new MemoryPushStore(userData);
   }
 
   async close(): Promise<void> {}

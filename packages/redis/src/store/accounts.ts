@@ -79,6 +79,7 @@ export function redisAccounts(client: RedisClient, scripts: StoreScripts, prefix
         keys.lastActivity,
         keys.privateXml,
         keys.ban,
+        keys.push,
       );
       await client.zrem(index, bare);
       await client.zrem(banIndexKey(prefix), bare);

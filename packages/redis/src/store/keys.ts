@@ -33,6 +33,8 @@ export interface UserKeys {
   privateXml: string;
   /** string: JSON Ban; with `until`, PEXPIREAT'd to it so Redis itself forgets the ban when it ends */
   ban: string;
+  /** hash: "jid\nnode" → JSON push registration (XEP-0357) */
+  push: string;
 }
 
 export class InvalidKeyPrefixError extends Error {
@@ -60,6 +62,7 @@ export function userKeys(prefix: string, bare: string): UserKeys {
     lastActivity: `${base}:last`,
     privateXml: `${base}:private`,
     ban: `${base}:ban`,
+    push: `${base}:push`,
   };
 }
 

@@ -88,10 +88,11 @@ describe("RedisStore key layout", () => {
       await store.lastActivity.set(bare, Date.now(), "gone");
       await store.privateXml.set(bare, [{ namespace: "storage:bookmarks", xml: "<storage xmlns='storage:bookmarks'/>" }], 10);
       await store.bans.set({ jid: bare, since: Date.now() });
+      await store.push.put(bare, { jid: "push.example.net", node: "n" }, 10);
       expect(await store.offline.claimDelivery!(bare, 60_000)).toBeDefined();
     }
     const keys = await keysUnder(prefix);
-    expect(keys).toHaveLength(2 + 10 * users.length);
+    expect(keys).toHaveLength(2 + 11 * users.length);
     expect(keys).toContain(accountIndexKey(prefix));
     expect(keys).toContain(banIndexKey(prefix));
     for (const bare of users) {

@@ -25,11 +25,13 @@ import type {
   LoginRecord,
   OfflineStore,
   PrivateStore,
+  PushStore,
   RoomStore,
   RosterStore,
   Store,
   VCardStore,
 } from "@switchboard/core";
+import { redisPush } from "./push.js";
 import { redisAccounts } from "./accounts.js";
 import { redisBans } from "./bans.js";
 import { redisRooms } from "./rooms.js";
@@ -70,6 +72,7 @@ export class RedisStore implements Store {
   readonly lastActivity: LastActivityStore;
   readonly privateXml: PrivateStore;
   readonly rooms: RoomStore;
+  readonly push: PushStore;
   readonly prefix: string;
   private closed = false;
   private readonly logins: LoginReads;
@@ -91,6 +94,7 @@ export class RedisStore implements Store {
     this.lastActivity = redisLastActivity(client, this.prefix);
     this.privateXml = redisPrivate(client, scripts, this.prefix);
     this.rooms = redisRooms(client, this.prefix);
+    this.push = redisPush(client, scripts, this.prefix);
   }
 
   /** Credentials, ban, roster and blocklist in one script (login-read.ts). */

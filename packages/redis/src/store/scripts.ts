@@ -72,7 +72,7 @@ return redis.call('INCR', KEYS[2])`;
 
 /**
  * KEYS: account, then every user data key (roster, offline, vcard, blocklist, last activity,
- * private XML, ban).
+ * private XML, ban, push registrations).
  * Returns 1 when the account existed. The user data goes even when the account is already gone,
  * so stray data never outlives it. The roster version counter is deliberately not among the
  * keys: see RedisStore's roster comment.
@@ -151,7 +151,7 @@ const SCRIPTS = {
   switchboardStoreOfflineCount: { numberOfKeys: 1, lua: OFFLINE_COUNT },
   switchboardStoreRosterPut: { numberOfKeys: 2, lua: ROSTER_PUT },
   switchboardStoreRosterRemove: { numberOfKeys: 2, lua: ROSTER_REMOVE },
-  switchboardStoreDeleteUser: { numberOfKeys: 8, lua: DELETE_USER },
+  switchboardStoreDeleteUser: { numberOfKeys: 9, lua: DELETE_USER },
   switchboardStorePrivateSet: { numberOfKeys: 1, lua: PRIVATE_SET },
   switchboardStoreClaimRenew: { numberOfKeys: 1, lua: CLAIM_RENEW },
   switchboardStoreClaimRelease: { numberOfKeys: 1, lua: CLAIM_RELEASE },
@@ -178,6 +178,7 @@ export interface StoreScripts {
     lastActivity: string,
     privateXml: string,
     ban: string,
+    push: string,
   ): Promise<number>;
   /** pairs: namespace, xml, namespace, xml, ... */
   privateSet(privateXml: string, maxNamespaces: number, pairs: string[]): Promise<number>;

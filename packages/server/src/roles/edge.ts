@@ -3,13 +3,16 @@
  * process's HTTP port). Stateless: everything that outlives a connection is in the backends.
  */
 import { startC2s, type C2sListeners } from "@switchboard/c2s";
+import { listenForComponents, type ComponentListener } from "@switchboard/component";
 import type { RoleContext, RunningRole } from "./role.js";
 
 export interface RunningEdge extends RunningRole {
   c2s: C2sListeners;
+  /** the XEP-0114 listener's port (0: none) */
+  componentsPort: number;
 }
 
-export async function startEdge({ cfg, host, tls, secret, http }: RoleContext): Promise<RunningEdge> {
+export async function startEdge({ cfg, host, tls, secret, http, components }: RoleContext): Promise<RunningEdge> {
   const c2s = await startC2s(host, {
     bind: cfg.bind,
     port: cfg.c2s.port,
@@ -39,5 +42,35 @@ export async function startEdge({ cfg, host, tls, secret, http }: RoleContext): 
     unknownUserSecret: secret,
   });
   c2s.attachWebSocket(http, cfg.http.websocketPath, { trustForwardedFor: cfg.http.trustForwardedFor });
-  return { name: "edge", c2s, stopAccepting: () => c2s.stopAccepting(), stop: (graceMs) => c2s.close({ graceMs }) };
+  // XEP-0114: external components, when a port and at least one component are configured.
+  let external: ComponentListener | undefined;
+  if (cfg.components.port > 0 && cfg.components.hosts.length > 0) {
+    try {
+      external = await listenForComponents(host, {
+        bind: cfg.bind,
+        port: cfg.components.port,
+        parser: { maxStanzaBytes: cfg.limits.maxStanzaBytes, maxDepth: cfg.limits.maxDepth },
+        secrets: new Map(cfg.components.hosts.map((c) => [c.domain, c.secret])),
+        directory: components,
+        handshakeTimeoutMs: cfg.limits.handshakeTimeoutSeconds * 1000,
+        outboundBufferBytes: cfg.limits.outboundBufferBytes,
+        congestionTimeoutMs: cfg.limits.congestionTimeoutSeconds * 1000,
+      });
+    } catch (err) {
+      await c2s.close({ graceMs: 0 });
+      throw err;
+    }
+  }
+  return {
+    name: "edge",
+    c2s,
+    componentsPort: external?.port ?? 0,
+    stopAccepting: () => {
+      c2s.stopAccepting();
+      external?.stopAccepting();
+    },
+    stop: async (graceMs) => {
+      await Promise.all([c2s.close({ graceMs }), external?.close(graceMs)]);
+    },
+  };
 }

@@ -4,6 +4,7 @@
  * listeners once the core is up and stops them first at shutdown.
  */
 import type { Host } from "@switchboard/core";
+import type { ComponentDirectory } from "@switchboard/component";
 import type { Server as HttpServer } from "node:http";
 import type { SwitchboardConfig } from "../config.js";
 import type { TlsMaterial } from "../tls.js";
@@ -16,6 +17,8 @@ export interface RoleContext {
   secret: Buffer;
   /** the process's HTTP server (/healthz, /readyz), for roles that serve on it */
   http: HttpServer;
+  /** where external components (XEP-0114) are connected; the edge's listener claims domains in it */
+  components: ComponentDirectory;
 }
 
 export interface RunningRole {
