@@ -37,12 +37,20 @@ export interface TestServer {
 
 export async function startTestServer(
   overrides: DeepPartial<SwitchboardConfig> = {},
-  opts: { mode?: TestMode; localBackends?: boolean; /** the OTEL_* variables the nodes read instead of process.env */ env?: NodeJS.ProcessEnv } = {},
+  opts: {
+    mode?: TestMode;
+    localBackends?: boolean;
+    /** the OTEL_* variables the nodes read instead of process.env */
+    env?: NodeJS.ProcessEnv;
+    /** settings of one node (by index) over `overrides`: ports that cannot be 0 (http.tlsPort) */
+    perNode?: (index: number) => DeepPartial<SwitchboardConfig> | Promise<DeepPartial<SwitchboardConfig>>;
+  } = {},
 ): Promise<TestServer> {
   const mode = opts.mode ?? TEST_MODE;
   const dir = mkdtempSync(join(tmpdir(), "sb-test-"));
   const backends = mode === "cluster" ? await startBackends({ local: opts.localBackends }) : undefined;
   const nodeCount = mode === "cluster" ? 2 : 1;
+  const nodeOverrides = await Promise.all(Array.from({ length: nodeCount }, (_, i) => opts.perNode?.(i) ?? {}));
   const configs = Array.from({ length: nodeCount }, (_, i) =>
     loadConfig({
       env: {},
@@ -57,6 +65,10 @@ export async function startTestServer(
           ? { role: "edge,muc" as const, redisUrl: backends.redisUrl, natsUrl: backends.natsUrl, clusterPrefix: backends.prefix, nodeId: `edge${i}-${backends.prefix}` }
           : {}),
         ...overrides,
+        ...nodeOverrides[i],
+        // http.tlsPort 0 is "off" (not "any port"): tests that want HTTPS give each node a free port
+        http: { port: 0, tlsPort: 0, ...overrides.http, ...nodeOverrides[i]!.http },
+        ...(overrides.upload || nodeOverrides[i]!.upload ? { upload: { ...overrides.upload, ...nodeOverrides[i]!.upload, s3: { ...overrides.upload?.s3, ...nodeOverrides[i]!.upload?.s3 } } } : {}),
       },
     }),
   );

@@ -18,3 +18,4 @@ export { csiModule, NS_CSI } from "./csi/index.js";
 export { congestionModule } from "./congestion/index.js";
 export { isUrgent } from "./csi/hold.js";
 export { BOUND_OPTIONS, DEFAULT_MODULES, defaultModules, type ModuleSettings } from "./defaults.js";
+export { uploadModule, NS_UPLOAD, UPLOAD_COMPONENT, UPLOAD_PATH_PREFIX, UploadSigner, SLOTS_POLICY, DEFAULT_CONTENT_TYPE, encodeFilename, normaliseContentType, parseUploadPath, typeAllowed, type UploadDeps, type UploadOptions, type SlotClaims } from "./upload/index.js";

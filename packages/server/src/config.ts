@@ -35,7 +35,7 @@ export interface SwitchboardConfig {
   log: { level: LogLevel; format: LogFormat };
   bind: string;
   c2s: { port: number; tlsPort: number; requireTls: boolean; proxyProtocol: boolean };
-  http: { port: number; websocketPath: string; trustForwardedFor: boolean; websocketUrl?: string };
+  http: { port: number; websocketPath: string; trustForwardedFor: boolean; websocketUrl?: string; tlsPort: number };
   /** who may read GET /metrics */
   metrics: { allowCidrs: string[] };
   /** OpenTelemetry traces (the exporter itself is configured by the OTEL_* variables) */
@@ -84,6 +84,17 @@ export interface SwitchboardConfig {
   redisUrl?: string;
   natsUrl?: string;
   clusterPrefix: string;
+  /** XEP-0363 HTTP File Upload (packages/server/src/upload/) */
+  upload: {
+    enabled: boolean;
+    maxFileBytes: number;
+    quotaBytesPerUser: number;
+    slotsPerMinute: number;
+    allowedTypes: string[];
+    expireDays: number;
+    slotSeconds: number;
+    s3: { endpoint?: string; bucket: string; region: string; accessKeyId?: string; secretAccessKey?: string };
+  };
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };

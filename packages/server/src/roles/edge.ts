@@ -9,7 +9,7 @@ export interface RunningEdge extends RunningRole {
   c2s: C2sListeners;
 }
 
-export async function startEdge({ cfg, host, tls, secret, http }: RoleContext): Promise<RunningEdge> {
+export async function startEdge({ cfg, host, tls, secret, http, https }: RoleContext): Promise<RunningEdge> {
   const c2s = await startC2s(host, {
     bind: cfg.bind,
     port: cfg.c2s.port,
@@ -39,5 +39,7 @@ export async function startEdge({ cfg, host, tls, secret, http }: RoleContext): 
     unknownUserSecret: secret,
   });
   c2s.attachWebSocket(http, cfg.http.websocketPath, { trustForwardedFor: cfg.http.trustForwardedFor });
+  // wss:// on http.tlsPort: the same endpoint, its connections already secure
+  if (https) c2s.attachWebSocket(https, cfg.http.websocketPath, { secure: true, trustForwardedFor: cfg.http.trustForwardedFor });
   return { name: "edge", c2s, stopAccepting: () => c2s.stopAccepting(), stop: (graceMs) => c2s.close({ graceMs }) };
 }

@@ -16,6 +16,8 @@ export interface RoleContext {
   secret: Buffer;
   /** the process's HTTP server (/healthz, /readyz), for roles that serve on it */
   http: HttpServer;
+  /** the same over TLS on http.tlsPort (https.ts), when that is on */
+  https?: HttpServer;
 }
 
 export interface RunningRole {

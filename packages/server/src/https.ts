@@ -1,0 +1,93 @@
+/**
+ * http.tlsPort: the HTTP listener again, over TLS with the server's certificate — the wss://
+ * WebSocket endpoint, /healthz, /readyz, /metrics, the admin API and HTTP File Upload, which
+ * XEP-0363 §5 wants on HTTPS.
+ *
+ * The TLS is ours rather than https.createServer's so that its handshakes queue for the same
+ * slots as the client ports' (limits.maxConcurrentHandshakes, c2s handshake-slots.ts): a
+ * reconnect storm of web clients costs no more CPU at once than one of TCP clients. Each raw
+ * socket waits for a slot (its ClientHello unread), is wrapped and, once secure, handed to a
+ * plain http.Server as its connection: from there on the WebSocket upgrade deadline, the
+ * admission counts and the routes are exactly those of http.port. The handshake itself is
+ * bounded by limits.tlsHandshakeSeconds.
+ */
+import http from "node:http";
+import net from "node:net";
+import tls from "node:tls";
+import { listenOn } from "@switchboard/c2s";
+import type { Logger } from "@switchboard/core";
+
+/** The part of the c2s HandshakeSlots this listener uses. */
+export interface TlsHandshakeGate {
+  request(work: "tls", grant: (release: () => void) => void): (() => void) | undefined;
+}
+
+export interface HttpsListener {
+  /** the http.Server the secure connections are handed to (attach the WebSocket to it) */
+  server: http.Server;
+  /** Listens; `gate()` is asked per connection, so an edge started later can supply its slots. */
+  listen(bind: string, port: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** a slot is held at most this long (the CPU part of a handshake is long done by then) */
+const HOLD_MS = 2_000;
+
+export function createHttpsListener(opts: {
+  handler: http.RequestListener;
+  tls: { cert: string; key: string };
+  handshakeMs: number;
+  gate: () => TlsHandshakeGate | undefined;
+  log: Logger;
+}): HttpsListener {
+  const secureContext = tls.createSecureContext({ cert: opts.tls.cert, key: opts.tls.key });
+  const server = http.createServer(opts.handler);
+  server.keepAliveTimeout = 5_000;
+  const raw = new Set<net.Socket>();
+  const listener = net.createServer((socket) => {
+    raw.add(socket);
+    socket.once("close", () => raw.delete(socket));
+    socket.on("error", () => {});
+    const deadline = setTimeout(() => socket.destroy(), opts.handshakeMs);
+    deadline.unref();
+    socket.once("close", () => clearTimeout(deadline));
+    const start = (release: () => void) => {
+      if (socket.destroyed) return release();
+      const timer = setTimeout(release, HOLD_MS);
+      timer.unref();
+      const done = () => {
+        clearTimeout(timer);
+        release();
+      };
+      socket.once("close", done);
+      const secure = new tls.TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: ["http/1.1"] });
+      secure.once("secure", () => {
+        done();
+        clearTimeout(deadline);
+        server.emit("connection", secure);
+      });
+      secure.on("error", (err) => {
+        done();
+        opts.log.debug({ err: err.message }, "HTTPS TLS handshake failed");
+        secure.destroy();
+      });
+      if (socket.isPaused()) socket.resume();
+    };
+    const gate = opts.gate();
+    if (!gate) return start(() => {});
+    const cancel = gate.request("tls", start);
+    if (!cancel) socket.destroy(); // the wait queue is full, as on the client ports
+    else socket.once("close", cancel);
+  });
+  listener.on("error", (err) => opts.log.error({ err }, "HTTPS listener error"));
+  return {
+    server,
+    listen: (bind, port) => listenOn(listener, bind, port, "http.tlsPort"),
+    close: () =>
+      new Promise<void>((resolve) => {
+        listener.close(() => resolve());
+        server.closeAllConnections();
+        for (const socket of raw) socket.destroy();
+      }),
+  };
+}

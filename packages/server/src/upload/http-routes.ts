@@ -1,0 +1,120 @@
+/**
+ * XEP-0363 §5, the HTTP side: PUT to a signed slot URL, GET/HEAD of what was uploaded, and the
+ * CORS preflight browsers send first (§5 "the HTTP server … SHOULD … CORS", so web clients can
+ * upload). Served on http.tlsPort only (§5: HTTPS), or on http.port behind a TLS proxy that
+ * says `X-Forwarded-Proto: https` when http.trustForwardedFor is on.
+ *
+ * PUT answers, nothing stored on any refusal: bad or missing signature, another path → 403;
+ * expired → 403; no Content-Length → 411; Content-Length not the slot's size → 400; more than
+ * upload.maxFileBytes or past the quota → 413; another Content-Type → 400; already uploaded → 409;
+ * stored → 201. A refused PUT closes the connection, so a body nobody wants is not read.
+ *
+ * GET: 404 for anything unknown or expired. Content-Disposition is `inline` only for images
+ * (not SVG, which runs scripts), audio and video; anything else is an `attachment`, and every
+ * answer has `nosniff` and a sandboxing CSP, so an upload can never run as a page of this origin.
+ */
+import type http from "node:http";
+import { pipeline } from "node:stream/promises";
+import { httpConnectionAuthenticated } from "@switchboard/c2s";
+import { normaliseContentType, parseUploadPath, type UploadSigner } from "@switchboard/modules";
+import type { Logger } from "@switchboard/core";
+import type { HttpRoute } from "../http.js";
+import type { Readable } from "node:stream";
+import { BlobIncompleteError, type BlobStore, type StoredBlob } from "./blob-store.js";
+
+export interface UploadHttpOptions {
+  maxFileBytes: number;
+  quotaBytesPerUser: number;
+  expireDays: number;
+  trustForwardedFor: boolean;
+}
+
+const CORS = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "GET, HEAD, PUT, OPTIONS",
+  "access-control-allow-headers": "Authorization, Content-Type",
+  "access-control-max-age": "86400",
+};
+const SAFE = { "x-content-type-options": "nosniff", "content-security-policy": "default-src 'none'; sandbox" };
+
+export function uploadRoute(store: BlobStore, signer: UploadSigner, usage: (owner: string) => Promise<number>, opts: UploadHttpOptions, log: Logger): HttpRoute {
+  const refuse = (res: http.ServerResponse, status: number, text: string) => {
+    // the body, if any, is not wanted: do not read on (keep-alive would)
+    res.writeHead(status, { ...CORS, ...SAFE, "content-type": "text/plain; charset=utf-8", connection: "close" }).end(`${text}\n`);
+  };
+  const expired = (modified: Date) => opts.expireDays > 0 && modified.getTime() < Date.now() - opts.expireDays * 86_400_000;
+
+  return {
+    path: "/upload/",
+    methods: ["GET", "HEAD", "PUT", "OPTIONS"],
+    async handle(req, res, path) {
+      if (req.method === "OPTIONS") return void res.writeHead(204, CORS).end();
+      const secure = (req.socket as { encrypted?: boolean }).encrypted === true || (opts.trustForwardedFor && req.headers["x-forwarded-proto"] === "https");
+      if (!secure) return refuse(res, 403, "uploads are served over HTTPS only (http.tlsPort)");
+      const parsed = parseUploadPath(path);
+      if (!parsed) return refuse(res, 404, "not found");
+      if (req.method === "PUT") return put(req, res, path, parsed);
+      const blob: (StoredBlob & { body?: Readable }) | undefined = req.method === "HEAD" ? await store.head(parsed.key) : await store.get(parsed.key);
+      if (!blob || expired(blob.modified)) {
+        blob?.body?.resume();
+        return refuse(res, 404, "not found");
+      }
+      // A download may take longer than the connection's upgrade deadline (c2s listeners).
+      httpConnectionAuthenticated(req.socket);
+      res.writeHead(200, { ...CORS, ...SAFE, ...contentHeaders(blob.contentType, parsed.name), "content-length": String(blob.size), "last-modified": blob.modified.toUTCString(), "cache-control": "private, max-age=86400" });
+      if (!blob.body) return void res.end();
+      await pipeline(blob.body, res).catch((err: Error) => log.debug({ err: err.message, key: parsed.key }, "upload download cut"));
+    },
+  };
+
+  async function put(req: http.IncomingMessage, res: http.ServerResponse, path: string, parsed: NonNullable<ReturnType<typeof parseUploadPath>>) {
+    const q = new URL(req.url ?? "/", "https://x").searchParams;
+    const size = Number(q.get("size"));
+    const contentType = q.get("type") ?? "";
+    const expires = Number(q.get("expires"));
+    const token = q.get("sig") ?? "";
+    const claims = { path, size, contentType, expires };
+    if (!Number.isSafeInteger(size) || !Number.isSafeInteger(expires) || !signer.verify(claims, token)) return refuse(res, 403, "this is not a valid upload URL");
+    // §4: the client copies the slot's <header/>s; one that names another token is not ours
+    const auth = req.headers.authorization;
+    if (auth !== undefined && auth !== `Bearer ${token}`) return refuse(res, 403, "the Authorization header does not match this upload URL");
+    if (Date.now() / 1000 > expires) return refuse(res, 403, "this upload URL has expired; request a new slot");
+    const lengthHeader = req.headers["content-length"];
+    if (lengthHeader === undefined) return refuse(res, 411, "Content-Length is required");
+    const length = Number(lengthHeader);
+    if (size > opts.maxFileBytes || length > opts.maxFileBytes) return refuse(res, 413, `files are limited to ${opts.maxFileBytes} bytes`);
+    if (length !== size) return refuse(res, 400, `Content-Length ${lengthHeader} is not the ${size} bytes of the slot`);
+    const sentType = normaliseContentType(req.headers["content-type"]);
+    if (sentType !== contentType) return refuse(res, 400, `Content-Type ${req.headers["content-type"] ?? "(none)"} is not the slot's ${contentType}`);
+    if (await store.head(parsed.key)) return refuse(res, 409, "this slot was used already");
+    if (opts.quotaBytesPerUser > 0) {
+      // again here: slots handed out at once may together pass what each fit alone
+      const used = await usage(parsed.owner);
+      if (used + size > opts.quotaBytesPerUser) return refuse(res, 413, `upload quota reached: ${used} of ${opts.quotaBytesPerUser} bytes used`);
+    }
+    httpConnectionAuthenticated(req.socket);
+    try {
+      await store.put(parsed.key, req, size, contentType);
+    } catch (err) {
+      if (err instanceof BlobIncompleteError) {
+        log.info({ key: parsed.key, err: err.message }, "upload not stored: incomplete");
+        if (!res.headersSent && !req.destroyed) refuse(res, 400, "the upload did not complete");
+        return;
+      }
+      throw err;
+    }
+    log.info({ key: parsed.key, size, contentType, store: store.kind }, "file uploaded");
+    res.writeHead(201, { ...CORS, "content-type": "text/plain; charset=utf-8" }).end("created\n");
+  }
+}
+
+const INLINE = /^(?:image\/(?:png|jpeg|gif|webp|avif|bmp|heic|heif)|audio\/[a-z0-9.+-]+|video\/[a-z0-9.+-]+)$/;
+
+/** Content-Type and Content-Disposition for a stored type (file comment). */
+export function contentHeaders(contentType: string, name: string): Record<string, string> {
+  const type = normaliseContentType(contentType) ?? "application/octet-stream";
+  const disposition = INLINE.test(type) ? "inline" : "attachment";
+  // RFC 6266 §4.3: an ASCII fallback and the exact name in RFC 8187 form
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, "_");
+  return { "content-type": type, "content-disposition": `${disposition}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}` };
+}
