@@ -269,14 +269,27 @@ const SERVER_KEYS: readonly ConfigKeySpec[] = [
     description: "S3-compatible object store for uploaded files (path-style requests, AWS Signature V4), `http://` or `https://`. Required for uploads in a cluster; unset on a single node, files live in `<dataDir>/uploads`.",
     parse: urlList(["http:", "https:"], false) },
   { key: "upload.s3.bucket", type: "string", default: () => "switchboard-uploads",
-    description: "Bucket of upload.s3.endpoint that holds the files; created on start when missing.", parse: nonEmptyString },
+    description: "Bucket of upload.s3.endpoint that holds the files (3 to 63 lowercase letters, digits, dots and hyphens); created on start when missing.", parse: s3Bucket },
   { key: "upload.s3.region", type: "string", default: () => "us-east-1",
-    description: "Region named in the Signature V4 scope of requests to upload.s3.endpoint.", parse: nonEmptyString },
+    description: "Region named in the Signature V4 scope of requests to upload.s3.endpoint (letters, digits and hyphens).", parse: s3Region },
   { key: "upload.s3.accessKeyId", type: "string", default: none, defaultText: "unset", example: "AKIAIOSFODNN7EXAMPLE",
     description: "Access key id for upload.s3.endpoint; required with it.", parse: nonEmptyString },
   { key: "upload.s3.secretAccessKey", type: "string", default: none, defaultText: "unset", example: "(secret)",
     description: "Secret access key for upload.s3.endpoint; required with it. Prefer the environment variable to the file.", parse: nonEmptyString },
 ];
+
+/** S3 bucket naming rules (what goes in a path-style URL's first segment). */
+function s3Bucket(raw: unknown, origin: Parameters<ValueParser>[1]): string {
+  const name = nonEmptyString(raw, origin);
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name)) throw new InvalidValue("must be an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens");
+  return name;
+}
+
+function s3Region(raw: unknown, origin: Parameters<ValueParser>[1]): string {
+  const name = nonEmptyString(raw, origin);
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/i.test(name)) throw new InvalidValue("must be a region name such as us-east-1");
+  return name;
+}
 
 /** `upload.allowedTypes`: `type/subtype` or `type/*`, lowercased. */
 function mimeTypeList(raw: unknown, origin: Parameters<ValueParser>[1]): string[] {
