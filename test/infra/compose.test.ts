@@ -110,6 +110,6 @@ describe("infra/haproxy/haproxy.cfg", () => {
 
   it("rejects health checks that ignore readiness", () => {
     const cfg = haproxyCfg.replaceAll("http-check send meth GET uri /readyz", "http-check send meth GET uri /healthz");
-    expect(haproxyProblems(cfg)).toHaveLength(3);
+    expect(haproxyProblems(cfg)).toHaveLength(4); // every backend: 5222, 5223, 5280, 5443
   });
 });

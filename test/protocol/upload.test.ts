@@ -125,8 +125,11 @@ describe("HTTP File Upload (XEP-0363)", () => {
     await c.stop();
   });
 
-  it("serves the WebSocket (wss login), /healthz and /readyz on http.tlsPort", async () => {
+  it("serves the WebSocket (wss login), /healthz and /readyz on http.tlsPort, but not the operator paths", async () => {
     for (const node of ts.nodes) {
+      for (const path of ["/metrics", "/admin/sessions", "/%6Detrics", "//admin"]) {
+        expect((await httpsRequest("GET", `https://127.0.0.1:${node.ports.httpTls}${path}`)).status, path).toBe(403);
+      }
       expect((await httpsRequest("GET", `https://127.0.0.1:${node.ports.httpTls}/healthz`)).status).toBe(200);
       expect((await httpsRequest("GET", `https://127.0.0.1:${node.ports.httpTls}/readyz`)).status).toBe(200);
       const viewer = await connectTo(`wss://127.0.0.1:${node.ports.httpTls}${ts.config.http.websocketPath}`, ts.domain, "viewer", { resource: `wss-${node.ports.httpTls}` });

@@ -10,6 +10,11 @@
  * plain http.Server as its connection: from there on the WebSocket upgrade deadline, the
  * admission counts and the routes are exactly those of http.port. The handshake itself is
  * bounded by limits.tlsHandshakeSeconds.
+ *
+ * Operator paths (/metrics, /admin) are not served here: a TCP load balancer in front (HAProxy
+ * in docker-compose) cannot see paths inside TLS to keep them in, as it does on http.port, and
+ * would make every client look like a private address to metrics.allowCidrs. Operators use
+ * http.port, inside the network.
  */
 import http from "node:http";
 import net from "node:net";
@@ -41,7 +46,13 @@ export function createHttpsListener(opts: {
   log: Logger;
 }): HttpsListener {
   const secureContext = tls.createSecureContext({ cert: opts.tls.cert, key: opts.tls.key });
-  const server = http.createServer(opts.handler);
+  const server = http.createServer((req, res) => {
+    if (isOperatorPath(req.url ?? "/")) {
+      res.writeHead(403, { "content-type": "text/plain" }).end("operator paths are served on http.port only\n");
+      return;
+    }
+    opts.handler(req, res);
+  });
   server.keepAliveTimeout = 5_000;
   const raw = new Set<net.Socket>();
   const listener = net.createServer((socket) => {
@@ -90,4 +101,15 @@ export function createHttpsListener(opts: {
         for (const socket of raw) socket.destroy();
       }),
   };
+}
+
+/** /metrics and /admin, however encoded (/%6Detrics), as HAProxy matches them on http.port. */
+export function isOperatorPath(url: string): boolean {
+  let path = url.split("?")[0]!;
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    return true; // undecodable: nothing we serve
+  }
+  return /^\/+(?:metrics|admin)(?:\/|$)/.test(path);
 }
