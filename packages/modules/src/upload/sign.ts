@@ -73,6 +73,7 @@ export function parseUploadPath(path: string): { owner: string; id: string; name
   if (parts.length !== 3) return undefined;
   const [owner, id, encoded] = parts as [string, string, string];
   if (!/^[0-9a-f]{24}$/.test(owner) || !/^[A-Za-z0-9_-]{22}$/.test(id) || !/^(?:[A-Za-z0-9._~-]|%[0-9A-F]{2})+$/.test(encoded)) return undefined;
+  if (encoded === "." || encoded === "..") return undefined; // never handed out (slot.ts)
   let name: string;
   try {
     name = decodeURIComponent(encoded);

@@ -60,7 +60,7 @@ describe("upload URL signing", () => {
     const path = signer.newPath("a@example.org", "a b(1)*.txt");
     expect(parseUploadPath(path)?.name).toBe("a b(1)*.txt");
     expect(encodeFilename("../x")).toBe("..%2Fx");
-    for (const bad of ["/upload/../etc/passwd", path.replace("/upload/", "/upload/x/"), path + "/more", path.replace("%20", " "), path.replace("%20", "%2f"), "/other/x"]) {
+    for (const bad of ["/upload/../etc/passwd", path.replace("/upload/", "/upload/x/"), path + "/more", path.replace("%20", " "), path.replace("%20", "%2f"), "/other/x", path.replace(/[^/]+$/, ".."), path.replace(/[^/]+$/, ".")]) {
       expect(parseUploadPath(bad), bad).toBeUndefined();
     }
   });

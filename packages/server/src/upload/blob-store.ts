@@ -61,7 +61,7 @@ export class FileBlobStore implements BlobStore {
   }
 
   private pathOf(key: string): string {
-    if (!KEY.test(key)) throw new Error(`not an upload key: ${key}`);
+    if (!KEY.test(key) || key.endsWith("/.") || key.endsWith("/..")) throw new Error(`not an upload key: ${key}`);
     const path = resolve(this.root, key);
     if (!path.startsWith(this.root + sep)) throw new Error(`upload key outside the store: ${key}`);
     return path;
