@@ -68,12 +68,15 @@ export class FileBlobStore implements BlobStore {
   }
 
   async put(key: string, body: Readable, size: number, contentType: string): Promise<void> {
+    // The body may fail while the directory is made; pipeline() below still sees that error.
+    body.on("error", () => {});
+    let written = 0;
+    body.on("data", (chunk: Buffer) => (written += chunk.length));
+    body.pause();
     const path = this.pathOf(key);
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     // Written beside its final name and renamed once complete: a reader never sees half a file.
     const part = `${path}.part-${randomBytes(6).toString("hex")}`;
-    let written = 0;
-    body.on("data", (chunk: Buffer) => (written += chunk.length));
     try {
       await pipeline(body, createWriteStream(part, { flags: "wx", mode: 0o600 }));
       if (written !== size) throw new BlobIncompleteError(`got ${written} of ${size} bytes`);

@@ -68,6 +68,7 @@ export function uploadRoute(store: BlobStore, signer: UploadSigner, usage: (owne
   };
 
   async function put(req: http.IncomingMessage, res: http.ServerResponse, path: string, parsed: NonNullable<ReturnType<typeof parseUploadPath>>) {
+    req.on("error", () => {}); // a client that goes away while we check; the store sees it too
     const q = new URL(req.url ?? "/", "https://x").searchParams;
     const size = Number(q.get("size"));
     const contentType = q.get("type") ?? "";
