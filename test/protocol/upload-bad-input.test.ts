@@ -178,4 +178,14 @@ describe("upload PUTs with bad input", () => {
     expect((await httpsRequest("GET", onNode(slot.get, ts.server))).body.toString()).toBe("hello");
     await c.stop();
   });
+
+  it("counts refusals by the limit that refused and PUTs by status in /metrics", async () => {
+    const texts = await Promise.all(ts.nodes.map(async (n) => (await fetch(`http://127.0.0.1:${n.ports.http}/metrics`)).text()));
+    const seen = (re: RegExp) => texts.some((t) => re.test(t));
+    expect(seen(/switchboard_upload_slots_total\{[^}]*outcome="upload\.maxFileBytes"[^}]*\} [1-9]/)).toBe(true);
+    expect(seen(/switchboard_upload_slots_total\{[^}]*outcome="upload\.quotaBytesPerUser"[^}]*\} [1-9]/)).toBe(true);
+    expect(seen(/switchboard_upload_slots_total\{[^}]*outcome="upload\.slots"[^}]*\} [1-9]/)).toBe(true);
+    expect(seen(/switchboard_upload_http_total\{[^}]*status="403"[^}]*\} [1-9]/)).toBe(true);
+    expect(seen(/switchboard_upload_http_total\{[^}]*status="201"[^}]*\} [1-9]/)).toBe(true);
+  });
 });

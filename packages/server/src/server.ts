@@ -117,7 +117,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
     const uploadOff = uploadUnavailableReason(cfg);
     if (uploadOff && cfg.upload.enabled) log.warn({ reason: uploadOff }, `HTTP file upload off: ${uploadOff}`);
     if (!uploadOff) {
-      upload = await startUpload({ cfg, secret, http, httpsPort: () => httpsPort, log });
+      upload = await startUpload({ cfg, secret, http, httpsPort: () => httpsPort, log, metrics });
       undo.push(() => upload?.stop());
       modules.push(await loadModule(host, uploadModule(upload.deps), upload.options));
     }

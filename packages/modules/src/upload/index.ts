@@ -55,6 +55,7 @@ export function uploadModule(deps: UploadDeps) {
     defaults: { maxFileBytes: 104_857_600, quotaBytesPerUser: 1_073_741_824, slotsPerMinute: 30, allowedTypes: [], slotSeconds: 300 },
     setup(ctx) {
       const { host, options, log } = ctx;
+      const slots = host.metrics.counter("switchboard_upload_slots_total", { help: "HTTP File Upload slot requests (XEP-0363 §4) by outcome: granted or the limit that refused", labels: ["outcome"] });
       const domain = (options.domain || `upload.${host.domain}`).toLowerCase();
       ctx.onUnload(host.routes.addComponent(domain, UPLOAD_COMPONENT));
       ctx.onUnload(addDiscoItem(host, { jid: domain, name: "HTTP File Upload" }));
@@ -76,7 +77,8 @@ export function uploadModule(deps: UploadDeps) {
           const refusal = await refuse(host, ev, slot, options, deps);
           if (refusal) {
             refusal.stanza.attrs.to ??= ev.from.full;
-            log.info({ jid: ev.from.bare, size: slot.size, type: slot.contentType, reason: refusal.reason }, "upload slot refused");
+            log.info({ jid: ev.from.bare, size: slot.size, type: slot.contentType, reason: refusal.reason }, `upload slot refused by ${refusal.reason}`);
+            slots.add(1, { outcome: refusal.reason });
             await host.router.reply(ev, refusal.stanza);
             return REPLIED;
           }
@@ -86,6 +88,7 @@ export function uploadModule(deps: UploadDeps) {
           const base = deps.baseUrl();
           const query = new URLSearchParams({ size: String(slot.size), type: slot.contentType, expires: String(expires), sig: token });
           log.debug({ jid: ev.from.bare, size: slot.size, type: slot.contentType, path }, "upload slot handed out");
+          slots.add(1, { outcome: "granted" });
           return x(
             "slot",
             { xmlns: NS_UPLOAD },

@@ -17,7 +17,7 @@ import type http from "node:http";
 import { pipeline } from "node:stream/promises";
 import { httpConnectionAuthenticated } from "@switchboard/c2s";
 import { normaliseContentType, parseUploadPath, type UploadSigner } from "@switchboard/modules";
-import type { Logger } from "@switchboard/core";
+import type { Logger, Metrics } from "@switchboard/core";
 import type { HttpRoute } from "../http.js";
 import type { Readable } from "node:stream";
 import { BlobIncompleteError, type BlobStore, type StoredBlob } from "./blob-store.js";
@@ -37,8 +37,11 @@ const CORS = {
 };
 const SAFE = { "x-content-type-options": "nosniff", "content-security-policy": "default-src 'none'; sandbox" };
 
-export function uploadRoute(store: BlobStore, signer: UploadSigner, usage: (owner: string) => Promise<number>, opts: UploadHttpOptions, log: Logger): HttpRoute {
+export function uploadRoute(store: BlobStore, signer: UploadSigner, usage: (owner: string) => Promise<number>, opts: UploadHttpOptions, log: Logger, metrics: Metrics): HttpRoute {
+  const answers = metrics.counter("switchboard_upload_http_total", { help: "HTTP File Upload requests (XEP-0363 §5) by method and status", labels: ["method", "status"] });
+  const stored = metrics.counter("switchboard_upload_bytes_total", { help: "Bytes of files stored by HTTP File Upload" });
   const refuse = (res: http.ServerResponse, status: number, text: string) => {
+    answers.add(1, { method: res.req.method ?? "", status: String(status) });
     // the body, if any, is not wanted: do not read on (keep-alive would)
     res.writeHead(status, { ...CORS, ...SAFE, "content-type": "text/plain; charset=utf-8", connection: "close" }).end(`${text}\n`);
   };
@@ -48,7 +51,10 @@ export function uploadRoute(store: BlobStore, signer: UploadSigner, usage: (owne
     path: "/upload/",
     methods: ["GET", "HEAD", "PUT", "OPTIONS"],
     async handle(req, res, path) {
-      if (req.method === "OPTIONS") return void res.writeHead(204, CORS).end();
+      if (req.method === "OPTIONS") {
+        answers.add(1, { method: "OPTIONS", status: "204" });
+        return void res.writeHead(204, CORS).end();
+      }
       const secure = (req.socket as { encrypted?: boolean }).encrypted === true || (opts.trustForwardedFor && req.headers["x-forwarded-proto"] === "https");
       if (!secure) return refuse(res, 403, "uploads are served over HTTPS only (http.tlsPort)");
       const parsed = parseUploadPath(path);
@@ -61,6 +67,7 @@ export function uploadRoute(store: BlobStore, signer: UploadSigner, usage: (owne
       }
       // A download may take longer than the connection's upgrade deadline (c2s listeners).
       httpConnectionAuthenticated(req.socket);
+      answers.add(1, { method: req.method ?? "", status: "200" });
       res.writeHead(200, { ...CORS, ...SAFE, ...contentHeaders(blob.contentType, parsed.name), "content-length": String(blob.size), "last-modified": blob.modified.toUTCString(), "cache-control": "private, max-age=86400" });
       if (!blob.body) return void res.end();
       await pipeline(blob.body, res).catch((err: Error) => log.debug({ err: err.message, key: parsed.key }, "upload download cut"));
@@ -105,6 +112,8 @@ export function uploadRoute(store: BlobStore, signer: UploadSigner, usage: (owne
       throw err;
     }
     log.info({ key: parsed.key, size, contentType, store: store.kind }, "file uploaded");
+    answers.add(1, { method: "PUT", status: "201" });
+    stored.add(size);
     res.writeHead(201, { ...CORS, "content-type": "text/plain; charset=utf-8" }).end("created\n");
   }
 }

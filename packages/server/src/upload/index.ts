@@ -5,7 +5,7 @@
  * HTTPS origin of the slot URLs.
  */
 import { join } from "node:path";
-import type { Logger } from "@switchboard/core";
+import type { Logger, Metrics } from "@switchboard/core";
 import { UploadSigner, type UploadDeps, type UploadOptions } from "@switchboard/modules";
 import type { SwitchboardConfig } from "../config.js";
 import type { RunningHttp } from "../http.js";
@@ -35,7 +35,7 @@ export function uploadUnavailableReason(cfg: SwitchboardConfig): string | undefi
   return undefined;
 }
 
-export async function startUpload(opts: { cfg: SwitchboardConfig; secret: Buffer; http: RunningHttp; httpsPort: () => number; log: Logger }): Promise<RunningUpload> {
+export async function startUpload(opts: { cfg: SwitchboardConfig; secret: Buffer; http: RunningHttp; httpsPort: () => number; log: Logger; metrics: Metrics }): Promise<RunningUpload> {
   const { cfg, secret, http, log } = opts;
   const u = cfg.upload;
   const store: BlobStore = u.s3.endpoint
@@ -47,7 +47,7 @@ export async function startUpload(opts: { cfg: SwitchboardConfig; secret: Buffer
     const cutoff = u.expireDays > 0 ? Date.now() - u.expireDays * 86_400_000 : -Infinity;
     return (await store.list(`${owner}/`)).reduce((sum, b) => (b.modified.getTime() >= cutoff ? sum + b.size : sum), 0);
   };
-  http.route(uploadRoute(store, signer, unexpiredBytes, { maxFileBytes: u.maxFileBytes, quotaBytesPerUser: u.quotaBytesPerUser, expireDays: u.expireDays, trustForwardedFor: cfg.http.trustForwardedFor }, log));
+  http.route(uploadRoute(store, signer, unexpiredBytes, { maxFileBytes: u.maxFileBytes, quotaBytesPerUser: u.quotaBytesPerUser, expireDays: u.expireDays, trustForwardedFor: cfg.http.trustForwardedFor }, log, opts.metrics));
   const stopSweeps = startExpirySweeps(store, u.expireDays, log);
   // The slot URLs name the XMPP domain: the certificate is the domain's (tls.cert), and the
   // port is the one this node serves HTTPS on.
