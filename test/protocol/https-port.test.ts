@@ -2,14 +2,15 @@
  * http.tlsPort's TLS handshakes queue for the same slots as the client ports'
  * (limits.maxConcurrentHandshakes): while every slot is taken an HTTPS client gets no
  * ServerHello, and it is served as soon as one is given back. A handshake that never ends is cut
- * by limits.tlsHandshakeSeconds.
+ * by limits.tlsHandshakeSeconds. And the upload service is offered only where it can work.
  */
 import net from "node:net";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "@switchboard/bench";
+import { connect, xml } from "../support/client.js";
 import { startTestServer, type TestServer } from "../support/server.js";
-import { httpsRequest } from "../support/upload.js";
+import { httpsRequest, rawIq, slotRequest } from "../support/upload.js";
 
 let ts: TestServer;
 
@@ -17,6 +18,29 @@ beforeAll(async () => {
   ts = await startTestServer({ limits: { maxConcurrentHandshakes: 1, tlsHandshakeSeconds: 2 } }, { perNode: async () => ({ http: { tlsPort: await freePort() } }) });
 });
 afterAll(async () => ts?.stop());
+
+describe("where HTTP File Upload is offered", () => {
+  it("on one node with files on disk; not in a cluster without upload.s3.endpoint, nor with http.tlsPort 0", async () => {
+    await ts.addUser("looker");
+    const c = await connect(ts, "looker", { resource: "where" });
+    const items = await c.iq(xml("iq", { type: "get", to: ts.domain }, xml("query", { xmlns: "http://jabber.org/protocol/disco#items" })));
+    const listed = items.getChild("query")!.getChildren("item").some((i) => i.attrs.jid === `upload.${ts.domain}`);
+    const answer = await rawIq(c, slotRequest(ts.domain, { filename: "a.txt", size: "1" }));
+    // a cluster needs a store every edge sees (ARCHITECTURE "Edges are stateless")
+    expect(listed).toBe(ts.mode === "embedded");
+    expect(answer.attrs.type).toBe(ts.mode === "embedded" ? "result" : "error");
+    await c.stop();
+    // and without HTTPS there is nowhere to serve files (XEP-0363 §5)
+    const plain = await startTestServer({}, { mode: "embedded" });
+    await plain.addUser("looker");
+    const p = await connect(plain, "looker", { resource: "plain" });
+    const plainItems = await p.iq(xml("iq", { type: "get", to: plain.domain }, xml("query", { xmlns: "http://jabber.org/protocol/disco#items" })));
+    expect(plainItems.getChild("query")!.getChildren("item").map((i) => i.attrs.jid)).not.toContain(`upload.${plain.domain}`);
+    expect((await rawIq(p, slotRequest(plain.domain, { filename: "a.txt", size: "1" }))).attrs.type).toBe("error");
+    await p.stop();
+    await plain.stop();
+  });
+});
 
 describe("the HTTPS port and limits.maxConcurrentHandshakes", () => {
   it("holds a TLS handshake while the slots are taken and completes it once one is free", async () => {

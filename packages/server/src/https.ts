@@ -54,6 +54,10 @@ export function createHttpsListener(opts: {
     opts.handler(req, res);
   });
   server.keepAliveTimeout = 5_000;
+  // Node's default of 300 s for a whole request would cut a large upload on a slow link; the
+  // upload routes bound idleness instead (http-routes.ts), and requests that prove nothing are
+  // still cut by the WebSocket upgrade deadline (c2s listeners) and headersTimeout.
+  server.requestTimeout = 0;
   const raw = new Set<net.Socket>();
   const listener = net.createServer((socket) => {
     raw.add(socket);

@@ -35,6 +35,8 @@ const CORS = {
   "access-control-allow-headers": "Authorization, Content-Type",
   "access-control-max-age": "86400",
 };
+/** A PUT or GET whose connection moves no byte for this long is cut (https.ts: no overall request timeout). */
+export const UPLOAD_IDLE_MS = 60_000;
 const SAFE = { "x-content-type-options": "nosniff", "content-security-policy": "default-src 'none'; sandbox" };
 
 export function uploadRoute(store: BlobStore, signer: UploadSigner, usage: (owner: string) => Promise<number>, opts: UploadHttpOptions, log: Logger, metrics: Metrics): HttpRoute {
@@ -65,8 +67,10 @@ export function uploadRoute(store: BlobStore, signer: UploadSigner, usage: (owne
         blob?.body?.resume();
         return refuse(res, 404, "not found");
       }
-      // A download may take longer than the connection's upgrade deadline (c2s listeners).
+      // A download may take longer than the connection's upgrade deadline (c2s listeners);
+      // idleness still ends it.
       httpConnectionAuthenticated(req.socket);
+      req.setTimeout(UPLOAD_IDLE_MS);
       answers.add(1, { method: req.method ?? "", status: "200" });
       res.writeHead(200, { ...CORS, ...SAFE, ...contentHeaders(blob.contentType, parsed.name), "content-length": String(blob.size), "last-modified": blob.modified.toUTCString(), "cache-control": "private, max-age=86400" });
       if (!blob.body) return void res.end();
@@ -101,6 +105,7 @@ export function uploadRoute(store: BlobStore, signer: UploadSigner, usage: (owne
       if (used + size > opts.quotaBytesPerUser) return refuse(res, 413, `upload quota reached: ${used} of ${opts.quotaBytesPerUser} bytes used`);
     }
     httpConnectionAuthenticated(req.socket);
+    req.setTimeout(UPLOAD_IDLE_MS);
     try {
       await store.put(parsed.key, req, size, contentType);
     } catch (err) {
