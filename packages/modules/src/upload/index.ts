@@ -63,42 +63,39 @@ export function uploadModule(deps: UploadDeps) {
         // cluster scope: a client asking every edge in turn gets one allowance
         host.rateLimits.define(SLOTS_POLICY, { limit: options.slotsPerMinute, intervalMs: 60_000, keyedBy: "bare", scope: "cluster", condition: "resource-constraint" });
       }
-      ctx.onUnload(host.iq.handle({ type: "get", domain, xmlns: NS_DISCO_INFO, name: "query" }, (_ev, query) => serviceInfo(query, options.maxFileBytes)));
-      ctx.onUnload(
-        host.iq.handle({ type: "get", domain, xmlns: NS_DISCO_ITEMS, name: "query" }, (_ev, query) => {
-          if (query.attrs.node) throw new StanzaError("item-not-found", `unknown node '${query.attrs.node}'`);
-          return x("query", { xmlns: NS_DISCO_ITEMS });
-        }),
-      );
-      ctx.onUnload(
-        host.iq.handle({ type: "get", domain, xmlns: NS_UPLOAD, name: "request" }, async (ev, request) => {
-          if (ev.from.domain !== host.domain || ev.from.local === "") throw new StanzaError("forbidden", "only accounts of this server may upload");
-          const slot = parseSlotRequest(request);
-          const refusal = await refuse(host, ev, slot, options, deps);
-          if (refusal) {
-            refusal.stanza.attrs.to ??= ev.from.full;
-            log.info({ jid: ev.from.bare, size: slot.size, type: slot.contentType, reason: refusal.reason }, `upload slot refused by ${refusal.reason}`);
-            slots.add(1, { outcome: refusal.reason });
-            await host.router.reply(ev, refusal.stanza);
-            return REPLIED;
-          }
-          const path = signer.newPath(ev.from.bare, slot.filename);
-          const expires = Math.floor(Date.now() / 1000) + options.slotSeconds;
-          const token = signer.sign({ path, size: slot.size, contentType: slot.contentType, expires });
-          const base = deps.baseUrl();
-          const query = new URLSearchParams({ size: String(slot.size), type: slot.contentType, expires: String(expires), sig: token });
-          log.debug({ jid: ev.from.bare, size: slot.size, type: slot.contentType, path }, "upload slot handed out");
-          slots.add(1, { outcome: "granted" });
-          return x(
-            "slot",
-            { xmlns: NS_UPLOAD },
-            // §4: header elements the client must copy into its PUT; the token is in the URL
-            // too, for clients that drop them (sign.ts).
-            x("put", { url: `${base}${path}?${query.toString()}` }, x("header", { name: "Authorization" }, `Bearer ${token}`)),
-            x("get", { url: `${base}${path}` }),
-          );
-        }),
-      );
+      // The service's own IQ table (iq.ts: per domain), answered on whichever node the client is on.
+      ctx.iq({ type: "get", domain, xmlns: NS_DISCO_INFO, name: "query" }, (_ev, query) => serviceInfo(query, options.maxFileBytes));
+      ctx.iq({ type: "get", domain, xmlns: NS_DISCO_ITEMS, name: "query" }, (_ev, query) => {
+        if (query.attrs.node) throw new StanzaError("item-not-found", `unknown node '${query.attrs.node}'`);
+        return x("query", { xmlns: NS_DISCO_ITEMS });
+      });
+      ctx.iq({ type: "get", domain, xmlns: NS_UPLOAD, name: "request" }, async (ev, request) => {
+        if (ev.from.domain !== host.domain || ev.from.local === "") throw new StanzaError("forbidden", "only accounts of this server may upload");
+        const slot = parseSlotRequest(request);
+        const refusal = await refuse(host, ev, slot, options, deps);
+        if (refusal) {
+          refusal.stanza.attrs.to ??= ev.from.full;
+          log.info({ jid: ev.from.bare, size: slot.size, type: slot.contentType, reason: refusal.reason }, `upload slot refused by ${refusal.reason}`);
+          slots.add(1, { outcome: refusal.reason });
+          await host.router.reply(ev, refusal.stanza);
+          return REPLIED;
+        }
+        const path = signer.newPath(ev.from.bare, slot.filename);
+        const expires = Math.floor(Date.now() / 1000) + options.slotSeconds;
+        const token = signer.sign({ path, size: slot.size, contentType: slot.contentType, expires });
+        const base = deps.baseUrl();
+        const query = new URLSearchParams({ size: String(slot.size), type: slot.contentType, expires: String(expires), sig: token });
+        log.debug({ jid: ev.from.bare, size: slot.size, type: slot.contentType, path }, "upload slot handed out");
+        slots.add(1, { outcome: "granted" });
+        return x(
+          "slot",
+          { xmlns: NS_UPLOAD },
+          // §4: header elements the client must copy into its PUT; the token is in the URL
+          // too, for clients that drop them (sign.ts).
+          x("put", { url: `${base}${path}?${query.toString()}` }, x("header", { name: "Authorization" }, `Bearer ${token}`)),
+          x("get", { url: `${base}${path}` }),
+        );
+      });
     },
   });
 }
@@ -130,14 +127,7 @@ async function refuse(host: Host, ev: StanzaEvent, slot: SlotRequest, options: U
   if (!typeAllowed(slot.contentType, options.allowedTypes)) {
     return { reason: "upload.allowedTypes", stanza: errorReply(ev.stanza, "not-acceptable", `files of type ${slot.contentType} may not be uploaded here`, "modify") };
   }
-  if (options.quotaBytesPerUser > 0) {
-    const used = await deps.usage(ev.from.bare);
-    if (used + slot.size > options.quotaBytesPerUser) {
-      const fits = Math.max(0, Math.min(options.maxFileBytes, options.quotaBytesPerUser - used));
-      const text = `upload quota reached: ${used} of ${options.quotaBytesPerUser} bytes used by unexpired files`;
-      return { reason: "upload.quotaBytesPerUser", stanza: withApplicationError(errorReply(ev.stanza, "not-acceptable", text, "modify"), tooLarge(fits)) };
-    }
-  }
+  // the rate first: it costs nothing, the quota a listing of the account's files
   if (options.slotsPerMinute > 0) {
     const decision = await host.rateLimits.checkAcquire(SLOTS_POLICY, ev.from.bare);
     if (!decision.allowed) {
@@ -145,6 +135,14 @@ async function refuse(host: Host, ev: StanzaEvent, slot: SlotRequest, options: U
       const text = `more than ${options.slotsPerMinute} upload slots a minute; ${retryHint(decision.retryAfterMs)}`;
       // §4.2: quota-like refusals that pass with time carry <retry stamp/>
       return { reason: SLOTS_POLICY, stanza: withApplicationError(errorReply(ev.stanza, "resource-constraint", text, "wait"), x("retry", { xmlns: NS_UPLOAD, stamp })) };
+    }
+  }
+  if (options.quotaBytesPerUser > 0) {
+    const used = await deps.usage(ev.from.bare);
+    if (used + slot.size > options.quotaBytesPerUser) {
+      const fits = Math.max(0, Math.min(options.maxFileBytes, options.quotaBytesPerUser - used));
+      const text = `upload quota reached: ${used} of ${options.quotaBytesPerUser} bytes used by unexpired files`;
+      return { reason: "upload.quotaBytesPerUser", stanza: withApplicationError(errorReply(ev.stanza, "not-acceptable", text, "modify"), tooLarge(fits)) };
     }
   }
   return undefined;
