@@ -9,6 +9,7 @@
  * PUTs (§5): bad signature, tampered claims, expired → 403; another length or type → 400; over
  * the size limit → 413; no Content-Length → 411.
  */
+import https from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "@switchboard/bench";
 import { UploadSigner } from "@switchboard/modules";
@@ -176,6 +177,26 @@ describe("upload PUTs with bad input", () => {
     // the right PUT still works afterwards
     expect((await put({ "content-type": "text/plain", "content-length": "5" }, Buffer.from("hello"))).status).toBe(201);
     expect((await httpsRequest("GET", onNode(slot.get, ts.server))).body.toString()).toBe("hello");
+    await c.stop();
+  });
+
+  it("stores nothing of a PUT whose client goes away halfway, and the slot still works afterwards", async () => {
+    const c = await connect(ts, "sender", { resource: "abort" });
+    const slot = await requestSlot(c, ts.domain, "half.bin", 4000);
+    const url = new URL(onNode(slot.put, ts.nodes.at(-1)!));
+    await new Promise<void>((resolve) => {
+      const req = https.request(url, { method: "PUT", headers: { "content-length": "4000" }, rejectUnauthorized: false, agent: false });
+      req.on("error", () => resolve());
+      req.on("close", () => resolve());
+      req.write(Buffer.alloc(1500, 7));
+      setTimeout(() => req.destroy(), 200);
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await httpsRequest("GET", onNode(slot.get, ts.server))).status).toBe(404);
+    const put = await httpsRequest("PUT", onNode(slot.put, ts.server), { "content-length": "4000" }, Buffer.alloc(4000, 8));
+    expect(put.status).toBe(201);
+    const got = await httpsRequest("GET", onNode(slot.get, ts.nodes.at(-1)!));
+    expect(got.body.equals(Buffer.alloc(4000, 8))).toBe(true);
     await c.stop();
   });
 
