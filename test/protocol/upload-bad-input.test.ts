@@ -209,4 +209,19 @@ describe("upload PUTs with bad input", () => {
     expect(seen(/switchboard_upload_http_total\{[^}]*status="403"[^}]*\} [1-9]/)).toBe(true);
     expect(seen(/switchboard_upload_http_total\{[^}]*status="201"[^}]*\} [1-9]/)).toBe(true);
   });
+
+  // (cluster mode only: embedded, the files are on the node's own disk)
+  it.runIf(process.env.SB_TEST_MODE === "cluster")("answers 503 and internal-server-error (wait) while the cluster's S3 store is down", async () => {
+    if (!s3) throw new Error("cluster mode runs with S3");
+    const c = await connect(ts, "sender", { resource: "down" });
+    const slot = await requestSlot(c, ts.domain, "kept.txt", 4, "text/plain");
+    expect((await httpsRequest("PUT", onNode(slot.put, ts.server), { "content-type": "text/plain", "content-length": "4" }, Buffer.from("kept"))).status).toBe(201);
+    await s3.stop();
+    const got = await httpsRequest("GET", onNode(slot.get, ts.server));
+    expect(got.status).toBe(503);
+    expect(got.body.toString()).not.toMatch(/127\.0\.0\.1|switchboard-uploads|ECONNREFUSED/);
+    const r = await refusal(c, { filename: "more.txt", size: "4", "content-type": "text/plain" });
+    expect(r).toMatchObject({ condition: "internal-server-error", type: "wait" });
+    await c.stop();
+  });
 });

@@ -23,6 +23,7 @@ export async function startS3(bucket = "switchboard-uploads"): Promise<TestS3> {
   const port = await freePort();
   const server = new S3rver({ address: "127.0.0.1", port, silent: true, directory });
   await server.run();
+  let stopped = false;
   return {
     endpoint: `http://127.0.0.1:${port}`,
     bucket,
@@ -31,6 +32,8 @@ export async function startS3(bucket = "switchboard-uploads"): Promise<TestS3> {
     accessKeyId: "S3RVER",
     secretAccessKey: "S3RVER",
     async stop() {
+      if (stopped) return;
+      stopped = true;
       await server.close();
       rmSync(directory, { recursive: true, force: true });
     },

@@ -138,7 +138,10 @@ async function refuse(host: Host, ev: StanzaEvent, slot: SlotRequest, options: U
     }
   }
   if (options.quotaBytesPerUser > 0) {
-    const used = await deps.usage(ev.from.bare);
+    const used = await deps.usage(ev.from.bare).catch((err: unknown) => {
+      host.log.warn({ err, jid: ev.from.bare }, "upload quota unknown: the file store does not answer");
+      throw new StanzaError("internal-server-error", "the file store is not available; try again later", "wait");
+    });
     if (used + slot.size > options.quotaBytesPerUser) {
       const fits = Math.max(0, Math.min(options.maxFileBytes, options.quotaBytesPerUser - used));
       const text = `upload quota reached: ${used} of ${options.quotaBytesPerUser} bytes used by unexpired files`;

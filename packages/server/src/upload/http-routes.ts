@@ -53,30 +53,41 @@ export function uploadRoute(store: BlobStore, signer: UploadSigner, usage: (owne
     path: "/upload/",
     methods: ["GET", "HEAD", "PUT", "OPTIONS"],
     async handle(req, res, path) {
-      if (req.method === "OPTIONS") {
-        answers.add(1, { method: "OPTIONS", status: "204" });
-        return void res.writeHead(204, CORS).end();
+      try {
+        await serve(req, res, path);
+      } catch (err) {
+        // the store's own words (bucket, endpoint) are for the log, not for clients
+        log.warn({ err, path, method: req.method }, "upload request failed in the file store");
+        if (!res.headersSent) refuse(res, 503, "the file store is not available; try again later");
+        else res.destroy();
       }
-      const secure = (req.socket as { encrypted?: boolean }).encrypted === true || (opts.trustForwardedFor && req.headers["x-forwarded-proto"] === "https");
-      if (!secure) return refuse(res, 403, "uploads are served over HTTPS only (http.tlsPort)");
-      const parsed = parseUploadPath(path);
-      if (!parsed) return refuse(res, 404, "not found");
-      if (req.method === "PUT") return put(req, res, path, parsed);
-      const blob: (StoredBlob & { body?: Readable }) | undefined = req.method === "HEAD" ? await store.head(parsed.key) : await store.get(parsed.key);
-      if (!blob || expired(blob.modified)) {
-        blob?.body?.resume();
-        return refuse(res, 404, "not found");
-      }
-      // A download may take longer than the connection's upgrade deadline (c2s listeners);
-      // idleness still ends it.
-      httpConnectionAuthenticated(req.socket);
-      req.setTimeout(UPLOAD_IDLE_MS);
-      answers.add(1, { method: req.method ?? "", status: "200" });
-      res.writeHead(200, { ...CORS, ...SAFE, ...contentHeaders(blob.contentType, parsed.name), "content-length": String(blob.size), "last-modified": blob.modified.toUTCString(), "cache-control": "private, max-age=86400" });
-      if (!blob.body) return void res.end();
-      await pipeline(blob.body, res).catch((err: Error) => log.debug({ err: err.message, key: parsed.key }, "upload download cut"));
     },
   };
+
+  async function serve(req: http.IncomingMessage, res: http.ServerResponse, path: string) {
+    if (req.method === "OPTIONS") {
+      answers.add(1, { method: "OPTIONS", status: "204" });
+      return void res.writeHead(204, CORS).end();
+    }
+    const secure = (req.socket as { encrypted?: boolean }).encrypted === true || (opts.trustForwardedFor && req.headers["x-forwarded-proto"] === "https");
+    if (!secure) return refuse(res, 403, "uploads are served over HTTPS only (http.tlsPort)");
+    const parsed = parseUploadPath(path);
+    if (!parsed) return refuse(res, 404, "not found");
+    if (req.method === "PUT") return put(req, res, path, parsed);
+    const blob: (StoredBlob & { body?: Readable }) | undefined = req.method === "HEAD" ? await store.head(parsed.key) : await store.get(parsed.key);
+    if (!blob || expired(blob.modified)) {
+      blob?.body?.resume();
+      return refuse(res, 404, "not found");
+    }
+    // A download may take longer than the connection's upgrade deadline (c2s listeners);
+    // idleness still ends it.
+    httpConnectionAuthenticated(req.socket);
+    req.setTimeout(UPLOAD_IDLE_MS);
+    answers.add(1, { method: req.method ?? "", status: "200" });
+    res.writeHead(200, { ...CORS, ...SAFE, ...contentHeaders(blob.contentType, parsed.name), "content-length": String(blob.size), "last-modified": blob.modified.toUTCString(), "cache-control": "private, max-age=86400" });
+    if (!blob.body) return void res.end();
+    await pipeline(blob.body, res).catch((err: Error) => log.debug({ err: err.message, key: parsed.key }, "upload download cut"));
+  }
 
   async function put(req: http.IncomingMessage, res: http.ServerResponse, path: string, parsed: NonNullable<ReturnType<typeof parseUploadPath>>) {
     req.on("error", () => {}); // a client that goes away while we check; the store sees it too
