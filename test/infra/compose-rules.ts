@@ -6,8 +6,8 @@
 import { asArray, at, isObject, type Json } from "./yaml.js";
 
 export const PUBLIC_PORTS = [5222, 5223, 5280, 5443] as const;
-/** the HTTP listeners, which read no PROXY header (5443: HTTPS, passed through as TCP) */
-const HTTP_PORTS: readonly number[] = [5280, 5443];
+/** the plain HTTP listener reads no PROXY header (it gets X-Forwarded-For); 5443 (HTTPS, passed through as TCP) does */
+const HTTP_PORTS: readonly number[] = [5280];
 export const NATS_NODES = ["nats-1", "nats-2", "nats-3"] as const;
 /** What a plain `docker compose up` runs: the cluster, without the observability profile. */
 export const DEFAULT_SERVICES = ["redis", ...NATS_NODES, "setup", "edge", "lb"] as const;
@@ -152,6 +152,7 @@ export function composeProblems(compose: unknown): string[] {
     // would close every connection, or with it and no header, per-IP limits would see HAProxy.
     if (env.get("SWITCHBOARD_C2S_PROXY_PROTOCOL") !== "true") problems.push("edge: SWITCHBOARD_C2S_PROXY_PROTOCOL is not \"true\"");
     if (env.get("SWITCHBOARD_HTTP_TRUST_FORWARDED_FOR") !== "true") problems.push("edge: SWITCHBOARD_HTTP_TRUST_FORWARDED_FOR is not \"true\"");
+    if (env.get("SWITCHBOARD_HTTP_TLS_PROXY_PROTOCOL") !== "true") problems.push("edge: SWITCHBOARD_HTTP_TLS_PROXY_PROTOCOL is not \"true\"");
     for (const dep of ["redis", ...NATS_NODES])
       if (dependsOnCondition(edge, dep) !== "service_healthy") problems.push(`edge: does not wait for ${dep} to be healthy`);
     if (!healthcheckText(edge).includes("/readyz")) problems.push("edge: healthcheck does not use /readyz");

@@ -73,3 +73,33 @@ describe("the HTTPS port and limits.maxConcurrentHandshakes", () => {
     expect(after).toBeLessThan(4000);
   });
 });
+
+describe("http.tlsProxyProtocol", () => {
+  it("takes the client's address from a PROXY header before the TLS handshake and closes connections without one", async () => {
+    const behind = await startTestServer({ http: { tlsProxyProtocol: true } }, { perNode: async () => ({ http: { tlsPort: await freePort() } }) });
+    try {
+      const node = behind.server;
+      const raw = net.connect(node.ports.httpTls, "127.0.0.1");
+      await new Promise((r) => raw.once("connect", r));
+      raw.write("PROXY TCP4 203.0.113.7 127.0.0.1 40000 5443\r\n");
+      const secure = tls.connect({ socket: raw, rejectUnauthorized: false, servername: "localhost" });
+      await new Promise((r) => secure.once("secureConnect", r));
+      secure.write("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+      const answer = await new Promise<string>((resolve) => secure.once("data", (d: Buffer) => resolve(d.toString())));
+      expect(answer).toMatch(/^HTTP\/1\.1 200/);
+      // counted as the client it names, not as the balancer (127.0.0.1)
+      expect(node.c2s!.admission.countFor("203.0.113.7")).toBe(1);
+      secure.destroy();
+      // without a header: closed, nothing served
+      const bare = tls.connect({ host: "127.0.0.1", port: node.ports.httpTls, rejectUnauthorized: false, servername: "localhost" });
+      const outcome = await new Promise<string>((resolve) => {
+        bare.once("secureConnect", () => resolve("secure"));
+        bare.once("error", () => resolve("refused"));
+        bare.once("close", () => resolve("refused"));
+      });
+      expect(outcome).toBe("refused");
+    } finally {
+      await behind.stop();
+    }
+  });
+});

@@ -516,6 +516,7 @@ describe("alerts", () => {
   it("has the upload keys (XEP-0363) and http.tlsPort with their defaults, and refuses bad values naming the key", () => {
     const config = loadConfig({ env: {} });
     expect(config.http.tlsPort).toBe(5443);
+    expect(config.http.tlsProxyProtocol).toBe(false);
     expect(config.upload).toEqual({
       enabled: true, maxFileBytes: 104857600, quotaBytesPerUser: 1073741824, slotsPerMinute: 30, allowedTypes: [], expireDays: 30, slotSeconds: 300,
       s3: { bucket: "switchboard-uploads", region: "us-east-1" },
@@ -530,6 +531,7 @@ describe("alerts", () => {
     expect(set.upload).toMatchObject({ allowedTypes: ["image/*", "application/pdf"], expireDays: 0, s3: { endpoint: "http://127.0.0.1:9000", accessKeyId: "AK", secretAccessKey: "SK" } });
     for (const [variable, value, key] of [
       ["SWITCHBOARD_HTTP_TLS_PORT", "65536", "http.tlsPort"],
+      ["SWITCHBOARD_HTTP_TLS_PROXY_PROTOCOL", "v2", "http.tlsProxyProtocol"],
       ["SWITCHBOARD_UPLOAD_ENABLED", "perhaps", "upload.enabled"],
       ["SWITCHBOARD_UPLOAD_MAX_FILE_BYTES", "0", "upload.maxFileBytes"],
       ["SWITCHBOARD_UPLOAD_QUOTA_BYTES_PER_USER", "-1", "upload.quotaBytesPerUser"],

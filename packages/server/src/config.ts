@@ -35,7 +35,7 @@ export interface SwitchboardConfig {
   log: { level: LogLevel; format: LogFormat };
   bind: string;
   c2s: { port: number; tlsPort: number; requireTls: boolean; proxyProtocol: boolean };
-  http: { port: number; websocketPath: string; trustForwardedFor: boolean; websocketUrl?: string; tlsPort: number };
+  http: { port: number; websocketPath: string; trustForwardedFor: boolean; websocketUrl?: string; tlsPort: number; tlsProxyProtocol: boolean };
   /** who may read GET /metrics */
   metrics: { allowCidrs: string[] };
   /** OpenTelemetry traces (the exporter itself is configured by the OTEL_* variables) */

@@ -11,6 +11,11 @@
  * admission counts and the routes are exactly those of http.port. The handshake itself is
  * bounded by limits.tlsHandshakeSeconds.
  *
+ * With http.tlsProxyProtocol a PROXY header (v1 or v2) comes first, before the ClientHello, as
+ * a TCP balancer that passes TLS through sends it (HAProxy `send-proxy-v2`); the client address
+ * it names is the connection's from then on, so the per-IP limits of the wss WebSocket count
+ * clients, not the balancer.
+ *
  * Operator paths (/metrics, /admin) are not served here: a TCP load balancer in front (HAProxy
  * in docker-compose) cannot see paths inside TLS to keep them in, as it does on http.port, and
  * would make every client look like a private address to metrics.allowCidrs. Operators use
@@ -19,7 +24,7 @@
 import http from "node:http";
 import net from "node:net";
 import tls from "node:tls";
-import { listenOn } from "@switchboard/c2s";
+import { listenOn, readProxyHeader } from "@switchboard/c2s";
 import type { Logger } from "@switchboard/core";
 
 /** The part of the c2s HandshakeSlots this listener uses. */
@@ -37,12 +42,16 @@ export interface HttpsListener {
 
 /** a slot is held at most this long (the CPU part of a handshake is long done by then) */
 const HOLD_MS = 2_000;
+/** how long a connection may take to send its PROXY header (as on the client ports) */
+const PROXY_HEADER_MS = 10_000;
 
 export function createHttpsListener(opts: {
   handler: http.RequestListener;
   tls: { cert: string; key: string };
   handshakeMs: number;
   gate: () => TlsHandshakeGate | undefined;
+  /** http.tlsProxyProtocol: read a PROXY header before the TLS handshake */
+  proxyProtocol?: boolean;
   log: Logger;
 }): HttpsListener {
   const secureContext = tls.createSecureContext({ cert: opts.tls.cert, key: opts.tls.key });
@@ -66,6 +75,7 @@ export function createHttpsListener(opts: {
     const deadline = setTimeout(() => socket.destroy(), opts.handshakeMs);
     deadline.unref();
     socket.once("close", () => clearTimeout(deadline));
+    let clientIp: string | undefined;
     const start = (release: () => void) => {
       if (socket.destroyed) return release();
       const timer = setTimeout(release, HOLD_MS);
@@ -79,6 +89,9 @@ export function createHttpsListener(opts: {
       secure.once("secure", () => {
         done();
         clearTimeout(deadline);
+        // The address the PROXY header named is what the HTTP side (admission, per-IP limits)
+        // reads as the peer's.
+        if (clientIp !== undefined) Object.defineProperty(secure, "remoteAddress", { value: clientIp });
         server.emit("connection", secure);
       });
       secure.on("error", (err) => {
@@ -88,11 +101,24 @@ export function createHttpsListener(opts: {
       });
       if (socket.isPaused()) socket.resume();
     };
-    const gate = opts.gate();
-    if (!gate) return start(() => {});
-    const cancel = gate.request("tls", start);
-    if (!cancel) socket.destroy(); // the wait queue is full, as on the client ports
-    else socket.once("close", cancel);
+    const handshake = () => {
+      const gate = opts.gate();
+      if (!gate) return start(() => {});
+      const cancel = gate.request("tls", start);
+      if (!cancel) socket.destroy(); // the wait queue is full, as on the client ports
+      else socket.once("close", cancel);
+    };
+    if (!opts.proxyProtocol) return handshake();
+    readProxyHeader(socket, Math.min(PROXY_HEADER_MS, opts.handshakeMs)).then(
+      (ip) => {
+        clientIp = ip;
+        handshake();
+      },
+      (err: Error) => {
+        opts.log.info({ err: err.message, peer: socket.remoteAddress }, "HTTPS connection without a valid PROXY header closed");
+        socket.destroy();
+      },
+    );
   });
   listener.on("error", (err) => opts.log.error({ err }, "HTTPS listener error"));
   return {

@@ -108,7 +108,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
     let edge: RunningEdge | undefined;
     // http.tlsPort: the same routes over TLS; its handshakes take the edge's slots once it runs.
     const https = cfg.http.tlsPort > 0
-      ? createHttpsListener({ handler: http.handler, tls: tlsMaterial, handshakeMs: cfg.limits.tlsHandshakeSeconds * 1000, gate: () => edge?.c2s.handshakeSlots, log })
+      ? createHttpsListener({ handler: http.handler, tls: tlsMaterial, handshakeMs: cfg.limits.tlsHandshakeSeconds * 1000, gate: () => edge?.c2s.handshakeSlots, proxyProtocol: cfg.http.tlsProxyProtocol, log })
       : undefined;
     undo.push(() => https?.close());
     let httpsPort = 0;
