@@ -95,6 +95,35 @@ describe("HTTP File Upload (XEP-0363)", () => {
     await c.stop();
   });
 
+  it("serves byte ranges (RFC 9110 §14) for players and resumed downloads", async () => {
+    const c = await connect(ts, "uploader", { resource: "range" });
+    const bytes = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 256));
+    const slot = await requestSlot(c, ts.domain, "clip.mp4", bytes.length, "video/mp4");
+    expect((await httpsRequest("PUT", onNode(slot.put, ts.server), { "content-type": "video/mp4", "content-length": "1000" }, bytes)).status).toBe(201);
+    const get = (range: string) => httpsRequest("GET", onNode(slot.get, ts.nextNode()), { range });
+    const middle = await get("bytes=100-199");
+    expect(middle.status).toBe(206);
+    expect(middle.headers["content-range"]).toBe("bytes 100-199/1000");
+    expect(middle.body.equals(bytes.subarray(100, 200))).toBe(true);
+    const tail = await get("bytes=-10");
+    expect(tail.status).toBe(206);
+    expect(tail.body.equals(bytes.subarray(990))).toBe(true);
+    const open = await get("bytes=900-");
+    expect(open.headers["content-range"]).toBe("bytes 900-999/1000");
+    expect(open.body.length).toBe(100);
+    const past = await get("bytes=1000-");
+    expect(past.status).toBe(416);
+    expect(past.headers["content-range"]).toBe("bytes */1000");
+    // several ranges, or nonsense: the whole file
+    for (const range of ["bytes=0-1,5-6", "lines=1-2", "bytes=5-2"]) {
+      const whole = await get(range);
+      expect(whole.status, range).toBe(200);
+      expect(whole.body.equals(bytes)).toBe(true);
+    }
+    expect((await get("bytes=0-0")).headers["accept-ranges"]).toBe("bytes");
+    await c.stop();
+  });
+
   it("serves anything but images, audio and video as an attachment, with a sandboxing CSP", async () => {
     const c = await connect(ts, "uploader", { resource: "html" });
     const page = Buffer.from("<script>alert(document.cookie)</script>");

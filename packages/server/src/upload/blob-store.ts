@@ -33,11 +33,17 @@ export interface BlobStore {
    */
   put(key: string, body: Readable, size: number, contentType: string): Promise<void>;
   head(key: string): Promise<StoredBlob | undefined>;
-  /** The blob and its bytes; undefined when there is none. */
-  get(key: string): Promise<(StoredBlob & { body: Readable }) | undefined>;
+  /** The blob and its bytes (only `range`'s, inclusive, when given); undefined when there is none. */
+  get(key: string, range?: ByteRange): Promise<(StoredBlob & { body: Readable }) | undefined>;
   /** Every blob whose key starts with `prefix` ("" for all). */
   list(prefix: string): Promise<BlobInfo[]>;
   delete(key: string): Promise<void>;
+}
+
+/** first and last byte, inclusive (RFC 9110 §14.1.2) */
+export interface ByteRange {
+  start: number;
+  end: number;
 }
 
 export class BlobIncompleteError extends Error {
@@ -102,9 +108,9 @@ export class FileBlobStore implements BlobStore {
     }
   }
 
-  async get(key: string): Promise<(StoredBlob & { body: Readable }) | undefined> {
+  async get(key: string, range?: ByteRange): Promise<(StoredBlob & { body: Readable }) | undefined> {
     const found = await this.head(key);
-    return found && { ...found, body: createReadStream(this.pathOf(key)) };
+    return found && { ...found, body: createReadStream(this.pathOf(key), range) };
   }
 
   async list(prefix: string): Promise<BlobInfo[]> {

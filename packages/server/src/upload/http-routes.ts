@@ -20,7 +20,7 @@ import { normaliseContentType, parseUploadPath, type UploadSigner } from "@switc
 import type { Logger, Metrics } from "@switchboard/core";
 import type { HttpRoute } from "../http.js";
 import type { Readable } from "node:stream";
-import { BlobIncompleteError, type BlobStore, type StoredBlob } from "./blob-store.js";
+import { BlobIncompleteError, type BlobStore, type ByteRange, type StoredBlob } from "./blob-store.js";
 
 export interface UploadHttpOptions {
   maxFileBytes: number;
@@ -74,17 +74,36 @@ export function uploadRoute(store: BlobStore, signer: UploadSigner, usage: (owne
     const parsed = parseUploadPath(path);
     if (!parsed) return refuse(res, 404, "not found");
     if (req.method === "PUT") return put(req, res, path, parsed);
-    const blob: (StoredBlob & { body?: Readable }) | undefined = req.method === "HEAD" ? await store.head(parsed.key) : await store.get(parsed.key);
-    if (!blob || expired(blob.modified)) {
-      blob?.body?.resume();
+    const rangeHeader = req.method === "GET" ? req.headers.range : undefined;
+    // Ranged GETs (video players, resumed downloads) need the size first: one HEAD more.
+    const info = req.method === "HEAD" || rangeHeader !== undefined ? await store.head(parsed.key) : await store.get(parsed.key);
+    if (!info || expired(info.modified)) {
+      (info as { body?: Readable } | undefined)?.body?.resume();
       return refuse(res, 404, "not found");
     }
+    const range = rangeHeader === undefined ? undefined : parseRange(rangeHeader, info.size);
+    if (range === "unsatisfiable") {
+      answers.add(1, { method: "GET", status: "416" });
+      return void res.writeHead(416, { ...CORS, ...SAFE, "content-range": `bytes */${info.size}` }).end();
+    }
+    const blob: (StoredBlob & { body?: Readable }) | undefined = rangeHeader === undefined ? info : await store.get(parsed.key, range);
+    if (!blob) return refuse(res, 404, "not found");
     // A download may take longer than the connection's upgrade deadline (c2s listeners);
     // idleness still ends it.
     httpConnectionAuthenticated(req.socket);
     req.setTimeout(UPLOAD_IDLE_MS);
-    answers.add(1, { method: req.method ?? "", status: "200" });
-    res.writeHead(200, { ...CORS, ...SAFE, ...contentHeaders(blob.contentType, parsed.name), "content-length": String(blob.size), "last-modified": blob.modified.toUTCString(), "cache-control": "private, max-age=86400" });
+    const status = range ? 206 : 200;
+    answers.add(1, { method: req.method ?? "", status: String(status) });
+    res.writeHead(status, {
+      ...CORS,
+      ...SAFE,
+      ...contentHeaders(blob.contentType, parsed.name),
+      "accept-ranges": "bytes",
+      "content-length": String(range ? range.end - range.start + 1 : blob.size),
+      ...(range ? { "content-range": `bytes ${range.start}-${range.end}/${blob.size}` } : {}),
+      "last-modified": blob.modified.toUTCString(),
+      "cache-control": "private, max-age=86400",
+    });
     if (!blob.body) return void res.end();
     await pipeline(blob.body, res).catch((err: Error) => log.debug({ err: err.message, key: parsed.key }, "upload download cut"));
   }
@@ -143,4 +162,24 @@ export function contentHeaders(contentType: string, name: string): Record<string
   // RFC 6266 §4.3: an ASCII fallback and the exact name in RFC 8187 form
   const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, "_");
   return { "content-type": type, "content-disposition": `${disposition}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}` };
+}
+
+/**
+ * One byte range of RFC 9110 §14.1.2 (`bytes=a-b`, `bytes=a-`, `bytes=-n`), clamped to the file;
+ * undefined (the whole file, 200) for what we do not serve — several ranges, other units, a
+ * malformed header — as §14.2 lets a server ignore Range; "unsatisfiable" for a start past the end.
+ */
+export function parseRange(header: string, size: number): ByteRange | "unsatisfiable" | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === "" && m[2] === "")) return undefined;
+  if (m[1] === "") {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return "unsatisfiable";
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (start >= size) return "unsatisfiable";
+  if (end < start) return undefined;
+  return { start, end };
 }
