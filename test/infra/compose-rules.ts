@@ -5,7 +5,9 @@
  */
 import { asArray, at, isObject, type Json } from "./yaml.js";
 
-export const PUBLIC_PORTS = [5222, 5223, 5280] as const;
+export const PUBLIC_PORTS = [5222, 5223, 5280, 5443] as const;
+/** the plain HTTP listener reads no PROXY header (it gets X-Forwarded-For); 5443 (HTTPS, passed through as TCP) does */
+const HTTP_PORTS: readonly number[] = [5280];
 export const NATS_NODES = ["nats-1", "nats-2", "nats-3"] as const;
 /** What a plain `docker compose up` runs: the cluster, without the observability profile. */
 export const DEFAULT_SERVICES = ["redis", ...NATS_NODES, "setup", "edge", "lb"] as const;
@@ -150,6 +152,7 @@ export function composeProblems(compose: unknown): string[] {
     // would close every connection, or with it and no header, per-IP limits would see HAProxy.
     if (env.get("SWITCHBOARD_C2S_PROXY_PROTOCOL") !== "true") problems.push("edge: SWITCHBOARD_C2S_PROXY_PROTOCOL is not \"true\"");
     if (env.get("SWITCHBOARD_HTTP_TRUST_FORWARDED_FOR") !== "true") problems.push("edge: SWITCHBOARD_HTTP_TRUST_FORWARDED_FOR is not \"true\"");
+    if (env.get("SWITCHBOARD_HTTP_TLS_PROXY_PROTOCOL") !== "true") problems.push("edge: SWITCHBOARD_HTTP_TLS_PROXY_PROTOCOL is not \"true\"");
     for (const dep of ["redis", ...NATS_NODES])
       if (dependsOnCondition(edge, dep) !== "service_healthy") problems.push(`edge: does not wait for ${dep} to be healthy`);
     if (!healthcheckText(edge).includes("/readyz")) problems.push("edge: healthcheck does not use /readyz");
@@ -237,8 +240,8 @@ export function haproxyProblems(cfg: string): string[] {
       problems.push(`haproxy: :${port} does not go to edge:${port} through DNS discovery`);
     if (!backend.body.some((l) => /^http-check send .*uri \/readyz\b/.test(l))) problems.push(`haproxy: :${port} edges not checked on /readyz`);
     const sendsProxy = backend.body.some((l) => /^server-template\b.*\ssend-proxy(-v2)?\b/.test(l));
-    if (port !== 5280 && !sendsProxy) problems.push(`haproxy: :${port} does not send the PROXY header the edges expect`);
-    if (port === 5280 && sendsProxy) problems.push("haproxy: :5280 sends a PROXY header the HTTP server does not read");
+    if (!HTTP_PORTS.includes(port) && !sendsProxy) problems.push(`haproxy: :${port} does not send the PROXY header the edges expect`);
+    if (HTTP_PORTS.includes(port) && sendsProxy) problems.push(`haproxy: :${port} sends a PROXY header the HTTP server does not read`);
   }
   if (!lines.some((l) => /^nameserver\s+\S+\s+127\.0\.0\.11:53$/.test(l))) problems.push("haproxy: Docker's DNS (127.0.0.11) is not a resolver");
   const http = sections.find((s) => s.head.startsWith("frontend ") && s.body.some((l) => /^bind\s+\S*:5280\b/.test(l)));

@@ -77,6 +77,7 @@ describe("docker-compose.yml invariants", () => {
     ["edges not waiting for healthy Redis", (d) => { delete ((services(d).edge as Json).depends_on as Json).redis; }, /wait for redis/],
     ["edges not expecting the PROXY header HAProxy sends", (d) => { delete ((services(d).edge as Json).environment as Json).SWITCHBOARD_C2S_PROXY_PROTOCOL; }, /SWITCHBOARD_C2S_PROXY_PROTOCOL/],
     ["edges ignoring X-Forwarded-For from HAProxy", (d) => { delete ((services(d).edge as Json).environment as Json).SWITCHBOARD_HTTP_TRUST_FORWARDED_FOR; }, /SWITCHBOARD_HTTP_TRUST_FORWARDED_FOR/],
+    ["edges not expecting the PROXY header HAProxy sends on 5443", (d) => { delete ((services(d).edge as Json).environment as Json).SWITCHBOARD_HTTP_TLS_PROXY_PROTOCOL; }, /SWITCHBOARD_HTTP_TLS_PROXY_PROTOCOL/],
     ["a short stop grace period", (d) => { (services(d).edge as Json).stop_grace_period = "10s"; }, /stop_grace_period/],
     ["the load balancer not publishing 5223", (d) => { (services(d).lb as Json).ports = ["5222:5222", "5280:5280"]; }, /no load balancer/],
   ];
@@ -110,6 +111,6 @@ describe("infra/haproxy/haproxy.cfg", () => {
 
   it("rejects health checks that ignore readiness", () => {
     const cfg = haproxyCfg.replaceAll("http-check send meth GET uri /readyz", "http-check send meth GET uri /healthz");
-    expect(haproxyProblems(cfg)).toHaveLength(3);
+    expect(haproxyProblems(cfg)).toHaveLength(4); // every backend: 5222, 5223, 5280, 5443
   });
 });

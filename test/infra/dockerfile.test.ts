@@ -41,7 +41,7 @@ describe("infra/Dockerfile", () => {
     expect(user).not.toMatch(/^USER (root|0)(:|$)/);
     expect(finalStage).toContain('ENTRYPOINT ["node", "/app/packages/cli/dist/main.js"]');
     expect(finalStage).toContain('CMD ["start", "--role", "edge,muc"]');
-    expect(finalStage).toContain("EXPOSE 5222 5223 5280");
+    expect(finalStage).toContain("EXPOSE 5222 5223 5280 5443");
     expect(finalStage.find((l) => l.startsWith("HEALTHCHECK "))).toMatch(/\/healthz/);
   });
 

@@ -28,6 +28,7 @@ export const EDGE_PORTS: ReadonlyMap<string, number> = new Map([
   ["xmpp-client", 5222],
   ["xmpps-client", 5223],
   ["http", 5280],
+  ["https", 5443],
 ]);
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

@@ -42,30 +42,31 @@ export async function startTestServer(
     localBackends?: boolean;
     /** the OTEL_* variables the nodes read instead of process.env */
     env?: NodeJS.ProcessEnv;
-    /** settings of one node only (its own listener ports), over `overrides` */
-    perNode?: (index: number) => DeepPartial<SwitchboardConfig>;
+    /** settings of one node (by index) over `overrides`: ports that cannot be 0 (http.tlsPort) */
+    perNode?: (index: number) => DeepPartial<SwitchboardConfig> | Promise<DeepPartial<SwitchboardConfig>>;
   } = {},
 ): Promise<TestServer> {
   const mode = opts.mode ?? TEST_MODE;
   const dir = mkdtempSync(join(tmpdir(), "sb-test-"));
   const backends = mode === "cluster" ? await startBackends({ local: opts.localBackends }) : undefined;
   const nodeCount = mode === "cluster" ? 2 : 1;
+  const nodeOverrides = await Promise.all(Array.from({ length: nodeCount }, (_, i) => opts.perNode?.(i) ?? {}));
   const configs = Array.from({ length: nodeCount }, (_, i) =>
     loadConfig({
       env: {},
-      overrides: {
+      overrides: deepMerge<DeepPartial<SwitchboardConfig>>({
         domain: "localhost",
         dataDir: dir,
         bind: "127.0.0.1",
         c2s: { port: 0, tlsPort: 0 },
-        http: { port: 0 },
         log: { level: (process.env.SB_TEST_LOG as never) ?? "silent", format: "json" },
         ...(backends
           ? { role: "edge,muc" as const, redisUrl: backends.redisUrl, natsUrl: backends.natsUrl, clusterPrefix: backends.prefix, nodeId: `edge${i}-${backends.prefix}` }
           : {}),
         ...overrides,
-        ...opts.perNode?.(i),
-      },
+        // http.tlsPort 0 is "off" (not "any port"): tests that want HTTPS give each node a free port
+        http: { port: 0, tlsPort: 0, ...overrides.http },
+      }, nodeOverrides[i]!),
     }),
   );
   const log = createLogger(configs[0]!.log);
@@ -118,6 +119,16 @@ export async function startTestServer(
     },
   };
   return ts;
+}
+
+/** `over` on top of `base`, mapping by mapping (arrays and values replace). */
+function deepMerge<T>(base: T, over: DeepPartial<T>): T {
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = v && typeof v === "object" && !Array.isArray(v) && b && typeof b === "object" && !Array.isArray(b) ? deepMerge(b, v as never) : v;
+  }
+  return out as T;
 }
 
 async function waitReady(node: RunningServer, timeoutMs = 15_000): Promise<void> {

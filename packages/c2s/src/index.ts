@@ -5,3 +5,4 @@ export * from "./overload.js";
 export * from "./admission.js";
 export * from "./listen.js";
 export * from "./user-rate.js";
+export { readProxyHeader, parseProxyHeader, ProxyHeaderError } from "./proxy-protocol.js";

@@ -19,3 +19,4 @@ export { congestionModule } from "./congestion/index.js";
 export { isUrgent } from "./csi/hold.js";
 export { BOUND_OPTIONS, DEFAULT_MODULES, defaultModules, type ModuleSettings } from "./defaults.js";
 export { pushModule, NS_PUSH, PUSH_OPTIONS, type PushOptions } from "./push/index.js";
+export { uploadModule, NS_UPLOAD, UPLOAD_COMPONENT, UPLOAD_PATH_PREFIX, UploadSigner, SLOTS_POLICY, DEFAULT_CONTENT_TYPE, encodeFilename, normaliseContentType, parseUploadPath, typeAllowed, type UploadDeps, type UploadOptions, type SlotClaims } from "./upload/index.js";

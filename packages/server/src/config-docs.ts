@@ -29,6 +29,8 @@ const SECTION_NOTES: Record<string, string> = {
   muc: "Multi-user chat (XEP-0045): the service domain and its abuse limits.",
   modules: "Options of the feature modules (each declares its own: type, default, bounds).",
   contact: "Contact addresses published in disco#info (XEP-0157); for a public service, set abuse.",
+  upload: "HTTP File Upload (XEP-0363): slots, limits, expiry; files served on http.tlsPort.",
+  "upload.s3": "The S3-compatible store for uploads (required in a cluster).",
 };
 
 /** Written above the first top-level key that follows the sections. */

@@ -29,6 +29,7 @@ import {
   urlPath,
   type ValueParser,
 } from "./config-values.js";
+import { textList } from "@switchboard/core";
 import { DEFAULT_ALERT_RULES, MEASURE_NAMES, alertRules } from "./alerts/rules.js";
 
 export { InvalidValue } from "./config-values.js";
@@ -121,6 +122,12 @@ const SERVER_KEYS: readonly ConfigKeySpec[] = [
     parse: urlList(["ws:", "wss:"], false) },
   { key: "http.trustForwardedFor", type: "boolean", default: () => false,
     description: "Take a WebSocket client's address from the last `X-Forwarded-For` entry (the one the reverse proxy in front added), for the per-IP limits. Only behind a proxy that appends it, with http.port unreachable otherwise: a direct client could name any address.",
+    parse: boolean },
+  { key: "http.tlsPort", type: "port", default: () => 5443,
+    description: "HTTPS port with the server's certificate (tls.cert, or the generated one): the same WebSocket endpoint (wss, http.websocketPath), /healthz, /readyz and /metrics as http.port, and HTTP File Upload (XEP-0363 §5 wants HTTPS; upload.*). TLS handshakes share limits.maxConcurrentHandshakes with the client ports. 0 turns it off (and with it uploads).",
+    parse: port },
+  { key: "http.tlsProxyProtocol", type: "boolean", default: () => false,
+    description: "Expect a PROXY protocol header (v1 or v2) before the TLS handshake on http.tlsPort and take the client's address from it, for the per-IP limits of wss clients behind a TCP balancer that passes TLS through (HAProxy `send-proxy-v2`). Connections without one are closed: make the port reachable only through the balancer.",
     parse: boolean },
   { key: "metrics.allowCidrs", type: "CIDR list", default: () => [...DEFAULT_METRICS_CIDRS], defaultText: "loopback and the private ranges",
     description: `Clients allowed to read \`GET /metrics\` on http.port (Prometheus text; docs/observability.md): a YAML list of CIDR blocks, or comma-separated in the environment. The default is ${DEFAULT_METRICS_CIDRS.join(", ")}. Others get 403. With http.trustForwardedFor the address checked is the one the proxy names.`,
@@ -251,7 +258,60 @@ const SERVER_KEYS: readonly ConfigKeySpec[] = [
   ...Object.entries(PUSH_OPTIONS).map(([name, spec]): ConfigKeySpec => ({
     key: `push.${name}`, type: spec.type, default: () => spec.default, description: spec.description, parse: spec.parse,
   })),
+  { key: "upload.enabled", type: "boolean", default: () => true,
+    description: "Offer HTTP File Upload (XEP-0363) at `upload.<domain>`, files served on http.tlsPort. Needs http.tlsPort; in a cluster it also needs upload.s3.endpoint (files must be visible from every edge), otherwise the service stays off with a warning.",
+    parse: boolean },
+  { key: "upload.maxFileBytes", type: "integer", default: () => 104857600,
+    description: "Largest file one slot may be for, in bytes (announced as max-file-size in disco#info); a bigger request gets `<not-acceptable/>` with `<file-too-large/>`.",
+    parse: integer(1, 1024 ** 4) },
+  { key: "upload.quotaBytesPerUser", type: "integer", default: () => 1073741824,
+    description: "Bytes one account's unexpired uploads may take together; a slot that would pass it gets `<not-acceptable/>` with `<file-too-large/>` (max-file-size: what still fits). Checked again at the PUT (413). 0: no quota.",
+    parse: integer(0, 1024 ** 5) },
+  { key: "upload.slotsPerMinute", type: "integer", default: () => 30,
+    description: "Upload slots one account may request per minute, counted across the cluster; past it `<resource-constraint/>` with `<retry stamp/>`. 0: no limit.",
+    parse: integer(0, 1_000_000) },
+  { key: "upload.allowedTypes", type: "MIME type list", default: emptyList, defaultText: "all types", example: '["image/*", "video/*", "audio/*", "application/pdf"]',
+    description: "Content types that may be uploaded: exact types or `type/*`; a YAML list, or comma-separated in the environment. Empty: every type. Others get `<not-acceptable/>`.",
+    parse: mimeTypeList },
+  { key: "upload.expireDays", type: "integer", default: () => 30,
+    description: "Days after which an uploaded file is deleted (and no longer counts against upload.quotaBytesPerUser); swept hourly. 0 keeps files forever.",
+    parse: integer(0, 36_500) },
+  { key: "upload.slotSeconds", type: "integer", default: () => 300,
+    description: "Seconds a slot's signed PUT URL stays valid; a later PUT gets 403.",
+    parse: integer(10, 86_400) },
+  { key: "upload.s3.endpoint", type: "URL", default: none, defaultText: "unset (files in `<dataDir>/uploads`)", example: "https://s3.eu-central-1.amazonaws.com",
+    description: "S3-compatible object store for uploaded files (path-style requests, AWS Signature V4), `http://` or `https://`. Required for uploads in a cluster; unset on a single node, files live in `<dataDir>/uploads`.",
+    parse: urlList(["http:", "https:"], false) },
+  { key: "upload.s3.bucket", type: "string", default: () => "switchboard-uploads",
+    description: "Bucket of upload.s3.endpoint that holds the files (3 to 63 lowercase letters, digits, dots and hyphens); created on start when missing.", parse: s3Bucket },
+  { key: "upload.s3.region", type: "string", default: () => "us-east-1",
+    description: "Region named in the Signature V4 scope of requests to upload.s3.endpoint (letters, digits and hyphens).", parse: s3Region },
+  { key: "upload.s3.accessKeyId", type: "string", default: none, defaultText: "unset", example: "AKIAIOSFODNN7EXAMPLE",
+    description: "Access key id for upload.s3.endpoint; required with it.", parse: nonEmptyString },
+  { key: "upload.s3.secretAccessKey", type: "string", default: none, defaultText: "unset", example: "(secret)",
+    description: "Secret access key for upload.s3.endpoint; required with it. Prefer the environment variable to the file.", parse: nonEmptyString },
 ];
+
+/** S3 bucket naming rules (what goes in a path-style URL's first segment). */
+function s3Bucket(raw: unknown, origin: Parameters<ValueParser>[1]): string {
+  const name = nonEmptyString(raw, origin);
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name)) throw new InvalidValue("must be an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens");
+  return name;
+}
+
+function s3Region(raw: unknown, origin: Parameters<ValueParser>[1]): string {
+  const name = nonEmptyString(raw, origin);
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/i.test(name)) throw new InvalidValue("must be a region name such as us-east-1");
+  return name;
+}
+
+/** `upload.allowedTypes`: `type/subtype` or `type/*`, lowercased. */
+function mimeTypeList(raw: unknown, origin: Parameters<ValueParser>[1]): string[] {
+  return textList((text) => {
+    const t = text.toLowerCase();
+    return /^[a-z0-9][a-z0-9!#$&^_.+-]*\/(?:\*|[a-z0-9][a-z0-9!#$&^_.+-]*)$/.test(t) ? t : undefined;
+  }, "MIME types such as image/png or image/*")(raw, origin);
+}
 
 /** "all", or a comma-separated list of known roles, each once: normalised to "all" or "a,b". */
 function roleList(raw: unknown, origin: Parameters<typeof nonEmptyString>[1]): string {

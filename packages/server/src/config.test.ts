@@ -512,6 +512,43 @@ describe("alerts", () => {
       expect(err.message).toMatch(why);
     }
   });
+
+  it("has the upload keys (XEP-0363) and http.tlsPort with their defaults, and refuses bad values naming the key", () => {
+    const config = loadConfig({ env: {} });
+    expect(config.http.tlsPort).toBe(5443);
+    expect(config.http.tlsProxyProtocol).toBe(false);
+    expect(config.upload).toEqual({
+      enabled: true, maxFileBytes: 104857600, quotaBytesPerUser: 1073741824, slotsPerMinute: 30, allowedTypes: [], expireDays: 30, slotSeconds: 300,
+      s3: { bucket: "switchboard-uploads", region: "us-east-1" },
+    });
+    const set = loadConfig({
+      env: {
+        SWITCHBOARD_HTTP_TLS_PORT: "0", SWITCHBOARD_UPLOAD_ALLOWED_TYPES: "Image/*, application/pdf", SWITCHBOARD_UPLOAD_S3_ENDPOINT: "http://127.0.0.1:9000",
+        SWITCHBOARD_UPLOAD_S3_ACCESS_KEY_ID: "AK", SWITCHBOARD_UPLOAD_S3_SECRET_ACCESS_KEY: "SK", SWITCHBOARD_UPLOAD_EXPIRE_DAYS: "0",
+      },
+    });
+    expect(set.http.tlsPort).toBe(0);
+    expect(set.upload).toMatchObject({ allowedTypes: ["image/*", "application/pdf"], expireDays: 0, s3: { endpoint: "http://127.0.0.1:9000", accessKeyId: "AK", secretAccessKey: "SK" } });
+    for (const [variable, value, key] of [
+      ["SWITCHBOARD_HTTP_TLS_PORT", "65536", "http.tlsPort"],
+      ["SWITCHBOARD_HTTP_TLS_PROXY_PROTOCOL", "v2", "http.tlsProxyProtocol"],
+      ["SWITCHBOARD_UPLOAD_ENABLED", "perhaps", "upload.enabled"],
+      ["SWITCHBOARD_UPLOAD_MAX_FILE_BYTES", "0", "upload.maxFileBytes"],
+      ["SWITCHBOARD_UPLOAD_QUOTA_BYTES_PER_USER", "-1", "upload.quotaBytesPerUser"],
+      ["SWITCHBOARD_UPLOAD_SLOTS_PER_MINUTE", "many", "upload.slotsPerMinute"],
+      ["SWITCHBOARD_UPLOAD_ALLOWED_TYPES", "image", "upload.allowedTypes"],
+      ["SWITCHBOARD_UPLOAD_ALLOWED_TYPES", "*/png", "upload.allowedTypes"],
+      ["SWITCHBOARD_UPLOAD_EXPIRE_DAYS", "36501", "upload.expireDays"],
+      ["SWITCHBOARD_UPLOAD_SLOT_SECONDS", "5", "upload.slotSeconds"],
+      ["SWITCHBOARD_UPLOAD_S3_ENDPOINT", "s3://bucket", "upload.s3.endpoint"],
+      ["SWITCHBOARD_UPLOAD_S3_BUCKET", "My_Bucket", "upload.s3.bucket"],
+      ["SWITCHBOARD_UPLOAD_S3_REGION", "us east", "upload.s3.region"],
+    ] as const) {
+      const err = loadError(() => loadConfig({ env: { [variable]: value } }));
+      expect(err.key, `${variable}=${value}`).toBe(key);
+      expect(err.message).toContain(`(from ${variable})`);
+    }
+  });
 });
 
 describe("external components and push", () => {

@@ -35,7 +35,7 @@ export interface SwitchboardConfig {
   log: { level: LogLevel; format: LogFormat };
   bind: string;
   c2s: { port: number; tlsPort: number; requireTls: boolean; proxyProtocol: boolean };
-  http: { port: number; websocketPath: string; trustForwardedFor: boolean; websocketUrl?: string };
+  http: { port: number; websocketPath: string; trustForwardedFor: boolean; websocketUrl?: string; tlsPort: number; tlsProxyProtocol: boolean };
   /** who may read GET /metrics */
   metrics: { allowCidrs: string[] };
   /** OpenTelemetry traces (the exporter itself is configured by the OTEL_* variables) */
@@ -88,6 +88,17 @@ export interface SwitchboardConfig {
   components: { port: number; hosts: ComponentHostSetting[] };
   /** XEP-0357 (the push module's options) */
   push: Record<string, unknown>;
+  /** XEP-0363 HTTP File Upload (packages/server/src/upload/) */
+  upload: {
+    enabled: boolean;
+    maxFileBytes: number;
+    quotaBytesPerUser: number;
+    slotsPerMinute: number;
+    allowedTypes: string[];
+    expireDays: number;
+    slotSeconds: number;
+    s3: { endpoint?: string; bucket: string; region: string; accessKeyId?: string; secretAccessKey?: string };
+  };
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };

@@ -24,6 +24,8 @@ export interface HttpRoute {
 export interface RunningHttp {
   server: http.Server;
   port: number;
+  /** the request handler with every mounted route, for a second listener (https.ts, http.tlsPort) */
+  handler: http.RequestListener;
   /** Mounts a route (later mounts of the same path replace earlier ones). */
   route(route: HttpRoute): void;
   close(): Promise<void>;
@@ -51,7 +53,7 @@ export async function startHttp(bind: string, port: number, health: HealthSource
     for (const r of routes.values()) if (r.path.endsWith("/") && path.startsWith(r.path)) return r;
     return undefined;
   };
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const path = (req.url ?? "/").split("?")[0]!;
     const route = find(path);
     if (!route) {
@@ -66,12 +68,14 @@ export async function startHttp(bind: string, port: number, health: HealthSource
       if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
       res.end(`internal error: ${err.message}\n`);
     });
-  });
+  };
+  const server = http.createServer(handler);
   server.keepAliveTimeout = 5_000;
   const bound = await listenOn(server, bind, port, "http.port");
   return {
     server,
     port: bound,
+    handler,
     route: (r) => void routes.set(r.path, r),
     close: () =>
       new Promise<void>((resolve) => {

@@ -7,3 +7,4 @@ export * from "./http.js";
 export { OtelTracing, tracingFromEnv, otlpTracesWanted, otlpTracesUrl, otlpTracesProtocol, type OtelTracingOptions, type OtlpProtocol } from "./tracing/otel-tracing.js";
 export { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "./tracing/otlp-receiver.js";
 export * from "./admin/index.js";
+export { FileBlobStore, S3BlobStore, sweepExpired, type BlobStore, type BlobInfo } from "./upload/index.js";

@@ -15,6 +15,9 @@ import { componentsModule, type ComponentDirectory } from "@switchboard/componen
 import type { RunningRole } from "./roles/role.js";
 import { openBackends } from "./backends.js";
 import { startHttp } from "./http.js";
+import { createHttpsListener } from "./https.js";
+import { startUpload, uploadUnavailableReason, type RunningUpload } from "./upload/index.js";
+import { uploadModule } from "@switchboard/modules";
 import { mountHostMeta } from "./host-meta.js";
 import { loadOrCreateTlsMaterial } from "./tls.js";
 import { loadOrCreateSecret } from "./secret.js";
@@ -28,7 +31,7 @@ import { startAlerting } from "./alerts/index.js";
 export interface RunningServer {
   host: Host;
   /** bound ports (0 for a listener the process's roles do not open) */
-  ports: { c2s: number; c2sTls: number; http: number; components: number };
+  ports: { c2s: number; c2sTls: number; http: number; httpTls: number; components: number };
   /** the client listeners (admission counts, open connections), when the process has the edge role */
   c2s?: C2sListeners;
   /** undefined when ready (same as /readyz) */
@@ -106,20 +109,36 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
     undo.push(() => http.close());
     http.route(metricsRoute(metrics, { allowCidrs: cfg.metrics.allowCidrs, trustForwardedFor: cfg.http.trustForwardedFor }));
     undo.push(mountAdmin({ cfg, host, http, liveNodes: backends.liveNodeCount ?? (() => 1), log }));
+    let edge: RunningEdge | undefined;
+    // http.tlsPort: the same routes over TLS; its handshakes take the edge's slots once it runs.
+    const https = cfg.http.tlsPort > 0
+      ? createHttpsListener({ handler: http.handler, tls: tlsMaterial, handshakeMs: cfg.limits.tlsHandshakeSeconds * 1000, gate: () => edge?.c2s.handshakeSlots, proxyProtocol: cfg.http.tlsProxyProtocol, log })
+      : undefined;
+    undo.push(() => https?.close());
+    let httpsPort = 0;
+    // XEP-0363 HTTP File Upload (upload/ here, the module in @switchboard/modules)
+    let upload: RunningUpload | undefined;
+    const uploadOff = uploadUnavailableReason(cfg);
+    if (uploadOff && cfg.upload.enabled) log.warn({ reason: uploadOff }, `HTTP file upload off: ${uploadOff}`);
+    if (!uploadOff) {
+      upload = await startUpload({ cfg, secret, http, httpsPort: () => httpsPort, log, metrics });
+      undo.push(() => upload?.stop());
+      modules.push(await loadModule(host, uploadModule(upload.deps), upload.options));
+    }
     const roles: RunningRole[] = [];
     undo.push(async () => {
       for (const role of roles) await role.stop(0);
     });
-    let edge: RunningEdge | undefined;
     const roleNames = rolesOf(cfg.role);
     for (const name of roleNames) {
-      const context = { cfg, host, tls: tlsMaterial, secret, http: http.server, components: components! };
+      const context = { cfg, host, tls: tlsMaterial, secret, http: http.server, https: https?.server, components: components! };
       if (name === "edge") roles.push((edge = await startEdge(context)));
       if (name === "muc") roles.push(await startMuc(context));
     }
     // where web clients learn the WebSocket URL (XEP-0156), on the nodes that serve it
     if (edge) mountHostMeta(http, { websocketPath: cfg.http.websocketPath, websocketUrl: cfg.http.websocketUrl });
-    const ports = { c2s: edge?.c2s.ports.c2s ?? 0, c2sTls: edge?.c2s.ports.c2sTls ?? 0, http: http.port, components: edge?.componentsPort ?? 0 };
+    if (https) httpsPort = await https.listen(cfg.bind, cfg.http.tlsPort);
+    const ports = { c2s: edge?.c2s.ports.c2s ?? 0, c2sTls: edge?.c2s.ports.c2sTls ?? 0, http: http.port, httpTls: httpsPort, components: edge?.componentsPort ?? 0 };
     log.info({ domain: cfg.domain, nodeId: cfg.nodeId, roles: roleNames, backends: backends.kind, ports, dataDir: cfg.dataDir }, "switchboard started");
 
     let stopping: Promise<void> | undefined;
@@ -139,6 +158,8 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
           // Redis) is quick, and bounded by the caller's deadline anyway.
           for (const role of roles) await role.stop(Math.max(0, deadline - Date.now() - 1_000));
           await http.close();
+          await https?.close();
+          upload?.stop();
           for (const m of modules.reverse()) m.unload();
           alerting.stop();
           await host.stop();

@@ -12,7 +12,7 @@ export interface RunningEdge extends RunningRole {
   componentsPort: number;
 }
 
-export async function startEdge({ cfg, host, tls, secret, http, components }: RoleContext): Promise<RunningEdge> {
+export async function startEdge({ cfg, host, tls, secret, http, https, components }: RoleContext): Promise<RunningEdge> {
   const c2s = await startC2s(host, {
     bind: cfg.bind,
     port: cfg.c2s.port,
@@ -42,6 +42,8 @@ export async function startEdge({ cfg, host, tls, secret, http, components }: Ro
     unknownUserSecret: secret,
   });
   c2s.attachWebSocket(http, cfg.http.websocketPath, { trustForwardedFor: cfg.http.trustForwardedFor });
+  // wss:// on http.tlsPort: the same endpoint, its connections already secure
+  if (https) c2s.attachWebSocket(https, cfg.http.websocketPath, { secure: true, trustForwardedFor: cfg.http.trustForwardedFor });
   // XEP-0114: external components, when a port and at least one component are configured.
   let external: ComponentListener | undefined;
   if (cfg.components.port > 0 && cfg.components.hosts.length > 0) {

@@ -19,6 +19,8 @@ export interface RoleContext {
   http: HttpServer;
   /** where external components (XEP-0114) are connected; the edge's listener claims domains in it */
   components: ComponentDirectory;
+  /** the same over TLS on http.tlsPort (https.ts), when that is on */
+  https?: HttpServer;
 }
 
 export interface RunningRole {
