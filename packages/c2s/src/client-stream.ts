@@ -135,7 +135,10 @@ class ClientPolicy implements StreamPolicy {
 
   features(stream: StreamEngine): Element[] {
     if (stream.state === "connected" || stream.state === "secured") {
-      const features = [this.saslFor(stream).mechanismsFeature()];
+      const sasl = this.saslFor(stream);
+      const features = [sasl.mechanismsFeature()];
+      const channelBinding = sasl.channelBindingFeature();
+      if (channelBinding) features.push(channelBinding);
       for (const feature of this.host.streamFeatures.preAuth) features.push(feature());
       return features;
     }
@@ -170,10 +173,11 @@ class ClientPolicy implements StreamPolicy {
   // Before authentication: SASL (RFC 6120 §6) and the IQs modules allow
 
   private saslFor(stream: StreamEngine): SaslNegotiation {
-    // A new negotiation after STARTTLS: the mechanisms offered depend on the channel (PLAIN).
-    if (this.sasl) return this.sasl;
+    // A new negotiation after STARTTLS: the mechanisms offered depend on the channel (PLAIN, -PLUS).
+    if (this.sasl && this.sasl.tls === stream.secure) return this.sasl;
     const admission = { budget: this.opts.loginBudget, slots: this.opts.handshakeSlots, closed: () => stream.closed };
-    return (this.sasl = new SaslNegotiation(this.host, stream.ip, stream.secure, (e) => stream.send(e), this.opts.unknownUserSecret, admission));
+    const bindings = stream.secure ? stream.transport.channelBindings?.() : undefined;
+    return (this.sasl = new SaslNegotiation(this.host, stream.ip, stream.secure, (e) => stream.send(e), this.opts.unknownUserSecret, admission, bindings));
   }
 
   private async beforeAuth(stream: StreamEngine, el: Element): Promise<void> {

@@ -11,7 +11,7 @@
  * (handshake-slots.ts); over either, the client waits or is told to come back with
  * `<temporary-auth-failure/>`.
  */
-import { createMechanism, offeredMechanisms, saslPrep, type SaslServerMechanism, type SaslStep } from "@switchboard/sasl";
+import { createMechanism, offeredMechanisms, offersChannelBinding, saslPrep, type ChannelBindings, type MechanismOptions, type SaslServerMechanism, type SaslStep } from "@switchboard/sasl";
 import { Element, NS_SASL, x } from "@switchboard/xml";
 import { retryHint, type Ban, type Counter, type Host } from "@switchboard/core";
 import { AUTH_FAILURE_POLICY } from "./options.js";
@@ -26,6 +26,9 @@ export interface SaslAdmission {
   closed(): boolean;
 }
 
+/** XEP-0440: SASL Channel-Binding Type Capability */
+export const NS_SASL_CB = "urn:xmpp:sasl-cb:0";
+
 export type SaslOutcome = { done: false } | { done: true; username: string } | { done: true; failed: true; closeStream: boolean };
 
 export class SaslNegotiation {
@@ -36,10 +39,12 @@ export class SaslNegotiation {
   constructor(
     private readonly host: Host,
     private readonly ip: string,
-    private readonly tls: boolean,
+    readonly tls: boolean,
     send: (el: Element) => void,
     private readonly unknownUserSecret?: Buffer,
     private readonly admission?: SaslAdmission,
+    /** what the TLS channel can bind to (SCRAM -PLUS); undefined in the clear or behind a TLS proxy */
+    private readonly channelBindings?: ChannelBindings,
   ) {
     // Every outcome the client is told is counted on its way out: ok, or failed by condition.
     const logins = loginCounter(host);
@@ -52,8 +57,19 @@ export class SaslNegotiation {
 
   private readonly send: (el: Element) => void;
 
+  private get mechanismOptions(): MechanismOptions {
+    return { tls: this.tls, unknownUserSecret: this.unknownUserSecret, channelBindings: this.channelBindings };
+  }
+
   mechanismsFeature(): Element {
-    return x("mechanisms", { xmlns: NS_SASL }, ...offeredMechanisms({ tls: this.tls }).map((m) => x("mechanism", {}, m)));
+    return x("mechanisms", { xmlns: NS_SASL }, ...offeredMechanisms(this.mechanismOptions).map((m) => x("mechanism", {}, m)));
+  }
+
+  /** XEP-0440 §3: the channel-binding types a -PLUS mechanism may use here; none in the clear. */
+  channelBindingFeature(): Element | undefined {
+    const opts = this.mechanismOptions;
+    if (!offersChannelBinding(opts)) return undefined;
+    return x("sasl-channel-binding", { xmlns: NS_SASL_CB }, ...opts.channelBindings!.types.map((type) => x("channel-binding", { type })));
   }
 
   /** Handles one SASL element; resolves with the outcome. */
@@ -96,7 +112,7 @@ export class SaslNegotiation {
         this.loginRead = { bare, ban: record.ban };
         return record.credentials;
       };
-      this.mechanism = createMechanism(name, lookup, { tls: this.tls, unknownUserSecret: this.unknownUserSecret });
+      this.mechanism = createMechanism(name, lookup, this.mechanismOptions);
       if (!this.mechanism) {
         this.send(failure("invalid-mechanism", `mechanism ${name || "(none)"} is not offered`));
         return { done: false };
