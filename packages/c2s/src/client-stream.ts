@@ -4,7 +4,8 @@
  * transitions, STARTTLS, time bounds, order, stream-level handlers of modules — and this file
  * only says:
  * - the header must name this server's domain (RFC 6120 §4.7.2) in jabber:client, version 1.0;
- * - before authentication: SASL (sasl-negotiation.ts) and the IQs modules allow (XEP-0077);
+ * - before authentication: SASL (sasl-negotiation.ts), SASL2 with Bind 2 inline (sasl2.ts) and
+ *   the IQs modules allow (XEP-0077);
  * - after it: resource binding (bind.ts) and the legacy session no-op (RFC 3921 §3);
  * - once bound: stanzas only, `from` checked and stamped (RFC 6120 §8.1.2.1), handed to the
  *   session, which owns everything after (filters, router).
@@ -14,8 +15,9 @@ import { iqResult, type Host, type LocalSession, type Session, type SessionConne
 import { StreamEngine, type StreamPolicy, type Transport } from "@switchboard/stream";
 import type { SecureContext } from "node:tls";
 import type { C2sOptions } from "./options.js";
-import { SaslNegotiation } from "./sasl-negotiation.js";
-import { bindResource } from "./bind.js";
+import { NS_SASL2, SaslNegotiation } from "./sasl-negotiation.js";
+import { bindResource, openResource, type BindRefusal } from "./bind.js";
+import { authenticationFeature, completeSasl2, parseAuthenticate, sasl2Failure, type Sasl2Request } from "./sasl2.js";
 import { clientTraffic, type ClientTraffic } from "./traffic.js";
 import type { RateCredit, UserRate } from "./user-rate.js";
 import { holdAtMost } from "./handshake-slots.js";
@@ -66,6 +68,8 @@ class StreamConnection implements SessionConnection {
 class ClientPolicy implements StreamPolicy {
   readonly namespace = NS_CLIENT;
   private sasl?: SaslNegotiation;
+  /** the XEP-0388 <authenticate/> in progress: what to do inline once it succeeds */
+  private sasl2Request?: Sasl2Request;
   private username?: string;
   private session?: Session;
   private connection?: StreamConnection;
@@ -139,6 +143,7 @@ class ClientPolicy implements StreamPolicy {
       const features = [sasl.mechanismsFeature()];
       const channelBinding = sasl.channelBindingFeature();
       if (channelBinding) features.push(channelBinding);
+      features.push(authenticationFeature(this.host, features[0]!));
       for (const feature of this.host.streamFeatures.preAuth) features.push(feature());
       return features;
     }
@@ -181,7 +186,9 @@ class ClientPolicy implements StreamPolicy {
   }
 
   private async beforeAuth(stream: StreamEngine, el: Element): Promise<void> {
+    if (el.attrs.xmlns === NS_SASL2) return this.sasl2(stream, el);
     if (el.attrs.xmlns === NS_SASL) {
+      this.sasl2Request = undefined;
       const outcome = await this.saslFor(stream).handle(el);
       if (!outcome.done) return;
       if ("username" in outcome) {
@@ -212,8 +219,48 @@ class ClientPolicy implements StreamPolicy {
     stream.close(new StreamError("not-authorized", "authenticate first"));
   }
 
+  /** XEP-0388: <authenticate/>, <response/>, <abort/>; on success the stream is authenticated without a restart. */
+  private async sasl2(stream: StreamEngine, el: Element): Promise<void> {
+    const sasl = this.saslFor(stream);
+    let outcome;
+    if (el.name === "authenticate") {
+      const request = parseAuthenticate(el);
+      if (typeof request === "string") return sasl.reply(sasl2Failure("malformed-request", request));
+      this.sasl2Request = request;
+      outcome = await sasl.begin(request.mechanism, request.initialResponse, "sasl2");
+    } else if (el.name === "response" && this.sasl2Request) outcome = await sasl.respond(el.getText(), "sasl2");
+    else if (el.name === "abort") outcome = sasl.abort("sasl2");
+    else return sasl.reply(sasl2Failure("malformed-request", el.name === "response" ? "no SASL2 authentication in progress" : `unexpected <${el.name}/>`));
+    if (!outcome.done) return;
+    const request = this.sasl2Request!;
+    this.sasl2Request = undefined;
+    if ("username" in outcome) {
+      this.username = outcome.username;
+      this.sasl = undefined;
+      stream.authenticated(`${outcome.username}@${this.host.domain}`, { restart: false });
+      this.onAuthenticated?.();
+      stream.log.info({ user: stream.account, sasl2: true }, "authenticated");
+      const policy = { bind: (s: StreamEngine, resource: string) => this.bindTo(s, resource), features: (s: StreamEngine) => this.features(s) };
+      return completeSasl2(this.host, stream, policy, request, outcome.username, outcome.data, (e) => sasl.reply(e));
+    }
+    if (outcome.closeStream) return stream.close(new StreamError("policy-violation", "too many failed authentication attempts"));
+  }
+
   // ---------------------------------------------------------------------------------------
   // After authentication: resource binding (RFC 6120 §7)
+
+  /** XEP-0386: binds the resource Bind 2 made up, as <bind/> would. */
+  private bindTo(stream: StreamEngine, resource: string): Promise<BindRefusal | undefined> {
+    const connection = new StreamConnection(stream, this.traffic);
+    return openResource(this.host, connection, this.username!, resource, (session) => {
+      this.session = session;
+      this.connection = connection;
+      connection.session = session;
+      this.readMark = stream.bytesIn;
+      stream.bound(session);
+      stream.log.info({ jid: session.jid.full }, "resource bound (bind2)");
+    }, this.opts.maxSessionsPerUser);
+  }
 
   private async beforeBind(stream: StreamEngine, el: Element): Promise<void> {
     if (el.name === "iq" && el.attrs.type === "set") {

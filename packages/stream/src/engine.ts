@@ -178,10 +178,14 @@ export class StreamEngine implements StreamElementContext {
     this.state_ = to;
   }
 
-  /** SASL succeeded (RFC 6120 §6.4.6): the peer restarts the stream. */
-  authenticated(account: string): void {
+  /**
+   * SASL succeeded (RFC 6120 §6.4.6): the peer restarts the stream. `restart: false` for
+   * XEP-0388 (SASL2), which has no restart: the stream goes on as it is.
+   */
+  authenticated(account: string, { restart = true }: { restart?: boolean } = {}): void {
     this.transition("authenticated");
     this.account_ = account;
+    if (!restart) return;
     this.transport.restartStream();
     this.headerSent = false;
   }
