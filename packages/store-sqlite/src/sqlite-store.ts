@@ -16,6 +16,8 @@ import {
   type AccountStore,
   type BanStore,
   type BlockStore,
+  type FastTokenStore,
+  type FastTokens,
   type LastActivityStore,
   type OfflineStore,
   type PrivatePayload,
@@ -53,6 +55,7 @@ export class SqliteStore implements Store {
   readonly lastActivity: LastActivityStore;
   readonly privateXml: PrivateStore;
   readonly rooms: RoomStore;
+  readonly fastTokens: FastTokenStore;
 
   constructor(private readonly db: Database.Database) {
     const sql = prepareStatements(db);
@@ -65,6 +68,7 @@ export class SqliteStore implements Store {
     this.lastActivity = sqliteLastActivity(sql);
     this.privateXml = sqlitePrivate(db, sql);
     this.rooms = sqliteRooms(sql);
+    this.fastTokens = sqliteFastTokens(db, sql);
   }
 
   async close(): Promise<void> {
@@ -111,7 +115,15 @@ function sqliteAccounts(db: Database.Database, sql: Statements): Required<Accoun
     sql.deleteLastActivity.run(bare);
     sql.deletePrivate.run(bare);
     sql.deleteBan.get(bare);
+    sql.deleteFastTokens.run(bare);
     return existed;
+  });
+
+  // XEP-0484: a new password revokes every FAST token, in the same transaction.
+  const replaceCredentials = db.transaction((bare: string, credentials: AccountCredentials): boolean => {
+    if (sql.updateCredentials.run(JSON.stringify(credentials), bare).changes === 0) return false;
+    sql.deleteFastTokens.run(bare);
+    return true;
   });
 
   const insertMany = db.transaction((entries: AccountEntry[]) => {
@@ -128,9 +140,7 @@ function sqliteAccounts(db: Database.Database, sql: Statements): Required<Accoun
       return row === undefined ? undefined : (JSON.parse(row.credentials) as AccountCredentials);
     },
     async setCredentials(bare, credentials) {
-      if (sql.updateCredentials.run(JSON.stringify(credentials), bare).changes === 0) {
-        throw new AccountNotFoundError(bare);
-      }
+      if (!replaceCredentials.immediate(bare, credentials)) throw new AccountNotFoundError(bare);
     },
     async delete(bare) {
       return deleteWithUserData.immediate(bare);
@@ -149,6 +159,25 @@ function sqliteAccounts(db: Database.Database, sql: Statements): Required<Accoun
     async createMany(entries) {
       // One transaction for the whole batch: one fsync instead of one per account.
       return insertMany.immediate(entries);
+    },
+  };
+}
+
+function sqliteFastTokens(db: Database.Database, sql: Statements): FastTokenStore {
+  // A compare-and-set in one immediate transaction: two logins with one token cannot both pass.
+  const swap = db.transaction((owner: string, agent: string, expected: string | null, next: string | null): boolean => {
+    if ((sql.getFastTokens.get(owner, agent)?.tokens ?? null) !== expected) return false;
+    if (next === null) sql.deleteFastToken.run(owner, agent);
+    else sql.putFastTokens.run(owner, agent, next);
+    return true;
+  });
+  return {
+    async get(owner, agent) {
+      const row = sql.getFastTokens.get(owner, agent);
+      return row === undefined ? undefined : (JSON.parse(row.tokens) as FastTokens);
+    },
+    async swap(owner, agent, expected, next) {
+      return swap.immediate(owner, agent, expected === undefined ? null : JSON.stringify(expected), next === undefined ? null : JSON.stringify(next));
     },
   };
 }

@@ -33,6 +33,8 @@ export interface UserKeys {
   privateXml: string;
   /** string: JSON Ban; with `until`, PEXPIREAT'd to it so Redis itself forgets the ban when it ends */
   ban: string;
+  /** hash: user-agent id → JSON FastTokens (XEP-0484; the tokens sealed) */
+  fastTokens: string;
 }
 
 export class InvalidKeyPrefixError extends Error {
@@ -60,6 +62,7 @@ export function userKeys(prefix: string, bare: string): UserKeys {
     lastActivity: `${base}:last`,
     privateXml: `${base}:private`,
     ban: `${base}:ban`,
+    fastTokens: `${base}:fast`,
   };
 }
 
