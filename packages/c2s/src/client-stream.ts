@@ -17,7 +17,7 @@ import type { SecureContext } from "node:tls";
 import type { C2sOptions } from "./options.js";
 import { NS_SASL2, SaslNegotiation } from "./sasl-negotiation.js";
 import { bindResource, openResource, type BindRefusal } from "./bind.js";
-import { authenticationFeature, completeSasl2, parseAuthenticate, sasl2Failure, type Sasl2Request } from "./sasl2.js";
+import { authenticationFeature, completeSasl2, fastAfterSuccess, fastMechanismFor, parseAuthenticate, sasl2Failure, tokenSeal, type FastContext, type Sasl2Request } from "./sasl2.js";
 import { clientTraffic, type ClientTraffic } from "./traffic.js";
 import type { RateCredit, UserRate } from "./user-rate.js";
 import { holdAtMost } from "./handshake-slots.js";
@@ -143,7 +143,7 @@ class ClientPolicy implements StreamPolicy {
       const features = [sasl.mechanismsFeature()];
       const channelBinding = sasl.channelBindingFeature();
       if (channelBinding) features.push(channelBinding);
-      features.push(authenticationFeature(this.host, features[0]!));
+      features.push(authenticationFeature(this.host, features[0]!, this.fastContext(stream, sasl)));
       for (const feature of this.host.streamFeatures.preAuth) features.push(feature());
       return features;
     }
@@ -219,6 +219,10 @@ class ClientPolicy implements StreamPolicy {
     stream.close(new StreamError("not-authorized", "authenticate first"));
   }
 
+  private fastContext(stream: StreamEngine, sasl: SaslNegotiation): FastContext {
+    return { seal: tokenSeal(this.opts.unknownUserSecret), secure: stream.secure, bindings: sasl.bindings };
+  }
+
   /** XEP-0388: <authenticate/>, <response/>, <abort/>; on success the stream is authenticated without a restart. */
   private async sasl2(stream: StreamEngine, el: Element): Promise<void> {
     const sasl = this.saslFor(stream);
@@ -227,7 +231,8 @@ class ClientPolicy implements StreamPolicy {
       const request = parseAuthenticate(el);
       if (typeof request === "string") return sasl.reply(sasl2Failure("malformed-request", request));
       this.sasl2Request = request;
-      outcome = await sasl.begin(request.mechanism, request.initialResponse, "sasl2");
+      const fast = fastMechanismFor(this.host, request, this.fastContext(stream, sasl));
+      outcome = await sasl.begin(request.mechanism, request.initialResponse, "sasl2", fast);
     } else if (el.name === "response" && this.sasl2Request) outcome = await sasl.respond(el.getText(), "sasl2");
     else if (el.name === "abort") outcome = sasl.abort("sasl2");
     else return sasl.reply(sasl2Failure("malformed-request", el.name === "response" ? "no SASL2 authentication in progress" : `unexpected <${el.name}/>`));
@@ -241,7 +246,8 @@ class ClientPolicy implements StreamPolicy {
       this.onAuthenticated?.();
       stream.log.info({ user: stream.account, sasl2: true }, "authenticated");
       const policy = { bind: (s: StreamEngine, resource: string) => this.bindTo(s, resource), features: (s: StreamEngine) => this.features(s) };
-      return completeSasl2(this.host, stream, policy, request, outcome.username, outcome.data, (e) => sasl.reply(e));
+      const token = await fastAfterSuccess(this.host, request, this.fastContext(stream, sasl), outcome.username);
+      return completeSasl2(this.host, stream, policy, request, outcome.username, outcome.data, (e) => sasl.reply(e), token);
     }
     if (outcome.closeStream) return stream.close(new StreamError("policy-violation", "too many failed authentication attempts"));
   }

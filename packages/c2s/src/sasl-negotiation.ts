@@ -61,6 +61,11 @@ export class SaslNegotiation {
 
   private readonly send: (el: Element) => void;
 
+  /** what this TLS channel binds to, for the HT mechanisms (XEP-0484) */
+  get bindings(): ChannelBindings | undefined {
+    return this.channelBindings;
+  }
+
   private get mechanismOptions(): MechanismOptions {
     return { tls: this.tls, unknownUserSecret: this.unknownUserSecret, channelBindings: this.channelBindings };
   }
@@ -102,7 +107,8 @@ export class SaslNegotiation {
   }
 
   /** <auth mechanism/> (RFC 6120 §6.4.2) or <authenticate mechanism/> (XEP-0388 §2.3) with its initial response. */
-  async begin(name: string, payload: string, profile: "sasl" | "sasl2" = "sasl"): Promise<SaslOutcome> {
+  /** `mechanism`: one the caller made (XEP-0484's HT), instead of looking the name up */
+  async begin(name: string, payload: string, profile: "sasl" | "sasl2" = "sasl", mechanism?: SaslServerMechanism): Promise<SaslOutcome> {
     this.profile = profile;
     // RFC 6120 §6.5.12: a temporary condition; the client tries again later. The stream stays
     // open so a client may retry on it once the backends are back.
@@ -135,7 +141,7 @@ export class SaslNegotiation {
       this.loginRead = { bare, ban: record.ban };
       return record.credentials;
     };
-    this.mechanism = createMechanism(name, lookup, this.mechanismOptions);
+    this.mechanism = mechanism ?? createMechanism(name, lookup, this.mechanismOptions);
     if (!this.mechanism) {
       this.send(this.failureElement("invalid-mechanism", `mechanism ${name || "(none)"} is not offered`));
       return { done: false };

@@ -18,8 +18,10 @@ import { randomBytes } from "node:crypto";
 import { Element, NS_SASL, x } from "@switchboard/xml";
 import type { Host, LocalSession, SessionConnection, StreamElementContext } from "@switchboard/core";
 import type { StreamEngine } from "@switchboard/stream";
+import type { ChannelBindings, SaslServerMechanism } from "@switchboard/sasl";
 import { NS_SASL2 } from "./sasl-negotiation.js";
 import type { BindRefusal } from "./bind.js";
+import { HtMechanism, TokenSeal, fastFeature, fastMechanisms, invalidateTokens, isFastMechanism, issueToken, parseFastRequest, type FastRequest } from "./fast.js";
 
 export const NS_BIND2 = "urn:xmpp:bind:0";
 export const NS_SM3 = "urn:xmpp:sm:3";
@@ -40,6 +42,8 @@ export interface Sasl2Request {
   bind?: { tag?: string; enableSm?: Element };
   /** XEP-0198 inline <resume/> */
   resume?: Element;
+  /** XEP-0484 <request-token/> and <fast/> */
+  fast: FastRequest;
 }
 
 /** the longest user-agent id, tag, software or device name accepted */
@@ -49,7 +53,9 @@ const MAX_NAME = 128;
 export function parseAuthenticate(el: Element): Sasl2Request | string {
   const mechanism = el.attrs.mechanism ?? "";
   const initial = el.getChild("initial-response");
-  const request: Sasl2Request = { mechanism, initialResponse: initial ? initial.getText() : "" };
+  const fast = parseFastRequest(el);
+  if (typeof fast === "string") return fast;
+  const request: Sasl2Request = { mechanism, initialResponse: initial ? initial.getText() : "", fast };
   const agent = el.getChild("user-agent");
   if (agent) {
     const id = agent.attrs.id;
@@ -68,12 +74,17 @@ export function parseAuthenticate(el: Element): Sasl2Request | string {
   }
   const resume = el.getChild("resume", NS_SM3);
   if (resume) request.resume = resume;
+  // XEP-0484 §3.2: tokens belong to a user agent, so FAST needs its id.
+  if ((request.fast.requestToken || isFastMechanism(mechanism)) && !request.userAgent?.id) return "FAST needs a user-agent id";
+  if (isFastMechanism(mechanism) && request.fast.count === undefined) return "a FAST login needs <fast count/>";
   return request;
 }
 
 /** XEP-0388 §2.1 the <authentication/> feature: the mechanisms, and what may be done inline. */
-export function authenticationFeature(host: Host, mechanisms: Element): Element {
+export function authenticationFeature(host: Host, mechanisms: Element, fast: FastContext): Element {
   const inline = x("inline");
+  const fastInline = fast.seal && fastFeature(fastMechanisms(fast.secure, fast.bindings));
+  if (fastInline) inline.cnode(fastInline);
   if (smHandler(host, "authenticated", "resume")) inline.cnode(x("sm", { xmlns: NS_SM3 }));
   const bindInline = x("inline");
   if (smHandler(host, "bound", "enable")) bindInline.cnode(x("feature", { var: NS_SM3 }));
@@ -83,6 +94,43 @@ export function authenticationFeature(host: Host, mechanisms: Element): Element 
 
 function smHandler(host: Host, state: "authenticated" | "bound", name: string) {
   return host.streamHandlers.find(state, x(name, { xmlns: NS_SM3 }));
+}
+
+/** What FAST needs of the stream: the seal (none without a server secret) and the channel. */
+export interface FastContext {
+  seal?: TokenSeal;
+  secure: boolean;
+  bindings?: ChannelBindings;
+}
+
+const seals = new WeakMap<Buffer, TokenSeal>();
+/** One TokenSeal per server secret (the HKDF runs once). */
+export function tokenSeal(secret: Buffer | undefined): TokenSeal | undefined {
+  if (!secret) return undefined;
+  let seal = seals.get(secret);
+  if (!seal) seals.set(secret, (seal = new TokenSeal(secret)));
+  return seal;
+}
+
+/** The HT mechanism for an <authenticate/> naming one this channel offers; undefined otherwise (the usual lookup then answers). */
+export function fastMechanismFor(host: Host, request: Sasl2Request, fast: FastContext): SaslServerMechanism | undefined {
+  if (!fast.seal || !fastMechanisms(fast.secure, fast.bindings).includes(request.mechanism)) return undefined;
+  return new HtMechanism(request.mechanism, host, fast.seal, request.userAgent!.id!, request.fast.count!, fast.bindings);
+}
+
+/** After success: <fast invalidate/> ends this agent's tokens; <request-token/> gets a new one (rotation). */
+export async function fastAfterSuccess(host: Host, request: Sasl2Request, fast: FastContext, username: string): Promise<Element[]> {
+  const agent = request.userAgent?.id;
+  if (!fast.seal || !agent) return [];
+  const owner = `${username}@${host.domain}`;
+  if (request.fast.invalidate && isFastMechanism(request.mechanism)) {
+    await invalidateTokens(host, owner, agent).catch((err: unknown) => host.log.warn({ err, user: owner }, "FAST: could not invalidate the tokens"));
+    return [];
+  }
+  const asked = request.fast.requestToken;
+  if (!asked || !fastMechanisms(fast.secure, fast.bindings).includes(asked)) return [];
+  const token = await issueToken(host, fast.seal, owner, agent, asked);
+  return token ? [token] : [];
 }
 
 /** What the client policy lends the completion: binding a resource, its post-auth features. */
@@ -103,10 +151,12 @@ export async function completeSasl2(
   username: string,
   additionalData: Buffer | undefined,
   reply: (el: Element) => void,
+  /** what else goes into <success/> (a FAST <token/>) */
+  extra: Element[] = [],
 ): Promise<void> {
   const bare = `${username}@${host.domain}`;
-  const success = (identifier: string, ...extra: Element[]) =>
-    x("success", { xmlns: NS_SASL2 }, additionalData ? x("additional-data", {}, additionalData.toString("base64")) : undefined, x("authorization-identifier", {}, identifier), ...extra);
+  const success = (identifier: string, ...more: Element[]) =>
+    x("success", { xmlns: NS_SASL2 }, additionalData ? x("additional-data", {}, additionalData.toString("base64")) : undefined, x("authorization-identifier", {}, identifier), ...extra, ...more);
   const inline: Element[] = [];
 
   if (request.resume) {
