@@ -17,7 +17,9 @@ import type { SecureContext } from "node:tls";
 import type { C2sOptions } from "./options.js";
 import { NS_SASL2, SaslNegotiation } from "./sasl-negotiation.js";
 import { bindResource, openResource, type BindRefusal } from "./bind.js";
-import { authenticationFeature, completeSasl2, fastAfterSuccess, fastMechanismFor, parseAuthenticate, sasl2Failure, tokenSeal, type FastContext, type Sasl2Request } from "./sasl2.js";
+import { Sasl2Exchange, authenticationFeature } from "./sasl2.js";
+import { completeSasl2 } from "./sasl2-inline.js";
+import { fastAfterSuccess, tokenSeal, type FastContext } from "./fast.js";
 import { clientTraffic, type ClientTraffic } from "./traffic.js";
 import type { RateCredit, UserRate } from "./user-rate.js";
 import { holdAtMost } from "./handshake-slots.js";
@@ -68,8 +70,8 @@ class StreamConnection implements SessionConnection {
 class ClientPolicy implements StreamPolicy {
   readonly namespace = NS_CLIENT;
   private sasl?: SaslNegotiation;
-  /** the XEP-0388 <authenticate/> in progress: what to do inline once it succeeds */
-  private sasl2Request?: Sasl2Request;
+  /** XEP-0388, made at its first element */
+  private sasl2Exchange?: Sasl2Exchange;
   private username?: string;
   private session?: Session;
   private connection?: StreamConnection;
@@ -188,7 +190,7 @@ class ClientPolicy implements StreamPolicy {
   private async beforeAuth(stream: StreamEngine, el: Element): Promise<void> {
     if (el.attrs.xmlns === NS_SASL2) return this.sasl2(stream, el);
     if (el.attrs.xmlns === NS_SASL) {
-      this.sasl2Request = undefined;
+      this.sasl2Exchange?.reset();
       const outcome = await this.saslFor(stream).handle(el);
       if (!outcome.done) return;
       if ("username" in outcome) {
@@ -226,30 +228,20 @@ class ClientPolicy implements StreamPolicy {
   /** XEP-0388: <authenticate/>, <response/>, <abort/>; on success the stream is authenticated without a restart. */
   private async sasl2(stream: StreamEngine, el: Element): Promise<void> {
     const sasl = this.saslFor(stream);
-    let outcome;
-    if (el.name === "authenticate") {
-      const request = parseAuthenticate(el);
-      if (typeof request === "string") return sasl.reply(sasl2Failure("malformed-request", request));
-      this.sasl2Request = request;
-      const fast = fastMechanismFor(this.host, request, this.fastContext(stream, sasl));
-      outcome = await sasl.begin(request.mechanism, request.initialResponse, "sasl2", fast);
-    } else if (el.name === "response" && this.sasl2Request) outcome = await sasl.respond(el.getText(), "sasl2");
-    else if (el.name === "abort") outcome = sasl.abort("sasl2");
-    else return sasl.reply(sasl2Failure("malformed-request", el.name === "response" ? "no SASL2 authentication in progress" : `unexpected <${el.name}/>`));
+    const fast = this.fastContext(stream, sasl);
+    const { outcome, request } = await (this.sasl2Exchange ??= new Sasl2Exchange(this.host)).handle(sasl, el, fast);
     if (!outcome.done) return;
-    const request = this.sasl2Request!;
-    this.sasl2Request = undefined;
-    if ("username" in outcome) {
+    if ("username" in outcome && request) {
       this.username = outcome.username;
       this.sasl = undefined;
       stream.authenticated(`${outcome.username}@${this.host.domain}`, { restart: false });
       this.onAuthenticated?.();
       stream.log.info({ user: stream.account, sasl2: true }, "authenticated");
       const policy = { bind: (s: StreamEngine, resource: string) => this.bindTo(s, resource), features: (s: StreamEngine) => this.features(s) };
-      const token = await fastAfterSuccess(this.host, request, this.fastContext(stream, sasl), outcome.username);
+      const token = await fastAfterSuccess(this.host, request, fast, outcome.username);
       return completeSasl2(this.host, stream, policy, request, outcome.username, outcome.data, (e) => sasl.reply(e), token);
     }
-    if (outcome.closeStream) return stream.close(new StreamError("policy-violation", "too many failed authentication attempts"));
+    if ("closeStream" in outcome && outcome.closeStream) return stream.close(new StreamError("policy-violation", "too many failed authentication attempts"));
   }
 
   // ---------------------------------------------------------------------------------------

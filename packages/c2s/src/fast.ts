@@ -15,6 +15,7 @@
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
 import { saslPrep, type ChannelBindings, type SaslServerMechanism, type SaslStep } from "@switchboard/sasl";
+import type { Sasl2Request } from "./sasl2.js";
 import { x, type Element } from "@switchboard/xml";
 import type { FastToken, FastTokens, Host } from "@switchboard/core";
 
@@ -204,4 +205,41 @@ export async function invalidateTokens(host: Host, owner: string, agent: string)
     const held = await host.store.fastTokens.get(owner, agent);
     if (!held || (await host.store.fastTokens.swap(owner, agent, held, undefined))) return;
   }
+}
+
+/** What FAST needs of the stream: the seal (none without a server secret) and the channel. */
+export interface FastContext {
+  seal?: TokenSeal;
+  secure: boolean;
+  bindings?: ChannelBindings;
+}
+
+const seals = new WeakMap<Buffer, TokenSeal>();
+/** One TokenSeal per server secret (the HKDF runs once). */
+export function tokenSeal(secret: Buffer | undefined): TokenSeal | undefined {
+  if (!secret) return undefined;
+  let seal = seals.get(secret);
+  if (!seal) seals.set(secret, (seal = new TokenSeal(secret)));
+  return seal;
+}
+
+/** The HT mechanism for an <authenticate/> naming one this channel offers; undefined otherwise (the usual lookup then answers). */
+export function fastMechanismFor(host: Host, request: Sasl2Request, fast: FastContext): SaslServerMechanism | undefined {
+  if (!fast.seal || !fastMechanisms(fast.secure, fast.bindings).includes(request.mechanism)) return undefined;
+  return new HtMechanism(request.mechanism, host, fast.seal, request.userAgent!.id!, request.fast.count!, fast.bindings);
+}
+
+/** After success: <fast invalidate/> ends this agent's tokens; <request-token/> gets a new one (rotation). */
+export async function fastAfterSuccess(host: Host, request: Sasl2Request, fast: FastContext, username: string): Promise<Element[]> {
+  const agent = request.userAgent?.id;
+  if (!fast.seal || !agent) return [];
+  const owner = `${username}@${host.domain}`;
+  if (request.fast.invalidate && isFastMechanism(request.mechanism)) {
+    await invalidateTokens(host, owner, agent).catch((err: unknown) => host.log.warn({ err, user: owner }, "FAST: could not invalidate the tokens"));
+    return [];
+  }
+  const asked = request.fast.requestToken;
+  if (!asked || !fastMechanisms(fast.secure, fast.bindings).includes(asked)) return [];
+  const token = await issueToken(host, fast.seal, owner, agent, asked);
+  return token ? [token] : [];
 }

@@ -11,17 +11,14 @@
  *                                    (no stream restart in SASL2: the stream goes on)
  *
  * Stream management is reached only through the stream-level handlers its module registered
- * (host.streamHandlers), with a stream context that hands what it writes to the <success/> here:
- * the module's rules (counters, resumption store, conflicts) apply unchanged.
+ * (host.streamHandlers), with a stream context that hands what it writes to the <success/>
+ * (sasl2-inline.ts): the module's rules (counters, resumption store, conflicts) apply unchanged.
+ * FAST (XEP-0484) is fast.ts.
  */
-import { randomBytes } from "node:crypto";
 import { Element, NS_SASL, x } from "@switchboard/xml";
-import type { Host, LocalSession, SessionConnection, StreamElementContext } from "@switchboard/core";
-import type { StreamEngine } from "@switchboard/stream";
-import type { ChannelBindings, SaslServerMechanism } from "@switchboard/sasl";
-import { NS_SASL2 } from "./sasl-negotiation.js";
-import type { BindRefusal } from "./bind.js";
-import { HtMechanism, TokenSeal, fastFeature, fastMechanisms, invalidateTokens, isFastMechanism, issueToken, parseFastRequest, type FastRequest } from "./fast.js";
+import type { Host } from "@switchboard/core";
+import { NS_SASL2, type SaslNegotiation, type SaslOutcome } from "./sasl-negotiation.js";
+import { fastFeature, fastMechanismFor, fastMechanisms, isFastMechanism, parseFastRequest, type FastContext, type FastRequest } from "./fast.js";
 
 export const NS_BIND2 = "urn:xmpp:bind:0";
 export const NS_SM3 = "urn:xmpp:sm:3";
@@ -96,131 +93,39 @@ function smHandler(host: Host, state: "authenticated" | "bound", name: string) {
   return host.streamHandlers.find(state, x(name, { xmlns: NS_SM3 }));
 }
 
-/** What FAST needs of the stream: the seal (none without a server secret) and the channel. */
-export interface FastContext {
-  seal?: TokenSeal;
-  secure: boolean;
-  bindings?: ChannelBindings;
-}
+/** The XEP-0388 exchange of one stream: <authenticate/>, <response/>, <abort/>, in its SaslNegotiation's "sasl2" profile. */
+export class Sasl2Exchange {
+  /** the <authenticate/> in progress: what to do inline once it succeeds */
+  private request?: Sasl2Request;
 
-const seals = new WeakMap<Buffer, TokenSeal>();
-/** One TokenSeal per server secret (the HKDF runs once). */
-export function tokenSeal(secret: Buffer | undefined): TokenSeal | undefined {
-  if (!secret) return undefined;
-  let seal = seals.get(secret);
-  if (!seal) seals.set(secret, (seal = new TokenSeal(secret)));
-  return seal;
-}
+  constructor(private readonly host: Host) {}
 
-/** The HT mechanism for an <authenticate/> naming one this channel offers; undefined otherwise (the usual lookup then answers). */
-export function fastMechanismFor(host: Host, request: Sasl2Request, fast: FastContext): SaslServerMechanism | undefined {
-  if (!fast.seal || !fastMechanisms(fast.secure, fast.bindings).includes(request.mechanism)) return undefined;
-  return new HtMechanism(request.mechanism, host, fast.seal, request.userAgent!.id!, request.fast.count!, fast.bindings);
-}
-
-/** After success: <fast invalidate/> ends this agent's tokens; <request-token/> gets a new one (rotation). */
-export async function fastAfterSuccess(host: Host, request: Sasl2Request, fast: FastContext, username: string): Promise<Element[]> {
-  const agent = request.userAgent?.id;
-  if (!fast.seal || !agent) return [];
-  const owner = `${username}@${host.domain}`;
-  if (request.fast.invalidate && isFastMechanism(request.mechanism)) {
-    await invalidateTokens(host, owner, agent).catch((err: unknown) => host.log.warn({ err, user: owner }, "FAST: could not invalidate the tokens"));
-    return [];
-  }
-  const asked = request.fast.requestToken;
-  if (!asked || !fastMechanisms(fast.secure, fast.bindings).includes(asked)) return [];
-  const token = await issueToken(host, fast.seal, owner, agent, asked);
-  return token ? [token] : [];
-}
-
-/** What the client policy lends the completion: binding a resource, its post-auth features. */
-export interface Sasl2Policy {
-  bind(stream: StreamEngine, resource: string): Promise<BindRefusal | undefined>;
-  features(stream: StreamEngine): Element[];
-}
-
-/**
- * The exchange succeeded and the stream is authenticated: runs the inline requests and writes
- * <success/> through `reply` (the negotiation's counted write).
- */
-export async function completeSasl2(
-  host: Host,
-  stream: StreamEngine,
-  policy: Sasl2Policy,
-  request: Sasl2Request,
-  username: string,
-  additionalData: Buffer | undefined,
-  reply: (el: Element) => void,
-  /** what else goes into <success/> (a FAST <token/>) */
-  extra: Element[] = [],
-): Promise<void> {
-  const bare = `${username}@${host.domain}`;
-  const success = (identifier: string, ...more: Element[]) =>
-    x("success", { xmlns: NS_SASL2 }, additionalData ? x("additional-data", {}, additionalData.toString("base64")) : undefined, x("authorization-identifier", {}, identifier), ...extra, ...more);
-  const inline: Element[] = [];
-
-  if (request.resume) {
-    const handler = host.streamHandlers.find("authenticated", request.resume);
-    let resumed = false;
-    if (handler) {
-      // <resumed/> goes out inside <success/> at the moment the module writes it: the stanzas it
-      // sends again follow it on the wire.
-      await handler(
-        capture(stream, (el) => {
-          if (el.name === "resumed" && !resumed) {
-            resumed = true;
-            reply(success(stream.session?.jid.full ?? bare, el));
-          } else inline.push(el);
-        }),
-        request.resume,
-      );
-    } else inline.push(x("failed", { xmlns: NS_SM3 }, x("feature-not-implemented", { xmlns: "urn:ietf:params:xml:ns:xmpp-stanzas" })));
-    if (resumed || stream.closed) return;
+  /** Forgets the exchange (an RFC 6120 <auth/> started instead). */
+  reset(): void {
+    this.request = undefined;
   }
 
-  if (request.bind) {
-    const resource = `${request.bind.tag ?? "sb"}.${randomBytes(4).toString("hex")}`;
-    const refused = await policy.bind(stream, resource);
-    if (stream.closed) return;
-    if (!refused) {
-      const bound = x("bound", { xmlns: NS_BIND2 });
-      const enable = request.bind.enableSm;
-      const handler = enable && host.streamHandlers.find("bound", enable);
-      if (enable && handler) await handler(capture(stream, (el) => bound.cnode(el)), enable);
-      else if (enable) bound.cnode(x("failed", { xmlns: NS_SM3 }, x("feature-not-implemented", { xmlns: "urn:ietf:params:xml:ns:xmpp-stanzas" })));
-      if (stream.closed) return;
-      return reply(success(stream.session?.jid.full ?? bare, ...inline, bound));
+  /** One SASL2 element: the outcome, with the request once authenticated. */
+  async handle(sasl: SaslNegotiation, el: Element, fast: FastContext): Promise<{ outcome: SaslOutcome; request?: Sasl2Request }> {
+    const none = { outcome: { done: false } as const };
+    if (el.name === "authenticate") {
+      const request = parseAuthenticate(el);
+      if (typeof request === "string") return (sasl.reply(sasl2Failure("malformed-request", request)), none);
+      this.request = request;
+      return this.settle(await sasl.begin(request.mechanism, request.initialResponse, "sasl2", fastMechanismFor(this.host, request, fast)));
     }
-    // XEP-0386 leaves the refusal to the server: the account is authenticated all the same, so
-    // the client hears why and binds the RFC 6120 way (where a cap gives the same answer again).
-    stream.log.info({ condition: refused.condition, text: refused.text }, "bind2: inline bind refused, falling back to resource binding");
+    if (el.name === "response" && this.request) return this.settle(await sasl.respond(el.getText(), "sasl2"));
+    if (el.name === "abort") return this.settle(sasl.abort("sasl2"));
+    sasl.reply(sasl2Failure("malformed-request", el.name === "response" ? "no SASL2 authentication in progress" : `unexpected <${el.name}/>`));
+    return none;
   }
-  reply(success(bare, ...inline));
-  stream.send(x("stream:features", { "xmlns:stream": "http://etherx.jabber.org/streams" }, ...policy.features(stream)));
-}
 
-/** The stream as a module's stream-level handler sees it, with what it writes handed to `write`. */
-function capture(stream: StreamEngine, write: (el: Element) => void): StreamElementContext {
-  return {
-    get state() {
-      return stream.state;
-    },
-    get ip() {
-      return stream.ip;
-    },
-    get secure() {
-      return stream.secure;
-    },
-    get account() {
-      return stream.account;
-    },
-    get session() {
-      return stream.session;
-    },
-    send: write,
-    close: (error) => stream.close(error),
-    resumeSession: (take: (connection: SessionConnection) => Promise<LocalSession | undefined>) => stream.resumeSession(take),
-  };
+  private settle(outcome: SaslOutcome): { outcome: SaslOutcome; request?: Sasl2Request } {
+    if (!outcome.done) return { outcome };
+    const request = this.request;
+    this.request = undefined;
+    return { outcome, request };
+  }
 }
 
 /** XEP-0388 §2.6.2 failure for a malformed <authenticate/> (nothing was attempted). */

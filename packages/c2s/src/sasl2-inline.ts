@@ -1,0 +1,103 @@
+/**
+ * The end of a successful XEP-0388 exchange: what the client asked inline, then the one
+ * <success/> (§2.6.1). See sasl2.ts for the order (resume, then Bind 2 with stream management).
+ * Stream management is reached only through the stream-level handlers its module registered
+ * (host.streamHandlers), with a stream context that hands what it writes to the <success/> here.
+ */
+import { randomBytes } from "node:crypto";
+import { x, type Element } from "@switchboard/xml";
+import type { Host, LocalSession, SessionConnection, StreamElementContext } from "@switchboard/core";
+import type { StreamEngine } from "@switchboard/stream";
+import { NS_SASL2 } from "./sasl-negotiation.js";
+import type { BindRefusal } from "./bind.js";
+import { NS_BIND2, NS_SM3, type Sasl2Request } from "./sasl2.js";
+
+/** What the client policy lends the completion: binding a resource, its post-auth features. */
+export interface Sasl2Policy {
+  bind(stream: StreamEngine, resource: string): Promise<BindRefusal | undefined>;
+  features(stream: StreamEngine): Element[];
+}
+
+/**
+ * The exchange succeeded and the stream is authenticated: runs the inline requests and writes
+ * <success/> through `reply` (the negotiation's counted write).
+ */
+export async function completeSasl2(
+  host: Host,
+  stream: StreamEngine,
+  policy: Sasl2Policy,
+  request: Sasl2Request,
+  username: string,
+  additionalData: Buffer | undefined,
+  reply: (el: Element) => void,
+  /** what else goes into <success/> (a FAST <token/>) */
+  extra: Element[] = [],
+): Promise<void> {
+  const bare = `${username}@${host.domain}`;
+  const success = (identifier: string, ...more: Element[]) =>
+    x("success", { xmlns: NS_SASL2 }, additionalData ? x("additional-data", {}, additionalData.toString("base64")) : undefined, x("authorization-identifier", {}, identifier), ...extra, ...more);
+  const inline: Element[] = [];
+
+  if (request.resume) {
+    const handler = host.streamHandlers.find("authenticated", request.resume);
+    let resumed = false;
+    if (handler) {
+      // <resumed/> goes out inside <success/> at the moment the module writes it: the stanzas it
+      // sends again follow it on the wire.
+      await handler(
+        capture(stream, (el) => {
+          if (el.name === "resumed" && !resumed) {
+            resumed = true;
+            reply(success(stream.session?.jid.full ?? bare, el));
+          } else inline.push(el);
+        }),
+        request.resume,
+      );
+    } else inline.push(x("failed", { xmlns: NS_SM3 }, x("feature-not-implemented", { xmlns: "urn:ietf:params:xml:ns:xmpp-stanzas" })));
+    if (resumed || stream.closed) return;
+  }
+
+  if (request.bind) {
+    const resource = `${request.bind.tag ?? "sb"}.${randomBytes(4).toString("hex")}`;
+    const refused = await policy.bind(stream, resource);
+    if (stream.closed) return;
+    if (!refused) {
+      const bound = x("bound", { xmlns: NS_BIND2 });
+      const enable = request.bind.enableSm;
+      const handler = enable && host.streamHandlers.find("bound", enable);
+      if (enable && handler) await handler(capture(stream, (el) => bound.cnode(el)), enable);
+      else if (enable) bound.cnode(x("failed", { xmlns: NS_SM3 }, x("feature-not-implemented", { xmlns: "urn:ietf:params:xml:ns:xmpp-stanzas" })));
+      if (stream.closed) return;
+      return reply(success(stream.session?.jid.full ?? bare, ...inline, bound));
+    }
+    // XEP-0386 leaves the refusal to the server: the account is authenticated all the same, so
+    // the client hears why and binds the RFC 6120 way (where a cap gives the same answer again).
+    stream.log.info({ condition: refused.condition, text: refused.text }, "bind2: inline bind refused, falling back to resource binding");
+  }
+  reply(success(bare, ...inline));
+  stream.send(x("stream:features", { "xmlns:stream": "http://etherx.jabber.org/streams" }, ...policy.features(stream)));
+}
+
+/** The stream as a module's stream-level handler sees it, with what it writes handed to `write`. */
+function capture(stream: StreamEngine, write: (el: Element) => void): StreamElementContext {
+  return {
+    get state() {
+      return stream.state;
+    },
+    get ip() {
+      return stream.ip;
+    },
+    get secure() {
+      return stream.secure;
+    },
+    get account() {
+      return stream.account;
+    },
+    get session() {
+      return stream.session;
+    },
+    send: write,
+    close: (error) => stream.close(error),
+    resumeSession: (take: (connection: SessionConnection) => Promise<LocalSession | undefined>) => stream.resumeSession(take),
+  };
+}
