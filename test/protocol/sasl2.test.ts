@@ -5,6 +5,7 @@
  * inline resumption with what was not acknowledged sent again, and the bad inputs.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { RawConnection } from "../support/raw.js";
 import { clientChannelBinding, scramClient, type ScramTestClient } from "../support/scram.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -105,6 +106,34 @@ describe("XEP-0388 SASL2", () => {
     await b.raw.waitFor(/<body>over sasl2<\/body>/);
     a.raw.close();
     b.raw.close();
+  });
+});
+
+describe("SASL2 over WebSocket (RFC 7395)", () => {
+  it("logs in with PLAIN behind a TLS proxy, then the post-auth features arrive as a frame without a new <open/>", async () => {
+    const url = `ws://127.0.0.1:${ts.nodes[1 % ts.nodes.length]!.ports.http}${ts.config.http.websocketPath}`;
+    const ws = new WebSocket(url, "xmpp", { headers: { "x-forwarded-proto": "https" } });
+    const frames: string[] = [];
+    ws.on("message", (d: Buffer) => frames.push(d.toString()));
+    const next = async (re: RegExp) => {
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline) {
+        const hit = frames.find((f) => re.test(f));
+        if (hit) return hit;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error(`no frame ${re}: ${frames.join(" ")}`);
+    };
+    await new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject)));
+    ws.send("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>");
+    const features = await next(/<authentication/);
+    expect(features).not.toContain("-PLUS"); // the proxy's TLS is not ours to bind to
+    ws.send(`<authenticate xmlns='${NS}' mechanism='PLAIN'><initial-response>${b64("\0alice\0secret")}</initial-response></authenticate>`);
+    expect(await next(/<success/)).toContain("<authorization-identifier>alice@localhost</authorization-identifier>");
+    expect(await next(/<stream:features[\s\S]*urn:ietf:params:xml:ns:xmpp-bind/)).toBeTruthy();
+    ws.send("<iq xmlns='jabber:client' type='set' id='wb'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>ws</resource></bind></iq>");
+    expect(await next(/<jid>alice@localhost\/ws<\/jid>/)).toBeTruthy();
+    ws.close();
   });
 });
 
