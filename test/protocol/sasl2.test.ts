@@ -52,7 +52,7 @@ describe("XEP-0388 SASL2", () => {
       /<authentication xmlns="urn:xmpp:sasl:2"><mechanism>SCRAM-SHA-256-PLUS<\/mechanism><mechanism>SCRAM-SHA-1-PLUS<\/mechanism><mechanism>SCRAM-SHA-256<\/mechanism><mechanism>SCRAM-SHA-1<\/mechanism><mechanism>PLAIN<\/mechanism><inline>/,
     );
     expect(features).toContain(
-      '<inline><fast xmlns="urn:xmpp:fast:0"><mechanism>HT-SHA-256-EXPR</mechanism><mechanism>HT-SHA-256-ENDP</mechanism><mechanism>HT-SHA-256-NONE</mechanism></fast><sm xmlns="urn:xmpp:sm:3"/><bind xmlns="urn:xmpp:bind:0"><inline><feature var="urn:xmpp:sm:3"/></inline></bind></inline>',
+      '<inline><fast xmlns="urn:xmpp:fast:0"><mechanism>HT-SHA-256-EXPR</mechanism><mechanism>HT-SHA-256-ENDP</mechanism><mechanism>HT-SHA-256-NONE</mechanism></fast><sm xmlns="urn:xmpp:sm:3"/><bind xmlns="urn:xmpp:bind:0"><inline><feature var="urn:xmpp:sm:3"/><feature var="urn:xmpp:carbons:2"/></inline></bind></inline>',
     );
     raw.close();
   });
@@ -106,6 +106,30 @@ describe("XEP-0388 SASL2", () => {
     await b.raw.waitFor(/<body>over sasl2<\/body>/);
     a.raw.close();
     b.raw.close();
+  });
+});
+
+describe("XEP-0280 carbons inline in Bind 2", () => {
+  it("enables carbons with <enable/> inside <bind/>: the resource gets copies of what another resource receives", async () => {
+    const inlined = await open(0);
+    inlined.raw.write(
+      `<authenticate xmlns='${NS}' mechanism='PLAIN'><initial-response>${b64("\0alice\0secret")}</initial-response><bind xmlns='urn:xmpp:bind:0'><tag>carbons</tag><enable xmlns='urn:xmpp:carbons:2'/></bind></authenticate>`,
+    );
+    expect(await inlined.raw.waitFor(/<\/success>/)).toContain('<bound xmlns="urn:xmpp:bind:0"/>');
+    // copies go to available resources (XEP-0280 §6)
+    inlined.raw.write("<presence/>");
+    await inlined.raw.waitFor(/<presence[^>]*from="alice@localhost\/carbons/);
+    const plain = await open(1);
+    plain.raw.write(`<authenticate xmlns='${NS}' mechanism='PLAIN'><initial-response>${b64("\0alice\0secret")}</initial-response><bind xmlns='urn:xmpp:bind:0'><tag>other</tag></bind></authenticate>`);
+    const otherJid = /<authorization-identifier>([^<]+)</.exec(await plain.raw.waitFor(/<\/success>/))![1]!;
+    const bob = await open(1);
+    bob.raw.write(`<authenticate xmlns='${NS}' mechanism='PLAIN'><initial-response>${b64("\0bob\0secret")}</initial-response><bind xmlns='urn:xmpp:bind:0'/></authenticate>`);
+    await bob.raw.waitFor(/<\/success>/);
+    bob.raw.write(`<message to='${otherJid}' type='chat'><body>copy me</body></message>`);
+    await plain.raw.waitFor(/copy me/);
+    const copy = await inlined.raw.waitFor(/<received xmlns="urn:xmpp:carbons:2">[\s\S]*copy me/);
+    expect(copy).toContain("<forwarded");
+    for (const c of [inlined, plain, bob]) c.raw.close();
   });
 });
 

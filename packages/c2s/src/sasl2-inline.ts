@@ -68,6 +68,19 @@ export async function completeSasl2(
       if (enable && handler) await handler(capture(stream, (el) => bound.cnode(el)), enable);
       else if (enable) bound.cnode(x("failed", { xmlns: NS_SM3 }, x("feature-not-implemented", { xmlns: "urn:ietf:params:xml:ns:xmpp-stanzas" })));
       if (stream.closed) return;
+      // the modules' inline features (XEP-0280 carbons), each by its namespace; unknown ones are ignored (XEP-0386 §3.3)
+      for (const asked of request.bind.inline) {
+        const feature = host.streamFeatures.bindInline.get(asked.attrs.xmlns ?? "");
+        const session = stream.session;
+        if (!feature || !session) continue;
+        try {
+          const answer = await feature(session, asked);
+          if (answer) bound.cnode(answer);
+        } catch (err) {
+          stream.log.warn({ err, xmlns: asked.attrs.xmlns }, "bind2: an inline feature failed");
+        }
+      }
+      if (stream.closed) return;
       return reply(success(stream.session?.jid.full ?? bare, ...inline, bound));
     }
     // XEP-0386 leaves the refusal to the server: the account is authenticated all the same, so

@@ -35,8 +35,8 @@ export interface Sasl2Request {
   /** base64 text of <initial-response/>, "" when absent */
   initialResponse: string;
   userAgent?: UserAgent;
-  /** XEP-0386 <bind/>: the tag, and the inline feature requests it carries */
-  bind?: { tag?: string; enableSm?: Element };
+  /** XEP-0386 <bind/>: the tag, and the inline feature requests it carries (stream management's; the others, modules') */
+  bind?: { tag?: string; enableSm?: Element; inline: Element[] };
   /** XEP-0198 inline <resume/> */
   resume?: Element;
   /** XEP-0484 <request-token/> and <fast/> */
@@ -67,7 +67,8 @@ export function parseAuthenticate(el: Element): Sasl2Request | string {
     const tag = bind.getChildText("tag")?.trim();
     if (tag !== undefined && tag.length > MAX_NAME) return `the bind tag is at most ${MAX_NAME} characters`;
     const enableSm = bind.getChild("enable", NS_SM3);
-    request.bind = { ...(tag ? { tag } : {}), ...(enableSm ? { enableSm } : {}) };
+    const inline = bind.getChildElements().filter((c) => c.name !== "tag" && c.attrs.xmlns !== NS_SM3 && c.attrs.xmlns !== NS_BIND2);
+    request.bind = { ...(tag ? { tag } : {}), ...(enableSm ? { enableSm } : {}), inline };
   }
   const resume = el.getChild("resume", NS_SM3);
   if (resume) request.resume = resume;
@@ -85,6 +86,7 @@ export function authenticationFeature(host: Host, mechanisms: Element, fast: Fas
   if (smHandler(host, "authenticated", "resume")) inline.cnode(x("sm", { xmlns: NS_SM3 }));
   const bindInline = x("inline");
   if (smHandler(host, "bound", "enable")) bindInline.cnode(x("feature", { var: NS_SM3 }));
+  for (const xmlns of host.streamFeatures.bindInline.keys()) bindInline.cnode(x("feature", { var: xmlns }));
   inline.cnode(x("bind", { xmlns: NS_BIND2 }, bindInline));
   return x("authentication", { xmlns: NS_SASL2 }, ...mechanisms.getChildElements().map((m) => x("mechanism", {}, m.getText())), inline);
 }
