@@ -195,6 +195,25 @@ describe("XEP-0198 inline in SASL2 and Bind 2", () => {
     bob.raw.close();
   });
 
+  it("keeps stream management working after the inline enable: the server asks for acks and answers <r/>", async () => {
+    const { raw } = await open(0);
+    raw.write(
+      `<authenticate xmlns='${NS}' mechanism='PLAIN'><initial-response>${b64("\0alice\0secret")}</initial-response><bind xmlns='urn:xmpp:bind:0'><tag>acks</tag><enable xmlns='urn:xmpp:sm:3'/></bind></authenticate>`,
+    );
+    const jid = /<authorization-identifier>([^<]+)</.exec(await raw.waitFor(/<\/success>/))![1]!;
+    raw.buffer = "";
+    const bob = await open(1);
+    bob.raw.write(`<authenticate xmlns='${NS}' mechanism='PLAIN'><initial-response>${b64("\0bob\0secret")}</initial-response><bind xmlns='urn:xmpp:bind:0'/></authenticate>`);
+    await bob.raw.waitFor(/<\/success>/);
+    // sm.ackEvery is 5: the fifth unacknowledged stanza brings the server's <r/>
+    for (let i = 1; i <= 5; i++) bob.raw.write(`<message to='${jid}' type='chat'><body>ack me ${i}</body></message>`);
+    await raw.waitFor(/ack me 5[\s\S]*<r xmlns="urn:xmpp:sm:3"\/>/);
+    raw.write("<a xmlns='urn:xmpp:sm:3' h='5'/><r xmlns='urn:xmpp:sm:3'/>");
+    await raw.waitFor(/<a xmlns="urn:xmpp:sm:3" h="0"\/>/);
+    raw.close();
+    bob.raw.close();
+  });
+
   it("answers an inline resume of an unknown session with <failed/> in <success/> and binds anew", async () => {
     const { raw } = await open(1);
     raw.write(

@@ -37,22 +37,34 @@ export async function completeSasl2(
   const success = (identifier: string, ...more: Element[]) =>
     x("success", { xmlns: NS_SASL2 }, additionalData ? x("additional-data", {}, additionalData.toString("base64")) : undefined, x("authorization-identifier", {}, identifier), ...extra, ...more);
   const inline: Element[] = [];
+  // Contexts lent to stream management write to the stream once <success/> is out.
+  const held: CaptureContext[] = [];
+  const inlineDone = (ctx: CaptureContext) => held.push(ctx);
+  const finish = (el: Element) => {
+    reply(el);
+    for (const ctx of held) ctx.release();
+  };
 
   if (request.resume) {
     const handler = host.streamHandlers.find("authenticated", request.resume);
     let resumed = false;
     if (handler) {
       // <resumed/> goes out inside <success/> at the moment the module writes it: the stanzas it
-      // sends again follow it on the wire.
-      await handler(
-        capture(stream, (el) => {
-          if (el.name === "resumed" && !resumed) {
-            resumed = true;
-            reply(success(stream.session?.jid.full ?? bare, el));
-          } else inline.push(el);
-        }),
-        request.resume,
-      );
+      // sends again follow it on the wire. The module keeps the context for its later <r/> and
+      // <a/>: from then on it writes to the stream itself.
+      const ctx = capture(stream, (el) => {
+        if (el.name === "resumed" && !resumed) {
+          resumed = true;
+          reply(success(stream.session?.jid.full ?? bare, el));
+          ctx.release();
+          return true;
+        }
+        if (el.name !== "failed") return false;
+        inline.push(el);
+        return true;
+      });
+      await handler(ctx, request.resume);
+      if (!resumed) ctx.holdUntil(inlineDone);
     } else inline.push(x("failed", { xmlns: NS_SM3 }, x("feature-not-implemented", { xmlns: "urn:ietf:params:xml:ns:xmpp-stanzas" })));
     if (resumed || stream.closed) return;
   }
@@ -65,7 +77,15 @@ export async function completeSasl2(
       const bound = x("bound", { xmlns: NS_BIND2 });
       const enable = request.bind.enableSm;
       const handler = enable && host.streamHandlers.find("bound", enable);
-      if (enable && handler) await handler(capture(stream, (el) => bound.cnode(el)), enable);
+      if (enable && handler) {
+        const ctx = capture(stream, (el) => {
+          if (el.name !== "enabled" && el.name !== "failed") return false;
+          bound.cnode(el);
+          return true;
+        });
+        await handler(ctx, enable);
+        ctx.holdUntil(inlineDone);
+      }
       else if (enable) bound.cnode(x("failed", { xmlns: NS_SM3 }, x("feature-not-implemented", { xmlns: "urn:ietf:params:xml:ns:xmpp-stanzas" })));
       if (stream.closed) return;
       // the modules' inline features (XEP-0280 carbons), each by its namespace; unknown ones are ignored (XEP-0386 §3.3)
@@ -81,19 +101,32 @@ export async function completeSasl2(
         }
       }
       if (stream.closed) return;
-      return reply(success(stream.session?.jid.full ?? bare, ...inline, bound));
+      return finish(success(stream.session?.jid.full ?? bare, ...inline, bound));
     }
-    // XEP-0386 leaves the refusal to the server: the account is authenticated all the same, so
-    // the client hears why and binds the RFC 6120 way (where a cap gives the same answer again).
+    // The account is authenticated all the same: <success/> without <bound/> and the
+    // post-authentication features tell the client to bind the RFC 6120 way, where the same
+    // cause (the session cap, the registry) is answered with its stanza error.
     stream.log.info({ condition: refused.condition, text: refused.text }, "bind2: inline bind refused, falling back to resource binding");
   }
-  reply(success(bare, ...inline));
+  finish(success(bare, ...inline));
   stream.send(x("stream:features", { "xmlns:stream": "http://etherx.jabber.org/streams" }, ...policy.features(stream)));
 }
 
-/** The stream as a module's stream-level handler sees it, with what it writes handed to `write`. */
-function capture(stream: StreamEngine, write: (el: Element) => void): StreamElementContext {
-  return {
+/**
+ * The stream as a module's stream-level handler sees it. Until released, what it writes is
+ * offered to `take` (true: it went into <success/>); anything else waits and is written, in
+ * order, once released. After that it is the stream itself.
+ */
+interface CaptureContext extends StreamElementContext {
+  release(): void;
+  /** hands the context to whoever releases it once <success/> is out */
+  holdUntil(register: (ctx: CaptureContext) => void): void;
+}
+
+function capture(stream: StreamEngine, take: (el: Element) => boolean): CaptureContext {
+  let open = true;
+  const waiting: Element[] = [];
+  const ctx: CaptureContext = {
     get state() {
       return stream.state;
     },
@@ -109,8 +142,20 @@ function capture(stream: StreamEngine, write: (el: Element) => void): StreamElem
     get session() {
       return stream.session;
     },
-    send: write,
+    send(el) {
+      if (!open) return void stream.send(el);
+      if (!take(el)) waiting.push(el);
+    },
     close: (error) => stream.close(error),
     resumeSession: (take: (connection: SessionConnection) => Promise<LocalSession | undefined>) => stream.resumeSession(take),
+    release() {
+      if (!open) return;
+      open = false;
+      for (const el of waiting.splice(0)) stream.send(el);
+    },
+    holdUntil(register) {
+      if (open) register(ctx);
+    },
   };
+  return ctx;
 }
