@@ -9,6 +9,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AccountCredentials, Ban, RosterItem, Store } from "../../packages/core/src/ports.js";
+import { fastTokenContract } from "./fast-token-contract.js";
 
 /** Fake SCRAM material; the store treats it as opaque data. */
 export function fakeCredentials(tag: string): AccountCredentials {
@@ -608,5 +609,7 @@ export function storeContract(name: string, open: () => Promise<Store> | Store):
         expect(await store.push.list(BOB)).toHaveLength(3);
       });
     });
+
+    fastTokenContract(() => store);
   });
 }

@@ -71,7 +71,9 @@ async def main():
     async def login():
         await start(alice, ALICE_PORT)
         await start(bob, BOB_PORT)
-        return {"alice": str(alice.boundjid), "bob": str(bob.boundjid)}
+        # the SASL mechanism slixmpp chose (the -PLUS one with tls-unique when it is offered)
+        mech = alice["feature_mechanisms"].mech.name
+        return {"alice": str(alice.boundjid), "bob": str(bob.boundjid), "mechanism": mech}
 
     await step("login", login)
 

@@ -63,6 +63,8 @@ describe.skipIf(!python)("slixmpp (a client not written here)", () => {
     expect(code, stderr).toBe(0);
     const r = JSON.parse(stdout.trim().split("\n").pop()!);
     expect(r.login.alice).toMatch(/^sli-alice@localhost\/.+/);
+    // slixmpp knows only tls-unique; on TLS 1.3 it is accepted as COMPAT (stream/channel-binding.ts)
+    expect(r.login.mechanism).toBe("SCRAM-SHA-256-PLUS");
     expect(r.chat).toEqual({ from: "sli-alice@localhost", body: "hello from slixmpp", type: "chat" });
     expect(r.subscribe).toEqual({ alice_sees_bob: "both", bob_sees_alice: "both" });
     expect(r.disco.features).toEqual(

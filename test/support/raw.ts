@@ -20,7 +20,7 @@ export class RawConnection {
    * `localAddress`: source address in 127.0.0.0/8 (per-IP limits); `preamble`: bytes written
    * before anything else (a PROXY protocol header); `tls`: direct TLS (XEP-0368) after the preamble.
    */
-  static async open(port: number, opts: { localAddress?: string; preamble?: Buffer | string; tls?: boolean } = {}): Promise<RawConnection> {
+  static async open(port: number, opts: { localAddress?: string; preamble?: Buffer | string; tls?: boolean; tlsOptions?: tls.ConnectionOptions } = {}): Promise<RawConnection> {
     const socket = net.connect({ port, host: "127.0.0.1", localAddress: opts.localAddress });
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", resolve);
@@ -28,7 +28,7 @@ export class RawConnection {
     });
     if (opts.preamble !== undefined) socket.write(opts.preamble);
     if (!opts.tls) return new RawConnection(socket);
-    const secure = tls.connect({ socket, servername: "localhost", rejectUnauthorized: false, ALPNProtocols: ["xmpp-client"] });
+    const secure = tls.connect({ socket, servername: "localhost", rejectUnauthorized: false, ALPNProtocols: ["xmpp-client"], ...opts.tlsOptions });
     await new Promise<void>((resolve, reject) => {
       secure.once("secureConnect", resolve);
       secure.once("error", reject);
@@ -51,6 +51,11 @@ export class RawConnection {
 
   private notify(): void {
     for (const l of [...this.listeners]) l();
+  }
+
+  /** the TLS socket once TLS is up (channel binding tests compute their end of it) */
+  get tlsSocket(): tls.TLSSocket | undefined {
+    return this.socket instanceof tls.TLSSocket ? this.socket : undefined;
   }
 
   write(data: string | Buffer): void {

@@ -4,7 +4,8 @@
  * transitions, STARTTLS, time bounds, order, stream-level handlers of modules — and this file
  * only says:
  * - the header must name this server's domain (RFC 6120 §4.7.2) in jabber:client, version 1.0;
- * - before authentication: SASL (sasl-negotiation.ts) and the IQs modules allow (XEP-0077);
+ * - before authentication: SASL (sasl-negotiation.ts), SASL2 with Bind 2 inline (sasl2.ts) and
+ *   the IQs modules allow (XEP-0077);
  * - after it: resource binding (bind.ts) and the legacy session no-op (RFC 3921 §3);
  * - once bound: stanzas only, `from` checked and stamped (RFC 6120 §8.1.2.1), handed to the
  *   session, which owns everything after (filters, router).
@@ -14,8 +15,11 @@ import { iqResult, type Host, type LocalSession, type Session, type SessionConne
 import { StreamEngine, type StreamPolicy, type Transport } from "@switchboard/stream";
 import type { SecureContext } from "node:tls";
 import type { C2sOptions } from "./options.js";
-import { SaslNegotiation } from "./sasl-negotiation.js";
-import { bindResource } from "./bind.js";
+import { NS_SASL2, SaslNegotiation } from "./sasl-negotiation.js";
+import { bindResource, openResource, type BindRefusal } from "./bind.js";
+import { Sasl2Exchange, authenticationFeature } from "./sasl2.js";
+import { completeSasl2 } from "./sasl2-inline.js";
+import { fastAfterSuccess, tokenSeal, type FastContext } from "./fast.js";
 import { clientTraffic, type ClientTraffic } from "./traffic.js";
 import type { RateCredit, UserRate } from "./user-rate.js";
 import { holdAtMost } from "./handshake-slots.js";
@@ -66,6 +70,8 @@ class StreamConnection implements SessionConnection {
 class ClientPolicy implements StreamPolicy {
   readonly namespace = NS_CLIENT;
   private sasl?: SaslNegotiation;
+  /** XEP-0388, made at its first element */
+  private sasl2Exchange?: Sasl2Exchange;
   private username?: string;
   private session?: Session;
   private connection?: StreamConnection;
@@ -135,7 +141,11 @@ class ClientPolicy implements StreamPolicy {
 
   features(stream: StreamEngine): Element[] {
     if (stream.state === "connected" || stream.state === "secured") {
-      const features = [this.saslFor(stream).mechanismsFeature()];
+      const sasl = this.saslFor(stream);
+      const features = [sasl.mechanismsFeature()];
+      const channelBinding = sasl.channelBindingFeature();
+      if (channelBinding) features.push(channelBinding);
+      features.push(authenticationFeature(this.host, features[0]!, this.fastContext(stream, sasl)));
       for (const feature of this.host.streamFeatures.preAuth) features.push(feature());
       return features;
     }
@@ -170,14 +180,17 @@ class ClientPolicy implements StreamPolicy {
   // Before authentication: SASL (RFC 6120 §6) and the IQs modules allow
 
   private saslFor(stream: StreamEngine): SaslNegotiation {
-    // A new negotiation after STARTTLS: the mechanisms offered depend on the channel (PLAIN).
-    if (this.sasl) return this.sasl;
+    // A new negotiation after STARTTLS: the mechanisms offered depend on the channel (PLAIN, -PLUS).
+    if (this.sasl && this.sasl.tls === stream.secure) return this.sasl;
     const admission = { budget: this.opts.loginBudget, slots: this.opts.handshakeSlots, closed: () => stream.closed };
-    return (this.sasl = new SaslNegotiation(this.host, stream.ip, stream.secure, (e) => stream.send(e), this.opts.unknownUserSecret, admission));
+    const bindings = stream.secure ? stream.transport.channelBindings?.() : undefined;
+    return (this.sasl = new SaslNegotiation(this.host, stream.ip, stream.secure, (e) => stream.send(e), this.opts.unknownUserSecret, admission, bindings));
   }
 
   private async beforeAuth(stream: StreamEngine, el: Element): Promise<void> {
+    if (el.attrs.xmlns === NS_SASL2) return this.sasl2(stream, el);
     if (el.attrs.xmlns === NS_SASL) {
+      this.sasl2Exchange?.reset();
       const outcome = await this.saslFor(stream).handle(el);
       if (!outcome.done) return;
       if ("username" in outcome) {
@@ -208,8 +221,44 @@ class ClientPolicy implements StreamPolicy {
     stream.close(new StreamError("not-authorized", "authenticate first"));
   }
 
+  private fastContext(stream: StreamEngine, sasl: SaslNegotiation): FastContext {
+    return { seal: tokenSeal(this.opts.unknownUserSecret), secure: stream.secure, bindings: sasl.bindings };
+  }
+
+  /** XEP-0388: <authenticate/>, <response/>, <abort/>; on success the stream is authenticated without a restart. */
+  private async sasl2(stream: StreamEngine, el: Element): Promise<void> {
+    const sasl = this.saslFor(stream);
+    const fast = this.fastContext(stream, sasl);
+    const { outcome, request } = await (this.sasl2Exchange ??= new Sasl2Exchange(this.host)).handle(sasl, el, fast);
+    if (!outcome.done) return;
+    if ("username" in outcome && request) {
+      this.username = outcome.username;
+      this.sasl = undefined;
+      stream.authenticated(`${outcome.username}@${this.host.domain}`, { restart: false });
+      this.onAuthenticated?.();
+      stream.log.info({ user: stream.account, sasl2: true }, "authenticated");
+      const policy = { bind: (s: StreamEngine, resource: string) => this.bindTo(s, resource), features: (s: StreamEngine) => this.features(s) };
+      const token = await fastAfterSuccess(this.host, request, fast, outcome.username);
+      return completeSasl2(this.host, stream, policy, request, outcome.username, outcome.data, (e) => sasl.reply(e), token);
+    }
+    if ("closeStream" in outcome && outcome.closeStream) return stream.close(new StreamError("policy-violation", "too many failed authentication attempts"));
+  }
+
   // ---------------------------------------------------------------------------------------
   // After authentication: resource binding (RFC 6120 §7)
+
+  /** XEP-0386: binds the resource Bind 2 made up, as <bind/> would. */
+  private bindTo(stream: StreamEngine, resource: string): Promise<BindRefusal | undefined> {
+    const connection = new StreamConnection(stream, this.traffic);
+    return openResource(this.host, connection, this.username!, resource, (session) => {
+      this.session = session;
+      this.connection = connection;
+      connection.session = session;
+      this.readMark = stream.bytesIn;
+      stream.bound(session);
+      stream.log.info({ jid: session.jid.full }, "resource bound (bind2)");
+    }, this.opts.maxSessionsPerUser);
+  }
 
   private async beforeBind(stream: StreamEngine, el: Element): Promise<void> {
     if (el.name === "iq" && el.attrs.type === "set") {

@@ -273,7 +273,9 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
           socket.close(1008, "too many new connections from your address; try again shortly");
           return;
         }
-        const transport = new WebSocketTransport(socket, ip, forwardedSecure, opts.parser);
+        // Channel binding only to a TLS this server terminated (wss): behind a proxy there is none.
+        const tlsSocket = req.socket instanceof tls.TLSSocket ? req.socket : undefined;
+        const transport = new WebSocketTransport(socket, ip, forwardedSecure, opts.parser, undefined, tlsSocket);
         startStream(connection, transport, { ...options, requireTls: options.requireTls && !forwardedSecure && !isLoopback(req) });
       });
       wss.push(ws);

@@ -30,6 +30,8 @@ export interface ModuleContext<Options> {
   preAuthIq(xmlns: string, handler: import("./stream-features.js").PreAuthIqHandler): void;
   /** a stream-level element (not a stanza) in the given stream states: XEP-0198 <enable/>, XEP-0352 <active/> */
   streamElement(spec: StreamElementSpec, handler: StreamElementHandler): void;
+  /** a feature enabled inside a XEP-0386 Bind 2 request (XEP-0280 carbons) */
+  bindInline(xmlns: string, handler: import("./stream-features.js").BindInlineHandler): void;
   /** declares a piece of per-session state (serializable, so the session can move between nodes) */
   sessionState<T>(key: SessionStateKey<T>): SessionStateKey<T>;
   /** a filter on every stanza written to a client (session-filters.ts) */
@@ -98,6 +100,7 @@ export async function loadModule<Options>(
     streamFeature: (phase, feature) => undo.push(host.streamFeatures.add(phase, feature)),
     preAuthIq: (xmlns, handler) => undo.push(host.streamFeatures.handlePreAuthIq(xmlns, handler)),
     streamElement: (spec, handler) => undo.push(host.streamHandlers.handle(spec, handler)),
+    bindInline: (xmlns, handler) => undo.push(host.streamFeatures.addBindInline(xmlns, handler)),
     sessionState: (key) => {
       undo.push(host.sessions.stateKeys.declare(key));
       return key;

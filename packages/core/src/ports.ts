@@ -18,9 +18,9 @@ export interface AccountStore {
   /** Creates the account; rejects with AccountExistsError if it exists. */
   create(bare: string, credentials: AccountCredentials): Promise<void>;
   get(bare: string): Promise<AccountCredentials | undefined>;
-  /** Replaces the credentials; rejects with AccountNotFoundError when absent. */
+  /** Replaces the credentials and forgets the account's FAST tokens (XEP-0484: a new password revokes them); rejects with AccountNotFoundError when absent. */
   setCredentials(bare: string, credentials: AccountCredentials): Promise<void>;
-  /** Deletes the account and every piece of user data (roster, offline, vcard, blocklist, last activity, private XML, ban). Returns false when absent. */
+  /** Deletes the account and every piece of user data (roster, offline, vcard, blocklist, last activity, private XML, ban, FAST tokens). Returns false when absent. */
   delete(bare: string): Promise<boolean>;
   exists(bare: string): Promise<boolean>;
   /** Bare JIDs in lexical order. */
@@ -303,7 +303,39 @@ export interface Store {
   privateXml: PrivateStore;
   rooms: RoomStore;
   push: PushStore;
+  fastTokens: FastTokenStore;
   close(): Promise<void>;
+}
+
+/**
+ * XEP-0484 FAST: one token as stored. Never the token itself: `sealed` is the token encrypted
+ * under a key derived from the server secret (c2s fast-tokens.ts), since the HT mechanisms need
+ * the token as an HMAC key and a hash of it would not do.
+ */
+export interface FastToken {
+  sealed: string;
+  /** the HT mechanism it was issued for, e.g. HT-SHA-256-NONE */
+  mechanism: string;
+  /** epoch ms after which it is refused */
+  expiry: number;
+  /** the highest `count` a login with it used so far (XEP-0484 replay protection); 0: never used */
+  count: number;
+}
+
+/** The tokens of one user agent: the latest issued, and the one before it, valid until `current` is first used. */
+export interface FastTokens {
+  current: FastToken;
+  previous?: FastToken;
+}
+
+export interface FastTokenStore {
+  get(owner: string, agent: string): Promise<FastTokens | undefined>;
+  /**
+   * Replaces the agent's tokens (`next` undefined: removes them) if they are still `expected`
+   * (undefined: none), in one atomic step; false, and nothing written, when they changed meanwhile.
+   * Two logins with one token cannot both pass.
+   */
+  swap(owner: string, agent: string, expected: FastTokens | undefined, next: FastTokens | undefined): Promise<boolean>;
 }
 
 // ---------------------------------------------------------------------------------------------

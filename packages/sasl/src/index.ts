@@ -20,4 +20,5 @@ export {
 } from "./mechanism.js";
 export { ScramMechanism } from "./scram.js";
 export { PlainMechanism } from "./plain.js";
-export type { ScramMechanismName } from "./scram-crypto.js";
+export type { ScramMechanismName, ScramPlusMechanismName } from "./scram-crypto.js";
+export { CHANNEL_BINDING_TYPES, offersChannelBinding, type ChannelBindingType, type ChannelBindings } from "./channel-binding.js";

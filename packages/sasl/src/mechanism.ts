@@ -5,7 +5,8 @@
  */
 import { PlainMechanism } from "./plain.js";
 import { ScramMechanism } from "./scram.js";
-import { SCRAM_MECHANISM_NAMES, isScramMechanismName } from "./scram-crypto.js";
+import { SCRAM_MECHANISM_NAMES, SCRAM_PLUS_MECHANISM_NAMES, scramVariant } from "./scram-crypto.js";
+import { offersChannelBinding, type ChannelBindings } from "./channel-binding.js";
 import type { AccountCredentials } from "./types.js";
 
 /** RFC 6120 §6.5 SASL error conditions. */
@@ -44,6 +45,11 @@ export type CredentialLookup = (username: string) => Promise<AccountCredentials 
 export interface MechanismOptions {
   /** Whether the stream is encrypted; PLAIN is only offered and accepted under TLS. */
   tls: boolean;
+  /**
+   * What the TLS channel can bind to (RFC 5802 §6); with at least one type the -PLUS mechanisms
+   * are offered, and a client saying "y" (it could bind but thinks we cannot) is a downgrade.
+   */
+  channelBindings?: ChannelBindings;
   /** Server nonce part for SCRAM (default 18 random bytes, base64). Injectable for known-answer tests. */
   nonce?: () => string;
   /** Secret behind the fake salts for unknown users; share it across a cluster (see unknown-user.ts). */
@@ -54,13 +60,15 @@ export interface MechanismOptions {
 
 /** Mechanisms in order of preference. PLAIN sends the password itself, so only under TLS (RFC 6120 §6.4.2, §13.8). */
 export function offeredMechanisms(opts: MechanismOptions): string[] {
-  return opts.tls ? [...SCRAM_MECHANISM_NAMES, "PLAIN"] : [...SCRAM_MECHANISM_NAMES];
+  const plus = opts.tls && offersChannelBinding(opts) ? SCRAM_PLUS_MECHANISM_NAMES : [];
+  return opts.tls ? [...plus, ...SCRAM_MECHANISM_NAMES, "PLAIN"] : [...SCRAM_MECHANISM_NAMES];
 }
 
 /** A fresh mechanism for one exchange, or undefined when the name is unknown or not offered (→ invalid-mechanism). */
 export function createMechanism(name: string, lookup: CredentialLookup, opts: MechanismOptions): SaslServerMechanism | undefined {
   if (!offeredMechanisms(opts).includes(name)) return undefined;
-  if (isScramMechanismName(name)) return new ScramMechanism(name, lookup, opts);
+  const scram = scramVariant(name);
+  if (scram) return new ScramMechanism(scram.base, lookup, opts, scram.plus);
   if (name === "PLAIN") return new PlainMechanism(lookup, opts);
   return undefined;
 }

@@ -25,6 +25,18 @@ export function isScramMechanismName(name: string): name is ScramMechanismName {
   return Object.hasOwn(SCRAM_HASHES, name);
 }
 
+/** The -PLUS variants (RFC 5802 §4): the same hash and credentials, with channel binding. */
+export type ScramPlusMechanismName = `${ScramMechanismName}-PLUS`;
+
+export const SCRAM_PLUS_MECHANISM_NAMES: readonly ScramPlusMechanismName[] = SCRAM_MECHANISM_NAMES.map((n) => `${n}-PLUS` as const);
+
+/** "SCRAM-SHA-256-PLUS" → { base: "SCRAM-SHA-256", plus: true }; undefined for any other name. */
+export function scramVariant(name: string): { base: ScramMechanismName; plus: boolean } | undefined {
+  if (isScramMechanismName(name)) return { base: name, plus: false };
+  if (name.endsWith("-PLUS") && isScramMechanismName(name.slice(0, -5))) return { base: name.slice(0, -5) as ScramMechanismName, plus: true };
+  return undefined;
+}
+
 export function hmac(hash: ScramHash, key: Buffer, data: string | Buffer): Buffer {
   return createHmac(hash.digest, key).update(data).digest();
 }

@@ -11,6 +11,8 @@ export class ScramSyntaxError extends Error {
 export interface ClientFirstMessage {
   /** gs2-cbind-flag: "n" client cannot bind, "y" client could but thinks we cannot, "p" binding requested */
   channelBindingFlag: "n" | "y" | "p";
+  /** cb-name of "p=<cb-name>" (e.g. "tls-exporter"), undefined for "n" and "y" */
+  channelBindingName?: string;
   /** the gs2-header exactly as sent, e.g. "n,,"; echoed (base64) in the client-final c= attribute */
   gs2Header: string;
   /** decoded authzid, undefined when omitted */
@@ -69,9 +71,12 @@ export function parseClientFirst(message: string): ClientFirstMessage {
   if (firstComma < 0 || secondComma < 0) throw new ScramSyntaxError("missing gs2-header");
   const flag = message.slice(0, firstComma);
   let channelBindingFlag: ClientFirstMessage["channelBindingFlag"];
+  let channelBindingName: string | undefined;
   if (flag === "n" || flag === "y") channelBindingFlag = flag;
-  else if (/^p=[A-Za-z0-9.-]+$/.test(flag)) channelBindingFlag = "p";
-  else throw new ScramSyntaxError("invalid gs2-cbind-flag");
+  else if (/^p=[A-Za-z0-9.-]+$/.test(flag)) {
+    channelBindingFlag = "p";
+    channelBindingName = flag.slice(2);
+  } else throw new ScramSyntaxError("invalid gs2-cbind-flag");
 
   const authzidField = message.slice(firstComma + 1, secondComma);
   const authzid = authzidField === "" ? undefined : decodeSaslName(attribute(authzidField, "a"));
@@ -85,6 +90,7 @@ export function parseClientFirst(message: string): ClientFirstMessage {
   checkExtensions(fields.slice(2));
   return {
     channelBindingFlag,
+    ...(channelBindingName === undefined ? {} : { channelBindingName }),
     gs2Header: message.slice(0, secondComma + 1),
     ...(authzid === undefined ? {} : { authzid }),
     username,

@@ -1,7 +1,10 @@
 /**
- * Server side of SCRAM-SHA-1 and SCRAM-SHA-256 (RFC 5802 §5, RFC 7677), without channel
- * binding: we never offer the -PLUS variants, so a client asking for binding ("p=") is refused
- * and "n"/"y" are accepted (RFC 5802 §6: "y" only signals a downgrade when -PLUS was advertised).
+ * Server side of SCRAM-SHA-1 and SCRAM-SHA-256 (RFC 5802 §5, RFC 7677) and their -PLUS variants
+ * with channel binding (RFC 5802 §6; types in channel-binding.ts). The gs2-cbind-flag:
+ * - "p=<type>" only with a -PLUS mechanism and a type this channel produces; c= in the final
+ *   message must then be the gs2-header followed by the channel's binding data;
+ * - "y" (the client could bind but believes we cannot): a downgrade when we offered -PLUS;
+ * - "n" (the client cannot bind): fine with a plain mechanism.
  *
  *   client-first  → server-first (r=, s=, i=)   [challenge]
  *   client-final  → server-final (v=)            [success with additional data]
@@ -13,6 +16,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { DEFAULT_ITERATIONS } from "./credentials.js";
 import type { CredentialLookup, MechanismOptions, SaslServerMechanism, SaslStep } from "./mechanism.js";
 import { SaslPrepError, saslPrep } from "./saslprep.js";
+import { offersChannelBinding } from "./channel-binding.js";
 import { SCRAM_HASHES, digest, hmac, xor, type ScramHash, type ScramMechanismName } from "./scram-crypto.js";
 import { ScramSyntaxError, parseClientFinal, parseClientFirst, type ClientFirstMessage } from "./scram-messages.js";
 import { challenge, decodeUtf8, failure } from "./steps.js";
@@ -30,6 +34,8 @@ interface AwaitingFinal {
   accountExists: boolean;
   combinedNonce: string;
   serverFirst: string;
+  /** what c= must decode to: the gs2-header, then the binding data when the client bound (§6) */
+  expectedChannelBinding: Buffer;
 }
 
 type ScramState = { phase: "initial"; emptyChallengeSent: boolean } | AwaitingFinal | { phase: "done" };
@@ -40,12 +46,17 @@ export class ScramMechanism implements SaslServerMechanism {
   private state: ScramState = { phase: "initial", emptyChallengeSent: false };
   private readonly hash: ScramHash;
 
+  readonly name: string;
+
+  /** `base`: the mechanism without -PLUS (it names the hash and the credential); `plus`: the -PLUS variant */
   constructor(
-    readonly name: ScramMechanismName,
+    private readonly base: ScramMechanismName,
     private readonly lookup: CredentialLookup,
     private readonly opts: MechanismOptions,
+    private readonly plus = false,
   ) {
-    this.hash = SCRAM_HASHES[name];
+    this.hash = SCRAM_HASHES[base];
+    this.name = plus ? `${base}-PLUS` : base;
   }
 
   async step(input: Buffer): Promise<SaslStep> {
@@ -86,9 +97,8 @@ export class ScramMechanism implements SaslServerMechanism {
       throw err;
     }
     if (username === "") return failure("malformed-request", "empty username");
-    if (clientFirst.channelBindingFlag === "p") {
-      return failure("malformed-request", "channel binding is not supported; -PLUS mechanisms are not offered");
-    }
+    const binding = this.checkBindingFlag(clientFirst);
+    if (!Buffer.isBuffer(binding)) return binding;
     // RFC 6120 §6.3.8: we only let a user act as themselves; an authzid naming anyone else is refused.
     if (clientFirst.authzid !== undefined && clientFirst.authzid !== clientFirst.username && clientFirst.authzid !== username) {
       return failure("invalid-authzid");
@@ -96,17 +106,38 @@ export class ScramMechanism implements SaslServerMechanism {
 
     let stored: ScramCredential | undefined;
     try {
-      stored = (await this.lookup(username))?.[this.name];
+      stored = (await this.lookup(username))?.[this.base];
     } catch {
       return failure("temporary-auth-failure");
     }
     const credential =
       stored ??
-      unknownUserCredential(this.name, username, this.opts.unknownUserIterations ?? DEFAULT_ITERATIONS, this.opts.unknownUserSecret);
+      unknownUserCredential(this.base, username, this.opts.unknownUserIterations ?? DEFAULT_ITERATIONS, this.opts.unknownUserSecret);
     const combinedNonce = clientFirst.clientNonce + (this.opts.nonce ?? defaultNonce)();
     const serverFirst = `r=${combinedNonce},s=${credential.salt},i=${credential.iterations}`;
-    this.state = { phase: "awaiting-final", clientFirst, username, credential, accountExists: stored !== undefined, combinedNonce, serverFirst };
+    const expectedChannelBinding = Buffer.concat([Buffer.from(clientFirst.gs2Header, "utf8"), binding]);
+    this.state = { phase: "awaiting-final", clientFirst, username, credential, accountExists: stored !== undefined, combinedNonce, serverFirst, expectedChannelBinding };
     return challenge(serverFirst);
+  }
+
+  /** RFC 5802 §6: the binding data the gs2-cbind-flag commits to (empty without binding), or the failure. */
+  private checkBindingFlag(clientFirst: ClientFirstMessage): Buffer | SaslStep {
+    const flag = clientFirst.channelBindingFlag;
+    const none = Buffer.alloc(0);
+    if (!this.plus) {
+      if (flag === "p") return failure("malformed-request", `channel binding needs ${this.name}-PLUS`);
+      // "y": the client supports binding and thinks we do not; we advertised -PLUS, so someone
+      // stripped it from the features on the way (a downgrade).
+      if (flag === "y" && offersChannelBinding(this.opts)) {
+        return failure("not-authorized", "channel binding downgrade detected: -PLUS was offered");
+      }
+      return none;
+    }
+    if (flag !== "p") return failure("malformed-request", `${this.name} requires the client to bind ("p=")`);
+    const type = clientFirst.channelBindingName!;
+    const data = this.opts.channelBindings?.data(type);
+    if (!data) return failure("not-authorized", `channel binding type ${type} is not offered on this connection`);
+    return data;
   }
 
   private onClientFinal(state: AwaitingFinal, input: Buffer): SaslStep {
@@ -120,9 +151,10 @@ export class ScramMechanism implements SaslServerMechanism {
       throw err;
     }
     if (final.proof.length !== this.hash.length) return failure("malformed-request", "proof has the wrong length");
-    // Without channel binding, c= must carry exactly the gs2-header of client-first (§5.1 "c=").
-    if (!final.channelBinding.equals(Buffer.from(state.clientFirst.gs2Header, "utf8"))) {
-      return failure("not-authorized", "channel binding data does not match the gs2-header");
+    // §5.1 "c=": the gs2-header of client-first, followed by the channel's data when bound (§6).
+    const expected = state.expectedChannelBinding;
+    if (final.channelBinding.length !== expected.length || !timingSafeEqual(final.channelBinding, expected)) {
+      return failure("not-authorized", "channel binding data does not match this channel");
     }
     if (final.nonce !== state.combinedNonce) return failure("not-authorized", "nonce mismatch");
 

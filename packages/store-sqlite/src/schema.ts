@@ -119,6 +119,17 @@ const migrations: Migration[] = [
       );
     `);
   },
+  // 6 → 7: XEP-0484 FAST tokens, one row per (user, user agent); the tokens themselves sealed.
+  (db) => {
+    db.exec(`
+      CREATE TABLE fast_tokens (
+        owner TEXT NOT NULL,
+        agent TEXT NOT NULL,             -- the XEP-0388 user-agent id
+        tokens TEXT NOT NULL,            -- JSON FastTokens (current, previous), tokens sealed
+        PRIMARY KEY (owner, agent)
+      );
+    `);
+  },
 ];
 
 export const CURRENT_SCHEMA_VERSION = migrations.length;

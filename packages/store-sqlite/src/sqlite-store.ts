@@ -16,6 +16,8 @@ import {
   type AccountStore,
   type BanStore,
   type BlockStore,
+  type FastTokenStore,
+  type FastTokens,
   type LastActivityStore,
   type OfflineStore,
   type PrivatePayload,
@@ -56,6 +58,7 @@ export class SqliteStore implements Store {
   readonly privateXml: PrivateStore;
   readonly rooms: RoomStore;
   readonly push: PushStore;
+  readonly fastTokens: FastTokenStore;
 
   constructor(private readonly db: Database.Database) {
     const sql = prepareStatements(db);
@@ -69,6 +72,7 @@ export class SqliteStore implements Store {
     this.privateXml = sqlitePrivate(db, sql);
     this.rooms = sqliteRooms(sql);
     this.push = sqlitePush(db);
+    this.fastTokens = sqliteFastTokens(db, sql);
   }
 
   async close(): Promise<void> {
@@ -116,7 +120,15 @@ function sqliteAccounts(db: Database.Database, sql: Statements): Required<Accoun
     sql.deletePrivate.run(bare);
     sql.deleteBan.get(bare);
     deletePush(db, bare);
+    sql.deleteFastTokens.run(bare);
     return existed;
+  });
+
+  // XEP-0484: a new password revokes every FAST token, in the same transaction.
+  const replaceCredentials = db.transaction((bare: string, credentials: AccountCredentials): boolean => {
+    if (sql.updateCredentials.run(JSON.stringify(credentials), bare).changes === 0) return false;
+    sql.deleteFastTokens.run(bare);
+    return true;
   });
 
   const insertMany = db.transaction((entries: AccountEntry[]) => {
@@ -133,9 +145,7 @@ function sqliteAccounts(db: Database.Database, sql: Statements): Required<Accoun
       return row === undefined ? undefined : (JSON.parse(row.credentials) as AccountCredentials);
     },
     async setCredentials(bare, credentials) {
-      if (sql.updateCredentials.run(JSON.stringify(credentials), bare).changes === 0) {
-        throw new AccountNotFoundError(bare);
-      }
+      if (!replaceCredentials.immediate(bare, credentials)) throw new AccountNotFoundError(bare);
     },
     async delete(bare) {
       return deleteWithUserData.immediate(bare);
@@ -154,6 +164,25 @@ function sqliteAccounts(db: Database.Database, sql: Statements): Required<Accoun
     async createMany(entries) {
       // One transaction for the whole batch: one fsync instead of one per account.
       return insertMany.immediate(entries);
+    },
+  };
+}
+
+function sqliteFastTokens(db: Database.Database, sql: Statements): FastTokenStore {
+  // A compare-and-set in one immediate transaction: two logins with one token cannot both pass.
+  const swap = db.transaction((owner: string, agent: string, expected: string | null, next: string | null): boolean => {
+    if ((sql.getFastTokens.get(owner, agent)?.tokens ?? null) !== expected) return false;
+    if (next === null) sql.deleteFastToken.run(owner, agent);
+    else sql.putFastTokens.run(owner, agent, next);
+    return true;
+  });
+  return {
+    async get(owner, agent) {
+      const row = sql.getFastTokens.get(owner, agent);
+      return row === undefined ? undefined : (JSON.parse(row.tokens) as FastTokens);
+    },
+    async swap(owner, agent, expected, next) {
+      return swap.immediate(owner, agent, expected === undefined ? null : JSON.stringify(expected), next === undefined ? null : JSON.stringify(next));
     },
   };
 }

@@ -105,6 +105,12 @@ export function prepareStatements(db: Database) {
         "ON CONFLICT (owner, namespace) DO UPDATE SET xml = excluded.xml",
     ),
     deletePrivate: db.prepare<[owner: string]>("DELETE FROM private_xml WHERE owner = ?"),
+    getFastTokens: db.prepare<[owner: string, agent: string], { tokens: string }>("SELECT tokens FROM fast_tokens WHERE owner = ? AND agent = ?"),
+    putFastTokens: db.prepare<[owner: string, agent: string, tokens: string]>(
+      "INSERT INTO fast_tokens (owner, agent, tokens) VALUES (?, ?, ?) ON CONFLICT (owner, agent) DO UPDATE SET tokens = excluded.tokens",
+    ),
+    deleteFastToken: db.prepare<[owner: string, agent: string]>("DELETE FROM fast_tokens WHERE owner = ? AND agent = ?"),
+    deleteFastTokens: db.prepare<[owner: string]>("DELETE FROM fast_tokens WHERE owner = ?"),
 
     // persistent MUC rooms
     getRoom: db.prepare<[jid: string], { data: string }>("SELECT data FROM muc_rooms WHERE jid = ?"),

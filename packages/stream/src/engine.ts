@@ -192,13 +192,14 @@ export class StreamEngine implements StreamElementContext {
   }
 
   /**
-   * SASL succeeded (RFC 6120 §6.4.6): the peer restarts the stream. `restart: false` for a
-   * handshake that keeps the stream (XEP-0114 §3).
+   * SASL succeeded (RFC 6120 §6.4.6): the peer restarts the stream. `restart: false` for
+   * XEP-0388 (SASL2), which has no restart: the stream goes on as it is, and for a handshake
+   * that keeps the stream (XEP-0114 §3).
    */
-  authenticated(account: string, opts: { restart?: boolean } = {}): void {
+  authenticated(account: string, { restart = true }: { restart?: boolean } = {}): void {
     this.transition("authenticated");
     this.account_ = account;
-    if (opts.restart === false) return;
+    if (!restart) return;
     this.transport.restartStream();
     this.headerSent = false;
   }

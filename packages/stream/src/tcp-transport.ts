@@ -5,6 +5,7 @@ import type { Socket } from "node:net";
 import { TLSSocket, type SecureContext } from "node:tls";
 import { Element, StreamError, StreamParser, escapeXml, type ParserLimits } from "@switchboard/xml";
 import { FramedTransport } from "./framed-transport.js";
+import { tlsChannelBindings, type TlsChannelBindings } from "./channel-binding.js";
 
 export class TcpTransport extends FramedTransport {
   readonly kind: "tcp" | "tls";
@@ -46,6 +47,15 @@ export class TcpTransport extends FramedTransport {
 
   get canStartTls(): boolean {
     return !this.secure;
+  }
+
+  /** made on first use, for the TLS socket of now (STARTTLS replaces the socket) */
+  private bindings?: { socket: Socket; value: TlsChannelBindings };
+
+  channelBindings(): TlsChannelBindings | undefined {
+    if (!(this.socket instanceof TLSSocket)) return undefined;
+    if (this.bindings?.socket !== this.socket) this.bindings = { socket: this.socket, value: tlsChannelBindings(this.socket) };
+    return this.bindings.value;
   }
 
   private makeParser(): StreamParser {

@@ -5,6 +5,7 @@
  */
 import type { Element, StreamError } from "@switchboard/xml";
 import type { SecureContext } from "node:tls";
+import type { TlsChannelBindings } from "./channel-binding.js";
 
 export interface TransportEvents {
   /** the peer opened (or reopened) the stream; attrs of <stream:stream> or <open/> */
@@ -44,4 +45,9 @@ export interface Transport {
   resume(): void;
   /** drops the connection now */
   destroy(): void;
+  /**
+   * The channel bindings of the TLS this server terminated (RFC 5802 §6, channel-binding.ts);
+   * undefined in the clear, or when TLS ended elsewhere (a proxy in front of WebSocket).
+   */
+  channelBindings?(): TlsChannelBindings | undefined;
 }

@@ -2,11 +2,12 @@
  * WebSocket transport (RFC 7395): every frame is one complete element; the stream is opened and
  * closed with <open/> and <close/> in the framing namespace instead of <stream:stream>.
  */
-import type { SecureContext } from "node:tls";
+import type { SecureContext, TLSSocket } from "node:tls";
 import type { WebSocket } from "ws";
 import { Element, NS_FRAMING, StreamError, parseFrame, x, type ParserLimits } from "@switchboard/xml";
 import { FramedTransport } from "./framed-transport.js";
 import { normaliseIp } from "./tcp-transport.js";
+import { tlsChannelBindings, type TlsChannelBindings } from "./channel-binding.js";
 
 export class WebSocketTransport extends FramedTransport {
   readonly kind = "websocket" as const;
@@ -19,6 +20,8 @@ export class WebSocketTransport extends FramedTransport {
     readonly secure: boolean,
     private readonly limits: ParserLimits,
     private readonly defaultNamespace = "jabber:client",
+    /** the TLS socket under the WebSocket when this server terminated TLS (wss), for channel binding */
+    private readonly tlsSocket?: TLSSocket,
   ) {
     super();
     this.ip = normaliseIp(ip);
@@ -50,6 +53,13 @@ export class WebSocketTransport extends FramedTransport {
     if (el.attrs.xmlns === NS_FRAMING && el.name === "open") this.emit("open", el.attrs);
     else if (el.attrs.xmlns === NS_FRAMING && el.name === "close") this.emit("end");
     else this.emit("element", el);
+  }
+
+  private bindings?: TlsChannelBindings;
+
+  channelBindings(): TlsChannelBindings | undefined {
+    if (!this.tlsSocket) return undefined;
+    return (this.bindings ??= tlsChannelBindings(this.tlsSocket));
   }
 
   openStream(attrs: Record<string, string>): void {

@@ -13,6 +13,8 @@ import {
   type AccountCredentials,
   type AccountStore,
   type Ban,
+  type FastTokenStore,
+  type FastTokens,
   type BanStore,
   type BlockStore,
   type LastActivity,
@@ -43,6 +45,8 @@ interface UserData {
   privateXml: Map<string, Map<string, string>>;
   bans: Map<string, Ban>;
   push: Map<string, Map<string, PushRegistration>>;
+  /** owner → user agent → JSON of FastTokens */
+  fastTokens: Map<string, Map<string, string>>;
 }
 
 function copyItem(item: RosterItem): RosterItem {
@@ -67,6 +71,7 @@ class MemoryAccountStore implements AccountStore {
   async setCredentials(bare: string, credentials: AccountCredentials): Promise<void> {
     if (!this.accounts.has(bare)) throw new AccountNotFoundError(bare);
     this.accounts.set(bare, structuredClone(credentials));
+    this.userData.fastTokens.delete(bare);
   }
 
   async delete(bare: string): Promise<boolean> {
@@ -83,6 +88,7 @@ class MemoryAccountStore implements AccountStore {
     this.userData.privateXml.delete(bare);
     this.userData.bans.delete(bare);
     this.userData.push.delete(bare);
+    this.userData.fastTokens.delete(bare);
     return existed;
   }
 
@@ -318,6 +324,29 @@ class MemoryRoomStore implements RoomStore {
   }
 }
 
+class MemoryFastTokenStore implements FastTokenStore {
+  constructor(private readonly userData: UserData) {}
+
+  async get(owner: string, agent: string): Promise<FastTokens | undefined> {
+    const json = this.userData.fastTokens.get(owner)?.get(agent);
+    return json === undefined ? undefined : (JSON.parse(json) as FastTokens);
+  }
+
+  async swap(owner: string, agent: string, expected: FastTokens | undefined, next: FastTokens | undefined): Promise<boolean> {
+    const held = this.userData.fastTokens.get(owner);
+    if ((held?.get(agent) ?? null) !== (expected === undefined ? null : JSON.stringify(expected))) return false;
+    if (next === undefined) {
+      held?.delete(agent);
+      if (held?.size === 0) this.userData.fastTokens.delete(owner);
+      return true;
+    }
+    const map = held ?? new Map<string, string>();
+    map.set(agent, JSON.stringify(next));
+    this.userData.fastTokens.set(owner, map);
+    return true;
+  }
+}
+
 export class MemoryStore implements Store {
   readonly accounts: Required<AccountStore>;
   readonly bans: BanStore;
@@ -329,6 +358,7 @@ export class MemoryStore implements Store {
   readonly privateXml: PrivateStore;
   readonly rooms: RoomStore = new MemoryRoomStore();
   readonly push: PushStore;
+  readonly fastTokens: FastTokenStore;
 
   constructor() {
     const userData: UserData = {
@@ -339,6 +369,7 @@ export class MemoryStore implements Store {
       blocklist: new Map(),
       lastActivity: new Map(),
       privateXml: new Map(),
+      fastTokens: new Map(),
       bans: new Map(),
       push: new Map(),
     };
@@ -351,6 +382,7 @@ export class MemoryStore implements Store {
     this.lastActivity = new MemoryLastActivityStore(userData);
     this.privateXml = new MemoryPrivateStore(userData);
     this.push = new MemoryPushStore(userData);
+    this.fastTokens = new MemoryFastTokenStore(userData);
   }
 
   async close(): Promise<void> {}

@@ -24,6 +24,12 @@ export const carbonsModule = defineModule<Record<string, never>>({
     ctx.hostFeature(NS_CARBONS);
     ctx.iq({ type: "set", xmlns: NS_CARBONS, name: "enable", targets: ["bare"] }, toggle(host, true));
     ctx.iq({ type: "set", xmlns: NS_CARBONS, name: "disable", targets: ["bare"] }, toggle(host, false));
+    // XEP-0280 §4 via XEP-0386: <enable/> inside the Bind 2 request, nothing in <bound/>.
+    ctx.bindInline(NS_CARBONS, async (session, request) => {
+      if (request.name !== "enable") return;
+      const info = await host.registry.get(session.jid.full);
+      if (info?.sessionId === session.id) await host.registry.update(info.jid, info.sessionId, { ext: { ...info.ext, carbons: true } });
+    });
 
     // Messages whose sender opted out; remembered because <private/> is left out on the way out.
     const privateMessages = new WeakSet<Element>();

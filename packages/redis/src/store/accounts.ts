@@ -65,8 +65,9 @@ export function redisAccounts(client: RedisClient, scripts: StoreScripts, prefix
       return json === null ? undefined : (JSON.parse(json) as AccountCredentials);
     },
     async setCredentials(bare, credentials) {
-      const reply = await client.set(accountKey(bare), JSON.stringify(credentials), "XX");
-      if (reply !== "OK") throw new AccountNotFoundError(bare);
+      // One script: the new password and the end of every FAST token (XEP-0484) go together.
+      const keys = userKeys(prefix, bare);
+      if ((await scripts.setCredentials(keys.account, keys.fastTokens, JSON.stringify(credentials))) !== 1) throw new AccountNotFoundError(bare);
     },
     async delete(bare) {
       const keys = userKeys(prefix, bare);
@@ -80,6 +81,7 @@ export function redisAccounts(client: RedisClient, scripts: StoreScripts, prefix
         keys.privateXml,
         keys.ban,
         keys.push,
+        keys.fastTokens,
       );
       await client.zrem(index, bare);
       await client.zrem(banIndexKey(prefix), bare);

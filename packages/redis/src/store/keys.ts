@@ -35,6 +35,8 @@ export interface UserKeys {
   ban: string;
   /** hash: "jid\nnode" → JSON push registration (XEP-0357) */
   push: string;
+  /** hash: user-agent id → JSON FastTokens (XEP-0484; the tokens sealed) */
+  fastTokens: string;
 }
 
 export class InvalidKeyPrefixError extends Error {
@@ -63,6 +65,7 @@ export function userKeys(prefix: string, bare: string): UserKeys {
     privateXml: `${base}:private`,
     ban: `${base}:ban`,
     push: `${base}:push`,
+    fastTokens: `${base}:fast`,
   };
 }
 

@@ -89,6 +89,7 @@ describe("RedisStore key layout", () => {
       await store.privateXml.set(bare, [{ namespace: "storage:bookmarks", xml: "<storage xmlns='storage:bookmarks'/>" }], 10);
       await store.bans.set({ jid: bare, since: Date.now() });
       await store.push.put(bare, { jid: "push.example.net", node: "n" }, 10);
+      await store.fastTokens.swap(bare, "agent", undefined, { current: { sealed: "x", mechanism: "HT-SHA-256-NONE", expiry: Date.now() + 60_000, count: 0 } });
       expect(await store.offline.claimDelivery!(bare, 60_000)).toBeDefined();
     }
     const keys = await keysUnder(prefix);
@@ -137,6 +138,7 @@ describe("RedisStore key layout", () => {
     await store.lastActivity.set(ALICE, Date.now());
     await store.privateXml.set(ALICE, [{ namespace: "storage:bookmarks", xml: "<storage xmlns='storage:bookmarks'/>" }], 10);
     await store.bans.set({ jid: ALICE, since: Date.now(), until: Date.now() + 60_000 });
+    await store.fastTokens.swap(ALICE, "agent", undefined, { current: { sealed: "x", mechanism: "HT-SHA-256-NONE", expiry: Date.now() + 60_000, count: 0 } });
     await store.accounts.delete(ALICE);
     expect(await keysUnder(prefix)).toEqual([userKeys(prefix, ALICE).rosterVersion]);
   });

@@ -21,6 +21,7 @@ import type {
   AccountStore,
   BanStore,
   BlockStore,
+  FastTokenStore,
   LastActivityStore,
   LoginRecord,
   OfflineStore,
@@ -37,7 +38,7 @@ import { redisBans } from "./bans.js";
 import { redisRooms } from "./rooms.js";
 import { assertValidPrefix } from "./keys.js";
 import { defineStoreScripts, type RedisClient } from "./scripts.js";
-import { redisBlocklist, redisLastActivity, redisOffline, redisPrivate, redisRoster, redisVCard } from "./user-data.js";
+import { redisBlocklist, redisFastTokens, redisLastActivity, redisOffline, redisPrivate, redisRoster, redisVCard } from "./user-data.js";
 import { redisLoginReads, type LoginReads } from "./login-read.js";
 
 export const DEFAULT_KEY_PREFIX = "sb";
@@ -73,6 +74,7 @@ export class RedisStore implements Store {
   readonly privateXml: PrivateStore;
   readonly rooms: RoomStore;
   readonly push: PushStore;
+  readonly fastTokens: FastTokenStore;
   readonly prefix: string;
   private closed = false;
   private readonly logins: LoginReads;
@@ -95,6 +97,7 @@ export class RedisStore implements Store {
     this.privateXml = redisPrivate(client, scripts, this.prefix);
     this.rooms = redisRooms(client, this.prefix);
     this.push = redisPush(client, scripts, this.prefix);
+    this.fastTokens = redisFastTokens(client, scripts, this.prefix);
   }
 
   /** Credentials, ban, roster and blocklist in one script (login-read.ts). */

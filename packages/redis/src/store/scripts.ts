@@ -83,6 +83,26 @@ redis.call('DEL', unpack(KEYS, 2))
 return existed`;
 
 /**
+ * KEYS[1] FAST tokens hash; ARGV[1] user-agent id, ARGV[2] the JSON expected ("" for none),
+ * ARGV[3] the JSON to write ("" to remove). A compare-and-set: two logins with one token cannot
+ * both pass (XEP-0484 replay protection).
+ */
+const FAST_SWAP = `
+local held = redis.call('HGET', KEYS[1], ARGV[1])
+if not held then held = '' end
+if held ~= ARGV[2] then return 0 end
+if ARGV[3] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
+return 1`;
+
+/** KEYS[1] account, KEYS[2] FAST tokens; ARGV[1] credentials JSON. A new password revokes every FAST token (XEP-0484). */
+const SET_CREDENTIALS = `
+if redis.call('SET', KEYS[1], ARGV[1], 'XX') then
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+return 0`;
+
+/**
  * KEYS[1] blocklist sorted set; ARGV the JIDs. Scores are an insertion sequence continuing from
  * the highest score present, so the list keeps blocking order. Returns the JIDs actually added,
  * in request order (a JID repeated in one request is added once).
@@ -151,13 +171,15 @@ const SCRIPTS = {
   switchboardStoreOfflineCount: { numberOfKeys: 1, lua: OFFLINE_COUNT },
   switchboardStoreRosterPut: { numberOfKeys: 2, lua: ROSTER_PUT },
   switchboardStoreRosterRemove: { numberOfKeys: 2, lua: ROSTER_REMOVE },
-  switchboardStoreDeleteUser: { numberOfKeys: 9, lua: DELETE_USER },
+  switchboardStoreDeleteUser: { numberOfKeys: 10, lua: DELETE_USER },
   switchboardStorePrivateSet: { numberOfKeys: 1, lua: PRIVATE_SET },
   switchboardStoreClaimRenew: { numberOfKeys: 1, lua: CLAIM_RENEW },
   switchboardStoreClaimRelease: { numberOfKeys: 1, lua: CLAIM_RELEASE },
   switchboardStoreBlockAdd: { numberOfKeys: 1, lua: BLOCK_ADD },
   switchboardStoreBlockRemove: { numberOfKeys: 1, lua: BLOCK_REMOVE },
   switchboardStoreBanSet: { numberOfKeys: 1, lua: BAN_SET },
+  switchboardStoreFastSwap: { numberOfKeys: 1, lua: FAST_SWAP },
+  switchboardStoreSetCredentials: { numberOfKeys: 2, lua: SET_CREDENTIALS },
 } as const;
 
 /** Typed calls to the scripts above. */
@@ -179,7 +201,12 @@ export interface StoreScripts {
     privateXml: string,
     ban: string,
     push: string,
+    fastTokens: string,
   ): Promise<number>;
+  /** expected/next: JSON, "" for none; 1 when swapped, 0 when the field changed meanwhile */
+  fastSwap(fastTokens: string, agent: string, expected: string, next: string): Promise<number>;
+  /** 1 when replaced (and the FAST tokens gone), 0 when the account does not exist */
+  setCredentials(account: string, fastTokens: string, credentialsJson: string): Promise<number>;
   /** pairs: namespace, xml, namespace, xml, ... */
   privateSet(privateXml: string, maxNamespaces: number, pairs: string[]): Promise<number>;
   blockAdd(blocklist: string, jids: string[]): Promise<string[]>;
@@ -218,5 +245,7 @@ export function defineStoreScripts(client: RedisClient): StoreScripts {
     claimRenew: (claim, token, ttlMs) => call("switchboardStoreClaimRenew", claim, token, ttlMs) as Promise<number>,
     claimRelease: (claim, token) => call("switchboardStoreClaimRelease", claim, token) as Promise<number>,
     banSet: (ban, json, until) => call("switchboardStoreBanSet", ban, json, until ?? "") as Promise<number>,
+    fastSwap: (key, agent, expected, next) => call("switchboardStoreFastSwap", key, agent, expected, next) as Promise<number>,
+    setCredentials: (account, fast, json) => call("switchboardStoreSetCredentials", account, fast, json) as Promise<number>,
   };
 }

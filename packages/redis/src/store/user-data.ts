@@ -6,6 +6,8 @@
 import { randomUUID } from "node:crypto";
 import type {
   BlockStore,
+  FastTokenStore,
+  FastTokens,
   LastActivity,
   LastActivityStore,
   OfflineClaim,
@@ -141,6 +143,20 @@ export function redisPrivate(client: RedisClient, scripts: StoreScripts, prefix:
     },
     async count(owner) {
       return client.hlen(userKeys(prefix, owner).privateXml);
+    },
+  };
+}
+
+/** XEP-0484 FAST tokens: one hash per user (its hash tag), a field per user agent. */
+export function redisFastTokens(client: RedisClient, scripts: StoreScripts, prefix: string): FastTokenStore {
+  return {
+    async get(owner, agent) {
+      const json = await client.hget(userKeys(prefix, owner).fastTokens, agent);
+      return json === null ? undefined : (JSON.parse(json) as FastTokens);
+    },
+    async swap(owner, agent, expected, next) {
+      const key = userKeys(prefix, owner).fastTokens;
+      return (await scripts.fastSwap(key, agent, expected === undefined ? "" : JSON.stringify(expected), next === undefined ? "" : JSON.stringify(next))) === 1;
     },
   };
 }
