@@ -71,6 +71,12 @@ export interface StreamPolicy {
   readonly congestionTimeoutMs: number;
   /** the outbound queue crossed the high-water mark, or is back under half of it (not called for "stalled": the stream is cut) */
   congestion?(stream: StreamEngine, change: Exclude<CongestionChange, "stalled">): void;
+  /**
+   * Attributes of our stream header beyond id, from, version and xml:lang, which they may
+   * replace (s2s: `to`, the `from` the peer addressed, `xmlns:db` for XEP-0220 §2.1). `peer`:
+   * the peer's header, undefined when an error goes out before the peer opened its stream.
+   */
+  headerAttributes?(stream: StreamEngine, peer: Record<string, string> | undefined): Record<string, string>;
   /** the peer opened (or reopened) its stream: the error to close with, or undefined */
   checkHeader(stream: StreamEngine, attrs: Record<string, string>): StreamError | undefined;
   /** features after the header in the current state (STARTTLS, when offered, comes first) */
@@ -178,16 +184,23 @@ export class StreamEngine implements StreamElementContext {
     this.state_ = to;
   }
 
-  /** SASL succeeded (RFC 6120 §6.4.6): the peer restarts the stream. */
-  authenticated(account: string): void {
+  /**
+   * SASL succeeded (RFC 6120 §6.4.6): the peer restarts the stream. `restart: false` for an
+   * authentication that keeps the stream (Server Dialback, XEP-0220 §2.4).
+   */
+  authenticated(account: string, opts: { restart?: boolean } = {}): void {
     this.transition("authenticated");
     this.account_ = account;
+    if (opts.restart === false) return;
     this.transport.restartStream();
     this.headerSent = false;
   }
 
-  /** A resource is bound (RFC 6120 §7) to this session; the negotiation deadline is off. */
-  bound(session: NonNullable<StreamElementContext["session"]>): void {
+  /**
+   * A resource is bound (RFC 6120 §7) to this session; the negotiation deadline is off. A server
+   * stream carries no session: it is bound once its first domain is authenticated.
+   */
+  bound(session?: NonNullable<StreamElementContext["session"]>): void {
     this.transition("bound");
     this.session_ = session;
     clearTimeout(this.handshakeTimer);
@@ -299,14 +312,22 @@ export class StreamEngine implements StreamElementContext {
   // ---------------------------------------------------------------------------------------
   // Header and features (RFC 6120 §4.2, §4.3)
 
-  private openOwnStream(): void {
+  /** the id of our current stream header (RFC 6120 §4.7.3; the dialback key's input, XEP-0185) */
+  get streamId(): string | undefined {
+    return this.streamId_;
+  }
+  private streamId_?: string;
+
+  private openOwnStream(peer?: Record<string, string>): void {
     this.headerSent = true;
-    this.transport.openStream({ id: randomBytes(8).toString("hex"), from: this.host.domain, version: "1.0", "xml:lang": "en" });
+    this.streamId_ = randomBytes(8).toString("hex");
+    const extra = this.policy.headerAttributes?.(this, peer);
+    this.transport.openStream({ id: this.streamId_, from: this.host.domain, version: "1.0", "xml:lang": "en", ...extra });
   }
 
   private onOpen(attrs: Record<string, string>): void {
     if (this.state_ === "closed") return;
-    this.openOwnStream();
+    this.openOwnStream(attrs);
     const error = this.policy.checkHeader(this, attrs);
     if (error) return this.close(error);
     this.send(this.features());
