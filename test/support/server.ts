@@ -37,7 +37,14 @@ export interface TestServer {
 
 export async function startTestServer(
   overrides: DeepPartial<SwitchboardConfig> = {},
-  opts: { mode?: TestMode; localBackends?: boolean; /** the OTEL_* variables the nodes read instead of process.env */ env?: NodeJS.ProcessEnv } = {},
+  opts: {
+    mode?: TestMode;
+    localBackends?: boolean;
+    /** the OTEL_* variables the nodes read instead of process.env */
+    env?: NodeJS.ProcessEnv;
+    /** top-level sections one node gets on top of `overrides` (its own s2s port, say) */
+    perNode?: (index: number) => DeepPartial<SwitchboardConfig>;
+  } = {},
 ): Promise<TestServer> {
   const mode = opts.mode ?? TEST_MODE;
   const dir = mkdtempSync(join(tmpdir(), "sb-test-"));
@@ -52,11 +59,13 @@ export async function startTestServer(
         bind: "127.0.0.1",
         c2s: { port: 0, tlsPort: 0 },
         http: { port: 0 },
+        s2s: { port: 0 },
         log: { level: (process.env.SB_TEST_LOG as never) ?? "silent", format: "json" },
         ...(backends
           ? { role: "edge,muc" as const, redisUrl: backends.redisUrl, natsUrl: backends.natsUrl, clusterPrefix: backends.prefix, nodeId: `edge${i}-${backends.prefix}` }
           : {}),
         ...overrides,
+        ...opts.perNode?.(i),
       },
     }),
   );
