@@ -23,12 +23,13 @@ export const SCRAPE_ANNOTATIONS: Readonly<Record<string, string>> = {
   "prometheus.io/path": "/metrics",
 };
 
-/** The client-facing ports and the names every manifest uses for them. */
+/** The public ports (clients, and federation on 5269) and the names every manifest uses for them. */
 export const EDGE_PORTS: ReadonlyMap<string, number> = new Map([
   ["xmpp-client", 5222],
   ["xmpps-client", 5223],
   ["http", 5280],
   ["https", 5443],
+  ["xmpp-server", 5269],
 ]);
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

@@ -45,6 +45,7 @@ export class EdgeProcess {
         SWITCHBOARD_C2S_TLS_PORT: String(ports.c2sTls),
         SWITCHBOARD_HTTP_PORT: String(ports.http),
         SWITCHBOARD_HTTP_TLS_PORT: "0",
+        SWITCHBOARD_S2S_PORT: "0",
         SWITCHBOARD_BIND: "127.0.0.1",
         SWITCHBOARD_LOG_LEVEL: process.env.SB_TEST_LOG ?? "info",
         SWITCHBOARD_LOG_FORMAT: "json",

@@ -106,12 +106,14 @@ export class RawConnection {
     });
   }
 
-  open(domain = "localhost"): void {
-    this.write(`<?xml version='1.0'?><stream:stream to='${domain}' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`);
+  /** `server`: a jabber:server header from that domain, with the dialback prefix (XEP-0220) */
+  open(domain = "localhost", server?: { from: string }): void {
+    const ns = server ? `xmlns='jabber:server' xmlns:db='jabber:server:dialback' from='${server.from}'` : "xmlns='jabber:client'";
+    this.write(`<?xml version='1.0'?><stream:stream to='${domain}' ${ns} xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`);
   }
 
-  async startTls(domain = "localhost"): Promise<void> {
-    this.open(domain);
+  async startTls(domain = "localhost", server?: { from: string }): Promise<void> {
+    this.open(domain, server);
     await this.waitFor(/<\/stream:features>/);
     this.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
     await this.waitFor(/<proceed/);

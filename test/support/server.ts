@@ -59,6 +59,7 @@ export async function startTestServer(
         dataDir: dir,
         bind: "127.0.0.1",
         c2s: { port: 0, tlsPort: 0 },
+        s2s: { port: 0 },
         log: { level: (process.env.SB_TEST_LOG as never) ?? "silent", format: "json" },
         ...(backends
           ? { role: "edge,muc" as const, redisUrl: backends.redisUrl, natsUrl: backends.natsUrl, clusterPrefix: backends.prefix, nodeId: `edge${i}-${backends.prefix}` }

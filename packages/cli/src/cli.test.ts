@@ -202,7 +202,7 @@ describe("switchboard CLI", { timeout: 90_000 }, () => {
       cwd: repoRoot,
       env: {
         ...process.env, SWITCHBOARD_CONFIG: "", SWITCHBOARD_DOMAIN: "", SWITCHBOARD_DATA_DIR: freshDataDir(),
-        SWITCHBOARD_LOG_FORMAT: "json", SWITCHBOARD_C2S_PORT: "0", SWITCHBOARD_C2S_TLS_PORT: "0", SWITCHBOARD_HTTP_PORT: "0",
+        SWITCHBOARD_LOG_FORMAT: "json", SWITCHBOARD_C2S_PORT: "0", SWITCHBOARD_C2S_TLS_PORT: "0", SWITCHBOARD_HTTP_PORT: "0", SWITCHBOARD_S2S_PORT: "0",
         SWITCHBOARD_HTTP_TLS_PORT: "0", SWITCHBOARD_BIND: "127.0.0.1",
       },
     });

@@ -35,7 +35,7 @@ function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return {
     ...process.env, SWITCHBOARD_CONFIG: "", SWITCHBOARD_DOMAIN: "", SWITCHBOARD_DATA_DIR: mkdtempSync(join(tmpdir(), "sb-start-")),
     SWITCHBOARD_LOG_FORMAT: "json", SWITCHBOARD_LOG_LEVEL: "info", SWITCHBOARD_C2S_PORT: "0", SWITCHBOARD_C2S_TLS_PORT: "0",
-    SWITCHBOARD_HTTP_PORT: "0", SWITCHBOARD_HTTP_TLS_PORT: "0", SWITCHBOARD_BIND: "127.0.0.1", ...extra,
+    SWITCHBOARD_HTTP_PORT: "0", SWITCHBOARD_HTTP_TLS_PORT: "0", SWITCHBOARD_S2S_PORT: "0", SWITCHBOARD_BIND: "127.0.0.1", ...extra,
   };
 }
 

@@ -5,6 +5,7 @@
  * switchboard.example.yaml (config-docs.ts generates both; config.test.ts checks they match).
  */
 import { randomBytes } from "node:crypto";
+import { isIP } from "node:net";
 import { BOUND_OPTIONS, DEFAULT_MODULES, PUSH_OPTIONS, SM_OPTIONS } from "@switchboard/modules";
 import { MUC_OPTIONS } from "@switchboard/muc";
 import {
@@ -26,10 +27,11 @@ import {
   ratio,
   uriList,
   urlList,
+  textList,
   urlPath,
+  type ValueOrigin,
   type ValueParser,
 } from "./config-values.js";
-import { textList } from "@switchboard/core";
 import { DEFAULT_ALERT_RULES, MEASURE_NAMES, alertRules } from "./alerts/rules.js";
 
 export { InvalidValue } from "./config-values.js";
@@ -290,6 +292,39 @@ const SERVER_KEYS: readonly ConfigKeySpec[] = [
     description: "Access key id for upload.s3.endpoint; required with it.", parse: nonEmptyString },
   { key: "upload.s3.secretAccessKey", type: "string", default: none, defaultText: "unset", example: "(secret)",
     description: "Secret access key for upload.s3.endpoint; required with it. Prefer the environment variable to the file.", parse: nonEmptyString },
+  // Federation (RFC 6120 server-to-server, XEP-0220 dialback; packages/s2s, docs/architecture.md "Federation")
+  { key: "s2s.enabled", type: "boolean", default: () => true,
+    description: "Federation with other XMPP servers: listen on s2s.port and connect out to remote domains. `false` turns it off entirely: nothing listens on s2s.port and stanzas to other domains bounce with `<remote-server-not-found/>`.",
+    parse: boolean },
+  { key: "s2s.port", type: "port", default: () => 5269,
+    description: "Server-to-server TCP port with STARTTLS (RFC 6120 §5). 0 picks a free port.", parse: port },
+  { key: "s2s.requireTls", type: "boolean", default: () => true,
+    description: "Require TLS on server-to-server streams both ways: inbound, nothing but STARTTLS is accepted before it; outbound, a remote that offers no STARTTLS is not used (its stanzas bounce).",
+    parse: boolean },
+  { key: "s2s.allowDialback", type: "boolean", default: () => true,
+    description: "Authenticate remote domains with Server Dialback (XEP-0220) when their certificate cannot be verified (the usual case for self-signed certificates), and use it towards them. The key is derived from the server secret in dataDir, so every node of a cluster gives the same answer (XEP-0185).",
+    parse: boolean },
+  { key: "s2s.trustedCaFile", type: "path", default: none, defaultText: "the system CAs", example: "/etc/switchboard/federation-ca.pem",
+    description: "PEM file of the certificate authorities trusted for remote servers' certificates (RFC 6125 names checked against the remote domain), for a private federation; unset, Node's bundled CAs.",
+    parse: nonEmptyString },
+  { key: "s2s.routes", type: "domain map", default: () => ({}), defaultText: "empty", example: '{ "example.org": "10.0.0.5:5269" }',
+    description: "Static routes to remote domains: a YAML map from domain to `host:port`, or `domain=host:port` pairs comma-separated in the environment. A domain listed here is reached at that address with no DNS query at all (SRV or address); others by SRV `_xmpps-server` (direct TLS), then `_xmpp-server`, then the domain's address on 5269.",
+    parse: s2sRoutes },
+  { key: "s2s.maxQueueBytes", type: "integer", default: () => 1048576,
+    description: "Bytes of stanzas held per remote domain while its stream is being set up, or written but not yet taken by its socket; past it messages and IQs to that domain bounce with `<remote-server-timeout/>`.",
+    parse: integer(1024, 1024 * 1024 * 1024) },
+  { key: "s2s.idleSeconds", type: "integer", default: () => 600,
+    description: "A server-to-server stream that carried nothing for this long is closed (it is opened again when needed).",
+    parse: integer(1, 86_400) },
+  { key: "s2s.maxStanzaBytes", type: "integer", default: () => 262144,
+    description: "Largest stanza accepted from a remote server, in bytes; a bigger one closes that stream with `<policy-violation/>` (RFC 6120 §4.9.3.14).",
+    parse: integer(1024, 64 * 1024 * 1024) },
+  { key: "s2s.blockedDomains", type: "hostname list", default: emptyList, defaultText: "empty", example: '["spam.example"]',
+    description: "Remote domains refused both ways: their streams are closed with `<policy-violation/>` when they try to authenticate, and stanzas to them bounce with `<not-allowed/>`. A YAML list, or comma-separated in the environment.",
+    parse: hostnameList },
+  { key: "s2s.connectionsPerIp", type: "integer", default: () => 32,
+    description: "Inbound server-to-server connections one address may hold at once; past it a new connection is closed at accept. 0 turns the cap off.",
+    parse: integer(0, 100_000) },
 ];
 
 /** S3 bucket naming rules (what goes in a path-style URL's first segment). */
@@ -311,6 +346,66 @@ function mimeTypeList(raw: unknown, origin: Parameters<ValueParser>[1]): string[
     const t = text.toLowerCase();
     return /^[a-z0-9][a-z0-9!#$&^_.+-]*\/(?:\*|[a-z0-9][a-z0-9!#$&^_.+-]*)$/.test(t) ? t : undefined;
   }, "MIME types such as image/png or image/*")(raw, origin);
+}
+
+/** `s2s.blockedDomains`: host names, normalised to lower case. */
+function hostnameList(raw: unknown, origin: ValueOrigin): string[] {
+  const parse = textList((text) => {
+    try {
+      return hostname(text, "text");
+    } catch {
+      return undefined;
+    }
+  }, "host names such as spam.example");
+  return parse(raw, origin);
+}
+
+/** `host:port` with a host name, an IPv4 address or a bracketed IPv6 address. */
+function hostPort(text: string): string | undefined {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\[\]]+):(\d{1,5})$/.exec(text.trim());
+  if (!m) return undefined;
+  const host = m[1]!.startsWith("[") ? m[1]!.slice(1, -1) : m[1]!;
+  const portNo = Number(m[2]);
+  if (portNo < 1 || portNo > 65535) return undefined;
+  if (isIP(host) === 0) {
+    try {
+      hostname(host, "text");
+    } catch {
+      return undefined;
+    }
+  }
+  return `${m[1]!.toLowerCase()}:${portNo}`;
+}
+
+/** `s2s.routes`: a YAML map domain → host:port, or `domain=host:port,…` in the environment. */
+function s2sRoutes(raw: unknown): Record<string, string> {
+  let pairs: Array<[string, unknown]>;
+  if (typeof raw === "string") {
+    pairs = [];
+    for (const part of raw.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+      const eq = part.indexOf("=");
+      if (eq <= 0) throw new InvalidValue(`must be domain=host:port pairs separated by commas, got ${JSON.stringify(part)}`);
+      pairs.push([part.slice(0, eq).trim(), part.slice(eq + 1).trim()]);
+    }
+  } else if (raw !== null && typeof raw === "object" && !Array.isArray(raw)) {
+    pairs = Object.entries(raw);
+  } else {
+    throw new InvalidValue("must be a map from domain to host:port");
+  }
+  const out: Record<string, string> = {};
+  for (const [domain, target] of pairs) {
+    let name: string;
+    try {
+      name = hostname(domain, "text");
+    } catch {
+      throw new InvalidValue(`${JSON.stringify(domain)} is not a domain name`);
+    }
+    const address = typeof target === "string" ? hostPort(target) : undefined;
+    if (!address) throw new InvalidValue(`the route of ${name} must be host:port (port 1 to 65535), got ${JSON.stringify(target)}`);
+    if (out[name] !== undefined) throw new InvalidValue(`names ${name} twice`);
+    out[name] = address;
+  }
+  return out;
 }
 
 /** "all", or a comma-separated list of known roles, each once: normalised to "all" or "a,b". */

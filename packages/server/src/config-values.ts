@@ -5,7 +5,7 @@
  */
 import { isIP } from "node:net";
 
-export { InvalidValue, boolean, integer, nonEmptyString, oneOf, uriList, type ValueOrigin, type ValueParser } from "@switchboard/core";
+export { InvalidValue, boolean, integer, nonEmptyString, oneOf, textList, uriList, type ValueOrigin, type ValueParser } from "@switchboard/core";
 import { InvalidValue, integer, nonEmptyString, textList, type ValueParser } from "@switchboard/core";
 import { tryParseJid } from "@switchboard/xml";
 

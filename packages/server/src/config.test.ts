@@ -596,4 +596,41 @@ describe("external components and push", () => {
     expect(defaultConfig().push).toEqual({ includeBody: false, maxPerMinutePerDevice: 10 });
     expect(loadConfig({ env: { SWITCHBOARD_PUSH_INCLUDE_BODY: "yes" } }).push.includeBody).toBe(true);
   });
+
+  it("configures federation under s2s.* (SWITCHBOARD_S2S_*): defaults, the routes map both ways, and bad values named", () => {
+    expect(loadConfig({ env: {} }).s2s).toEqual({
+      enabled: true, port: 5269, requireTls: true, allowDialback: true, routes: {}, maxQueueBytes: 1048576,
+      idleSeconds: 600, maxStanzaBytes: 262144, blockedDomains: [], connectionsPerIp: 32,
+    });
+    const fromEnv = loadConfig({ env: {
+      SWITCHBOARD_S2S_ROUTES: "Example.org=10.0.0.5:5269, b.test=[::1]:5270,",
+      SWITCHBOARD_S2S_BLOCKED_DOMAINS: "spam.example, Evil.Example",
+      SWITCHBOARD_S2S_ENABLED: "false", SWITCHBOARD_S2S_PORT: "5270", SWITCHBOARD_S2S_TRUSTED_CA_FILE: "ca.pem",
+    }, cwd: "/srv/sb" }).s2s;
+    expect(fromEnv).toMatchObject({ enabled: false, port: 5270, trustedCaFile: "/srv/sb/ca.pem", routes: { "example.org": "10.0.0.5:5269", "b.test": "[::1]:5270" }, blockedDomains: ["spam.example", "evil.example"] });
+    const fromYaml = loadConfig({ file: yamlFile('s2s:\n  routes:\n    a.test: "127.0.0.2:5269"\n  idleSeconds: 30\n'), env: {} }).s2s;
+    expect(fromYaml).toMatchObject({ routes: { "a.test": "127.0.0.2:5269" }, idleSeconds: 30 });
+    for (const [env, key, why] of [
+      [{ SWITCHBOARD_S2S_ROUTES: "example.org" }, "s2s.routes", /domain=host:port/],
+      [{ SWITCHBOARD_S2S_ROUTES: "example.org=10.0.0.5" }, "s2s.routes", /must be host:port/],
+      [{ SWITCHBOARD_S2S_ROUTES: "example.org=10.0.0.5:70000" }, "s2s.routes", /port 1 to 65535/],
+      [{ SWITCHBOARD_S2S_ROUTES: "bad_domain=10.0.0.5:5269" }, "s2s.routes", /not a domain name/],
+      [{ SWITCHBOARD_S2S_ROUTES: "a.test=1.2.3.4:1,A.test=1.2.3.4:2" }, "s2s.routes", /names a.test twice/],
+      [{ SWITCHBOARD_S2S_BLOCKED_DOMAINS: "spam.example, not a domain" }, "s2s.blockedDomains", /host names/],
+      [{ SWITCHBOARD_S2S_MAX_QUEUE_BYTES: "10" }, "s2s.maxQueueBytes", /1024 to/],
+      [{ SWITCHBOARD_S2S_IDLE_SECONDS: "0" }, "s2s.idleSeconds", /1 to 86400/],
+      [{ SWITCHBOARD_S2S_MAX_STANZA_BYTES: "1k" }, "s2s.maxStanzaBytes", /integer/],
+      [{ SWITCHBOARD_S2S_CONNECTIONS_PER_IP: "-1" }, "s2s.connectionsPerIp", /0 to 100000/],
+      [{ SWITCHBOARD_S2S_REQUIRE_TLS: "maybe" }, "s2s.requireTls", /true or false|boolean/],
+      [{ SWITCHBOARD_S2S_PORT: "65536" }, "s2s.port", /0 to 65535/],
+    ] as const) {
+      const err = loadError(() => loadConfig({ env }));
+      expect(err.key).toBe(key);
+      expect(err.message).toMatch(why);
+      expect(err.message).toContain(Object.keys(env)[0]);
+    }
+    const yamlErr = loadError(() => loadConfig({ file: yamlFile("s2s:\n  routes: [a.test]\n"), env: {} }));
+    expect(yamlErr.key).toBe("s2s.routes");
+    expect(yamlErr.message).toMatch(/map from domain to host:port/);
+  });
 });

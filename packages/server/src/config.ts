@@ -99,6 +99,20 @@ export interface SwitchboardConfig {
     slotSeconds: number;
     s3: { endpoint?: string; bucket: string; region: string; accessKeyId?: string; secretAccessKey?: string };
   };
+  /** federation (packages/s2s); trustedCaFile absolute when set; routes: domain → "host:port" */
+  s2s: {
+    enabled: boolean;
+    port: number;
+    requireTls: boolean;
+    allowDialback: boolean;
+    trustedCaFile?: string;
+    routes: Record<string, string>;
+    maxQueueBytes: number;
+    idleSeconds: number;
+    maxStanzaBytes: number;
+    blockedDomains: string[];
+    connectionsPerIp: number;
+  };
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -142,7 +156,7 @@ const KNOWN_ENV: ReadonlySet<string> = new Set([
   ...CONFIG_SCHEMA.flatMap((spec) => [envName(spec.key), ...(spec.envAliases ?? [])]),
 ]);
 /** Keys holding file-system paths, resolved against cwd. */
-const PATH_KEYS = ["dataDir", "tls.cert", "tls.key", "admin.tokenFile"];
+const PATH_KEYS = ["dataDir", "tls.cert", "tls.key", "admin.tokenFile", "s2s.trustedCaFile"];
 
 /** admin.tokenFile, or its default in the data dir (the server and the CLI agree on it). */
 export function adminTokenFile(config: Pick<SwitchboardConfig, "admin" | "dataDir">): string {

@@ -10,6 +10,7 @@ import { defaultModules } from "@switchboard/modules";
 import { checkBackendSettings, rolesOf, type SwitchboardConfig } from "./config.js";
 import { startEdge, type RunningEdge } from "./roles/edge.js";
 import { startMuc } from "./roles/muc.js";
+import { startFederation, type RunningFederation } from "./roles/federation.js";
 import { mucModule } from "@switchboard/muc";
 import { componentsModule, type ComponentDirectory } from "@switchboard/component";
 import type { RunningRole } from "./roles/role.js";
@@ -31,9 +32,11 @@ import { startAlerting } from "./alerts/index.js";
 export interface RunningServer {
   host: Host;
   /** bound ports (0 for a listener the process's roles do not open) */
-  ports: { c2s: number; c2sTls: number; http: number; httpTls: number; components: number };
+  ports: { c2s: number; c2sTls: number; http: number; httpTls: number; components: number; s2s: number };
   /** the client listeners (admission counts, open connections), when the process has the edge role */
   c2s?: C2sListeners;
+  /** federation (s2s.enabled): the s2s listener and the outbound streams */
+  s2s?: RunningFederation["federation"];
   /** undefined when ready (same as /readyz) */
   notReadyReason(): Promise<string | undefined>;
   /**
@@ -135,10 +138,12 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
       if (name === "edge") roles.push((edge = await startEdge(context)));
       if (name === "muc") roles.push(await startMuc(context));
     }
+    let federation: RunningFederation | undefined;
+    if (cfg.s2s.enabled) roles.push((federation = await startFederation({ cfg, host, tls: tlsMaterial, secret, http: http.server, components: components! })));
     // where web clients learn the WebSocket URL (XEP-0156), on the nodes that serve it
     if (edge) mountHostMeta(http, { websocketPath: cfg.http.websocketPath, websocketUrl: cfg.http.websocketUrl });
     if (https) httpsPort = await https.listen(cfg.bind, cfg.http.tlsPort);
-    const ports = { c2s: edge?.c2s.ports.c2s ?? 0, c2sTls: edge?.c2s.ports.c2sTls ?? 0, http: http.port, httpTls: httpsPort, components: edge?.componentsPort ?? 0 };
+    const ports = { c2s: edge?.c2s.ports.c2s ?? 0, c2sTls: edge?.c2s.ports.c2sTls ?? 0, http: http.port, httpTls: httpsPort, components: edge?.componentsPort ?? 0, s2s: federation?.federation.port ?? 0 };
     log.info({ domain: cfg.domain, nodeId: cfg.nodeId, roles: roleNames, backends: backends.kind, ports, dataDir: cfg.dataDir }, "switchboard started");
 
     let stopping: Promise<void> | undefined;
@@ -146,6 +151,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
       host,
       ports,
       c2s: edge?.c2s,
+      s2s: federation?.federation,
       notReadyReason,
       stop(stopOpts = {}) {
         stopping ??= (async () => {

@@ -18,7 +18,7 @@ class FakeTransport extends EventEmitter implements Transport {
   override on<K extends keyof TransportEvents>(event: K, listener: TransportEvents[K]): this {
     return super.on(event, listener as (...args: unknown[]) => void);
   }
-  headers: Array<Record<string, string>> = [];
+  readonly headers: Array<Record<string, string>> = [];
   restarts = 0;
   openStream(attrs: Record<string, string>) {
     this.headers.push(attrs);
@@ -183,5 +183,22 @@ describe("StreamEngine", () => {
     expect(transport.written[0]).toBe("<stream from='localhost'>");
     expect((transport.closedWith as StreamError).condition).toBe("host-unknown");
     expect(ended).toEqual(["stream error host-unknown"]);
+  });
+
+  it("lets a server policy write its header and read the stream id, and authenticate without a restart or a session (XEP-0220)", async () => {
+    const { transport, stream } = setup({
+      ownHeader: (peer) => ({ "xmlns:db": "jabber:server:dialback", from: peer?.to ?? "localhost", version: "1.0", ...(peer?.from ? { to: peer.from } : {}) }),
+    });
+    transport.emit("open", { to: "muc.localhost", from: "remote.example" });
+    await settle();
+    expect(transport.headers[0]).toMatchObject({ "xmlns:db": "jabber:server:dialback", from: "muc.localhost", to: "remote.example", version: "1.0" });
+    expect(stream.streamId).toBe(transport.headers[0]!.id);
+    expect(stream.streamId).toMatch(/^[0-9a-f]{16}$/);
+    stream.authenticated("remote.example", { restart: false });
+    stream.bound();
+    expect(stream.state).toBe("bound");
+    expect(stream.account).toBe("remote.example");
+    expect(stream.session).toBeUndefined();
+    expect(transport.restarts).toBe(0);
   });
 });

@@ -77,7 +77,8 @@ export interface StreamPolicy {
    * Our stream header's attributes besides the id (default: `from` the server's domain, version
    * 1.0, xml:lang en); `peer` is the peer's header, undefined when an error comes before it. A
    * header without `version` is a pre-RFC 6120 stream (XEP-0114 §3 jabber:component:accept) and
-   * no features follow it.
+   * no features follow it. s2s answers from the domain the peer addressed, to the peer's, with
+   * `xmlns:db` (XEP-0220 §2.1).
    */
   ownHeader?(peer: Record<string, string> | undefined): Record<string, string>;
   /** features after the header in the current state (STARTTLS, when offered, comes first) */
@@ -193,8 +194,8 @@ export class StreamEngine implements StreamElementContext {
 
   /**
    * SASL succeeded (RFC 6120 §6.4.6): the peer restarts the stream. `restart: false` for
-   * XEP-0388 (SASL2), which has no restart: the stream goes on as it is, and for a handshake
-   * that keeps the stream (XEP-0114 §3).
+   * XEP-0388 (SASL2), which has no restart: the stream goes on as it is, for a handshake that
+   * keeps the stream (XEP-0114 §3) and for Server Dialback (XEP-0220 §2.4).
    */
   authenticated(account: string, { restart = true }: { restart?: boolean } = {}): void {
     this.transition("authenticated");
@@ -206,7 +207,8 @@ export class StreamEngine implements StreamElementContext {
 
   /**
    * A resource is bound (RFC 6120 §7) to this session, or (no session) a stream that carries
-   * none is ready for stanzas (a component, XEP-0114); the negotiation deadline is off.
+   * none is ready for stanzas (a component, XEP-0114; a server stream once its first domain is
+   * authenticated); the negotiation deadline is off.
    */
   bound(session?: NonNullable<StreamElementContext["session"]>): void {
     this.transition("bound");

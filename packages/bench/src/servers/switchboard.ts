@@ -95,6 +95,7 @@ export async function startSwitchboardNode(opts: SwitchboardNodeOptions): Promis
       SWITCHBOARD_C2S_TLS_PORT: String(tlsPort),
       SWITCHBOARD_HTTP_PORT: String(httpPort),
       SWITCHBOARD_HTTP_TLS_PORT: "0",
+      SWITCHBOARD_S2S_PORT: "0",
       SWITCHBOARD_LOG_LEVEL: "warn",
       SWITCHBOARD_LOG_FORMAT: "json",
       ...userRateBenchEnv(),
