@@ -16,6 +16,7 @@ import { privateModule } from "./private/index.js";
 import { smModule } from "./sm/index.js";
 import { csiModule } from "./csi/index.js";
 import { congestionModule } from "./congestion/index.js";
+import { stanzaIdModule } from "./stanza-id/index.js";
 
 export interface ModuleSettings {
   offlinePerUser: number;
@@ -51,6 +52,8 @@ export const DEFAULT_MODULES: ReadonlyArray<ModuleDefinition<any>> = [
   // always: logged-in users change their password or delete their account even when
   // registering new accounts in-band is off
   registerModule,
+  // XEP-0359: forged stanza-ids are removed whether or not this server archives
+  stanzaIdModule,
 ];
 
 /**

@@ -18,3 +18,5 @@ export { csiModule, NS_CSI } from "./csi/index.js";
 export { congestionModule } from "./congestion/index.js";
 export { isUrgent } from "./csi/hold.js";
 export { BOUND_OPTIONS, DEFAULT_MODULES, defaultModules, type ModuleSettings } from "./defaults.js";
+export { mamModule, MAM_OPTIONS, MAX_PAGE, NS_MAM, NS_MAM_EXTENDED, type MamOptions } from "./mam/index.js";
+export { stanzaIdModule, NS_SID, withStanzaId } from "./stanza-id/index.js";

@@ -5,7 +5,7 @@
  * switchboard.example.yaml (config-docs.ts generates both; config.test.ts checks they match).
  */
 import { randomBytes } from "node:crypto";
-import { BOUND_OPTIONS, DEFAULT_MODULES, SM_OPTIONS } from "@switchboard/modules";
+import { BOUND_OPTIONS, DEFAULT_MODULES, MAM_OPTIONS, SM_OPTIONS } from "@switchboard/modules";
 import { MUC_OPTIONS } from "@switchboard/muc";
 import {
   InvalidValue,
@@ -240,6 +240,13 @@ const SERVER_KEYS: readonly ConfigKeySpec[] = [
   { key: "clusterPrefix", type: "string", default: () => "sb",
     description: "Prefix of every Redis key and NATS subject, so several deployments can share one Redis and NATS.",
     parse: clusterPrefix },
+  { key: "postgresUrl", type: "URL", default: none, defaultText: "unset", example: "postgres://switchboard@127.0.0.1:5432/switchboard",
+    description: "PostgreSQL for the cluster's message archive (XEP-0313), `postgres://` or `postgresql://`. A cluster without it has no archive (a log line says so and disco does not offer it); the embedded node keeps its archive in `<dataDir>/archive.sqlite`.",
+    parse: urlList(["postgres:", "postgresql:"], false) },
+  // XEP-0313: the archive module's own option declarations, as `mam.*` keys.
+  ...Object.entries(MAM_OPTIONS).map(([name, spec]): ConfigKeySpec => ({
+    key: `mam.${name}`, type: spec.type, default: () => spec.default, description: spec.description, parse: spec.parse,
+  })),
 ];
 
 /** "all", or a comma-separated list of known roles, each once: normalised to "all" or "a,b". */

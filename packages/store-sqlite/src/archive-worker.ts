@@ -4,8 +4,9 @@
  * file happens here, so a big write or an OFFSET-free page read never holds the event loop that
  * serves the streams.
  *
- * Three indexes only, each one a query needs: (owner, seq) for a page and the cap,
- * (owner, with_bare, seq) for `with`, (owner, id) for after/before ids and retraction. Row counts
+ * Three indexes only, each one a query needs: (owner, seq, id) for a page and the cap,
+ * (owner, with_bare, seq, id) for `with`, (owner, id) for after/before ids and retraction. Ties in seq (two
+ * nodes in one millisecond) are ordered by id, and pages are windows on (seq, id). Row counts
  * per owner are kept here in memory (counted once on first write), so enforcing
  * `mam.maxMessagesPerUser` costs no COUNT per batch.
  *
@@ -22,15 +23,15 @@ db.exec(\`
 CREATE TABLE IF NOT EXISTS archive (
   owner TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,
   with_bare TEXT NOT NULL, with_full TEXT NOT NULL, xml TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS archive_owner_seq ON archive (owner, seq);
-CREATE INDEX IF NOT EXISTS archive_owner_with ON archive (owner, with_bare, seq);
+CREATE INDEX IF NOT EXISTS archive_owner_seq ON archive (owner, seq, id);
+CREATE INDEX IF NOT EXISTS archive_owner_with ON archive (owner, with_bare, seq, id);
 CREATE UNIQUE INDEX IF NOT EXISTS archive_owner_id ON archive (owner, id);
 CREATE TABLE IF NOT EXISTS archive_prefs (owner TEXT PRIMARY KEY, prefs TEXT NOT NULL);
 \`);
 const insert = db.prepare("INSERT OR IGNORE INTO archive (owner, seq, id, with_bare, with_full, xml) VALUES (?, ?, ?, ?, ?, ?)");
 const countOwner = db.prepare("SELECT count(*) AS n FROM archive WHERE owner = ?");
 const trimOldest = db.prepare("DELETE FROM archive WHERE rowid IN (SELECT rowid FROM archive WHERE owner = ? ORDER BY seq LIMIT ?)");
-const seqOfId = db.prepare("SELECT seq FROM archive WHERE owner = ? AND id = ?");
+const seqOfId = db.prepare("SELECT seq, id FROM archive WHERE owner = ? AND id = ?");
 const replaceXml = db.prepare("UPDATE archive SET xml = ? WHERE owner = ? AND id = ?");
 const byWith = db.prepare("SELECT owner, seq, id, with_bare AS withBare, with_full AS withFull, xml FROM archive WHERE owner = ? AND with_bare = ? ORDER BY seq DESC LIMIT 2000");
 const getPrefs = db.prepare("SELECT prefs FROM archive_prefs WHERE owner = ?");
@@ -93,16 +94,16 @@ function query(q) {
   if (q.afterId !== undefined) {
     const row = seqOfId.get(q.owner, q.afterId);
     if (!row) notFound(q.afterId);
-    window.push("seq > ?"); wargs.push(row.seq);
+    window.push("(seq, id) > (?, ?)"); wargs.push(row.seq, row.id);
   }
   if (q.beforeId !== undefined) {
     const row = seqOfId.get(q.owner, q.beforeId);
     if (!row) notFound(q.beforeId);
-    window.push("seq < ?"); wargs.push(row.seq);
+    window.push("(seq, id) < (?, ?)"); wargs.push(row.seq, row.id);
   }
   if (q.max === 0) return { items: [], complete: count === 0, count };
   const sql = "SELECT owner, seq, id, with_bare AS withBare, with_full AS withFull, xml FROM archive WHERE " + window.join(" AND ") +
-    " ORDER BY seq " + (q.fromEnd ? "DESC" : "ASC") + " LIMIT ?";
+    " ORDER BY seq " + (q.fromEnd ? "DESC, id DESC" : "ASC, id ASC") + " LIMIT ?";
   const rows = db.prepare(sql).all(...wargs, q.max + 1);
   const complete = rows.length <= q.max;
   const items = rows.slice(0, q.max);
