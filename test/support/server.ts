@@ -54,7 +54,7 @@ export async function startTestServer(
         http: { port: 0 },
         log: { level: (process.env.SB_TEST_LOG as never) ?? "silent", format: "json" },
         ...(backends
-          ? { role: "edge,muc" as const, redisUrl: backends.redisUrl, natsUrl: backends.natsUrl, clusterPrefix: backends.prefix, nodeId: `edge${i}-${backends.prefix}` }
+          ? { role: "edge,muc" as const, redisUrl: backends.redisUrl, natsUrl: backends.natsUrl, postgresUrl: backends.postgresUrl, clusterPrefix: backends.prefix, nodeId: `edge${i}-${backends.prefix}` }
           : {}),
         ...overrides,
       },

@@ -5,7 +5,9 @@
  * `roster` meaning "only contacts in my roster".
  *
  * The archive hook needs the owner's preferences on the delivery path, so they are cached per
- * node; a change is announced over the bus and every node drops its copy.
+ * node; a change is announced over the bus and answered once every node dropped its copy
+ * (Host.announceConfirmed), so the next message follows the new preferences wherever it is
+ * archived.
  */
 import type { ArchivePrefs, ArchiveStore, Host, ModuleContext } from "@switchboard/core";
 import { StanzaError, tryParseJid, x, type Element } from "@switchboard/xml";
@@ -106,7 +108,8 @@ export function registerPrefs(ctx: ModuleContext<unknown>, archive: ArchiveStore
     const prefs: ArchivePrefs = { default: dflt, always: parseList(payload, "always"), never: parseList(payload, "never") };
     await archive.setPrefs(ev.from.bare, prefs);
     cache.drop(ev.from.bare);
-    await host.bus.publishControl({ type: PREFS_CHANGED, origin: host.nodeId, owner: ev.from.bare }).catch(() => {});
+    // every node has dropped its copy before the answer: the next message follows the new prefs
+    await host.announceConfirmed({ type: PREFS_CHANGED, owner: ev.from.bare }).catch((err: unknown) => ctx.log.warn({ err }, "could not announce changed archiving preferences"));
     // §7: the server answers with the preferences now in force
     return prefsElement(prefs);
   });
