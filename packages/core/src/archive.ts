@@ -119,6 +119,17 @@ export class ArchiveIds {
   }
 }
 
+/**
+ * The seq an id was made with (ArchiveIds: base 36 of seq, then a 3-character node tag), so an
+ * adapter can find a row by id on its (owner, seq) index without an index of ids; undefined for
+ * anything that is not such an id.
+ */
+export function seqOfArchiveId(id: string): number | undefined {
+  if (!/^[0-9a-z]{4,16}$/.test(id)) return undefined;
+  const seq = parseInt(id.slice(0, -3), 36);
+  return Number.isSafeInteger(seq) ? seq : undefined;
+}
+
 /** In memory, for module tests and as the reference the adapters' contract tests compare with. */
 export class MemoryArchive implements ArchiveStore {
   private readonly byOwner = new Map<string, ArchivedMessage[]>();

@@ -36,47 +36,87 @@ export function registerArchiveHooks(ctx: ModuleContext<unknown>, deps: ArchiveH
   const { host, log } = ctx;
   const { archive, prefs, ids } = deps;
 
-  /** the owner keeps messages with `other`: preferences, the roster only when they say so */
-  const keeps = async (owner: string, other: { bare: string; full: string }): Promise<boolean> => {
+  /**
+   * Whether the owner keeps messages with `other`: synchronously in the common case (cached
+   * preferences that keep everything), else a promise (a first load, a `roster` default).
+   */
+  const keeps = (owner: string, other: { bare: string; full: string }): boolean | Promise<boolean> => {
     const p = prefs.get(owner);
-    const resolved = p instanceof Promise ? await p : p;
-    return prefsAllow(resolved, other, async () => (await host.store.roster.get(owner, other.bare))?.inRoster === true);
+    if (p instanceof Promise) return p.then((loaded) => prefsAllow(loaded, other, inRoster(owner, other.bare)));
+    return prefsAllow(p, other, inRoster(owner, other.bare));
   };
+  const inRoster = (owner: string, contact: string) => async () => (await host.store.roster.get(owner, contact))?.inRoster === true;
 
+  // The sender's and the recipient's copies are the same element: judge and serialize it once.
+  const storable = new WeakMap<Element, boolean>();
+  const isKept = (stanza: Element): boolean => {
+    let kept = storable.get(stanza);
+    if (kept === undefined) storable.set(stanza, (kept = isStorable(stanza)));
+    return kept;
+  };
+  const serialized = new WeakMap<Element, string>();
+  const xmlOf = (stanza: Element): string => {
+    let xml = serialized.get(stanza);
+    if (xml === undefined) serialized.set(stanza, (xml = stanza.toString()));
+    return xml;
+  };
   const row = (owner: string, other: { bare: string; full: string }, stanza: Element): ArchivedMessage => {
     const { seq, id } = ids.next();
-    return { owner, seq, id, withBare: other.bare, withFull: other.full, xml: stanza.toString() };
+    return { owner, seq, id, withBare: other.bare, withFull: other.full, xml: xmlOf(stanza) };
   };
 
+  const archiveSent = (ev: StanzaEvent, owner: string, other: { bare: string; full: string }): void => {
+    archive.append([row(owner, other, ev.stanza)]);
+    deps.archived.add();
+    retractIfAsked(host, archive, log, ev, owner, other.bare);
+  };
+  // Hook handlers stay synchronous on the common path (no promise per message).
   ctx.on(
     "stanza/out",
-    async (ev) => {
+    (ev) => {
       if (ev.kind !== "message" || !ev.origin) return;
       // a message to one's own account is archived once, on the recipient side
-      if (ev.to.bare === ev.from.bare || !isStorable(ev.stanza)) return;
+      if (ev.to.bare === ev.from.bare || !isKept(ev.stanza)) return;
       const owner = ev.from.bare;
       const other = { bare: ev.to.bare, full: ev.to.full };
-      if (!(await keeps(owner, other))) return;
-      archive.append([row(owner, other, ev.stanza)]);
-      deps.archived.add();
-      retractIfAsked(host, archive, log, ev, owner, other.bare);
+      const kept = keeps(owner, other);
+      if (kept === true) archiveSent(ev, owner, other);
+      else if (kept !== false) return kept.then((yes) => void (yes && archiveSent(ev, owner, other)));
     },
     SENDER_SIDE,
   );
 
-  const recipientSide = async (ev: StanzaEvent): Promise<void> => {
-    if (!isStorable(ev.stanza)) return;
-    const owner = ev.to.bare;
-    // An account that does not exist has no archive (the message module bounces the message).
-    // A bound resource proves it exists; the registry list is cached on the hot path.
-    if ((await host.registry.list(owner)).length === 0 && !(await host.store.accounts.exists(owner))) return;
-    const other = { bare: ev.from.bare, full: ev.from.full };
-    if (!(await keeps(owner, other))) return;
+  const archiveReceived = (ev: StanzaEvent, owner: string, other: { bare: string; full: string }): void => {
     const r = row(owner, other, ev.stanza);
     archive.append([r]);
     deps.archived.add();
     ev.stanza = withStanzaId(ev.stanza, r.id, owner);
     if (owner !== ev.from.bare) retractIfAsked(host, archive, log, ev, owner, other.bare);
+  };
+  // Accounts this node has seen exist: an archive is only kept for an existing account (a
+  // message to a made-up JID is bounced by the message module, and must not make rows), and
+  // asking once per account spares the hot path a registry or store call per message. A
+  // removed account stays in here until the bound resets it; its messages are bounced anyway.
+  const existing = new Set<string>();
+  const exists = async (owner: string): Promise<boolean> => {
+    if ((await host.registry.list(owner)).length === 0 && !(await host.store.accounts.exists(owner))) return false;
+    if (existing.size >= 100_000) existing.clear();
+    existing.add(owner);
+    return true;
+  };
+  const recipientSide = (ev: StanzaEvent): void | Promise<void> => {
+    if (!isKept(ev.stanza)) return;
+    const owner = ev.to.bare;
+    const other = { bare: ev.from.bare, full: ev.from.full };
+    if (existing.has(owner)) {
+      const kept = keeps(owner, other);
+      if (kept === true) return archiveReceived(ev, owner, other);
+      if (kept === false) return;
+    }
+    return (async () => {
+      if (!(await exists(owner))) return;
+      if (await keeps(owner, other)) archiveReceived(ev, owner, other);
+    })();
   };
   ctx.on("message/full", recipientSide, RECIPIENT_SIDE);
   ctx.on("message/bare", recipientSide, RECIPIENT_SIDE);

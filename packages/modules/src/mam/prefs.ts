@@ -65,8 +65,8 @@ export class PrefsCache {
 }
 
 /** Whether `prefs` keep a message with `other` (a full or bare JID); `inRoster` is asked only for default='roster'. */
-export async function prefsAllow(prefs: ArchivePrefs, other: { bare: string; full: string }, inRoster: () => Promise<boolean>): Promise<boolean> {
-  if (prefs === undefined || (prefs.default === "always" && prefs.never.length === 0)) return true; // the common case
+export function prefsAllow(prefs: ArchivePrefs, other: { bare: string; full: string }, inRoster: () => Promise<boolean>): boolean | Promise<boolean> {
+  if (prefs.default === "always" && prefs.never.length === 0) return true; // the common case
   const listed = (list: string[]) => list.includes(other.bare) || list.includes(other.full);
   if (listed(prefs.never)) return false;
   if (listed(prefs.always)) return true;
