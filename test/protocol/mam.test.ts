@@ -298,3 +298,27 @@ describe("message archive (XEP-0313)", () => {
     await Promise.all([carol.stop(), frank.stop()]);
   });
 });
+
+describe("without an archive (mam.enabled false; a cluster without postgresUrl is the same)", () => {
+  let off: TestServer;
+  beforeAll(async () => {
+    off = await startTestServer({ mam: { enabled: false } });
+    for (const u of ["alice", "bob"]) await off.addUser(u);
+  });
+  afterAll(async () => off?.stop());
+
+  it("offers no archive in disco, answers queries with service-unavailable, stamps no stanza-ids", async () => {
+    const alice = await connect(off, "alice", { resource: "a" });
+    const bob = await connect(off, "bob", { resource: "b" });
+    const info = await alice.iq(xml("iq", { type: "get", to: "alice@localhost" }, xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
+    const features = info.getChild("query")!.getChildren("feature").map((f) => f.attrs.var);
+    expect(features).not.toContain(MAM);
+    expect(features).not.toContain(SID);
+    expect(await refusal(alice.iq(mamQuery()))).toBe("service-unavailable");
+    await alice.send(chat("bob@localhost/b", "unarchived", [xml("stanza-id", { xmlns: SID, id: "fake", by: "bob@localhost" })]));
+    const got = await bob.waitFor(isBody("unarchived"));
+    // forged ids are still removed: the stanza-id module runs without an archive
+    expect(got.getChildren("stanza-id", SID)).toEqual([]);
+    await Promise.all([alice.stop(), bob.stop()]);
+  });
+});

@@ -5,7 +5,7 @@
  * only the owner may query a user archive).
  */
 import { ArchiveItemNotFound, type ArchiveStore, type ArchivedMessage, type Host, type ModuleContext, type StanzaEvent } from "@switchboard/core";
-import { NS_CLIENT, NS_DELAY, NS_FORWARD, StanzaError, parseFrame, x, type Element } from "@switchboard/xml";
+import { NS_CLIENT, NS_DELAY, NS_FORWARD, StanzaError, bareOf, parseFrame, x, type Element } from "@switchboard/xml";
 import { NS_MAM, parseForm, queryForm } from "./form.js";
 import { NS_RSM, parseRsm, resultSet } from "./rsm.js";
 
@@ -25,7 +25,8 @@ export function resultMessage(item: ArchivedMessage, to: string, queryId: string
   const stamp = new Date(Math.floor(item.seq / 1000)).toISOString();
   return x(
     "message",
-    { to, id: `mam-${item.id}` },
+    // from the archive, the account itself (§4.2); clients check it is their own bare JID
+    { from: bareOf(to), to, id: `mam-${item.id}` },
     x("result", { xmlns: NS_MAM, queryid: queryId, id: item.id }, x("forwarded", { xmlns: NS_FORWARD }, x("delay", { xmlns: NS_DELAY, stamp }), inner)),
   );
 }
