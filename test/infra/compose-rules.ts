@@ -10,7 +10,7 @@ export const PUBLIC_PORTS = [5222, 5223, 5280, 5443] as const;
 const HTTP_PORTS: readonly number[] = [5280];
 export const NATS_NODES = ["nats-1", "nats-2", "nats-3"] as const;
 /** What a plain `docker compose up` runs: the cluster, without the observability profile. */
-export const DEFAULT_SERVICES = ["redis", ...NATS_NODES, "setup", "edge", "lb"] as const;
+export const DEFAULT_SERVICES = ["redis", ...NATS_NODES, "setup", "edge", "lb", "postgres"] as const;
 export const OBSERVABILITY_PROFILE = "observability";
 /** The observability profile's services and the port each publishes on the host's loopback (if any). */
 export const OBSERVABILITY_SERVICES: ReadonlyMap<string, number | undefined> = new Map([
@@ -119,6 +119,17 @@ export function composeProblems(compose: unknown): string[] {
     if (!healthcheckText(redis).includes("redis-cli ping")) problems.push("redis: healthcheck is not redis-cli ping");
   }
 
+  // PostgreSQL (the message archive): its data on a declared volume, a readiness check.
+  const postgres = service("postgres");
+  if (!postgres) problems.push("no postgres service");
+  else {
+    const dataVolume = asArray(postgres.volumes).map(String).find((v) => v.split(":")[1] === "/var/lib/postgresql/data");
+    if (!dataVolume) problems.push("postgres: /var/lib/postgresql/data is not on a volume");
+    else if (!isObject(at(compose, "volumes")) || !(dataVolume.split(":")[0]! in (at(compose, "volumes") as Json)))
+      problems.push(`postgres: volume ${dataVolume.split(":")[0]} is not a declared named volume`);
+    if (!healthcheckText(postgres).includes("pg_isready")) problems.push("postgres: healthcheck is not pg_isready");
+  }
+
   // NATS: three core servers, one cluster, each routed to the two others.
   for (const name of NATS_NODES) {
     const nats = service(name);
@@ -147,6 +158,9 @@ export function composeProblems(compose: unknown): string[] {
     for (const name of NATS_NODES)
       if (!natsUrls.includes(`nats://${name}:4222`)) problems.push(`edge: SWITCHBOARD_NATS_URL lacks nats://${name}:4222`);
     if (env.has("SWITCHBOARD_NODE_ID")) problems.push("edge: SWITCHBOARD_NODE_ID set (replicas would share it)");
+    // the archive (XEP-0313): without PostgreSQL a cluster has none
+    if (!/^postgres(ql)?:\/\/.*@postgres:5432\//.test(env.get("SWITCHBOARD_POSTGRES_URL") ?? "")) problems.push("edge: SWITCHBOARD_POSTGRES_URL does not name the postgres service");
+    if (dependsOnCondition(edge, "postgres") !== "service_healthy") problems.push("edge: does not wait for postgres to be healthy");
     if (!env.has("SWITCHBOARD_DOMAIN")) problems.push("edge: SWITCHBOARD_DOMAIN not passed");
     // HAProxy sends PROXY headers on the client ports (haproxyProblems): without this the edges
     // would close every connection, or with it and no header, per-IP limits would see HAProxy.

@@ -79,6 +79,8 @@ describe("docker-compose.yml invariants", () => {
     ["edges ignoring X-Forwarded-For from HAProxy", (d) => { delete ((services(d).edge as Json).environment as Json).SWITCHBOARD_HTTP_TRUST_FORWARDED_FOR; }, /SWITCHBOARD_HTTP_TRUST_FORWARDED_FOR/],
     ["edges not expecting the PROXY header HAProxy sends on 5443", (d) => { delete ((services(d).edge as Json).environment as Json).SWITCHBOARD_HTTP_TLS_PROXY_PROTOCOL; }, /SWITCHBOARD_HTTP_TLS_PROXY_PROTOCOL/],
     ["a short stop grace period", (d) => { (services(d).edge as Json).stop_grace_period = "10s"; }, /stop_grace_period/],
+    ["edges without the archive's PostgreSQL", (d) => { delete ((services(d).edge as Json).environment as Json).SWITCHBOARD_POSTGRES_URL; }, /SWITCHBOARD_POSTGRES_URL/],
+    ["PostgreSQL data off its volume", (d) => { (services(d).postgres as Json).volumes = []; }, /postgres: \/var\/lib\/postgresql\/data is not on a volume/],
     ["the load balancer not publishing 5223", (d) => { (services(d).lb as Json).ports = ["5222:5222", "5280:5280"]; }, /no load balancer/],
   ];
   for (const [name, mutate, expected] of mutations) {

@@ -2,7 +2,7 @@
  * Interop with a client not written here: Debian's python3-slixmpp drives two accounts through
  * login (STARTTLS and direct TLS), chat, a mutual subscription, disco, ping, version, vcard,
  * blocking, entity time and last activity (test/interop/slixmpp_session.py prints each step's
- * outcome as JSON).
+ * outcome as JSON), a room (slixmpp_muc.py) and chat history over XEP-0313 (slixmpp_mam.py).
  *
  * .ci/run installs python3-slixmpp; on a machine without it (the README's quick start needs only
  * Node and npm) the test is skipped and says so.
@@ -14,6 +14,7 @@ import { startTestServer, type TestServer } from "../support/server.js";
 
 const script = fileURLToPath(new URL("../interop/slixmpp_session.py", import.meta.url));
 const mucScript = fileURLToPath(new URL("../interop/slixmpp_muc.py", import.meta.url));
+const mamScript = fileURLToPath(new URL("../interop/slixmpp_mam.py", import.meta.url));
 /** Debian's interpreter first: a python3 earlier on PATH (pyenv) lacks the apt package */
 const python = ["/usr/bin/python3", "python3"].find(
   (bin) => spawnSync(bin, ["-c", "import slixmpp"], { stdio: "ignore" }).status === 0,
@@ -44,6 +45,8 @@ describe.skipIf(!python)("slixmpp (a client not written here)", () => {
     await ts.addUser("sli-bob", "bob secret");
     await ts.addUser("sli-owner", "owner secret");
     await ts.addUser("sli-guest", "guest secret");
+    await ts.addUser("sli-carol", "carol secret");
+    await ts.addUser("sli-dave", "dave secret");
   }, 60_000);
   afterAll(() => ts?.stop());
 
@@ -107,5 +110,23 @@ describe.skipIf(!python)("slixmpp (a client not written here)", () => {
     expect(r.affiliation).toEqual({ members: ["sli-guest@localhost"] });
     expect(r.kick).toEqual({ codes: ["110", "307"] });
     expect(r.destroy).toEqual({ gone: "item-not-found" });
+  }, 120_000);
+
+  it("fetches chat history with slixmpp's xep_0313, forwards and backwards, after a reload", async () => {
+    const [a, b] = [ts.nodes[0]!, ts.nodes[ts.nodes.length - 1]!];
+    const { code, stdout, stderr } = await run(
+      ["127.0.0.1", String(a.ports.c2s), String(b.ports.c2s), "sli-carol@localhost", "carol secret", "sli-dave@localhost", "dave secret", "10"],
+      mamScript,
+    );
+    expect(code, stderr).toBe(0);
+    const r = JSON.parse(stdout.trim().split("\n").pop()!);
+    const sent = Array.from({ length: 10 }, (_, i) => `history ${i}`);
+    expect(r.error, stderr).toBeUndefined();
+    expect(r.stanza_id_by).toBe("sli-dave@localhost");
+    expect(r.bob_history).toEqual(sent);
+    expect(r.bob_complete).toBe("true");
+    expect(r.bob_count).toBe("10");
+    expect(r.bob_first_id_matches_stanza_id).toBe(true);
+    expect(r.alice_reverse).toEqual([...sent].reverse());
   }, 120_000);
 });

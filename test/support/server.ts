@@ -62,7 +62,7 @@ export async function startTestServer(
         s2s: { port: 0 },
         log: { level: (process.env.SB_TEST_LOG as never) ?? "silent", format: "json" },
         ...(backends
-          ? { role: "edge,muc" as const, redisUrl: backends.redisUrl, natsUrl: backends.natsUrl, clusterPrefix: backends.prefix, nodeId: `edge${i}-${backends.prefix}` }
+          ? { role: "edge,muc" as const, redisUrl: backends.redisUrl, natsUrl: backends.natsUrl, postgresUrl: backends.postgresUrl, clusterPrefix: backends.prefix, nodeId: `edge${i}-${backends.prefix}` }
           : {}),
         ...overrides,
         // http.tlsPort 0 is "off" (not "any port"): tests that want HTTPS give each node a free port

@@ -34,3 +34,4 @@ export * from "./options.js";
 export * from "./invalidated-cache.js";
 export * from "./resumption.js";
 export { BusLedger, busIdOf, busStampOf, tagBusId, RECEIPT_MS, RETAIN_MS, PIN_MAX_MS, type EnvelopeStamp, type LedgerEntry, type Receipt } from "./bus-ledger.js";
+export * from "./archive.js";

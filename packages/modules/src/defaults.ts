@@ -17,6 +17,7 @@ import { smModule } from "./sm/index.js";
 import { csiModule } from "./csi/index.js";
 import { congestionModule } from "./congestion/index.js";
 import { pushModule } from "./push/index.js";
+import { stanzaIdModule } from "./stanza-id/index.js";
 
 export interface ModuleSettings {
   offlinePerUser: number;
@@ -55,6 +56,8 @@ export const DEFAULT_MODULES: ReadonlyArray<ModuleDefinition<any>> = [
   // registering new accounts in-band is off
   registerModule,
   pushModule,
+  // XEP-0359: forged stanza-ids are removed whether or not this server archives
+  stanzaIdModule,
 ];
 
 /**

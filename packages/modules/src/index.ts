@@ -20,3 +20,5 @@ export { isUrgent } from "./csi/hold.js";
 export { BOUND_OPTIONS, DEFAULT_MODULES, defaultModules, type ModuleSettings } from "./defaults.js";
 export { pushModule, NS_PUSH, PUSH_OPTIONS, type PushOptions } from "./push/index.js";
 export { uploadModule, NS_UPLOAD, UPLOAD_COMPONENT, UPLOAD_PATH_PREFIX, UploadSigner, SLOTS_POLICY, DEFAULT_CONTENT_TYPE, encodeFilename, normaliseContentType, parseUploadPath, typeAllowed, type UploadDeps, type UploadOptions, type SlotClaims } from "./upload/index.js";
+export { mamModule, MAM_OPTIONS, MAX_PAGE, NS_MAM, NS_MAM_EXTENDED, type MamOptions } from "./mam/index.js";
+export { stanzaIdModule, NS_SID, withStanzaId } from "./stanza-id/index.js";

@@ -22,8 +22,10 @@ import {
   type SessionRegistry,
   type StanzaBus,
   type Store,
+  type ArchiveStore,
 } from "@switchboard/core";
-import { openSqliteStore } from "@switchboard/store-sqlite";
+import { SqliteArchive, openSqliteStore } from "@switchboard/store-sqlite";
+import { PostgresArchive } from "@switchboard/store-postgres";
 import { FAIL_FAST_CLIENT_OPTIONS, NodeLiveness, RedisLeasedLimiter, RedisResumptionStore, RedisRoomDirectory, RedisSessionRegistry, RedisStore, announceIdentity, nodeIdentity, withdrawIdentity } from "@switchboard/redis";
 import { NatsStanzaBus } from "@switchboard/nats";
 import { StreamError, bareOf } from "@switchboard/xml";
@@ -39,6 +41,10 @@ export interface Backends {
   resumption?: ResumptionStore;
   /** where MUC rooms are served and their live state (the Host's default, in memory, when embedded) */
   roomDirectory?: RoomDirectory;
+  /** the message archive (XEP-0313): SQLite in a worker when embedded, PostgreSQL in a cluster */
+  archive?: ArchiveStore;
+  /** why there is none (logged at start) */
+  noArchiveReason?: string;
   isNodeAlive?: (nodeId: string) => boolean;
   liveNodeCount?: () => number;
   /** another node is gone (Host markNodeGone) */
@@ -61,14 +67,38 @@ export function isCluster(cfg: SwitchboardConfig): boolean {
 }
 
 export async function openBackends(cfg: SwitchboardConfig, log: Logger, store?: Store): Promise<Backends> {
-  return isCluster(cfg) ? clusterBackends(cfg, log, store) : embeddedBackends(cfg, store);
+  return isCluster(cfg) ? clusterBackends(cfg, log, store) : embeddedBackends(cfg, log, store);
 }
 
-function embeddedBackends(cfg: SwitchboardConfig, given?: Store): Backends {
+const archiveLimits = (cfg: SwitchboardConfig) => ({ maxPerOwner: cfg.mam.maxMessagesPerUser, retentionDays: cfg.mam.retentionDays });
+
+/** `<dataDir>/archive.sqlite`, its own file, written by a worker thread (store-sqlite sqlite-archive.ts). */
+function embeddedArchive(cfg: SwitchboardConfig, log: Logger): Pick<Backends, "archive" | "noArchiveReason"> {
+  if (!cfg.mam.enabled) return { noArchiveReason: "mam.enabled is false" };
+  const archive = new SqliteArchive(join(cfg.dataDir, "archive.sqlite"), archiveLimits(cfg));
+  archive.onError = (message) => log.error({ reason: message }, "message archive write failed");
+  return { archive };
+}
+
+/** PostgreSQL when postgresUrl is set; a cluster without it has no archive. */
+async function clusterArchive(cfg: SwitchboardConfig, log: Logger): Promise<Pick<Backends, "archive" | "noArchiveReason">> {
+  if (!cfg.mam.enabled) return { noArchiveReason: "mam.enabled is false" };
+  if (cfg.postgresUrl === undefined) return { noArchiveReason: "the cluster has no postgresUrl (set SWITCHBOARD_POSTGRES_URL)" };
+  const archive = await PostgresArchive.open({
+    url: cfg.postgresUrl,
+    ...archiveLimits(cfg),
+    onError: (message, err) => log.error({ err }, `message archive: ${message}`),
+  });
+  return { archive };
+}
+
+async function embeddedBackends(cfg: SwitchboardConfig, log: Logger, given?: Store): Promise<Backends> {
   const store = given ?? openSqliteStore(join(cfg.dataDir, "switchboard.db"));
+  const archive = embeddedArchive(cfg, log);
   return {
     kind: "embedded",
     store,
+    ...archive,
     registry: new MemorySessionRegistry(),
     bus: new MemoryStanzaBus(),
     limiter: new MemoryLimiter(),
@@ -76,6 +106,7 @@ function embeddedBackends(cfg: SwitchboardConfig, given?: Store): Backends {
     notReadyReason: async () => undefined,
     loginBlocker: () => undefined,
     async close() {
+      await archive.archive?.close();
       await store.close();
     },
   };
@@ -192,9 +223,19 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
     return undefined;
   };
 
+  let archive: Pick<Backends, "archive" | "noArchiveReason">;
+  try {
+    archive = await clusterArchive(cfg, log);
+  } catch (err) {
+    // a cluster node starts without PostgreSQL rather than not at all: the archive is not what
+    // keeps users chatting (ARCHITECTURE.md "Failure is normal")
+    log.error({ err }, "cannot open the message archive in PostgreSQL; this node runs without one");
+    archive = { noArchiveReason: "PostgreSQL could not be opened" };
+  }
   return {
     kind: "cluster",
     store,
+    ...archive,
     registry,
     bus,
     limiter,
@@ -228,6 +269,7 @@ async function clusterBackends(cfg: SwitchboardConfig, log: Logger, given?: Stor
       await bus.close().catch(() => {});
       if (!given) await store.close().catch(() => {});
       else store.detach();
+      await archive.archive?.close().catch(() => {});
       redis.disconnect();
     },
   };

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
-import { BOUND_OPTIONS, DEFAULT_MODULES, PUSH_OPTIONS, SM_OPTIONS } from "@switchboard/modules";
+import { BOUND_OPTIONS, DEFAULT_MODULES, MAM_OPTIONS, PUSH_OPTIONS, SM_OPTIONS } from "@switchboard/modules";
 import { MUC_OPTIONS } from "@switchboard/muc";
 import {
   InvalidValue,
@@ -325,6 +325,13 @@ const SERVER_KEYS: readonly ConfigKeySpec[] = [
   { key: "s2s.connectionsPerIp", type: "integer", default: () => 32,
     description: "Inbound server-to-server connections one address may hold at once; past it a new connection is closed at accept. 0 turns the cap off.",
     parse: integer(0, 100_000) },
+  { key: "postgresUrl", type: "URL", default: none, defaultText: "unset", example: "postgres://switchboard@127.0.0.1:5432/switchboard",
+    description: "PostgreSQL for the cluster's message archive (XEP-0313), `postgres://` or `postgresql://`. A cluster without it has no archive (a log line says so and disco does not offer it); the embedded node keeps its archive in `<dataDir>/archive.sqlite`.",
+    parse: urlList(["postgres:", "postgresql:"], false) },
+  // XEP-0313: the archive module's own option declarations, as `mam.*` keys.
+  ...Object.entries(MAM_OPTIONS).map(([name, spec]): ConfigKeySpec => ({
+    key: `mam.${name}`, type: spec.type, default: () => spec.default, description: spec.description, parse: spec.parse,
+  })),
 ];
 
 /** S3 bucket naming rules (what goes in a path-style URL's first segment). */

@@ -102,6 +102,14 @@ describe("loadConfig", () => {
     expect(loadConfig({ env: { SWITCHBOARD_SM_RESUME_TIMEOUT_SECONDS: "0" } }).sm.resumeTimeoutSeconds).toBe(0);
   });
 
+  it("gives the archive its defaults (XEP-0313), overridable by SWITCHBOARD_MAM_* and SWITCHBOARD_POSTGRES_URL", () => {
+    expect(defaultConfig().mam).toEqual({ enabled: true, maxMessagesPerUser: 100_000, retentionDays: 0 });
+    expect(defaultConfig().postgresUrl).toBeUndefined();
+    const cfg = loadConfig({ env: { SWITCHBOARD_MAM_ENABLED: "false", SWITCHBOARD_MAM_RETENTION_DAYS: "30", SWITCHBOARD_POSTGRES_URL: "postgres://sb@127.0.0.1:5432/sb" } });
+    expect(cfg.mam).toMatchObject({ enabled: false, retentionDays: 30 });
+    expect(cfg.postgresUrl).toBe("postgres://sb@127.0.0.1:5432/sb");
+  });
+
   it("takes http.websocketUrl only as one ws:// or wss:// URL (host-meta, XEP-0156)", () => {
     expect(defaultConfig().http.websocketUrl).toBeUndefined();
     expect(loadConfig({ env: { SWITCHBOARD_HTTP_WEBSOCKET_URL: "wss://x.example/ws" } }).http.websocketUrl).toBe("wss://x.example/ws");
@@ -143,6 +151,13 @@ describe("loadConfig", () => {
     ["SWITCHBOARD_SM_ACK_AFTER_SECONDS", "soon", "sm.ackAfterSeconds"],
     ["SWITCHBOARD_SM_MAX_QUEUE", "0", "sm.maxQueue"],
     ["SWITCHBOARD_SM_MAX_UNACKED", "1e9", "sm.maxUnacked"],
+    ["SWITCHBOARD_POSTGRES_URL", "mysql://db/x", "postgresUrl"],
+    ["SWITCHBOARD_POSTGRES_URL", "postgres://a/x,postgres://b/x", "postgresUrl"],
+    ["SWITCHBOARD_MAM_ENABLED", "yes please", "mam.enabled"],
+    ["SWITCHBOARD_MAM_MAX_MESSAGES_PER_USER", "-1", "mam.maxMessagesPerUser"],
+    ["SWITCHBOARD_MAM_MAX_MESSAGES_PER_USER", "10000001", "mam.maxMessagesPerUser"],
+    ["SWITCHBOARD_MAM_RETENTION_DAYS", "1.5", "mam.retentionDays"],
+    ["SWITCHBOARD_MAM_RETENTION_DAYS", "36501", "mam.retentionDays"],
   ])("rejects %s=%s", (variable, value, key) => {
     const err = loadError(() => loadConfig({ env: { [variable]: value } }));
     expect(err.key).toBe(key);

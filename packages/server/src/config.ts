@@ -113,6 +113,10 @@ export interface SwitchboardConfig {
     blockedDomains: string[];
     connectionsPerIp: number;
   };
+  /** PostgreSQL for the cluster's message archive (XEP-0313) */
+  postgresUrl?: string;
+  /** XEP-0313 (the mam module's options) */
+  mam: { enabled: boolean; maxMessagesPerUser: number; retentionDays: number };
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };

@@ -6,7 +6,7 @@
  */
 import { Host, loadModule, type LoadedModule, type Logger, type Store } from "@switchboard/core";
 import type { C2sListeners } from "@switchboard/c2s";
-import { defaultModules } from "@switchboard/modules";
+import { defaultModules, mamModule } from "@switchboard/modules";
 import { checkBackendSettings, rolesOf, type SwitchboardConfig } from "./config.js";
 import { startEdge, type RunningEdge } from "./roles/edge.js";
 import { startMuc } from "./roles/muc.js";
@@ -97,6 +97,9 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
     for (const [def, options] of defaultModules({ offlinePerUser: cfg.limits.offlinePerUser, presencePacing: { perSecond: cfg.limits.presencePerSecond, burst: cfg.limits.presenceBurst }, registration: cfg.registration, contact: cfg.contact, sm: cfg.sm, push: cfg.push, modules: cfg.modules })) {
       modules.push(await loadModule(host, def, options));
     }
+    // XEP-0313: only with an archive; without one, disco offers none and no stanza-ids are set
+    if (backends.archive) modules.push(await loadModule(host, mamModule(backends.archive), cfg.mam));
+    else log.info({ reason: backends.noArchiveReason }, `message archive (XEP-0313) off: ${backends.noArchiveReason}`);
     const secret = await loadOrCreateSecret(cfg.dataDir);
     // Every node routes the MUC service's stanzas to its workers (the muc role serves rooms).
     if (!rolesOf(cfg.role).includes("muc")) modules.push(await loadModule(host, mucModule({ admins: cfg.admins, secret, worker: false }), cfg.muc));

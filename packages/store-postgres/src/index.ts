@@ -1,0 +1,1 @@
+export { PostgresArchive, type PostgresArchiveOptions } from "./postgres-archive.js";
