@@ -9,6 +9,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AccountCredentials, Ban, RosterItem, Store } from "../../packages/core/src/ports.js";
+import { pepContract } from "./pep-contract.js";
 
 /** Fake SCRAM material; the store treats it as opaque data. */
 export function fakeCredentials(tag: string): AccountCredentials {
@@ -567,5 +568,7 @@ export function storeContract(name: string, open: () => Promise<Store> | Store):
         expect(await store.blocklist.list(ALICE)).toEqual(["a@x"]);
       });
     });
+
+    pepContract(() => store);
   });
 }

@@ -18,6 +18,7 @@ import {
   type LastActivity,
   type LastActivityStore,
   type OfflineStore,
+  type PepStore,
   type PrivatePayload,
   type PrivateStore,
   type RosterItem,
@@ -29,6 +30,7 @@ import {
   type VCardStore,
 } from "../ports.js";
 import { MemoryBanStore } from "./bans.js";
+import { MemoryPepStore, type PepData } from "./pep.js";
 
 /** The per-user data that account deletion must wipe along with the account. */
 interface UserData {
@@ -40,6 +42,7 @@ interface UserData {
   lastActivity: Map<string, LastActivity>;
   privateXml: Map<string, Map<string, string>>;
   bans: Map<string, Ban>;
+  pep: PepData;
 }
 
 function copyItem(item: RosterItem): RosterItem {
@@ -79,6 +82,7 @@ class MemoryAccountStore implements AccountStore {
     this.userData.lastActivity.delete(bare);
     this.userData.privateXml.delete(bare);
     this.userData.bans.delete(bare);
+    this.userData.pep.delete(bare);
     return existed;
   }
 
@@ -295,6 +299,7 @@ export class MemoryStore implements Store {
   readonly lastActivity: LastActivityStore;
   readonly privateXml: PrivateStore;
   readonly rooms: RoomStore = new MemoryRoomStore();
+  readonly pep: PepStore;
 
   constructor() {
     const userData: UserData = {
@@ -306,6 +311,7 @@ export class MemoryStore implements Store {
       lastActivity: new Map(),
       privateXml: new Map(),
       bans: new Map(),
+      pep: new Map(),
     };
     this.accounts = new MemoryAccountStore(userData);
     this.bans = new MemoryBanStore(userData.bans);
@@ -315,6 +321,7 @@ export class MemoryStore implements Store {
     this.blocklist = new MemoryBlockStore(userData);
     this.lastActivity = new MemoryLastActivityStore(userData);
     this.privateXml = new MemoryPrivateStore(userData);
+    this.pep = new MemoryPepStore(userData.pep);
   }
 
   async close(): Promise<void> {}

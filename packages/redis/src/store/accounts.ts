@@ -79,6 +79,8 @@ export function redisAccounts(client: RedisClient, scripts: StoreScripts, prefix
         keys.lastActivity,
         keys.privateXml,
         keys.ban,
+        keys.pepNodes,
+        keys.pepItems,
       );
       await client.zrem(index, bare);
       await client.zrem(banIndexKey(prefix), bare);

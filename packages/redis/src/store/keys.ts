@@ -33,6 +33,10 @@ export interface UserKeys {
   privateXml: string;
   /** string: JSON Ban; with `until`, PEXPIREAT'd to it so Redis itself forgets the ban when it ends */
   ban: string;
+  /** hash: PEP node → JSON `{config, order}` (XEP-0163, pep.ts) */
+  pepNodes: string;
+  /** hash: `node NUL item id` → JSON PepItem */
+  pepItems: string;
 }
 
 export class InvalidKeyPrefixError extends Error {
@@ -60,6 +64,8 @@ export function userKeys(prefix: string, bare: string): UserKeys {
     lastActivity: `${base}:last`,
     privateXml: `${base}:private`,
     ban: `${base}:ban`,
+    pepNodes: `${base}:pepnodes`,
+    pepItems: `${base}:pepitems`,
   };
 }
 

@@ -88,10 +88,12 @@ describe("RedisStore key layout", () => {
       await store.lastActivity.set(bare, Date.now(), "gone");
       await store.privateXml.set(bare, [{ namespace: "storage:bookmarks", xml: "<storage xmlns='storage:bookmarks'/>" }], 10);
       await store.bans.set({ jid: bare, since: Date.now() });
+      await store.pep.create(bare, "urn:xmpp:avatar:metadata", { accessModel: "presence", maxItems: 1, persistItems: true, notifyRetract: true }, 10);
+      await store.pep.publish(bare, "urn:xmpp:avatar:metadata", { id: "a", xml: "<metadata xmlns='urn:xmpp:avatar:metadata'/>", publisher: bare, at: 1 }, 1);
       expect(await store.offline.claimDelivery!(bare, 60_000)).toBeDefined();
     }
     const keys = await keysUnder(prefix);
-    expect(keys).toHaveLength(2 + 10 * users.length);
+    expect(keys).toHaveLength(2 + 12 * users.length);
     expect(keys).toContain(accountIndexKey(prefix));
     expect(keys).toContain(banIndexKey(prefix));
     for (const bare of users) {

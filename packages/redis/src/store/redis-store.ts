@@ -24,6 +24,7 @@ import type {
   LastActivityStore,
   LoginRecord,
   OfflineStore,
+  PepStore,
   PrivateStore,
   RoomStore,
   RosterStore,
@@ -33,6 +34,7 @@ import type {
 import { redisAccounts } from "./accounts.js";
 import { redisBans } from "./bans.js";
 import { redisRooms } from "./rooms.js";
+import { redisPep } from "./pep.js";
 import { assertValidPrefix } from "./keys.js";
 import { defineStoreScripts, type RedisClient } from "./scripts.js";
 import { redisBlocklist, redisLastActivity, redisOffline, redisPrivate, redisRoster, redisVCard } from "./user-data.js";
@@ -70,6 +72,7 @@ export class RedisStore implements Store {
   readonly lastActivity: LastActivityStore;
   readonly privateXml: PrivateStore;
   readonly rooms: RoomStore;
+  readonly pep: PepStore;
   readonly prefix: string;
   private closed = false;
   private readonly logins: LoginReads;
@@ -91,6 +94,7 @@ export class RedisStore implements Store {
     this.lastActivity = redisLastActivity(client, this.prefix);
     this.privateXml = redisPrivate(client, scripts, this.prefix);
     this.rooms = redisRooms(client, this.prefix);
+    this.pep = redisPep(client, this.prefix);
   }
 
   /** Credentials, ban, roster and blocklist in one script (login-read.ts). */

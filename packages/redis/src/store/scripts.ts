@@ -151,7 +151,7 @@ const SCRIPTS = {
   switchboardStoreOfflineCount: { numberOfKeys: 1, lua: OFFLINE_COUNT },
   switchboardStoreRosterPut: { numberOfKeys: 2, lua: ROSTER_PUT },
   switchboardStoreRosterRemove: { numberOfKeys: 2, lua: ROSTER_REMOVE },
-  switchboardStoreDeleteUser: { numberOfKeys: 8, lua: DELETE_USER },
+  switchboardStoreDeleteUser: { numberOfKeys: 10, lua: DELETE_USER },
   switchboardStorePrivateSet: { numberOfKeys: 1, lua: PRIVATE_SET },
   switchboardStoreClaimRenew: { numberOfKeys: 1, lua: CLAIM_RENEW },
   switchboardStoreClaimRelease: { numberOfKeys: 1, lua: CLAIM_RELEASE },
@@ -178,6 +178,8 @@ export interface StoreScripts {
     lastActivity: string,
     privateXml: string,
     ban: string,
+    pepNodes: string,
+    pepItems: string,
   ): Promise<number>;
   /** pairs: namespace, xml, namespace, xml, ... */
   privateSet(privateXml: string, maxNamespaces: number, pairs: string[]): Promise<number>;
