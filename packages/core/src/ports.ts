@@ -277,7 +277,7 @@ export interface RoomDirectory {
 // the entity-capabilities cache (XEP-0115) that tells which resources want which notifications.
 
 /** XEP-0060 §4.5 access models PEP offers (XEP-0163 §4 default: presence). */
-export type PepAccessModel = "presence" | "open" | "roster" | "whitelist";
+export type PepAccessModel = "presence" | "open" | "whitelist";
 
 /** The node configuration a PEP service keeps (XEP-0060 §16.4.4 field names in comments). */
 export interface PepNodeConfig {
@@ -291,6 +291,8 @@ export interface PepNodeConfig {
   notifyRetract: boolean;
   /** pubsub#title */
   title?: string;
+  /** pubsub#send_last_published_item (absent: on_sub_and_presence, XEP-0163 §4.3.2) */
+  sendLastPublishedItem?: "never" | "on_sub" | "on_sub_and_presence";
 }
 
 export interface PepNode {

@@ -16,6 +16,8 @@ import { privateModule } from "./private/index.js";
 import { smModule } from "./sm/index.js";
 import { csiModule } from "./csi/index.js";
 import { congestionModule } from "./congestion/index.js";
+import { capsModule } from "./caps/index.js";
+import { pepModule } from "./pep/index.js";
 
 export interface ModuleSettings {
   offlinePerUser: number;
@@ -26,6 +28,8 @@ export interface ModuleSettings {
   contact?: ContactAddresses;
   /** XEP-0198 settings (`sm.*`) */
   sm?: Record<string, unknown>;
+  /** XEP-0163 limits (`pep.*`) */
+  pep?: Record<string, unknown>;
   /** operators' `modules.<name>.<option>` values, over the defaults each module declares */
   modules?: Record<string, Record<string, unknown>>;
 }
@@ -48,6 +52,8 @@ export const DEFAULT_MODULES: ReadonlyArray<ModuleDefinition<any>> = [
   smModule,
   csiModule,
   congestionModule,
+  capsModule,
+  pepModule,
   // always: logged-in users change their password or delete their account even when
   // registering new accounts in-band is off
   registerModule,
@@ -65,6 +71,7 @@ export const BOUND_OPTIONS: Readonly<Record<string, string>> = {
   "register.perIpPerHour": "registration.perIpPerHour",
   "disco.contact": "contact.*",
   ...Object.fromEntries(Object.keys(smModule.options ?? {}).map((name) => [`sm.${name}`, `sm.${name}`])),
+  ...Object.fromEntries(Object.keys(pepModule.options ?? {}).map((name) => [`pep.${name}`, `pep.${name}`])),
 };
 
 /** The modules a server loads, with options taken from the server configuration. */
@@ -74,6 +81,7 @@ export function defaultModules(s: ModuleSettings): Array<[ModuleDefinition<any>,
     ...(s.presencePacing ? { presence: { broadcastsPerSecond: s.presencePacing.perSecond, broadcastBurst: s.presencePacing.burst } } : {}),
     disco: { contact: s.contact ?? {} },
     sm: { ...s.sm },
+    pep: { ...s.pep },
     register: { allowRegistration: s.registration.enabled, perIpPerHour: s.registration.perIpPerHour },
   };
   return DEFAULT_MODULES.map((def) => [def, { ...s.modules?.[def.name], ...bound[def.name] }]);

@@ -143,6 +143,10 @@ describe("loadConfig", () => {
     ["SWITCHBOARD_SM_ACK_AFTER_SECONDS", "soon", "sm.ackAfterSeconds"],
     ["SWITCHBOARD_SM_MAX_QUEUE", "0", "sm.maxQueue"],
     ["SWITCHBOARD_SM_MAX_UNACKED", "1e9", "sm.maxUnacked"],
+    ["SWITCHBOARD_PEP_MAX_ITEM_BYTES", "0", "pep.maxItemBytes"],
+    ["SWITCHBOARD_PEP_MAX_NODE_NAME_LENGTH", "long", "pep.maxNodeNameLength"],
+    ["SWITCHBOARD_PEP_MAX_NODES_PER_USER", "100001", "pep.maxNodesPerUser"],
+    ["SWITCHBOARD_PEP_MAX_ITEMS_PER_NODE", "-3", "pep.maxItemsPerNode"],
   ])("rejects %s=%s", (variable, value, key) => {
     const err = loadError(() => loadConfig({ env: { [variable]: value } }));
     expect(err.key).toBe(key);
@@ -511,5 +515,15 @@ describe("alerts", () => {
       expect(err.key).toBe("alerts.rules");
       expect(err.message).toMatch(why);
     }
+  });
+});
+
+describe("pep", () => {
+  it("gives PEP its limits, overridable by SWITCHBOARD_PEP_* and by the file, and refuses a quoted number in YAML", () => {
+    expect(defaultConfig().pep).toEqual({ maxItemBytes: 65_536, maxNodeNameLength: 256, maxNodesPerUser: 100, maxItemsPerNode: 256 });
+    expect(loadConfig({ env: { SWITCHBOARD_PEP_MAX_ITEMS_PER_NODE: "1000" } }).pep.maxItemsPerNode).toBe(1000);
+    expect(loadConfig({ file: yamlFile("pep:\n  maxItemBytes: 4096\n"), env: {} }).pep.maxItemBytes).toBe(4096);
+    expect(loadError(() => loadConfig({ file: yamlFile('pep:\n  maxNodesPerUser: "5"\n'), env: {} })).key).toBe("pep.maxNodesPerUser");
+    expect(loadError(() => loadConfig({ overrides: { modules: { pep: { maxItemBytes: 5 } } } as never, env: {} })).message).toMatch(/modules.pep/);
   });
 });

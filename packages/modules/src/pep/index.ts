@@ -1,0 +1,122 @@
+/**
+ * XEP-0163 Personal Eventing Protocol: every account is a pubsub service (XEP-0060) with the
+ * personal-eventing subset — publish with auto-create and publish-options (publish.ts), item
+ * retrieval (items.ts), retraction, the owner's create/configure/delete (config.ts), and
+ * notifications to the owner's and its contacts' resources filtered by their verified entity
+ * capabilities (notify.ts, ../caps). Enough for OMEMO device lists and bundles, avatars
+ * (XEP-0084), bookmarks (XEP-0402), nicknames (XEP-0172) and private storage (XEP-0223).
+ *
+ * What PEP leaves out here, answered with <feature-not-implemented/> and the
+ * `<unsupported feature=…/>` of XEP-0060 §6.1.3.x: explicit subscriptions (subscriptions follow
+ * presence, XEP-0163 §4.3), affiliations, purge.
+ */
+import type { Element } from "@switchboard/xml";
+import { defineModule, type StanzaEvent } from "@switchboard/core";
+import { addAccountIdentity, addAccountItems } from "../disco/account.js";
+import { assertMayRetrieve } from "./access.js";
+import { configureGet, configureSet, create, defaultGet, deleteNode } from "./config.js";
+import { retrieveItems } from "./items.js";
+import { NS_PUBSUB, NS_PUBSUB_OWNER, pubsubError } from "./ns.js";
+import { sendLastItems } from "./notify.js";
+import { PEP_OPTIONS } from "./options.js";
+import { publish, retract } from "./publish.js";
+
+export { NS_PUBSUB, NS_PUBSUB_EVENT, NS_PUBSUB_OWNER, NS_PUBLISH_OPTIONS } from "./ns.js";
+export { PEP_OPTIONS, type PepOptions } from "./options.js";
+
+/** XEP-0060 §10 features this service has (XEP-0163 §6.1 lists them on the account). */
+const FEATURES = [
+  "access-open",
+  "access-presence",
+  "access-whitelist",
+  "auto-create",
+  "config-node",
+  "create-and-configure",
+  "create-nodes",
+  "delete-items",
+  "delete-nodes",
+  "filtered-notifications",
+  "item-ids",
+  "last-published",
+  "persistent-items",
+  "presence-notifications",
+  "publish",
+  "publish-options",
+  "retract-items",
+  "retrieve-default",
+  "retrieve-items",
+].map((f) => `${NS_PUBSUB}#${f}`);
+
+const child = (el: Element, name: string) => el.getChild(name);
+
+export const pepModule = defineModule({
+  name: "pep",
+  spec: "XEP-0163, XEP-0060, XEP-0223",
+  options: PEP_OPTIONS,
+  setup(ctx) {
+    const { host, options } = ctx;
+    ctx.accountFeature(NS_PUBSUB);
+    for (const f of FEATURES) ctx.accountFeature(f);
+    ctx.onUnload(addAccountIdentity(host, { category: "pubsub", type: "pep" }));
+    ctx.onUnload(
+      addAccountItems(host, async (account, requester) => {
+        const visible = [];
+        for (const { node, config } of await host.store.pep.nodes(account)) {
+          const allowed = await assertMayRetrieve(host, account, requester, config).then(() => true, () => false);
+          if (allowed) visible.push({ jid: account, node, name: config.title });
+        }
+        return visible;
+      }),
+    );
+
+    ctx.iq({ type: "set", xmlns: NS_PUBSUB, name: "pubsub", targets: ["bare"] }, async (ev, pubsub) => {
+      const request = pubsub.getChildElements()[0];
+      switch (request?.name) {
+        case "publish":
+          return publish(host, options, ev, pubsub, request);
+        case "retract":
+          await retract(host, options, ev, request);
+          return;
+        case "create":
+          await create(host, options, ev, request, child(pubsub, "configure"));
+          return;
+        default:
+          unsupported(request);
+      }
+    });
+
+    ctx.iq({ type: "get", xmlns: NS_PUBSUB, name: "pubsub", targets: ["bare"] }, async (ev, pubsub) => {
+      const request = pubsub.getChildElements()[0];
+      if (request?.name === "items") return retrieveItems(host, options, ev, request);
+      unsupported(request);
+    });
+
+    ctx.iq({ type: "get", xmlns: NS_PUBSUB_OWNER, name: "pubsub", targets: ["bare"] }, async (ev, pubsub) => {
+      const request = pubsub.getChildElements()[0];
+      if (request?.name === "configure") return configureGet(host, options, ev, request);
+      if (request?.name === "default") return defaultGet(options, ev);
+      unsupported(request);
+    });
+
+    ctx.iq({ type: "set", xmlns: NS_PUBSUB_OWNER, name: "pubsub", targets: ["bare"] }, async (ev: StanzaEvent, pubsub) => {
+      const request = pubsub.getChildElements()[0];
+      if (request?.name === "configure") return configureSet(host, options, ev, request);
+      if (request?.name === "delete") return deleteNode(host, options, ev, request);
+      unsupported(request);
+    });
+
+    // XEP-0163 §4.3.2: the last item of each wanted node, once a session's caps are known
+    ctx.on("caps/known", async ({ session, features }) => {
+      await sendLastItems(host, session, features);
+    });
+  },
+});
+
+/** XEP-0060 §6.1.3.x and friends: a use case this PEP service does not offer, or no request at all. */
+function unsupported(request: Element | undefined): never {
+  if (!request) throw pubsubError("bad-request", undefined, "the pubsub element carries no request");
+  const feature = { subscribe: "subscribe", unsubscribe: "subscribe", subscriptions: "retrieve-subscriptions", affiliations: "retrieve-affiliations", options: "subscription-options", purge: "purge-nodes" }[request.name];
+  throw pubsubError("feature-not-implemented", "unsupported", `'${request.name}' is not offered by this PEP service`, feature ?? request.name);
+}
+
+
