@@ -30,6 +30,13 @@ export class CapsDirectory {
     private readonly log: Logger,
   ) {}
 
+  /** Follows other nodes' verifications (a "caps.verified" notice); returns the unsubscribe function. */
+  follow(): () => void {
+    return this.host.bus.subscribeControl((m) => {
+      if (m.type === "caps.verified" && typeof m.key === "string") this.unknownUntil.delete(m.key);
+    });
+  }
+
   /** The features of a verified key, or undefined when no node verified it. */
   async features(key: string): Promise<ReadonlySet<string> | undefined> {
     const held = this.known.get(key);
@@ -82,6 +89,8 @@ export class CapsDirectory {
     }
     await this.host.store.pep.capsPut(key, computed.features);
     this.unknownUntil.delete(key);
+    // other nodes may have asked the store while we verified: tell them the key is known now
+    await this.host.bus.publishControl({ type: "caps.verified", origin: this.host.nodeId, key }).catch((err: unknown) => this.log.warn({ err }, "caps.verified notice not sent"));
     return this.remember(key, computed.features);
   }
 
@@ -96,6 +105,13 @@ export class CapsDirectory {
 function bounded<K, V>(map: Map<K, V>, max: number): Map<K, V> {
   if (map.size >= max) map.clear();
   return map;
+}
+
+declare module "@switchboard/core" {
+  interface ControlMessages {
+    /** a node verified this caps key: others stop treating it as unknown (directory.ts) */
+    "caps.verified": { key: string };
+  }
 }
 
 const directories = new WeakMap<Host, CapsDirectory>();

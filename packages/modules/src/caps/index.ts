@@ -34,6 +34,7 @@ export const capsModule = defineModule({
   setup(ctx) {
     const { host, log } = ctx;
     const directory = capsDirectory(host, log);
+    ctx.onUnload(directory.follow());
     /** the caps key each session last announced (a WeakMap: a session that never sends caps costs nothing) */
     const announced = new WeakMap<LocalSession, string>();
 
