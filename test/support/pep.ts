@@ -28,7 +28,9 @@ export function capsVerOf(features: string[]): string {
  */
 export async function announceCaps(ts: TestServer, c: TestClient, features: string[], claimedVer?: string): Promise<{ asked: boolean; key: string }> {
   let asked = false;
-  c.xmpp.iqCallee.get(NS_DISCO_INFO, "query", (ctx: { element: Element }) => {
+  // @xmpp/client answers IQs through iqCallee, which its type declarations leave out
+  const callee = (c.xmpp as unknown as { iqCallee: { get(ns: string, name: string, handler: (ctx: { element: Element }) => Element): void } }).iqCallee;
+  callee.get(NS_DISCO_INFO, "query", (ctx) => {
     asked = true;
     return xml("query", { xmlns: NS_DISCO_INFO, node: ctx.element.attrs.node }, xml("identity", { category: "client", type: "pc", name: "Test" }), ...features.map((f) => xml("feature", { var: f })));
   });

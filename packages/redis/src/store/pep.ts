@@ -77,6 +77,7 @@ const SCRIPTS = {
   switchboardPepRetract: RETRACT,
   switchboardPepDelete: DELETE,
 } as const;
+const CAPS_TTL_SECONDS = 30 * 86_400;
 type Call = (...keysThenArgs: Array<string | number>) => Promise<unknown>;
 
 interface HeldNode {
@@ -140,7 +141,9 @@ export function redisPep(client: RedisClient, prefix: string): PepStore {
       return raw === null ? undefined : (JSON.parse(raw) as string[]);
     },
     async capsPut(key, features) {
-      await client.set(capsKey(key), JSON.stringify(features));
+      // kept a month after its last verification: a hash nobody announces any more goes away,
+      // one still in use is verified again (once) when it reappears
+      await client.set(capsKey(key), JSON.stringify(features), "EX", CAPS_TTL_SECONDS);
     },
   };
 }
