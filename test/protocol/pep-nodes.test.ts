@@ -133,4 +133,17 @@ describe("PEP nodes (XEP-0060 owner use cases, XEP-0223, XEP-0402)", () => {
     expect((await refusal(owner.iq(publishIq("urn:example:n8", xml("a", { xmlns: "urn:a" }))))).condition).toBe("policy-violation");
     expect((await owner.iq(publishIq("urn:example:n1", xml("a", { xmlns: "urn:a" })))).attrs.type).toBe("result");
   });
+
+  it("keeps legacy private-XML bookmarks and PEP bookmarks as one list (XEP-0411)", async () => {
+    const legacy = (...children: Element[]) => xml("iq", { type: "set" }, xml("query", { xmlns: "jabber:iq:private" }, xml("storage", { xmlns: "storage:bookmarks" }, ...children)));
+    await owner.iq(legacy(xml("conference", { jid: "legacy@conference.localhost", name: "Legacy", autojoin: "true" }, xml("nick", {}, "k"))));
+    const ev = await other.waitFor((el) => isEvent("keeper@localhost", BOOKMARKS)(el) && el.getChild("event", NS_PUBSUB_EVENT)!.getChild("items")!.getChild("item")?.attrs.id === "legacy@conference.localhost");
+    expect(ev.getChild("event", NS_PUBSUB_EVENT)!.getChild("items")!.getChild("item")!.getChild("conference", BOOKMARKS)!.attrs.name).toBe("Legacy");
+    // the rooms the PEP side held before are gone from it: the legacy list is the whole list
+    expect(items(await other.iq(getItems(BOOKMARKS))).map((i) => i.attrs.id)).toEqual(["legacy@conference.localhost"]);
+    await other.iq(publishIq(BOOKMARKS, conference("Modern"), { id: "modern@conference.localhost", options: PRIVATE }));
+    const read = await owner.iq(xml("iq", { type: "get" }, xml("query", { xmlns: "jabber:iq:private" }, xml("storage", { xmlns: "storage:bookmarks" }))));
+    const rooms = read.getChild("query")!.getChild("storage", "storage:bookmarks")!.getChildren("conference").map((c) => c.attrs.jid);
+    expect(rooms).toEqual(["legacy@conference.localhost", "modern@conference.localhost"]);
+  });
 });

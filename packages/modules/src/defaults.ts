@@ -18,6 +18,7 @@ import { csiModule } from "./csi/index.js";
 import { congestionModule } from "./congestion/index.js";
 import { capsModule } from "./caps/index.js";
 import { pepModule } from "./pep/index.js";
+import { bookmarksCompatModule } from "./bookmarks/index.js";
 
 export interface ModuleSettings {
   offlinePerUser: number;
@@ -54,6 +55,7 @@ export const DEFAULT_MODULES: ReadonlyArray<ModuleDefinition<any>> = [
   congestionModule,
   capsModule,
   pepModule,
+  bookmarksCompatModule,
   // always: logged-in users change their password or delete their account even when
   // registering new accounts in-band is off
   registerModule,

@@ -18,5 +18,6 @@ export { csiModule, NS_CSI } from "./csi/index.js";
 export { congestionModule } from "./congestion/index.js";
 export { capsModule, capsDirectory, capsVer, NS_CAPS } from "./caps/index.js";
 export { pepModule, PEP_OPTIONS, type PepOptions, NS_PUBSUB, NS_PUBSUB_EVENT, NS_PUBSUB_OWNER } from "./pep/index.js";
+export { bookmarksCompatModule } from "./bookmarks/index.js";
 export { isUrgent } from "./csi/hold.js";
 export { BOUND_OPTIONS, DEFAULT_MODULES, defaultModules, type ModuleSettings } from "./defaults.js";

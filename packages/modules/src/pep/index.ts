@@ -11,18 +11,32 @@
  * presence, XEP-0163 §4.3), affiliations, purge.
  */
 import type { Element } from "@switchboard/xml";
-import { defineModule, type StanzaEvent } from "@switchboard/core";
+import { defineModule, type Host, type StanzaEvent } from "@switchboard/core";
 import { addAccountIdentity, addAccountItems } from "../disco/account.js";
 import { assertMayRetrieve } from "./access.js";
 import { configureGet, configureSet, create, defaultGet, deleteNode } from "./config.js";
 import { retrieveItems } from "./items.js";
 import { NS_PUBSUB, NS_PUBSUB_OWNER, pubsubError } from "./ns.js";
 import { sendLastItems } from "./notify.js";
-import { PEP_OPTIONS } from "./options.js";
+import { PEP_OPTIONS, type PepOptions } from "./options.js";
 import { publish, retract } from "./publish.js";
 
 export { NS_PUBSUB, NS_PUBSUB_EVENT, NS_PUBSUB_OWNER, NS_PUBLISH_OPTIONS } from "./ns.js";
 export { PEP_OPTIONS, type PepOptions } from "./options.js";
+
+declare module "@switchboard/core" {
+  interface CoreEvents {
+    /** the owner published to, retracted from or deleted one of its nodes by a request (XEP-0411 mirrors bookmarks) */
+    "pep/changed": { owner: string; node: string };
+  }
+}
+
+const limitsByHost = new WeakMap<Host, PepOptions>();
+
+/** The PEP limits a host runs with, for modules that write PEP nodes themselves; undefined without PEP. */
+export function pepLimits(host: Host): PepOptions | undefined {
+  return limitsByHost.get(host);
+}
 
 /** XEP-0060 §10 features this service has (XEP-0163 §6.1 lists them on the account). */
 const FEATURES = [
@@ -55,6 +69,9 @@ export const pepModule = defineModule({
   options: PEP_OPTIONS,
   setup(ctx) {
     const { host, options } = ctx;
+    limitsByHost.set(host, options);
+    ctx.onUnload(() => limitsByHost.delete(host));
+    const changed = (ev: StanzaEvent, request: Element) => host.hooks.fire("pep/changed", { owner: ev.from.bare, node: request.attrs.node! });
     ctx.accountFeature(NS_PUBSUB);
     for (const f of FEATURES) ctx.accountFeature(f);
     ctx.onUnload(addAccountIdentity(host, { category: "pubsub", type: "pep" }));
@@ -72,10 +89,14 @@ export const pepModule = defineModule({
     ctx.iq({ type: "set", xmlns: NS_PUBSUB, name: "pubsub", targets: ["bare"] }, async (ev, pubsub) => {
       const request = pubsub.getChildElements()[0];
       switch (request?.name) {
-        case "publish":
-          return publish(host, options, ev, pubsub, request);
+        case "publish": {
+          const result = await publish(host, options, ev, pubsub, request);
+          await changed(ev, request);
+          return result;
+        }
         case "retract":
           await retract(host, options, ev, request);
+          await changed(ev, request);
           return;
         case "create":
           await create(host, options, ev, request, child(pubsub, "configure"));
@@ -101,7 +122,11 @@ export const pepModule = defineModule({
     ctx.iq({ type: "set", xmlns: NS_PUBSUB_OWNER, name: "pubsub", targets: ["bare"] }, async (ev: StanzaEvent, pubsub) => {
       const request = pubsub.getChildElements()[0];
       if (request?.name === "configure") return configureSet(host, options, ev, request);
-      if (request?.name === "delete") return deleteNode(host, options, ev, request);
+      if (request?.name === "delete") {
+        await deleteNode(host, options, ev, request);
+        await changed(ev, request);
+        return;
+      }
       unsupported(request);
     });
 
