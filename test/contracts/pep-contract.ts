@@ -26,6 +26,10 @@ export function pepContract(store: () => Store): void {
       ]);
       expect(await s.pep.node(ALICE, "urn:b")).toEqual(CONFIG);
       expect(await s.pep.node(ALICE, "urn:c")).toBeUndefined();
+      const both = await s.pep.nodesOf([ALICE, "nobody@example.com", BOB]);
+      expect([...both.keys()]).toEqual([ALICE, BOB]);
+      expect(both.get(ALICE)!.map((n) => n.node)).toEqual(["urn:a", "urn:b"]);
+      expect(await s.pep.nodesOf([])).toEqual(new Map());
     });
 
     it("keeps items newest first, replaces an id as the newest, and drops the oldest past the cap", async () => {

@@ -313,6 +313,11 @@ export interface PepItem {
 export interface PepStore {
   /** The owner's nodes, by name. */
   nodes(owner: string): Promise<PepNode[]>;
+  /**
+   * The nodes of several owners in one step (one round trip in Redis): what a resource coming
+   * online reads of every contact whose presence it receives. Owners without nodes are left out.
+   */
+  nodesOf(owners: string[]): Promise<Map<string, PepNode[]>>;
   node(owner: string, node: string): Promise<PepNodeConfig | undefined>;
   /** Creates a node unless it exists or the owner holds `maxNodes` already (atomic per user). */
   create(owner: string, node: string, config: PepNodeConfig, maxNodes: number): Promise<"created" | "exists" | "limit">;

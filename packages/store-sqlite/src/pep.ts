@@ -5,7 +5,7 @@
  * transactions like the rest of the store.
  */
 import type Database from "better-sqlite3";
-import type { PepItem, PepNodeConfig, PepStore } from "@switchboard/core";
+import type { PepItem, PepNode, PepNodeConfig, PepStore } from "@switchboard/core";
 
 interface ItemRow {
   id: string;
@@ -81,6 +81,14 @@ export function sqlitePep(db: Database.Database): SqlitePep {
         .all(owner)
         .map((r) => ({ node: r.node, config: JSON.parse(r.config) as PepNodeConfig }))
         .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+    },
+    async nodesOf(owners) {
+      const out = new Map<string, PepNode[]>();
+      for (const owner of owners) {
+        const nodes = await store.nodes(owner);
+        if (nodes.length > 0) out.set(owner, nodes);
+      }
+      return out;
     },
     async node(owner, node) {
       const row = sql.node.get(owner, node);

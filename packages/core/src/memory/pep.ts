@@ -25,6 +25,12 @@ export class MemoryPepStore implements PepStore {
       .map(([node, held]) => ({ node, config: { ...held.config } }));
   }
 
+  async nodesOf(owners: string[]): Promise<Map<string, PepNode[]>> {
+    const out = new Map<string, PepNode[]>();
+    for (const owner of owners) if (this.data.has(owner)) out.set(owner, await this.nodes(owner));
+    return out;
+  }
+
   async node(owner: string, node: string): Promise<PepNodeConfig | undefined> {
     const held = this.data.get(owner)?.get(node);
     return held && { ...held.config };

@@ -63,8 +63,9 @@ export async function sendLastItems(host: Host, session: LocalSession, features:
   }
   const target = await host.registry.get(session.jid.full);
   if (target?.sessionId !== session.id) return;
+  const held = await host.store.pep.nodesOf(owners);
   for (const owner of owners) {
-    const nodes = (await host.store.pep.nodes(owner)).filter(({ node, config }) => wanted.has(node) && config.sendLastPublishedItem !== "never");
+    const nodes = (held.get(owner) ?? []).filter(({ node, config }) => wanted.has(node) && config.sendLastPublishedItem !== "never");
     if (nodes.length === 0) continue;
     // the owner's roster decides, as for any notification (access.ts)
     const contact = owner === me || sharesPresence(await host.store.roster.get(owner, me));

@@ -5,7 +5,7 @@
  * in XML, so no node name and id pair collides). Every change that touches the order runs in
  * one script. The XEP-0115 caps cache is global, one string per verified `hash ver`.
  */
-import type { PepItem, PepNodeConfig, PepStore } from "@switchboard/core";
+import type { PepItem, PepNode, PepNodeConfig, PepStore } from "@switchboard/core";
 import { userKeys } from "./keys.js";
 import type { RedisClient } from "./scripts.js";
 
@@ -106,12 +106,37 @@ export function redisPep(client: RedisClient, prefix: string): PepStore {
   };
   const capsKey = (key: string) => `${prefix}:caps:${Buffer.from(key).toString("base64url")}`;
 
+  const listed = (all: Record<string, string>): PepNode[] =>
+    Object.entries(all)
+      .map(([node, raw]) => ({ node, config: (JSON.parse(raw) as HeldNode).config }))
+      .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+
   return {
     async nodes(owner) {
-      const all = await client.hgetall(userKeys(prefix, owner).pepNodes);
-      return Object.entries(all)
-        .map(([node, raw]) => ({ node, config: (JSON.parse(raw) as HeldNode).config }))
-        .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+      return listed(await client.hgetall(userKeys(prefix, owner).pepNodes));
+    },
+    async nodesOf(owners) {
+      const out = new Map<string, PepNode[]>();
+      if (owners.length === 0) return out;
+      // Each owner's key lives in its own slot, so no script can read them all: one pipeline
+      // (one round trip), or on a Redis Cluster, where a pipeline must stay on one node,
+      // concurrent commands (one connection per node, as accounts.ts createMany does).
+      const keys = owners.map((owner) => userKeys(prefix, owner).pepNodes);
+      let replies: Array<Record<string, string>>;
+      if (client.isCluster) replies = await Promise.all(keys.map((key) => client.hgetall(key)));
+      else {
+        const pipeline = client.pipeline();
+        for (const key of keys) pipeline.hgetall(key);
+        replies = ((await pipeline.exec()) ?? []).map(([err, all]) => {
+          if (err) throw err;
+          return all as Record<string, string>;
+        });
+      }
+      replies.forEach((all, i) => {
+        const nodes = listed(all);
+        if (nodes.length > 0) out.set(owners[i]!, nodes);
+      });
+      return out;
     },
     async node(owner, node) {
       return (await held(owner, node))?.config;
