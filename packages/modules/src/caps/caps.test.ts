@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { MemorySessionRegistry, MemoryStanzaBus, MemoryStore, loadModule } from "@switchboard/core";
+import { MemorySessionRegistry, MemoryStanzaBus, MemoryStore, loadModule, type InProcessMetrics } from "@switchboard/core";
 import { createTestHost, type TestHost } from "../testing/harness.js";
 import { presenceModule } from "../presence/index.js";
 import { rosterModule } from "../roster/index.js";
@@ -42,6 +42,7 @@ describe("entity capabilities (XEP-0115)", () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(seen).toHaveLength(2);
     expect(capsDirectory(t.host).queries).toBe(1);
+    expect((t.host.metrics as InProcessMetrics).value("switchboard_caps_verifications_total", { result: "matched" })).toBe(1);
   });
 
   it("ignores a hash that does not match the answer: not cached, no event, asked again next time", async () => {
@@ -53,6 +54,7 @@ describe("entity capabilities (XEP-0115)", () => {
     const b = await t.login("alice@localhost/b");
     expect(await announce(b, FEATURES, { claimed: "AAAAAAAAAAAAAAAAAAAAAAAAAAA=" })).toBe(true);
     expect(seen).toEqual([]);
+    expect((t.host.metrics as InProcessMetrics).value("switchboard_caps_verifications_total", { result: "mismatched" })).toBe(2);
     // a legacy claim without 'hash', or another hash function, is never asked about
     await a.sendAsClient("<presence><c xmlns='http://jabber.org/protocol/caps' node='n' ver='1.0' ext='x'/></presence>");
     await a.sendAsClient("<presence><c xmlns='http://jabber.org/protocol/caps' hash='md5' node='n' ver='abc'/></presence>");

@@ -24,11 +24,17 @@ export class CapsDirectory {
   private readonly verifying = new Map<string, Promise<ReadonlySet<string> | undefined>>();
   /** how many disco#info queries this node sent (tests prove a hash is asked once) */
   queries = 0;
+  private readonly verifications;
 
   constructor(
     private readonly host: Host,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.verifications = host.metrics.counter("switchboard_caps_verifications_total", {
+      help: "XEP-0115 hashes this node asked a client about, by result (matched, mismatched, unanswered)",
+      labels: ["result"],
+    });
+  }
 
   /** Follows other nodes' verifications (a "caps.verified" notice); returns the unsubscribe function. */
   follow(): () => void {
@@ -80,13 +86,21 @@ export class CapsDirectory {
     // §5.4 step 3.1 ff. define sha-1 only among the hashes this server computes; others cannot be checked
     if (claim.hash !== "sha-1") return undefined;
     this.queries++;
-    const answer = await this.host.request(parseJid(fullJid), x("iq", { type: "get" }, x("query", { xmlns: NS_DISCO_INFO, node: `${claim.node}#${claim.ver}` })), 10_000);
+    let answer;
+    try {
+      answer = await this.host.request(parseJid(fullJid), x("iq", { type: "get" }, x("query", { xmlns: NS_DISCO_INFO, node: `${claim.node}#${claim.ver}` })), 10_000);
+    } catch (err) {
+      this.verifications.add(1, { result: "unanswered" });
+      throw err;
+    }
     const query = answer.attrs.type === "result" ? answer.getChild("query", NS_DISCO_INFO) : undefined;
     const computed = query && capsVer(query);
     if (!computed || computed.ver !== claim.ver) {
       this.log.info({ jid: fullJid, claimed: claim.ver, computed: computed?.ver }, "entity capabilities hash does not match the disco#info answer; ignored");
+      this.verifications.add(1, { result: "mismatched" });
       return undefined;
     }
+    this.verifications.add(1, { result: "matched" });
     await this.host.store.pep.capsPut(key, computed.features);
     this.unknownUntil.delete(key);
     // other nodes may have asked the store while we verified: tell them the key is known now

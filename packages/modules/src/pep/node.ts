@@ -35,7 +35,10 @@ export async function existingNode(host: Host, owner: string, node: string): Pro
 /** Creates a node, refusing one past maxNodesPerUser (a quota waiting will not lift: policy-violation). */
 export async function createNode(host: Host, owner: string, node: string, config: PepNodeConfig, options: PepOptions): Promise<"created" | "exists"> {
   const made = await host.store.pep.create(owner, node, config, options.maxNodesPerUser);
-  if (made === "limit") throw new StanzaError("policy-violation", `no more than ${options.maxNodesPerUser} PEP nodes per account`);
+  if (made === "limit") {
+    host.log.info({ jid: owner, limit: options.maxNodesPerUser }, "PEP node refused: node limit reached");
+    throw new StanzaError("policy-violation", `no more than ${options.maxNodesPerUser} PEP nodes per account`);
+  }
   return made;
 }
 

@@ -8,7 +8,7 @@
  * (§4.3.2: on coming online, and on the first caps).
  */
 import { parseFrame, x, type Element } from "@switchboard/xml";
-import type { Host, LocalSession, PepItem, PepNodeConfig, SessionInfo } from "@switchboard/core";
+import type { DeliveryOutcome, Host, LocalSession, PepItem, PepNodeConfig, SessionInfo } from "@switchboard/core";
 import { capsDirectory } from "../caps/directory.js";
 import { contactsMayReceive, sharesPresence } from "./access.js";
 import { NS_PUBSUB_EVENT } from "./ns.js";
@@ -41,7 +41,23 @@ export async function audience(host: Host, owner: string, node: string, config: 
 
 /** Sends `<event>{body}</event>` from the owner to every resource of the audience. */
 export async function broadcastEvent(host: Host, owner: string, node: string, config: PepNodeConfig, body: Element): Promise<void> {
-  for (const target of await audience(host, owner, node, config)) await host.deliver(target, eventMessage(owner, target.jid, body));
+  let sent = 0;
+  for (const target of await audience(host, owner, node, config)) {
+    if (taken(await host.deliver(target, eventMessage(owner, target.jid, body)))) sent++;
+  }
+  notified(host).add(sent);
+}
+
+/** A headline nobody could take is not stored or bounced (RFC 6121 §8.5.2.1.1 'headline'): it is just not counted. */
+const taken = (outcome: DeliveryOutcome) => outcome !== "suppressed" && outcome !== "refused" && outcome !== "unreachable";
+
+const counters = new WeakMap<Host, { add(n?: number): void }>();
+
+/** Every PEP event written or handed to the bus, one per target resource (the counter made once per host). */
+function notified(host: Host): { add(n?: number): void } {
+  let counter = counters.get(host);
+  if (!counter) counters.set(host, (counter = host.metrics.counter("switchboard_pep_notifications_total", { help: "XEP-0163 event notifications written or handed to the bus, one per target resource" })));
+  return counter;
 }
 
 export function eventMessage(owner: string, to: string, body: Element): Element {
@@ -73,7 +89,7 @@ export async function sendLastItems(host: Host, session: LocalSession, features:
       if (owner !== me && !(contact && contactsMayReceive(config))) continue;
       const [last] = await host.store.pep.items(owner, node, 1);
       if (!last || session.closed) continue;
-      await host.deliver(target, eventMessage(owner, target.jid, x("items", { node }, itemElement(last))));
+      if (taken(await host.deliver(target, eventMessage(owner, target.jid, x("items", { node }, itemElement(last)))))) notified(host).add(1);
     }
   }
 }

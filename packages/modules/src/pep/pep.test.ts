@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Element } from "@switchboard/xml";
-import { loadModule } from "@switchboard/core";
+import { loadModule, type InProcessMetrics } from "@switchboard/core";
 import { createTestHost, type FakeSession, type TestHost } from "../testing/harness.js";
 import { presenceModule } from "../presence/index.js";
 import { rosterModule } from "../roster/index.js";
@@ -57,6 +57,8 @@ describe("pep module", () => {
     expect(ev.getChild("event", EVENT)!.getChild("items")!.getChild("item")!.getChild("v", "urn:x:n")!.getText()).toBe("1");
     await alice.waitFor((el) => el.name === "message" && el.getChild("event", EVENT) !== undefined);
     expect(events(carol)).toEqual([]);
+    // alice's and bob's; carol's was suppressed by her blocklist
+    expect((t.host.metrics as InProcessMetrics).value("switchboard_pep_notifications_total")).toBe(2);
   });
 
   it("sends the last item of each wanted node once caps are known: own nodes, contacts' presence and open nodes, not whitelist or 'never'", async () => {
