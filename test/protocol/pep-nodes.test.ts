@@ -91,6 +91,7 @@ describe("PEP nodes (XEP-0060 owner use cases, XEP-0223, XEP-0402)", () => {
     expect((await refusal(submit({ "pubsub#access_model": "authorize" }))).condition).toBe("not-acceptable");
     expect((await refusal(submit({ "pubsub#max_items": "21" }))).condition).toBe("not-acceptable");
     expect((await refusal(submit({ "pubsub#persist_items": "perhaps" }))).condition).toBe("bad-request");
+    expect((await refusal(owner.iq(pubsubIq("set", NS_PUBSUB_OWNER, xml("configure", { node }, xml("x", { type: "submit" })))))).condition).toBe("bad-request");
     const foreign = pubsubIq("get", NS_PUBSUB_OWNER, xml("configure", { node }));
     foreign.attrs.to = "keeper@localhost";
     expect(await refusal(stranger.iq(foreign))).toMatchObject({ condition: "forbidden" });

@@ -147,6 +147,7 @@ describe("loadConfig", () => {
     ["SWITCHBOARD_PEP_MAX_NODE_NAME_LENGTH", "long", "pep.maxNodeNameLength"],
     ["SWITCHBOARD_PEP_MAX_NODES_PER_USER", "100001", "pep.maxNodesPerUser"],
     ["SWITCHBOARD_PEP_MAX_ITEMS_PER_NODE", "-3", "pep.maxItemsPerNode"],
+    ["SWITCHBOARD_MODULES_CAPS_VERIFICATIONS_PER_SESSION", "0", "modules.caps.verificationsPerSession"],
   ])("rejects %s=%s", (variable, value, key) => {
     const err = loadError(() => loadConfig({ env: { [variable]: value } }));
     expect(err.key).toBe(key);

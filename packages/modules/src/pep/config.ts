@@ -7,7 +7,7 @@ import { x, type Element } from "@switchboard/xml";
 import type { Host, StanzaEvent } from "@switchboard/core";
 import { configForm } from "./form.js";
 import { assertOwner, configFrom, createNode, defaultConfig, existingNode, nodeName } from "./node.js";
-import { NS_PUBSUB_OWNER, pubsubError } from "./ns.js";
+import { NS_DATA, NS_PUBSUB_OWNER, pubsubError } from "./ns.js";
 import { audience, eventMessage } from "./notify.js";
 import type { PepOptions } from "./options.js";
 
@@ -36,7 +36,7 @@ export async function configureSet(host: Host, options: PepOptions, ev: StanzaEv
   const owner = ev.from.bare;
   const node = nodeName(request, options);
   const config = await existingNode(host, owner, node);
-  if (!request.getChild("x")) throw pubsubError("bad-request", undefined, "a configure request carries the submitted form");
+  if (!request.getChild("x", NS_DATA)) throw pubsubError("bad-request", undefined, "a configure request carries the submitted form (jabber:x:data)");
   const next = configFrom(request, config, options);
   // the store drops the oldest items past the new max_items; a node that stops persisting
   // keeps its last item only from its next publication on (node.ts keptItems)
