@@ -17,7 +17,7 @@ import { assertMayRetrieve } from "./access.js";
 import { configureGet, configureSet, create, defaultGet, deleteNode } from "./config.js";
 import { retrieveItems } from "./items.js";
 import { NS_PUBSUB, NS_PUBSUB_OWNER, pubsubError } from "./ns.js";
-import { sendLastItems } from "./notify.js";
+import { sendLastItems, sendLastItemsTo } from "./notify.js";
 import { PEP_OPTIONS, type PepOptions } from "./options.js";
 import { publish, retract } from "./publish.js";
 
@@ -134,6 +134,19 @@ export const pepModule = defineModule({
     ctx.on("caps/known", async ({ session, features }) => {
       await sendLastItems(host, session, features);
     });
+
+    // ... and to a contact the owner has just let see its presence: the 'subscribed' an owner
+    // sends is routed after the owner's roster changed (presence/outbound.ts), so the access
+    // check reads the new state; sent once the presence module has delivered the approval.
+    ctx.on(
+      "presence/bare",
+      (ev) => {
+        if (ev.stanza.attrs.type !== "subscribed" || !host.isLocalDomain(ev.from.domain) || ev.from.bare === ev.to.bare) return;
+        const [owner, contact] = [ev.from.bare, ev.to.bare];
+        setImmediate(() => void sendLastItemsTo(host, owner, contact).catch((err: unknown) => ctx.log.warn({ err, owner, contact }, "last PEP items not sent to a new subscriber")));
+      },
+      { band: "observe" },
+    );
   },
 });
 

@@ -93,3 +93,23 @@ export async function sendLastItems(host: Host, session: LocalSession, features:
     }
   }
 }
+
+/**
+ * §4.3.2 for a new subscriber: once `owner` approved `contact`'s presence subscription, the
+ * contact's available resources get the last item of each of the owner's nodes they want.
+ */
+export async function sendLastItemsTo(host: Host, owner: string, contact: string): Promise<void> {
+  const nodes = (await host.store.pep.nodes(owner)).filter(({ config }) => contactsMayReceive(config) && config.sendLastPublishedItem !== "never");
+  if (nodes.length === 0 || !sharesPresence(await host.store.roster.get(owner, contact))) return;
+  const caps = capsDirectory(host);
+  for (const target of await host.registry.list(contact)) {
+    const features = await caps.ofResource(target);
+    if (!features) continue;
+    for (const { node } of nodes) {
+      if (!features.has(notifyFeature(node))) continue;
+      const [last] = await host.store.pep.items(owner, node, 1);
+      if (last && taken(await host.deliver(target, eventMessage(owner, target.jid, x("items", { node }, itemElement(last)))))) notified(host).add(1);
+    }
+  }
+}
+

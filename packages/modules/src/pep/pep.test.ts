@@ -86,6 +86,25 @@ describe("pep module", () => {
     expect(events(phone).map((e) => e.getChild("event", EVENT)!.getChild("items")!.attrs.node).sort()).toEqual(["urn:x:open", "urn:x:presence", "urn:x:private"]);
   });
 
+  it("sends the last items to a contact once the owner approves its subscription", async () => {
+    t = await createTestHost(MODULES);
+    const alice = await t.login("alice@localhost/a");
+    const bob = await t.login("bob@localhost/b");
+    await alice.sendAsClient("<presence/>");
+    await announce(bob, [DISCO, "urn:x:n+notify", "urn:x:w+notify"]);
+    await iq(alice, publish("urn:x:n", "<v xmlns='urn:x'>n</v>"));
+    await iq(alice, publish("urn:x:w", "<v xmlns='urn:x'>w</v>", { "pubsub#access_model": "whitelist" }));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(events(bob)).toEqual([]); // not a contact yet
+    await bob.sendAsClient("<presence to='alice@localhost' type='subscribe'/>");
+    await alice.waitFor((el) => el.name === "presence" && el.attrs.type === "subscribe");
+    await alice.sendAsClient("<presence to='bob@localhost' type='subscribed'/>");
+    const ev = await bob.waitFor((el) => el.name === "message" && el.getChild("event", EVENT) !== undefined);
+    expect(ev.getChild("event", EVENT)!.getChild("items")!.attrs.node).toBe("urn:x:n");
+    await new Promise((r) => setTimeout(r, 20));
+    expect(events(bob, "urn:x:w")).toEqual([]);
+  });
+
   it("answers items to the owner and refuses others by access model", async () => {
     t = await createTestHost(MODULES);
     const alice = await t.login("alice@localhost/a");
