@@ -31,7 +31,7 @@ async function login(user: string, resource: string): Promise<TestClient> {
 
 beforeAll(async () => {
   ts = await startTestServer({ pep: { maxItemBytes: 4096, maxNodesPerUser: 6 } });
-  for (const u of ["alice", "bob", "carol", "mallory", "liar"]) await ts.addUser(u);
+  for (const u of ["alice", "bob", "carol", "mallory", "liar", "dave"]) await ts.addUser(u);
 });
 afterAll(async () => {
   for (const c of open) await c.stop();
@@ -113,6 +113,19 @@ describe("PEP (XEP-0163) with entity capabilities (XEP-0115)", () => {
     const seen = await items(bob);
     expect(seen).toEqual(expect.arrayContaining([NICK, DEVICES]));
     expect(seen).not.toContain("urn:example:secret");
+  });
+
+  it("sends the last items to a new contact, on the other edge, once the owner approves its subscription", async () => {
+    const alice = await login("alice", "approver");
+    const dave = await login("dave", "d");
+    await Promise.all([alice.send(xml("presence")), announceCaps(ts, dave, [NS_DISCO_INFO, `${NICK}+notify`, `${DEVICES}+notify`])]);
+    await dave.expectNone(isEvent("alice@localhost", NICK), 200); // not a contact yet
+    await dave.send(xml("presence", { to: "alice@localhost", type: "subscribe" }));
+    await alice.waitFor((el) => el.name === "presence" && el.attrs.type === "subscribe" && el.attrs.from === "dave@localhost");
+    await alice.send(xml("presence", { to: "dave@localhost", type: "subscribed" }));
+    const ev = await dave.waitFor(isEvent("alice@localhost", NICK));
+    expect(ev.getChild("event", NS_PUBSUB_EVENT)!.getChild("items")!.getChild("item")!.getChild("nick", NICK)?.text()).toBe("Alice");
+    await dave.waitFor(isEvent("alice@localhost", DEVICES)); // the open device list too
   });
 
   it("keeps nodes, items and verified caps across a restart (SQLite embedded, Redis in a cluster)", async () => {
