@@ -10,6 +10,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AccountCredentials, Ban, RosterItem, Store } from "../../packages/core/src/ports.js";
 import { fastTokenContract } from "./fast-token-contract.js";
+import { pepContract } from "./pep-contract.js";
 
 /** Fake SCRAM material; the store treats it as opaque data. */
 export function fakeCredentials(tag: string): AccountCredentials {
@@ -611,5 +612,7 @@ export function storeContract(name: string, open: () => Promise<Store> | Store):
     });
 
     fastTokenContract(() => store);
+
+    pepContract(() => store);
   });
 }

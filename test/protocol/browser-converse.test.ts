@@ -6,7 +6,9 @@
  * history only from MAM (XEP-0313), so the history Bob leaves is for the MAM check.
  *
  * .ci/run installs Chromium; where it is missing, or converse.js cannot be fetched (support/
- * converse.ts), the test is skipped and says so.
+ * converse.ts), the test is skipped and says so. It also checks that converse publishes its OMEMO
+ * device list and bundles through PEP (XEP-0163), which it skips when the account lacks the
+ * pubsub/pep identity.
  */
 import { mkdirSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -94,4 +96,26 @@ describe.skipIf("missing" in dist)("converse.js in Chromium (a web client not wr
     await bob.send(xml("message", { to: "conv-alice@localhost", type: "chat", id: "c1" }, xml("body", {}, "hello converse, from bob")));
     await page.waitForFunction(() => (globalThis as any).sbBodies("conv-bob@localhost").includes("hello converse, from bob"), undefined, { timeout: 20_000, polling: 250 });
   }, 50_000);
+
+  it("publishes its OMEMO device list and bundle via PEP (XEP-0163, XEP-0384)", async () => {
+    const owner = "conv-alice@localhost";
+    const DEVICES = "eu.siacs.conversations.axolotl.devicelist";
+    const store = ts.server.host.store.pep;
+    const deadline = Date.now() + 30_000;
+    let ids: string[] = [];
+    while (Date.now() < deadline && ids.length === 0) {
+      const [list] = await store.items(owner, DEVICES, 1);
+      ids = list ? [...list.xml.matchAll(/<device [^>]*id="(\d+)"/g)].map((m) => m[1]!) : [];
+      if (ids.length === 0) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(ids.length, "converse published a device list").toBeGreaterThan(0);
+    // each device's bundle, readable by anyone (converse publishes it with access_model=open)
+    for (const id of ids) {
+      const node = `eu.siacs.conversations.axolotl.bundles:${id}`;
+      while (Date.now() < deadline && (await store.items(owner, node, 1)).length === 0) await new Promise((r) => setTimeout(r, 250));
+      expect((await store.items(owner, node, 1))[0]?.xml, node).toContain("<bundle");
+      expect((await store.node(owner, node))?.accessModel).toBe("open");
+    }
+    expect(pageLog.some((l) => l.includes("Not publishing via PEP"))).toBe(false);
+  }, 40_000);
 });

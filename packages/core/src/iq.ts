@@ -71,7 +71,11 @@ export class IqDispatcher {
       if (out === REPLIED) return undefined;
       return iqResult(ev.stanza, out ?? undefined);
     } catch (err) {
-      if (err instanceof StanzaError) return errorReply(ev.stanza, err.condition, err.text, err.type);
+      if (err instanceof StanzaError) {
+        const reply = errorReply(ev.stanza, err.condition, err.text, err.type);
+        if (err.appCondition) reply.getChild("error")?.cnode(err.appCondition);
+        return reply;
+      }
       throw err;
     }
   }

@@ -20,7 +20,7 @@ export interface AccountStore {
   get(bare: string): Promise<AccountCredentials | undefined>;
   /** Replaces the credentials and forgets the account's FAST tokens (XEP-0484: a new password revokes them); rejects with AccountNotFoundError when absent. */
   setCredentials(bare: string, credentials: AccountCredentials): Promise<void>;
-  /** Deletes the account and every piece of user data (roster, offline, vcard, blocklist, last activity, private XML, ban, FAST tokens). Returns false when absent. */
+  /** Deletes the account and every piece of user data (roster, offline, vcard, blocklist, last activity, private XML, PEP nodes, ban, push registrations, FAST tokens). Returns false when absent. */
   delete(bare: string): Promise<boolean>;
   exists(bare: string): Promise<boolean>;
   /** Bare JIDs in lexical order. */
@@ -272,6 +272,75 @@ export interface RoomDirectory {
   joinedBy(user: string): Promise<string[]>;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Personal eventing (XEP-0163 on XEP-0060): a user's nodes, their configuration and items, and
+// the entity-capabilities cache (XEP-0115) that tells which resources want which notifications.
+
+/** XEP-0060 §4.5 access models PEP offers (XEP-0163 §4 default: presence). */
+export type PepAccessModel = "presence" | "open" | "whitelist";
+
+/** The node configuration a PEP service keeps (XEP-0060 §16.4.4 field names in comments). */
+export interface PepNodeConfig {
+  /** pubsub#access_model */
+  accessModel: PepAccessModel;
+  /** pubsub#max_items: most items kept, the newest win */
+  maxItems: number;
+  /** pubsub#persist_items: false keeps the last item only (for the last-published-item rule) */
+  persistItems: boolean;
+  /** pubsub#notify_retract */
+  notifyRetract: boolean;
+  /** pubsub#title */
+  title?: string;
+  /** pubsub#send_last_published_item (absent: on_sub_and_presence, XEP-0163 §4.3.2) */
+  sendLastPublishedItem?: "never" | "on_sub" | "on_sub_and_presence";
+}
+
+export interface PepNode {
+  node: string;
+  config: PepNodeConfig;
+}
+
+export interface PepItem {
+  id: string;
+  /** the serialized payload element (the <item/>'s one child), empty when there is none */
+  xml: string;
+  /** bare JID of the publisher */
+  publisher: string;
+  /** epoch ms of publication */
+  at: number;
+}
+
+export interface PepStore {
+  /** The owner's nodes, by name. */
+  nodes(owner: string): Promise<PepNode[]>;
+  /**
+   * The nodes of several owners in one step (one round trip in Redis): what a resource coming
+   * online reads of every contact whose presence it receives. Owners without nodes are left out.
+   */
+  nodesOf(owners: string[]): Promise<Map<string, PepNode[]>>;
+  node(owner: string, node: string): Promise<PepNodeConfig | undefined>;
+  /** Creates a node unless it exists or the owner holds `maxNodes` already (atomic per user). */
+  create(owner: string, node: string, config: PepNodeConfig, maxNodes: number): Promise<"created" | "exists" | "limit">;
+  /** Replaces the configuration, dropping the oldest items past its maxItems; false when absent. */
+  configure(owner: string, node: string, config: PepNodeConfig): Promise<boolean>;
+  /** Deletes the node and its items; false when absent. */
+  delete(owner: string, node: string): Promise<boolean>;
+  /**
+   * Stores an item as the node's newest (an item with the same id is replaced and moves up),
+   * then drops the oldest past `maxItems`. False when the node does not exist.
+   */
+  publish(owner: string, node: string, item: PepItem, maxItems: number): Promise<boolean>;
+  /** Items newest first, at most `limit`. */
+  items(owner: string, node: string, limit?: number): Promise<PepItem[]>;
+  /** The items with these ids that exist, newest first. */
+  itemsById(owner: string, node: string, ids: string[]): Promise<PepItem[]>;
+  /** Removes one item; false when it was not there. */
+  retract(owner: string, node: string, id: string): Promise<boolean>;
+  /** XEP-0115 §5.4 cache: the features of a verified `ver` (keyed by hash name and value). */
+  capsGet(key: string): Promise<string[] | undefined>;
+  capsPut(key: string, features: string[]): Promise<void>;
+}
+
 /** A user's roster as one read gives it: items (state entries too) and version. */
 export interface RosterSnapshot {
   version: number;
@@ -304,6 +373,8 @@ export interface Store {
   rooms: RoomStore;
   push: PushStore;
   fastTokens: FastTokenStore;
+  /** XEP-0163 personal eventing nodes and the XEP-0115 caps cache */
+  pep: PepStore;
   close(): Promise<void>;
 }
 

@@ -18,6 +18,9 @@ import { csiModule } from "./csi/index.js";
 import { congestionModule } from "./congestion/index.js";
 import { pushModule } from "./push/index.js";
 import { stanzaIdModule } from "./stanza-id/index.js";
+import { capsModule } from "./caps/index.js";
+import { pepModule } from "./pep/index.js";
+import { bookmarksCompatModule } from "./bookmarks/index.js";
 
 export interface ModuleSettings {
   offlinePerUser: number;
@@ -30,6 +33,8 @@ export interface ModuleSettings {
   sm?: Record<string, unknown>;
   /** XEP-0357 settings (`push.*`) */
   push?: Record<string, unknown>;
+  /** XEP-0163 limits (`pep.*`) */
+  pep?: Record<string, unknown>;
   /** operators' `modules.<name>.<option>` values, over the defaults each module declares */
   modules?: Record<string, Record<string, unknown>>;
 }
@@ -52,6 +57,9 @@ export const DEFAULT_MODULES: ReadonlyArray<ModuleDefinition<any>> = [
   smModule,
   csiModule,
   congestionModule,
+  capsModule,
+  pepModule,
+  bookmarksCompatModule,
   // always: logged-in users change their password or delete their account even when
   // registering new accounts in-band is off
   registerModule,
@@ -73,6 +81,7 @@ export const BOUND_OPTIONS: Readonly<Record<string, string>> = {
   "disco.contact": "contact.*",
   ...Object.fromEntries(Object.keys(smModule.options ?? {}).map((name) => [`sm.${name}`, `sm.${name}`])),
   ...Object.fromEntries(Object.keys(pushModule.options ?? {}).map((name) => [`push.${name}`, `push.${name}`])),
+  ...Object.fromEntries(Object.keys(pepModule.options ?? {}).map((name) => [`pep.${name}`, `pep.${name}`])),
 };
 
 /** The modules a server loads, with options taken from the server configuration. */
@@ -82,6 +91,7 @@ export function defaultModules(s: ModuleSettings): Array<[ModuleDefinition<any>,
     ...(s.presencePacing ? { presence: { broadcastsPerSecond: s.presencePacing.perSecond, broadcastBurst: s.presencePacing.burst } } : {}),
     disco: { contact: s.contact ?? {} },
     sm: { ...s.sm },
+    pep: { ...s.pep },
     register: { allowRegistration: s.registration.enabled, perIpPerHour: s.registration.perIpPerHour },
     push: { ...s.push },
   };

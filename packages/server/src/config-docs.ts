@@ -26,6 +26,7 @@ const SECTION_NOTES: Record<string, string> = {
   alerts: "Alert rules on per-user traffic, and where alerts go besides the log (docs/observability.md).",
   shutdown: "What SIGINT and SIGTERM do.",
   sm: "Stream management (XEP-0198): acknowledgements, and resumption on any edge.",
+  pep: "Personal eventing (XEP-0163): limits of every account's PEP nodes.",
   muc: "Multi-user chat (XEP-0045): the service domain and its abuse limits.",
   modules: "Options of the feature modules (each declares its own: type, default, bounds).",
   contact: "Contact addresses published in disco#info (XEP-0157); for a public service, set abuse.",

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
-import { BOUND_OPTIONS, DEFAULT_MODULES, MAM_OPTIONS, PUSH_OPTIONS, SM_OPTIONS } from "@switchboard/modules";
+import { BOUND_OPTIONS, DEFAULT_MODULES, MAM_OPTIONS, PEP_OPTIONS, PUSH_OPTIONS, SM_OPTIONS } from "@switchboard/modules";
 import { MUC_OPTIONS } from "@switchboard/muc";
 import {
   InvalidValue,
@@ -226,6 +226,10 @@ const SERVER_KEYS: readonly ConfigKeySpec[] = [
   // XEP-0198: the stream-management module's own option declarations, as `sm.*` keys.
   ...Object.entries(SM_OPTIONS).map(([name, spec]): ConfigKeySpec => ({
     key: `sm.${name}`, type: spec.type, default: () => spec.default, description: spec.description, parse: spec.parse,
+  })),
+  // XEP-0163: the PEP module's own option declarations, as `pep.*` keys.
+  ...Object.entries(PEP_OPTIONS).map(([name, spec]): ConfigKeySpec => ({
+    key: `pep.${name}`, type: spec.type, default: () => spec.default, description: spec.description, parse: spec.parse,
   })),
   { key: "admins", type: "JID list", default: emptyList, defaultText: "empty", example: '["admin@example.org"]',
     description: "Bare JIDs of the service administrators: owners of every MUC room, who may always create rooms (muc.createRooms `admins`); a YAML list, or comma-separated in the environment.",

@@ -158,6 +158,11 @@ describe("loadConfig", () => {
     ["SWITCHBOARD_MAM_MAX_MESSAGES_PER_USER", "10000001", "mam.maxMessagesPerUser"],
     ["SWITCHBOARD_MAM_RETENTION_DAYS", "1.5", "mam.retentionDays"],
     ["SWITCHBOARD_MAM_RETENTION_DAYS", "36501", "mam.retentionDays"],
+    ["SWITCHBOARD_PEP_MAX_ITEM_BYTES", "0", "pep.maxItemBytes"],
+    ["SWITCHBOARD_PEP_MAX_NODE_NAME_LENGTH", "long", "pep.maxNodeNameLength"],
+    ["SWITCHBOARD_PEP_MAX_NODES_PER_USER", "100001", "pep.maxNodesPerUser"],
+    ["SWITCHBOARD_PEP_MAX_ITEMS_PER_NODE", "-3", "pep.maxItemsPerNode"],
+    ["SWITCHBOARD_MODULES_CAPS_VERIFICATIONS_PER_SESSION", "0", "modules.caps.verificationsPerSession"],
   ])("rejects %s=%s", (variable, value, key) => {
     const err = loadError(() => loadConfig({ env: { [variable]: value } }));
     expect(err.key).toBe(key);
@@ -647,5 +652,15 @@ describe("external components and push", () => {
     const yamlErr = loadError(() => loadConfig({ file: yamlFile("s2s:\n  routes: [a.test]\n"), env: {} }));
     expect(yamlErr.key).toBe("s2s.routes");
     expect(yamlErr.message).toMatch(/map from domain to host:port/);
+  });
+});
+
+describe("pep", () => {
+  it("gives PEP its limits, overridable by SWITCHBOARD_PEP_* and by the file, and refuses a quoted number in YAML", () => {
+    expect(defaultConfig().pep).toEqual({ maxItemBytes: 65_536, maxNodeNameLength: 256, maxNodesPerUser: 100, maxItemsPerNode: 256 });
+    expect(loadConfig({ env: { SWITCHBOARD_PEP_MAX_ITEMS_PER_NODE: "1000" } }).pep.maxItemsPerNode).toBe(1000);
+    expect(loadConfig({ file: yamlFile("pep:\n  maxItemBytes: 4096\n"), env: {} }).pep.maxItemBytes).toBe(4096);
+    expect(loadError(() => loadConfig({ file: yamlFile('pep:\n  maxNodesPerUser: "5"\n'), env: {} })).key).toBe("pep.maxNodesPerUser");
+    expect(loadError(() => loadConfig({ overrides: { modules: { pep: { maxItemBytes: 5 } } } as never, env: {} })).message).toMatch(/modules.pep/);
   });
 });

@@ -73,6 +73,8 @@ export interface SwitchboardConfig {
   shutdown: { drainSeconds: number };
   /** XEP-0198 (the sm module's options) */
   sm: Record<string, number>;
+  /** XEP-0163 limits (the pep module's options) */
+  pep: Record<string, number>;
   /** bare JIDs of the service administrators */
   admins: string[];
   /** XEP-0045 (the muc module's options) */

@@ -94,7 +94,7 @@ export async function startServer(cfg: SwitchboardConfig, log: Logger, opts: { s
     undo.push(() => {
       for (const m of [...modules].reverse()) m.unload();
     });
-    for (const [def, options] of defaultModules({ offlinePerUser: cfg.limits.offlinePerUser, presencePacing: { perSecond: cfg.limits.presencePerSecond, burst: cfg.limits.presenceBurst }, registration: cfg.registration, contact: cfg.contact, sm: cfg.sm, push: cfg.push, modules: cfg.modules })) {
+    for (const [def, options] of defaultModules({ offlinePerUser: cfg.limits.offlinePerUser, presencePacing: { perSecond: cfg.limits.presencePerSecond, burst: cfg.limits.presenceBurst }, registration: cfg.registration, contact: cfg.contact, sm: cfg.sm, push: cfg.push, pep: cfg.pep, modules: cfg.modules })) {
       modules.push(await loadModule(host, def, options));
     }
     // XEP-0313: only with an archive; without one, disco offers none and no stanza-ids are set

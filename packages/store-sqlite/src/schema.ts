@@ -130,6 +130,32 @@ const migrations: Migration[] = [
       );
     `);
   },
+  // 7 → 8: XEP-0163 personal eventing nodes and items, and the XEP-0115 caps cache.
+  (db) => {
+    db.exec(`
+      CREATE TABLE pep_nodes (
+        owner TEXT NOT NULL,
+        node TEXT NOT NULL,
+        config TEXT NOT NULL,            -- JSON PepNodeConfig
+        PRIMARY KEY (owner, node)
+      );
+      CREATE TABLE pep_items (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, -- publication order; a republished id gets a new one
+        owner TEXT NOT NULL,
+        node TEXT NOT NULL,
+        id TEXT NOT NULL,
+        xml TEXT NOT NULL,
+        publisher TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        UNIQUE (owner, node, id)
+      );
+      CREATE INDEX pep_items_node ON pep_items (owner, node, seq);
+      CREATE TABLE caps_features (
+        key TEXT PRIMARY KEY,            -- 'hash ver' (XEP-0115 §5.4)
+        features TEXT NOT NULL           -- JSON string array
+      );
+    `);
+  },
 ];
 
 export const CURRENT_SCHEMA_VERSION = migrations.length;

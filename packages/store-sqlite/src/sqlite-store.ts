@@ -20,6 +20,7 @@ import {
   type FastTokens,
   type LastActivityStore,
   type OfflineStore,
+  type PepStore,
   type PrivatePayload,
   type PrivateStore,
   type PushStore,
@@ -30,6 +31,7 @@ import {
   type VCardStore,
 } from "@switchboard/core";
 import { sqliteBans } from "./bans.js";
+import { sqlitePep } from "./pep.js";
 import { migrate } from "./schema.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { deletePush, sqlitePush } from "./push.js";
@@ -59,10 +61,13 @@ export class SqliteStore implements Store {
   readonly rooms: RoomStore;
   readonly push: PushStore;
   readonly fastTokens: FastTokenStore;
+  readonly pep: PepStore;
 
   constructor(private readonly db: Database.Database) {
     const sql = prepareStatements(db);
-    this.accounts = sqliteAccounts(db, sql);
+    const pep = sqlitePep(db);
+    this.pep = pep.store;
+    this.accounts = sqliteAccounts(db, sql, pep.deleteOwner);
     this.bans = sqliteBans(sql);
     this.roster = sqliteRoster(db, sql);
     this.offline = sqliteOffline(db, sql);
@@ -103,7 +108,7 @@ export function openSqliteStore(file: string): SqliteStore {
   }
 }
 
-function sqliteAccounts(db: Database.Database, sql: Statements): Required<AccountStore> {
+function sqliteAccounts(db: Database.Database, sql: Statements, deletePep: (owner: string) => void): Required<AccountStore> {
   const insertOne = ({ bare, credentials }: AccountEntry, now: number): "created" | "exists" =>
     sql.insertAccount.run(bare, JSON.stringify(credentials), now).changes === 1 ? "created" : "exists";
 
@@ -118,6 +123,7 @@ function sqliteAccounts(db: Database.Database, sql: Statements): Required<Accoun
     sql.deleteBlocklist.run(bare);
     sql.deleteLastActivity.run(bare);
     sql.deletePrivate.run(bare);
+    deletePep(bare);
     sql.deleteBan.get(bare);
     deletePush(db, bare);
     sql.deleteFastTokens.run(bare);

@@ -60,6 +60,8 @@ export interface ErrorOptions {
   cause?: unknown;
   /** Character data of the condition element: the new address for 'gone'/'redirect' (§8.3.3.5, §8.3.3.14). */
   conditionText?: string;
+  /** An application-specific condition (§8.3.2), e.g. XEP-0060's pubsub#errors elements. */
+  appCondition?: Element;
 }
 
 /** A refusal that becomes an error stanza; throw it from handlers, the router replies. */
@@ -69,6 +71,7 @@ export class StanzaError extends Error {
   readonly type: StanzaErrorType;
   readonly text: string | undefined;
   readonly conditionText: string | undefined;
+  readonly appCondition: Element | undefined;
 
   constructor(condition: StanzaErrorCondition, text?: string, type?: StanzaErrorType, options?: ErrorOptions) {
     super(text ? `${condition}: ${text}` : condition, options?.cause === undefined ? undefined : { cause: options.cause });
@@ -76,6 +79,7 @@ export class StanzaError extends Error {
     this.type = type ?? DEFAULT_ERROR_TYPE[condition];
     this.text = text;
     this.conditionText = options?.conditionText;
+    this.appCondition = options?.appCondition;
   }
 
   /** `<error type='…'><condition xmlns='…stanzas'/><text xmlns='…stanzas'>…</text></error>` (§8.3.2). */
@@ -85,6 +89,7 @@ export class StanzaError extends Error {
       { type: this.type },
       x(this.condition, { xmlns: NS_STANZAS }, this.conditionText),
       this.text !== undefined && x("text", { xmlns: NS_STANZAS }, this.text),
+      this.appCondition,
     );
   }
 }

@@ -20,6 +20,7 @@ import {
   type LastActivity,
   type LastActivityStore,
   type OfflineStore,
+  type PepStore,
   type PrivatePayload,
   type PrivateStore,
   type PushRegistration,
@@ -33,6 +34,7 @@ import {
   type VCardStore,
 } from "../ports.js";
 import { MemoryBanStore } from "./bans.js";
+import { MemoryPepStore, type PepData } from "./pep.js";
 
 /** The per-user data that account deletion must wipe along with the account. */
 interface UserData {
@@ -47,6 +49,7 @@ interface UserData {
   push: Map<string, Map<string, PushRegistration>>;
   /** owner → user agent → JSON of FastTokens */
   fastTokens: Map<string, Map<string, string>>;
+  pep: PepData;
 }
 
 function copyItem(item: RosterItem): RosterItem {
@@ -89,6 +92,7 @@ class MemoryAccountStore implements AccountStore {
     this.userData.bans.delete(bare);
     this.userData.push.delete(bare);
     this.userData.fastTokens.delete(bare);
+    this.userData.pep.delete(bare);
     return existed;
   }
 
@@ -359,6 +363,7 @@ export class MemoryStore implements Store {
   readonly rooms: RoomStore = new MemoryRoomStore();
   readonly push: PushStore;
   readonly fastTokens: FastTokenStore;
+  readonly pep: PepStore;
 
   constructor() {
     const userData: UserData = {
@@ -372,6 +377,7 @@ export class MemoryStore implements Store {
       fastTokens: new Map(),
       bans: new Map(),
       push: new Map(),
+      pep: new Map(),
     };
     this.accounts = new MemoryAccountStore(userData);
     this.bans = new MemoryBanStore(userData.bans);
@@ -383,6 +389,7 @@ export class MemoryStore implements Store {
     this.privateXml = new MemoryPrivateStore(userData);
     this.push = new MemoryPushStore(userData);
     this.fastTokens = new MemoryFastTokenStore(userData);
+    this.pep = new MemoryPepStore(userData.pep);
   }
 
   async close(): Promise<void> {}

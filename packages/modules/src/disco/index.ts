@@ -16,8 +16,10 @@ import { type Element, type Jid, NS_DISCO_INFO, NS_DISCO_ITEMS, StanzaError, x }
 import { defineModule, type DiscoIdentity, type Host } from "@switchboard/core";
 import { contactForm, validateContact, type ContactAddresses } from "./contact.js";
 import { listDiscoItems } from "./items.js";
+import { accountIdentities, accountItems } from "./account.js";
 
 export { addDiscoItem, listDiscoItems, type DiscoItem } from "./items.js";
+export { addAccountIdentity, addAccountItems, type AccountItemsProvider } from "./account.js";
 export { CONTACT_FIELDS, type ContactAddresses, type ContactField } from "./contact.js";
 
 export interface DiscoOptions {
@@ -52,7 +54,7 @@ export const discoModule = defineModule<DiscoOptions>({
       await assertMayDiscover(host, ev.from, ev.to);
       rejectUnknownNode(query);
       const features = new Set([...host.disco.accountFeatures, NS_DISCO_INFO, NS_DISCO_ITEMS]);
-      return infoResult(query, [ACCOUNT_IDENTITY], features);
+      return infoResult(query, [ACCOUNT_IDENTITY, ...accountIdentities(host)], features);
     });
 
     ctx.iq({ type: "get", xmlns: NS_DISCO_ITEMS, name: "query", targets: ["host", "bare"] }, async (ev, query) => {
@@ -63,8 +65,9 @@ export const discoModule = defineModule<DiscoOptions>({
       }
       await assertMayDiscover(host, ev.from, ev.to);
       rejectUnknownNode(query);
-      // Accounts publish no items yet (PEP nodes would go here, XEP-0163).
-      return x("query", { xmlns: NS_DISCO_ITEMS });
+      // XEP-0163 §6.2: the account's PEP nodes (those the requester may see)
+      const items = await accountItems(host, ev.to.bare, ev.from.bare);
+      return x("query", { xmlns: NS_DISCO_ITEMS }, items.map((i) => x("item", { jid: i.jid, name: i.name, node: i.node })));
     });
   },
 });

@@ -20,6 +20,13 @@ import { NS_PRIVATE, groupByNamespace, parsePayload, serializePayload } from "./
 
 export { NS_PRIVATE } from "./payload.js";
 
+declare module "@switchboard/core" {
+  interface CoreEvents {
+    /** an account stored private XML under these namespaces (XEP-0411 mirrors bookmarks from it) */
+    "private/stored": { owner: string; namespaces: string[] };
+  }
+}
+
 /** Operator options: `modules.private.<option>`. */
 export const PRIVATE_OPTIONS = {
   maxBytes: option.integer(1, 16 * 1024 * 1024, 64 * 1024, "Largest serialized payload of one namespace in private XML storage (XEP-0049); bigger gets <not-acceptable/>."),
@@ -56,6 +63,7 @@ export const privateModule = defineModule({
         log.info({ jid: ev.from.bare, limit: options.maxNamespaces }, "private XML refused: namespace limit reached");
         throw new StanzaError("policy-violation", `no more than ${options.maxNamespaces} namespaces of private XML per account`);
       }
+      await host.hooks.fire("private/stored", { owner: ev.from.bare, namespaces: payloads.map((p) => p.namespace) });
     });
   },
 });

@@ -82,6 +82,8 @@ export function redisAccounts(client: RedisClient, scripts: StoreScripts, prefix
         keys.ban,
         keys.push,
         keys.fastTokens,
+        keys.pepNodes,
+        keys.pepItems,
       );
       await client.zrem(index, bare);
       await client.zrem(banIndexKey(prefix), bare);

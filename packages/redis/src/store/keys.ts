@@ -37,6 +37,10 @@ export interface UserKeys {
   push: string;
   /** hash: user-agent id → JSON FastTokens (XEP-0484; the tokens sealed) */
   fastTokens: string;
+  /** hash: PEP node → JSON `{config, order}` (XEP-0163, pep.ts) */
+  pepNodes: string;
+  /** hash: `node NUL item id` → JSON PepItem */
+  pepItems: string;
 }
 
 export class InvalidKeyPrefixError extends Error {
@@ -66,6 +70,8 @@ export function userKeys(prefix: string, bare: string): UserKeys {
     ban: `${base}:ban`,
     push: `${base}:push`,
     fastTokens: `${base}:fast`,
+    pepNodes: `${base}:pepnodes`,
+    pepItems: `${base}:pepitems`,
   };
 }
 

@@ -90,10 +90,12 @@ describe("RedisStore key layout", () => {
       await store.bans.set({ jid: bare, since: Date.now() });
       await store.push.put(bare, { jid: "push.example.net", node: "n" }, 10);
       await store.fastTokens.swap(bare, "agent", undefined, { current: { sealed: "x", mechanism: "HT-SHA-256-NONE", expiry: Date.now() + 60_000, count: 0 } });
+      await store.pep.create(bare, "urn:xmpp:avatar:metadata", { accessModel: "presence", maxItems: 1, persistItems: true, notifyRetract: true }, 10);
+      await store.pep.publish(bare, "urn:xmpp:avatar:metadata", { id: "a", xml: "<metadata xmlns='urn:xmpp:avatar:metadata'/>", publisher: bare, at: 1 }, 1);
       expect(await store.offline.claimDelivery!(bare, 60_000)).toBeDefined();
     }
     const keys = await keysUnder(prefix);
-    expect(keys).toHaveLength(2 + 11 * users.length);
+    expect(keys).toHaveLength(2 + 13 * users.length);
     expect(keys).toContain(accountIndexKey(prefix));
     expect(keys).toContain(banIndexKey(prefix));
     for (const bare of users) {

@@ -25,6 +25,7 @@ import type {
   LastActivityStore,
   LoginRecord,
   OfflineStore,
+  PepStore,
   PrivateStore,
   PushStore,
   RoomStore,
@@ -36,6 +37,7 @@ import { redisPush } from "./push.js";
 import { redisAccounts } from "./accounts.js";
 import { redisBans } from "./bans.js";
 import { redisRooms } from "./rooms.js";
+import { redisPep } from "./pep.js";
 import { assertValidPrefix } from "./keys.js";
 import { defineStoreScripts, type RedisClient } from "./scripts.js";
 import { redisBlocklist, redisFastTokens, redisLastActivity, redisOffline, redisPrivate, redisRoster, redisVCard } from "./user-data.js";
@@ -75,6 +77,7 @@ export class RedisStore implements Store {
   readonly rooms: RoomStore;
   readonly push: PushStore;
   readonly fastTokens: FastTokenStore;
+  readonly pep: PepStore;
   readonly prefix: string;
   private closed = false;
   private readonly logins: LoginReads;
@@ -98,6 +101,7 @@ export class RedisStore implements Store {
     this.rooms = redisRooms(client, this.prefix);
     this.push = redisPush(client, scripts, this.prefix);
     this.fastTokens = redisFastTokens(client, scripts, this.prefix);
+    this.pep = redisPep(client, this.prefix);
   }
 
   /** Credentials, ban, roster and blocklist in one script (login-read.ts). */

@@ -171,7 +171,7 @@ const SCRIPTS = {
   switchboardStoreOfflineCount: { numberOfKeys: 1, lua: OFFLINE_COUNT },
   switchboardStoreRosterPut: { numberOfKeys: 2, lua: ROSTER_PUT },
   switchboardStoreRosterRemove: { numberOfKeys: 2, lua: ROSTER_REMOVE },
-  switchboardStoreDeleteUser: { numberOfKeys: 10, lua: DELETE_USER },
+  switchboardStoreDeleteUser: { numberOfKeys: 12, lua: DELETE_USER },
   switchboardStorePrivateSet: { numberOfKeys: 1, lua: PRIVATE_SET },
   switchboardStoreClaimRenew: { numberOfKeys: 1, lua: CLAIM_RENEW },
   switchboardStoreClaimRelease: { numberOfKeys: 1, lua: CLAIM_RELEASE },
@@ -202,6 +202,8 @@ export interface StoreScripts {
     ban: string,
     push: string,
     fastTokens: string,
+    pepNodes: string,
+    pepItems: string,
   ): Promise<number>;
   /** expected/next: JSON, "" for none; 1 when swapped, 0 when the field changed meanwhile */
   fastSwap(fastTokens: string, agent: string, expected: string, next: string): Promise<number>;
