@@ -95,7 +95,7 @@ describe("RedisStore key layout", () => {
       expect(await store.offline.claimDelivery!(bare, 60_000)).toBeDefined();
     }
     const keys = await keysUnder(prefix);
-    expect(keys).toHaveLength(2 + 13 * users.length);
+    expect(keys).toHaveLength(2 + 14 * users.length);
     expect(keys).toContain(accountIndexKey(prefix));
     expect(keys).toContain(banIndexKey(prefix));
     for (const bare of users) {
