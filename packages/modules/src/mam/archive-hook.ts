@@ -90,7 +90,10 @@ export function registerArchiveHooks(ctx: ModuleContext<unknown>, deps: ArchiveH
     const r = row(owner, other, ev.stanza);
     archive.append([r]);
     deps.archived.add();
-    ev.stanza = withStanzaId(ev.stanza, r.id, owner);
+    // a new element: its trace goes with it (the span is looked up by element, tracing.ts)
+    const stamped = withStanzaId(ev.stanza, r.id, owner);
+    host.traces.carry(ev.stanza, stamped);
+    ev.stanza = stamped;
     if (owner !== ev.from.bare) retractIfAsked(host, archive, log, ev, owner, other.bare);
   };
   // Accounts this node has seen exist: an archive is only kept for an existing account (a

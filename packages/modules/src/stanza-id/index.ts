@@ -28,7 +28,11 @@ export const stanzaIdModule = defineModule<Record<string, never>>({
       "stanza/out",
       (ev) => {
         if (ev.kind !== "message") return;
-        if (hasSpoofedStanzaId(host, ev.stanza)) ev.stanza = withoutOurStanzaIds(host, ev.stanza);
+        if (hasSpoofedStanzaId(host, ev.stanza)) {
+          const cleaned = withoutOurStanzaIds(host, ev.stanza);
+          host.traces.carry(ev.stanza, cleaned);
+          ev.stanza = cleaned;
+        }
       },
       BEFORE_ALL,
     );
