@@ -327,7 +327,9 @@ class ClientPolicy implements StreamPolicy {
     }
     if (isLegacySession(el, this.host.domain)) return void stream.send(stripAddresses(iqResult(el)));
     // Over the user's rate the stanza waits here, reading paused (user-rate.ts).
-    const waiting = this.rate?.admit(stream, jid.bare, bytes, (this.credit ??= this.rate.credit()));
+    // The rate is charged the stanza's own size: `bytes` (what was read since the last stanza)
+    // lumps together whatever arrived while earlier stanzas were processed.
+    const waiting = this.rate?.admit(stream, jid.bare, stream.sizeOf(el) ?? bytes, (this.credit ??= this.rate.credit()));
     if (waiting && !(await waiting)) return this.flooded(stream, el);
     // The element was parsed for this stream alone: stamping it is not a shared mutation.
     delete el.attrs.xmlns;

@@ -107,6 +107,13 @@ export class StreamEngine implements StreamElementContext {
   private logger?: Logger;
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
+  /**
+   * Each element's size as the transport read it. Elements wait in `queue` while earlier ones
+   * are processed, and reading goes on meanwhile, so bytesIn at processing time says nothing
+   * about one element: a per-user byte rate charged from it let a queued burst through nearly
+   * free (the first element paid for all, capped at the bucket, the others nothing).
+   */
+  private readonly sizes = new WeakMap<Element, number>();
   /** two flags, not a Set: one per connection */
   /** PAUSE_BIT of every reason that holds */
   private pausedFor = 0;
@@ -132,7 +139,10 @@ export class StreamEngine implements StreamElementContext {
     // A plain stream starts in "connected" (STARTTLS offered); direct TLS and wss start secured.
     this.state_ = transport.secure ? "secured" : "connected";
     transport.on("open", (attrs) => this.onOpen(attrs));
-    transport.on("element", (el) => this.enqueue(el));
+    transport.on("element", (el, bytes) => {
+      this.sizes.set(el, bytes);
+      this.enqueue(el);
+    });
     transport.on("end", () => this.close(undefined, "client closed the stream"));
     transport.on("error", (err) => this.close(err));
     transport.on("disconnect", (reason) => this.finish(reason, true));
@@ -280,6 +290,11 @@ export class StreamEngine implements StreamElementContext {
   /** bytes read from the peer so far */
   get bytesIn(): number {
     return this.transport.bytesIn;
+  }
+
+  /** the size on the wire of an element this stream read (undefined for one it did not) */
+  sizeOf(el: Element): number | undefined {
+    return this.sizes.get(el);
   }
 
   /** `reason` is what the log says; by default "closed by server" or the stream error. */

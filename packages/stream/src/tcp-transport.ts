@@ -61,7 +61,7 @@ export class TcpTransport extends FramedTransport {
   private makeParser(): StreamParser {
     const p = new StreamParser(this.limits);
     p.on("streamStart", (attrs: Record<string, string>) => this.emit("open", attrs));
-    p.on("stanza", (el: Element) => this.emit("element", el));
+    p.on("stanza", (el: Element, bytes: number) => this.emit("element", el, bytes));
     p.on("streamEnd", () => this.emit("end"));
     p.on("error", (err: StreamError) => this.emit("error", err));
     return p;

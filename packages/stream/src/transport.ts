@@ -10,7 +10,8 @@ import type { TlsChannelBindings } from "./channel-binding.js";
 export interface TransportEvents {
   /** the peer opened (or reopened) the stream; attrs of <stream:stream> or <open/> */
   open(attrs: Record<string, string>): void;
-  element(el: Element): void;
+  /** a top-level element and its size on the wire in bytes */
+  element(el: Element, bytes: number): void;
   /** the peer closed the stream (</stream:stream> or <close/>) */
   end(): void;
   /** unrecoverable input error (not-well-formed, limits) */

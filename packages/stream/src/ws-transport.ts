@@ -52,7 +52,7 @@ export class WebSocketTransport extends FramedTransport {
     }
     if (el.attrs.xmlns === NS_FRAMING && el.name === "open") this.emit("open", el.attrs);
     else if (el.attrs.xmlns === NS_FRAMING && el.name === "close") this.emit("end");
-    else this.emit("element", el);
+    else this.emit("element", el, data.length);
   }
 
   private bindings?: TlsChannelBindings;

@@ -107,6 +107,25 @@ describe("StreamParser: stream structure", () => {
     expect(rec.stanzas.map((s) => s.attrs.id ?? s.name)).toEqual(["starttls", "real"]);
   });
 
+  it("tells each stanza's size in bytes from its '<' to the end of its closing tag, across chunks and with multi-byte text", () => {
+    const rec = record();
+    const sizes: number[] = [];
+    rec.parser.on("stanza", (_el, bytes) => sizes.push(bytes));
+    const first = "<message id='a'><body>h\u00e9llo \u{1F600}</body></message>";
+    const second = "<presence/>";
+    const third = "<iq type='get' id='q'><query xmlns='jabber:iq:roster'/></iq>";
+    const wire = Buffer.from(`${HEADER}${first} \n${second}${third}`);
+    // cut inside the emoji and inside a tag: sizes count bytes, not characters or chunks
+    const cuts = [HEADER.length + 30, HEADER.length + 45, wire.length - 10];
+    let at = 0;
+    for (const cut of [...cuts, wire.length]) {
+      rec.parser.write(wire.subarray(at, cut));
+      at = cut;
+    }
+    expect(rec.stanzas.map((el) => el.name)).toEqual(["message", "presence", "iq"]);
+    expect(sizes).toEqual([Buffer.byteLength(first), Buffer.byteLength(second), Buffer.byteLength(third)]);
+  });
+
   it("recovers after an error only through reset()", () => {
     const rec = record();
     rec.parser.write(`${HEADER}<a></b>`);

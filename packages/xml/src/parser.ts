@@ -28,7 +28,7 @@ export const DEFAULT_LIMITS: Readonly<Required<ParserLimits>> = {
 
 export interface StreamParserEvents {
   streamStart: [attrs: Record<string, string>, name: string];
-  stanza: [el: Element];
+  stanza: [el: Element, bytes: number];
   streamEnd: [];
   error: [err: StreamError];
 }
@@ -36,7 +36,8 @@ export interface StreamParserEvents {
 const WHITESPACE_ONLY = /^[ \t\r\n]*$/;
 
 /**
- * Events: 'streamStart' (attrs, name), 'stanza' (el), 'streamEnd', 'error' (StreamError).
+ * Events: 'streamStart' (attrs, name), 'stanza' (el, bytes: its size from '<' to the end of its
+ * closing tag), 'streamEnd', 'error' (StreamError).
  * After 'error' or 'streamEnd' further writes are ignored until reset().
  */
 export class StreamParser extends EventEmitter<StreamParserEvents> {
@@ -171,8 +172,10 @@ export class StreamParser extends EventEmitter<StreamParserEvents> {
   private closed(el: Element, endByte: number): void {
     if (this.stack.length !== 0) return;
     this.checkRegion(endByte);
+    // the stanza's region began at its '<' (onStartTag): its size on the wire
+    const size = endByte - this.regionStart;
     this.startRegion(endByte, this.limits.maxHeaderBytes, "text between stanzas");
-    this.emit("stanza", el);
+    this.emit("stanza", el, size);
   }
 
   private endStream(): void {
