@@ -21,6 +21,7 @@ import { stanzaIdModule } from "./stanza-id/index.js";
 import { capsModule } from "./caps/index.js";
 import { pepModule } from "./pep/index.js";
 import { bookmarksCompatModule } from "./bookmarks/index.js";
+import { avatarConversionModule } from "./avatar-conversion/index.js";
 
 export interface ModuleSettings {
   offlinePerUser: number;
@@ -60,6 +61,8 @@ export const DEFAULT_MODULES: ReadonlyArray<ModuleDefinition<any>> = [
   capsModule,
   pepModule,
   bookmarksCompatModule,
+  // XEP-0398: avatars published with XEP-0084 also in the vCard, their hash in presence
+  avatarConversionModule,
   // always: logged-in users change their password or delete their account even when
   // registering new accounts in-band is off
   registerModule,

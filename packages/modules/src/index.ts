@@ -19,6 +19,7 @@ export { congestionModule } from "./congestion/index.js";
 export { capsModule, capsDirectory, capsVer, NS_CAPS } from "./caps/index.js";
 export { pepModule, PEP_OPTIONS, type PepOptions, NS_PUBSUB, NS_PUBSUB_EVENT, NS_PUBSUB_OWNER } from "./pep/index.js";
 export { bookmarksCompatModule } from "./bookmarks/index.js";
+export { avatarConversionModule, NS_PEP_VCARD_CONVERSION, NS_VCARD_UPDATE, photoHash } from "./avatar-conversion/index.js";
 export { isUrgent } from "./csi/hold.js";
 export { BOUND_OPTIONS, DEFAULT_MODULES, defaultModules, type ModuleSettings } from "./defaults.js";
 export { pushModule, NS_PUSH, PUSH_OPTIONS, type PushOptions } from "./push/index.js";
