@@ -48,6 +48,15 @@ export function mucBenchEnv(): Record<string, string> {
   };
 }
 
+/**
+ * No message archive, as the ejabberd side runs without mod_mam (its config, ejabberd.ts): the
+ * side-by-side figures compare routing. SWITCHBOARD_MAM_ENABLED=true in the environment measures
+ * the archive's cost (docs/benchmarks.md, issue 14.2).
+ */
+export function archiveBenchEnv(): Record<string, string> {
+  return process.env.SWITCHBOARD_MAM_ENABLED === undefined ? { SWITCHBOARD_MAM_ENABLED: "false" } : {};
+}
+
 /** limits.userStanzasPerSecond and friends enforced but above any bench user's rate (see the header). */
 export function userRateBenchEnv(): Record<string, string> {
   const raised: Record<string, string> = {
@@ -99,6 +108,7 @@ export async function startSwitchboardNode(opts: SwitchboardNodeOptions): Promis
       SWITCHBOARD_LOG_LEVEL: "warn",
       SWITCHBOARD_LOG_FORMAT: "json",
       ...userRateBenchEnv(),
+      ...archiveBenchEnv(),
       ...opts.env,
     },
   });
