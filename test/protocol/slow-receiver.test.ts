@@ -130,6 +130,18 @@ describe("slow receivers", () => {
     slow.pause();
     const before = { diverted: await counter("switchboard_congestion_total", "diverted"), flushed: await counter("switchboard_congestion_total", "flushed") };
 
+    // While the flood goes on the slow client takes a sip a second: slow, never stalled as long
+    // as limits.congestionTimeoutSeconds (2 s here), however long a loaded machine takes to flood.
+    let flooding = true;
+    const sipping = (async () => {
+      while (flooding) {
+        await quiet(700);
+        if (!flooding) break;
+        slow.resume();
+        await quiet(15);
+        slow.pause();
+      }
+    })();
     const flood = bob.writeAll(messages("slow@localhost/crawl", "m", MESSAGES));
     await until(async () => (await counter("switchboard_congested_connections")) >= 1, 60_000, "the slow client counted as congested");
     // Another pair is served while the flood goes on.
@@ -139,6 +151,8 @@ describe("slow receivers", () => {
     // Every message taken: read into the socket, diverted to storage or bounced.
     await until(async () => (await counter("switchboard_congestion_total", "diverted")) - before.diverted > 0 && bounced(bob.buffer, "m").length + (await counter("switchboard_congestion_total", "diverted")) - before.diverted > 0, 60_000, "diversion");
     await quiet(500);
+    flooding = false;
+    await sipping;
     expect(slow.closed).toBe(false); // congested, not closed
 
     // Read at a crawl: a little now and then, never a stall as long as the timeout. How long the

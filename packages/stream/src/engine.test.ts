@@ -42,8 +42,13 @@ class FakeTransport extends EventEmitter implements Transport {
   restartStream() {
     this.restarts++;
   }
-  pause() {}
-  resume() {}
+  reading = true;
+  pause() {
+    this.reading = false;
+  }
+  resume() {
+    this.reading = true;
+  }
   destroy() {
     this.destroyed = true;
     this.emit("disconnect", "destroyed");
@@ -151,6 +156,8 @@ describe("StreamEngine", () => {
     expect(stream.send(x("message"))).toBe("written");
     expect(stream.congested).toBe(true);
     expect(changes).toEqual(["congested"]);
+    // a peer that does not read what it is sent is not read from until it catches up
+    expect(transport.reading).toBe(false);
     transport.buffered = 4001; // past 4 × the mark
     expect(stream.send(x("message"))).toBe("refused");
     expect(transport.destroyed).toBe(false);
@@ -161,6 +168,7 @@ describe("StreamEngine", () => {
     await new Promise((r) => setTimeout(r, 120));
     expect(stream.congested).toBe(false);
     expect(changes).toEqual(["congested", "relieved"]);
+    expect(transport.reading).toBe(true);
     expect(ended).toEqual([]);
   });
 

@@ -44,8 +44,8 @@ export class StreamStateError extends Error {
  * the sender's rate limit ("rate"), a STARTTLS waiting for a handshake slot ("tls": the
  * ClientHello stays unread); several may hold at once.
  */
-export type PauseReason = "queue" | "overload" | "rate" | "tls";
-const PAUSE_BIT: Readonly<Record<PauseReason, number>> = { queue: 1, overload: 2, rate: 4, tls: 8 };
+export type PauseReason = "queue" | "overload" | "rate" | "tls" | "congested";
+const PAUSE_BIT: Readonly<Record<PauseReason, number>> = { queue: 1, overload: 2, rate: 4, tls: 8, congested: 16 };
 
 export interface StreamPolicy {
   /** the stream's content namespace: jabber:client (jabber:server for s2s) */
@@ -269,7 +269,12 @@ export class StreamEngine implements StreamElementContext {
     const buffered = this.transport.bufferedBytes();
     if (change === "congested") {
       this.log.info({ buffered, highWater: this.policy.outboundBufferBytes }, "outbound queue past its high-water mark: congested");
+      // A peer that does not read what it is sent is not read from either until it catches up:
+      // what it sends meanwhile would make answers (results, errors, bounces of its own messages)
+      // that its queue could only refuse at the hard cap. It waits in its own TCP window instead.
+      this.pauseReading("congested");
     } else if (change === "relieved") {
+      this.resumeReading("congested");
       this.log.info({ buffered, seconds: (Date.now() - this.watch.since) / 1000, refusedWrites: this.refusedWrites }, "outbound queue under half its high-water mark: relieved");
       this.refusedWrites = 0;
     } else {
