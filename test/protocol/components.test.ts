@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
 import { connect, xml } from "../support/client.js";
-import { TestComponent, freePort } from "../support/component.js";
+import { TestComponent, freePort, untilEveryEdgeLists } from "../support/component.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 const HOSTS = [
@@ -44,9 +44,7 @@ async function refusal(request: Promise<unknown>): Promise<string> {
 }
 
 /** until every node has heard of (or forgotten) the component */
-async function settled(): Promise<void> {
-  await new Promise((r) => setTimeout(r, ts.mode === "cluster" ? 300 : 20));
-}
+const settled = (domain: string, listed = true) => untilEveryEdgeLists(ts, "juliet", domain, listed);
 
 /** the server still routes between a component and a client */
 async function stillServed(echo: TestComponent): Promise<void> {
@@ -65,7 +63,7 @@ describe("XEP-0114 external components", () => {
     expect(echo.streamError).toBeUndefined();
     expect(echo.handshaken).toBe(true);
     expect(echo.stanzas.some((s) => s.name === "stream:features")).toBe(false);
-    await settled();
+    await settled("echo.localhost");
   });
 
   it("routes a client's message to the component and the component's reply to the client, across edges", async () => {
@@ -108,7 +106,7 @@ describe("XEP-0114 external components", () => {
   it("refuses a second connection for a connected domain with <conflict/>, on either edge, and keeps the first", async () => {
     const first = await component("twice.localhost", 0);
     expect(first.handshaken).toBe(true);
-    await settled();
+    await settled("twice.localhost");
     for (const node of [0, 1]) {
       const second = await component("twice.localhost", node);
       expect(second.streamError).toBe("conflict");
@@ -173,13 +171,13 @@ describe("XEP-0114 external components", () => {
 
   it("bounces with service-unavailable once the component has gone, on every edge", async () => {
     const gone = await component("gone.localhost", 0);
-    await settled();
+    await settled("gone.localhost");
     const c = await connect(ts, "juliet", { resource: "gone", node: ts.nodes[ts.nodes.length - 1] });
     await c.send(xml("message", { to: "gone.localhost", type: "chat" }, xml("body", {}, "before")));
     await gone.waitFor((s) => s.getChildText("body") === "before");
     gone.close();
     await gone.waitClosed();
-    await settled();
+    await settled("gone.localhost", false);
     await c.send(xml("message", { to: "gone.localhost", type: "chat", id: "after" }, xml("body", {}, "after")));
     const bounce = await c.waitFor((s) => s.attrs.id === "after" && s.attrs.type === "error");
     expect(bounce.getChild("error")?.getChild("service-unavailable")).toBeDefined();
