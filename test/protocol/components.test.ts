@@ -6,6 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
+import net from "node:net";
+import { MAX_UNAUTHENTICATED } from "@switchboard/component";
 import { connect, xml } from "../support/client.js";
 import { TestComponent, freePort, untilEveryEdgeLists } from "../support/component.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -185,5 +187,31 @@ describe("XEP-0114 external components", () => {
     // and it may connect again
     const again = await component("gone.localhost", 1);
     expect(again.handshaken).toBe(true);
+  });
+
+  it("closes new connections at accept once MAX_UNAUTHENTICATED have not handshaken, and takes them again after", async () => {
+    const open = async () => {
+      const socket = net.connect({ port: portOf(0), host: "127.0.0.1" });
+      socket.on("error", () => {});
+      await new Promise<void>((resolve, reject) => (socket.once("connect", resolve), socket.once("error", reject)));
+      return socket;
+    };
+    const closed = (socket: net.Socket) => new Promise<boolean>((resolve) => {
+      if (socket.destroyed) return resolve(true);
+      const timer = setTimeout(() => resolve(false), 500);
+      socket.once("close", () => (clearTimeout(timer), resolve(true)));
+    });
+    const idle: net.Socket[] = [];
+    for (let i = 0; i < MAX_UNAUTHENTICATED; i++) idle.push(await open());
+    await new Promise((r) => setTimeout(r, 100));
+    const extra = await open();
+    expect(await closed(extra)).toBe(true);
+    expect(await closed(idle[0]!)).toBe(false); // those within the cap stay, for their handshake time
+    for (const s of idle) s.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    const c = await component("bad.localhost", 0);
+    expect(c.handshaken).toBe(true);
+    c.close();
+    await stillServed(echo);
   });
 });
