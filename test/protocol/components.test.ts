@@ -65,6 +65,8 @@ describe("XEP-0114 external components", () => {
     expect(echo.streamError).toBeUndefined();
     expect(echo.handshaken).toBe(true);
     expect(echo.stanzas.some((s) => s.name === "stream:features")).toBe(false);
+    expect(echo.header).toMatchObject({ xmlns: "jabber:component:accept", from: "echo.localhost" });
+    expect(echo.header?.version).toBeUndefined();
     await settled("echo.localhost");
   });
 

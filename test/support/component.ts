@@ -15,6 +15,8 @@ export class TestComponent {
   /** the stream error the server closed with, if any */
   streamError?: string;
   streamId?: string;
+  /** the server's stream header */
+  header?: Record<string, string>;
   closed = false;
   /** answers an IQ get/set sent to the component; undefined leaves it unanswered */
   answer?: (iq: Element) => Element | undefined;
@@ -27,6 +29,7 @@ export class TestComponent {
     const parser = new StreamParser({ ...DEFAULT_LIMITS });
     parser.on("streamStart", (attrs: Record<string, string>) => {
       this.streamId = attrs.id;
+      this.header = attrs;
       this.notify();
     });
     parser.on("stanza", (el: Element) => {
