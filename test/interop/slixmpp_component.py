@@ -71,6 +71,13 @@ async def main():
 
     async def echo():
         await started(user, lambda: user.connect(address=(HOST, PORT), force_starttls=True))
+        # The client's edge lists the component once it knows where it is (another edge, in a cluster).
+        domain = USER.split("@", 1)[1]
+        for _ in range(100):
+            items = await user["xep_0030"].get_items(jid=domain, timeout=TIMEOUT)
+            if any(str(i[0]) == COMPONENT for i in items["disco_items"]["items"]):
+                break
+            await asyncio.sleep(0.05)
         user.send_message(mto=f"bot@{COMPONENT}", mbody="hello component", mtype="chat")
         m = await asyncio.wait_for(user.messages.get(), TIMEOUT)
         return {"body": m["body"], "from": str(m["from"])}

@@ -6,8 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
+import net from "node:net";
+import { MAX_UNAUTHENTICATED } from "@switchboard/component";
 import { connect, xml } from "../support/client.js";
-import { TestComponent, freePort } from "../support/component.js";
+import { TestComponent, freePort, untilEveryEdgeLists } from "../support/component.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 const HOSTS = [
@@ -44,9 +46,7 @@ async function refusal(request: Promise<unknown>): Promise<string> {
 }
 
 /** until every node has heard of (or forgotten) the component */
-async function settled(): Promise<void> {
-  await new Promise((r) => setTimeout(r, ts.mode === "cluster" ? 300 : 20));
-}
+const settled = (domain: string, listed = true) => untilEveryEdgeLists(ts, "juliet", domain, listed);
 
 /** the server still routes between a component and a client */
 async function stillServed(echo: TestComponent): Promise<void> {
@@ -65,7 +65,9 @@ describe("XEP-0114 external components", () => {
     expect(echo.streamError).toBeUndefined();
     expect(echo.handshaken).toBe(true);
     expect(echo.stanzas.some((s) => s.name === "stream:features")).toBe(false);
-    await settled();
+    expect(echo.header).toMatchObject({ xmlns: "jabber:component:accept", from: "echo.localhost" });
+    expect(echo.header?.version).toBeUndefined();
+    await settled("echo.localhost");
   });
 
   it("routes a client's message to the component and the component's reply to the client, across edges", async () => {
@@ -108,7 +110,7 @@ describe("XEP-0114 external components", () => {
   it("refuses a second connection for a connected domain with <conflict/>, on either edge, and keeps the first", async () => {
     const first = await component("twice.localhost", 0);
     expect(first.handshaken).toBe(true);
-    await settled();
+    await settled("twice.localhost");
     for (const node of [0, 1]) {
       const second = await component("twice.localhost", node);
       expect(second.streamError).toBe("conflict");
@@ -173,13 +175,13 @@ describe("XEP-0114 external components", () => {
 
   it("bounces with service-unavailable once the component has gone, on every edge", async () => {
     const gone = await component("gone.localhost", 0);
-    await settled();
+    await settled("gone.localhost");
     const c = await connect(ts, "juliet", { resource: "gone", node: ts.nodes[ts.nodes.length - 1] });
     await c.send(xml("message", { to: "gone.localhost", type: "chat" }, xml("body", {}, "before")));
     await gone.waitFor((s) => s.getChildText("body") === "before");
     gone.close();
     await gone.waitClosed();
-    await settled();
+    await settled("gone.localhost", false);
     await c.send(xml("message", { to: "gone.localhost", type: "chat", id: "after" }, xml("body", {}, "after")));
     const bounce = await c.waitFor((s) => s.attrs.id === "after" && s.attrs.type === "error");
     expect(bounce.getChild("error")?.getChild("service-unavailable")).toBeDefined();
@@ -187,5 +189,31 @@ describe("XEP-0114 external components", () => {
     // and it may connect again
     const again = await component("gone.localhost", 1);
     expect(again.handshaken).toBe(true);
+  });
+
+  it("closes new connections at accept once MAX_UNAUTHENTICATED have not handshaken, and takes them again after", async () => {
+    const open = async () => {
+      const socket = net.connect({ port: portOf(0), host: "127.0.0.1" });
+      socket.on("error", () => {});
+      await new Promise<void>((resolve, reject) => (socket.once("connect", resolve), socket.once("error", reject)));
+      return socket;
+    };
+    const closed = (socket: net.Socket) => new Promise<boolean>((resolve) => {
+      if (socket.destroyed) return resolve(true);
+      const timer = setTimeout(() => resolve(false), 500);
+      socket.once("close", () => (clearTimeout(timer), resolve(true)));
+    });
+    const idle: net.Socket[] = [];
+    for (let i = 0; i < MAX_UNAUTHENTICATED; i++) idle.push(await open());
+    await new Promise((r) => setTimeout(r, 100));
+    const extra = await open();
+    expect(await closed(extra)).toBe(true);
+    expect(await closed(idle[0]!)).toBe(false); // those within the cap stay, for their handshake time
+    for (const s of idle) s.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    const c = await component("bad.localhost", 0);
+    expect(c.handshaken).toBe(true);
+    c.close();
+    await stillServed(echo);
   });
 });

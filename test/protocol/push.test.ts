@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, xml, type Element, type TestClient } from "../support/client.js";
-import { TestComponent, freePort } from "../support/component.js";
+import { TestComponent, freePort, untilEveryEdgeLists } from "../support/component.js";
 import { RawConnection } from "../support/raw.js";
 import type { DeepPartial, SwitchboardConfig } from "@switchboard/server";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -28,7 +28,8 @@ async function startWithApp(overrides: DeepPartialConfig = {}): Promise<{ ts: Te
   expect(app.handshaken).toBe(true);
   // Like a real app server: acknowledge every publish (XEP-0357 §7).
   app.answer = (iq) => xml("iq", { type: "result", id: iq.attrs.id, from: iq.attrs.to, to: iq.attrs.from });
-  await new Promise((r) => setTimeout(r, ts.mode === "cluster" ? 300 : 20)); // every edge has heard of it
+  await ts.addUser("watcher");
+  await untilEveryEdgeLists(ts, "watcher", APP.domain); // every edge knows where the app server is
   return { ts, app };
 }
 

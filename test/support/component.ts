@@ -7,12 +7,16 @@
 import net from "node:net";
 import { createHash } from "node:crypto";
 import { DEFAULT_LIMITS, Element, StreamParser, type StreamError } from "@switchboard/xml";
+import { connect, xml } from "./client.js";
+import type { TestServer } from "./server.js";
 
 export class TestComponent {
   readonly stanzas: Element[] = [];
   /** the stream error the server closed with, if any */
   streamError?: string;
   streamId?: string;
+  /** the server's stream header */
+  header?: Record<string, string>;
   closed = false;
   /** answers an IQ get/set sent to the component; undefined leaves it unanswered */
   answer?: (iq: Element) => Element | undefined;
@@ -25,6 +29,7 @@ export class TestComponent {
     const parser = new StreamParser({ ...DEFAULT_LIMITS });
     parser.on("streamStart", (attrs: Record<string, string>) => {
       this.streamId = attrs.id;
+      this.header = attrs;
       this.notify();
     });
     parser.on("stanza", (el: Element) => {
@@ -129,4 +134,27 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/**
+ * Waits until the server's disco#items on every node lists `domain` (or, with `listed` false,
+ * no longer does): every edge then knows where the component is, or that it has gone. Asks as
+ * `watcher`, an existing account.
+ */
+export async function untilEveryEdgeLists(ts: TestServer, watcher: string, domain: string, listed = true, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const node of ts.nodes) {
+    const c = await connect(ts, watcher, { resource: `watch-${Math.random().toString(36).slice(2)}`, node });
+    try {
+      for (;;) {
+        const items = await c.iq(xml("iq", { type: "get", to: ts.domain }, xml("query", { xmlns: "http://jabber.org/protocol/disco#items" })));
+        const jids = items.getChild("query")?.getChildren("item").map((i) => i.attrs.jid) ?? [];
+        if (jids.includes(domain) === listed) break;
+        if (Date.now() > deadline) throw new Error(`${domain} is ${listed ? "not yet" : "still"} in disco#items on ${node.host.nodeId}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await c.stop();
+    }
+  }
 }

@@ -35,8 +35,9 @@ export function handshakeDigest(streamId: string, secret: string): string {
   return createHash("sha1").update(streamId + secret).digest("hex");
 }
 
-export function openComponentStream(host: Host, transport: Transport, opts: ComponentStreamOptions): StreamEngine {
-  return new StreamEngine(host, transport, new ComponentPolicy(host, opts));
+/** `onHandshake`: the stream is a component's now (or ended before): it no longer counts as unauthenticated */
+export function openComponentStream(host: Host, transport: Transport, opts: ComponentStreamOptions, onHandshake?: () => void): StreamEngine {
+  return new StreamEngine(host, transport, new ComponentPolicy(host, opts, onHandshake));
 }
 
 /** The connected component as the directory and the routing see it. */
@@ -74,6 +75,7 @@ class ComponentPolicy implements StreamPolicy {
   constructor(
     private readonly host: Host,
     private readonly opts: ComponentStreamOptions,
+    private readonly onHandshake?: () => void,
   ) {
     this.tlsHandshakeMs = opts.handshakeTimeoutMs;
     this.handshakeTimeoutMs = opts.handshakeTimeoutMs;
@@ -129,10 +131,12 @@ class ComponentPolicy implements StreamPolicy {
     stream.authenticated(domain, { restart: false });
     stream.bound();
     stream.send(new Element("handshake"));
+    this.onHandshake?.();
     stream.log.info({ domain, ip: stream.ip }, "component connected");
   }
 
   ended(stream: StreamEngine, reason: string): void {
+    this.onHandshake?.();
     if (!this.link) return;
     this.opts.directory.release(this.link);
     stream.log.info({ domain: this.link.domain, reason }, "component disconnected");

@@ -5,5 +5,5 @@
  */
 export { componentsModule, COMPONENT_ROUTE, type ComponentHost, type ComponentsModuleDeps } from "./routing.js";
 export { ComponentDirectory } from "./directory.js";
-export { listenForComponents, type ComponentListener, type ComponentListenerOptions } from "./listener.js";
+export { listenForComponents, MAX_UNAUTHENTICATED, type ComponentListener, type ComponentListenerOptions } from "./listener.js";
 export { handshakeDigest, NS_COMPONENT } from "./component-stream.js";

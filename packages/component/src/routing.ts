@@ -3,8 +3,8 @@
  * each configured component domain is a component route of the host (core/routes.ts); a stanza
  * for it is written to the component's stream when this node holds it, and otherwise handed
  * over the bus to the node that does (directory.ts), as a component envelope the bus ledger
- * keeps until that node confirms it. The server's disco#items lists the components connected
- * anywhere in the cluster (XEP-0114 §1 leaves discovery to the server; Prosody lists them too).
+ * keeps until that node confirms it. The server's disco#items (XEP-0030 §4) lists the
+ * components connected anywhere in the cluster, as it lists the MUC service.
  *
  * A component that is not connected cannot take anything: a message or IQ request to it is
  * answered `<service-unavailable/>` (RFC 6120 §8.3.3.19), presence and answers (IQ results,

@@ -258,7 +258,7 @@ const SERVER_KEYS: readonly ConfigKeySpec[] = [
     description: "TCP port for external components (XEP-0114 `jabber:component:accept`; 5347 is conventional), on every node with the edge role; 0 opens none. Plain TCP, as the protocol has no STARTTLS: bind it to loopback or a private network.",
     parse: port },
   { key: "components.hosts", type: "component list", default: emptyList, defaultText: "empty", example: '[{ domain: "push.example.org", secret: "s3cret" }]',
-    description: "The external components allowed to connect: a YAML list of `{ domain, secret }` (a top-level `components:` given as such a list is read as this key), or `domain=secret,...` in the environment. Each domain once, not the server's own; secrets non-empty. A component's domain is routed to it wherever in the cluster it connected; while it is not connected, messages and IQs to it are answered `service-unavailable`.",
+    description: "The external components allowed to connect: a YAML list of `{ domain, secret }` (a top-level `components:` given as such a list is read as this key), or `domain=secret,...` in the environment (split at the first `=`; a secret there cannot hold a comma). Each domain once, not the server's own; secrets non-empty. A component's domain is routed to it wherever in the cluster it connected; while it is not connected, messages and IQs to it are answered `service-unavailable`.",
     parse: componentHosts },
   // XEP-0357: the push module's own option declarations, as `push.*` keys.
   ...Object.entries(PUSH_OPTIONS).map(([name, spec]): ConfigKeySpec => ({
