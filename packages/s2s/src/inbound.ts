@@ -26,6 +26,8 @@ export interface InboundDeps {
   verifyKey(originating: string, request: { from: string; to: string; id: string; key: string }): Promise<"valid" | "invalid">;
   /** the stream has ended (connection accounting) */
   ended(stream: StreamEngine): void;
+  /** `domain` just authenticated to us: it is up, whatever our last attempt to reach it said */
+  remoteIsUp(domain: string): void;
 }
 
 const STANZAS = new Set(["message", "presence", "iq"]);
@@ -171,6 +173,7 @@ export class InboundPolicy implements StreamPolicy {
       return stream.close(new StreamError("not-authorized", `the dialback key for ${originating} did not verify`));
     }
     this.verified.add(originating);
+    this.deps.remoteIsUp(originating);
     reply("valid");
     if (stream.state !== "bound") {
       stream.authenticated(originating, { restart: false });
@@ -200,6 +203,7 @@ export class InboundPolicy implements StreamPolicy {
     if (!this.serves(to.domain)) return stream.close(new StreamError("host-unknown", `this server does not serve ${to.domain}`));
     // Parsed for this stream alone: dropping the namespace is not a shared mutation.
     delete el.attrs.xmlns;
+    stream.log.trace({ from: el.attrs.from, to: el.attrs.to, kind: el.name, type: el.attrs.type }, "stanza from a remote domain");
     await this.deps.host.router.route(el);
   }
 }

@@ -61,6 +61,7 @@ export class RemoteDomains {
     }
     const domain = this.domain(name);
     domain.lastUse = Date.now();
+    this.log.trace({ to: ev.to.full, from: ev.from.full, kind: ev.kind, state: domain.stream?.state ?? "none" }, "stanza to a remote domain");
     const stream = domain.stream;
     if (stream?.authenticated && domain.queue.length === 0) {
       await this.write(domain, stream, ev);
@@ -85,6 +86,19 @@ export class RemoteDomains {
   verify(originating: string, request: { from: string; to: string; id: string; key: string }): Promise<"valid" | "invalid"> {
     if (this.stopped) return Promise.reject(new Error("federation is stopping"));
     return this.streamTo(this.domain(originating)).verify(request);
+  }
+
+  /**
+   * `name` authenticated a stream to us: it is up, so a backoff from our last failed attempt no
+   * longer holds (after a remote's restart its first stanzas are probes whose answers would
+   * otherwise meet the backoff and be dropped, being presence).
+   */
+  remoteIsUp(name: string): void {
+    const domain = this.domains.get(name);
+    if (!domain || !domain.lastFailure) return;
+    domain.retryAt = 0;
+    domain.backoffMs = 0;
+    domain.lastFailure = undefined;
   }
 
   /** the remote domains with an outbound stream, and its state (admin, tests) */
