@@ -131,6 +131,8 @@ describe("federation between two servers", () => {
     // and a message still goes through both ways
     await hank.send(xml("message", { to: "gina@b.test/g2", type: "chat" }, xml("body", {}, "welcome back")));
     await gina.waitFor(isChat("welcome back"), 20_000);
+    // nothing addressed to someone else reached her
+    expect(gina.received.filter((el) => el.attrs.to && !el.attrs.to.startsWith("gina@b.test")).map(String)).toEqual([]);
     await Promise.all([hank.stop(), gina.stop()]);
   }, 60_000);
 });
