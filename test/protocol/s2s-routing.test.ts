@@ -3,12 +3,14 @@
  * a remote that accepts the connection and then says nothing — stanzas wait in a queue bounded
  * by s2s.maxQueueBytes (past it: <remote-server-timeout/> at once), and when the negotiation
  * times out everything queued bounces with <remote-server-timeout/>; a stream idle for
- * s2s.idleSeconds is closed and opened again for the next stanza.
+ * s2s.idleSeconds is closed and opened again for the next stanza; with s2s.allowDialback off
+ * neither side authenticates by dialback.
  */
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, xml, type Element } from "../support/client.js";
 import { startFederatedPair, type FederatedPair } from "../support/federation.js";
+import { RawConnection } from "../support/raw.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 const errorOf = (el: Element) => el.getChild("error")?.children.find((c): c is Element => typeof c !== "string" && c.name !== "text")?.name;
@@ -80,5 +82,35 @@ describe("an idle stream", () => {
     await ivy.send(xml("message", { to: "jack@b.test/j", type: "chat" }, xml("body", {}, "two")));
     await jack.waitFor((el) => el.getChildText("body") === "two", 15_000);
     await Promise.all([ivy.stop(), jack.stop()]);
+  });
+});
+
+describe("s2s.allowDialback false", () => {
+  let pair: FederatedPair;
+  beforeAll(async () => {
+    // a.test will not use dialback, b.test will not accept it: with no other way to
+    // authenticate (SASL EXTERNAL is not there yet) nothing crosses, and senders are told
+    pair = await startFederatedPair({ a: { allowDialback: false }, b: { allowDialback: false } });
+    await pair.a.addUser("kim");
+    await pair.b.addUser("lou");
+  });
+  afterAll(async () => pair?.stop());
+
+  it("bounces what a sender sends out and closes a peer's dialback attempt with not-authorized", async () => {
+    const kim = await connect(pair.a, "kim", { resource: "k" });
+    await kim.send(xml("message", { to: "lou@b.test", type: "chat", id: "nodb" }, xml("body", {}, "hi")));
+    const bounce = await kim.waitFor((el) => el.attrs.id === "nodb" && el.attrs.type === "error", 15_000);
+    expect(errorOf(bounce)).toBe("remote-server-timeout");
+    expect(bounce.getChild("error")?.getChildText("text")).toMatch(/s2s.allowDialback/);
+    await kim.stop();
+
+    const raw = await RawConnection.open(pair.ports.b[0]!);
+    await raw.startTls("b.test", { from: "a.test" });
+    raw.open("b.test", { from: "a.test" });
+    const features = await raw.waitFor(/<stream:features[^>]*\/>|<stream:features[ >].*<\/stream:features>/s);
+    expect(features).not.toContain("urn:xmpp:features:dialback");
+    raw.write(`<db:result from='a.test' to='b.test'>${"0".repeat(64)}</db:result>`);
+    await raw.waitFor(/<not-authorized xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']/);
+    await raw.waitClosed();
   });
 });
