@@ -4,9 +4,13 @@
  * by s2s.maxQueueBytes (past it: <remote-server-timeout/> at once), and when the negotiation
  * times out everything queued bounces with <remote-server-timeout/>; a stream idle for
  * s2s.idleSeconds is closed and opened again for the next stanza; with s2s.allowDialback off
- * neither side authenticates by dialback.
+ * neither side authenticates by dialback; a certificate s2s.trustedCaFile vouches for is verified.
  */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, xml, type Element } from "../support/client.js";
 import { startFederatedPair, type FederatedPair } from "../support/federation.js";
@@ -112,5 +116,40 @@ describe("s2s.allowDialback false", () => {
     raw.write(`<db:result from='a.test' to='b.test'>${"0".repeat(64)}</db:result>`);
     await raw.waitFor(/<not-authorized xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']/);
     await raw.waitClosed();
+  });
+});
+
+describe("s2s.trustedCaFile", () => {
+  let pair: FederatedPair;
+  let dir: string;
+  beforeAll(async () => {
+    // b.test's certificate, made here so that a.test can be told to trust it
+    dir = mkdtempSync(join(tmpdir(), "sb-s2s-ca-"));
+    const made = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=b.test", "-addext", "subjectAltName=DNS:b.test",
+      "-keyout", join(dir, "b.key"), "-out", join(dir, "b.pem")], { stdio: "ignore" });
+    expect(made.status).toBe(0);
+    pair = await startFederatedPair({ a: { trustedCaFile: join(dir, "b.pem") }, config: { b: { tls: { cert: join(dir, "b.pem"), key: join(dir, "b.key") } } } });
+    await pair.a.addUser("mia");
+    await pair.b.addUser("ned");
+  });
+  afterAll(async () => {
+    await pair?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("verifies a remote certificate it trusts, for the remote's name, and not one it does not", async () => {
+    const mia = await connect(pair.a, "mia", { resource: "m", node: pair.a.nodes[0] });
+    const ned = await connect(pair.b, "ned", { resource: "n", node: pair.b.nodes[0] });
+    await ned.send(xml("presence"));
+    await mia.send(xml("message", { to: "ned@b.test/n", type: "chat" }, xml("body", {}, "verified?")));
+    await ned.waitFor((el) => el.getChildText("body") === "verified?", 15_000);
+    await mia.send(xml("presence"));
+    await ned.send(xml("message", { to: "mia@a.test/m", type: "chat" }, xml("body", {}, "and back")));
+    await mia.waitFor((el) => el.getChildText("body") === "and back", 15_000);
+    const certificate = (ts: TestServer, domain: string) => ts.nodes[0]!.s2s!.remote.streams().find((s) => s.domain === domain)?.certificate;
+    expect(certificate(pair.a, "b.test")).toBe("verified");
+    // b.test trusts no CA for a.test's generated certificate: still carried, by dialback
+    expect(certificate(pair.b, "a.test")).toBe("unverified");
+    await Promise.all([mia.stop(), ned.stop()]);
   });
 });

@@ -102,8 +102,10 @@ export class RemoteDomains {
   }
 
   /** the remote domains with an outbound stream, and its state (admin, tests) */
-  streams(): Array<{ domain: string; state: string; queued: number }> {
-    return [...this.domains.values()].filter((d) => d.stream).map((d) => ({ domain: d.name, state: d.stream!.state, queued: d.queue.length }));
+  streams(): Array<{ domain: string; state: string; queued: number; certificate?: "verified" | "unverified" }> {
+    return [...this.domains.values()]
+      .filter((d) => d.stream)
+      .map((d) => ({ domain: d.name, state: d.stream!.state, queued: d.queue.length, certificate: d.stream!.certificate }));
   }
 
   /** closes every outbound stream; what is still queued bounces */
