@@ -32,6 +32,13 @@ export interface InboundDeps {
 
 const STANZAS = new Set(["message", "presence", "iq"]);
 
+/**
+ * Dialback checks one inbound stream may have in flight (XEP-0220 §2.5 piggybacking). Each makes
+ * us resolve and connect to the domain it names: without a bound, one connection could send us
+ * to any number of servers.
+ */
+export const MAX_PENDING_DIALBACK = 4;
+
 export class InboundPolicy implements StreamPolicy {
   readonly namespace = NS_SERVER;
   /** remote domains this stream authenticated (several may share it, XEP-0220 §2.5 piggybacking) */
@@ -145,6 +152,10 @@ export class InboundPolicy implements StreamPolicy {
     const reply = (type: string, error?: Element) => stream.send(dbElement("result", { from: receiving, to: originating, type }, error));
     if (this.verified.has(originating)) return void reply("valid");
     if (this.pending.has(originating)) return;
+    if (this.pending.size >= MAX_PENDING_DIALBACK) {
+      stream.log.warn({ pending: [...this.pending], originating }, "too many dialback checks in flight on one stream");
+      return stream.close(new StreamError("policy-violation", `at most ${MAX_PENDING_DIALBACK} dialback requests may wait at once on a stream`));
+    }
     this.pending.add(originating);
     // Not awaited: this stream must go on reading while the authoritative server is asked. Two
     // servers verifying each other at once would otherwise each wait for a <db:verify/> answer
