@@ -60,6 +60,15 @@ describe("a remote server that never answers", () => {
     const late = quincy.received.filter((el) => el.attrs.type === "error" && /handshakeTimeout/.test(el.getChild("error")?.getChildText("text") ?? ""));
     expect(late.length).toBeGreaterThan(0);
     expect(late.length).toBeLessThan(8);
+    // every bounce counted, on the node that made it
+    let bounces = 0;
+    for (const node of ts.nodes) {
+      const text = await (await fetch(`http://127.0.0.1:${node.ports.http}/metrics`)).text();
+      const line = text.split("\n").find((l) => l.startsWith('switchboard_s2s_bounces_total{') && l.includes('condition="remote-server-timeout"'));
+      bounces += line ? Number(line.split(" ").at(-1)) : 0;
+      expect(text).toMatch(/switchboard_s2s_streams\{[^}]*direction="inbound"/);
+    }
+    expect(bounces).toBe(8);
     await quincy.stop();
   });
 });

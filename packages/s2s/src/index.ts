@@ -31,6 +31,10 @@ export async function startS2s(host: Host, opts: S2sOptions): Promise<Federation
     verifyKey: (originating, request) => remote.verify(originating, request),
     remoteIsUp: (domain) => remote.remoteIsUp(domain),
   });
+  host.metrics.observe("switchboard_s2s_streams", { help: "Server-to-server streams this process holds, by direction", labels: ["direction"] }, () => [
+    [listener.size, { direction: "inbound" }],
+    [remote.streams().length, { direction: "outbound" }],
+  ]);
   let port: number;
   try {
     port = await listener.listen();

@@ -8,7 +8,7 @@
  * our stream — for messages, IQ requests and subscription requests; other presence has no sender
  * to tell (RFC 6121 §4.3 a probe, §4.4 a broadcast) and is dropped with a debug line.
  */
-import type { Host, Logger, StanzaEvent } from "@switchboard/core";
+import type { Counter, Host, Logger, StanzaEvent } from "@switchboard/core";
 import type { Element, StanzaErrorCondition } from "@switchboard/xml";
 import type { DialbackKeys } from "./dialback.js";
 import type { S2sOptions } from "./options.js";
@@ -41,6 +41,7 @@ export class RemoteDomains {
   private readonly domains = new Map<string, RemoteDomain>();
   private stopped = false;
   private readonly log: Logger;
+  private readonly bounced: Counter;
 
   constructor(
     private readonly host: Host,
@@ -49,6 +50,7 @@ export class RemoteDomains {
     private readonly resolver: RemoteResolver,
   ) {
     this.log = host.log.child({ component: "s2s" });
+    this.bounced = host.metrics.counter("switchboard_s2s_bounces_total", { help: "Stanzas to remote domains bounced to their sender, by condition", labels: ["condition"] });
   }
 
   /** the route/remote hook: always takes the stanza (carried, queued or bounced) */
@@ -205,6 +207,7 @@ export class RemoteDomains {
       this.log.debug({ to: ev.to.full, from: ev.from.full, kind: ev.kind, condition }, "presence to an unreachable remote domain not carried");
       return;
     }
+    this.bounced.add(1, { condition });
     await this.host.router.bounce(ev, condition, text).catch((err: unknown) => this.log.error({ err }, "could not bounce a stanza to a remote domain"));
   }
 }
