@@ -100,6 +100,9 @@ export class OutboundStream extends EventEmitter<OutboundEvents> {
         const socket = await this.connect(address);
         if (this.closedNow()) return void socket.destroy();
         this.connected = true;
+        // A remote that vanishes without a FIN (a dead host, a dropped NAT entry) is noticed by
+        // TCP keepalive rather than by the next write that never arrives.
+        socket.setKeepAlive(true, 60_000);
         this.attach(socket);
         this.cfg.log.debug({ remote: this.cfg.remote, host: address.host, port: address.port, directTls: address.directTls }, "s2s connected");
         this.openStream();

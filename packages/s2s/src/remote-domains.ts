@@ -34,6 +34,7 @@ class RemoteDomain {
   lastFailure?: OutboundFailure;
   lastUse = Date.now();
   idleTimer?: NodeJS.Timeout;
+  forgetTimer?: NodeJS.Timeout;
   constructor(readonly name: string) {}
 }
 
@@ -115,6 +116,7 @@ export class RemoteDomains {
     this.stopped = true;
     for (const domain of this.domains.values()) {
       clearTimeout(domain.idleTimer);
+      clearTimeout(domain.forgetTimer);
       domain.stream?.close("server stopping");
       await this.bounceQueue(domain, { condition: "remote-server-timeout", text: "the server is stopping" });
     }
@@ -157,13 +159,32 @@ export class RemoteDomains {
         domain.retryAt = Date.now() + domain.backoffMs;
         domain.lastFailure = failure;
         void this.bounceQueue(domain, failure);
+        this.forgetLater(domain, domain.backoffMs + MAX_BACKOFF_MS);
       } else if (domain.queue.length > 0 && !this.stopped) {
         // Closed under stanzas that arrived after it was authenticated and before the flush: again.
         this.streamTo(domain);
+      } else {
+        this.forget(domain);
       }
     });
     stream.start();
     return stream;
+  }
+
+  /**
+   * A domain with no stream and nothing queued is forgotten, so the table holds only domains in
+   * use: any peer can name new domains to us (dialback), and each would otherwise stay for good.
+   * One that failed is kept through its backoff and as long again, so a domain that stays down
+   * keeps backing off.
+   */
+  private forget(domain: RemoteDomain): void {
+    if (!domain.stream && domain.queue.length === 0 && Date.now() >= domain.retryAt && this.domains.get(domain.name) === domain) this.domains.delete(domain.name);
+  }
+
+  private forgetLater(domain: RemoteDomain, ms: number): void {
+    clearTimeout(domain.forgetTimer);
+    domain.forgetTimer = setTimeout(() => this.forget(domain), ms);
+    domain.forgetTimer.unref();
   }
 
   /** the queue, oldest first, before anything newer (route() queues behind it) */
