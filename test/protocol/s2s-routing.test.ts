@@ -82,7 +82,7 @@ describe("an idle stream", () => {
   });
   afterAll(async () => pair?.stop());
 
-  it("is closed after s2s.idleSeconds and opened again for the next stanza", async () => {
+  it("is closed after s2s.idleSeconds, outbound and inbound, and opened again for the next stanza", async () => {
     const ivy = await connect(pair.a, "ivy", { resource: "i", node: pair.a.nodes[0] });
     const jack = await connect(pair.b, "jack", { resource: "j" });
     await jack.send(xml("presence"));
@@ -90,8 +90,19 @@ describe("an idle stream", () => {
     await jack.waitFor((el) => el.getChildText("body") === "one", 15_000);
     const streams = () => pair.a.nodes[0]!.s2s!.remote.streams().filter((s) => s.domain === "b.test");
     expect(streams()).toHaveLength(1);
+    // b.test writes to a.test too, so a.test holds an inbound stream from it
+    await ivy.send(xml("presence"));
+    await jack.send(xml("message", { to: "ivy@a.test/i", type: "chat" }, xml("body", {}, "back")));
+    await ivy.waitFor((el) => el.getChildText("body") === "back", 15_000);
+    const inbound = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${pair.a.nodes[0]!.ports.http}/metrics`)).text();
+      return Number(text.split("\n").find((l) => l.startsWith("switchboard_s2s_streams{") && l.includes('direction="inbound"'))?.split(" ").at(-1) ?? "NaN");
+    };
+    expect(await inbound()).toBe(1);
     await new Promise((r) => setTimeout(r, 2500));
+    // both its outbound and its inbound stream: idle, closed
     expect(streams()).toHaveLength(0);
+    expect(await inbound()).toBe(0);
     await ivy.send(xml("message", { to: "jack@b.test/j", type: "chat" }, xml("body", {}, "two")));
     await jack.waitFor((el) => el.getChildText("body") === "two", 15_000);
     await Promise.all([ivy.stop(), jack.stop()]);

@@ -45,6 +45,9 @@ export class InboundPolicy implements StreamPolicy {
   private readonly verified = new Set<string>();
   /** remote domains whose key is being checked with their authoritative server */
   private readonly pending = new Set<string>();
+  /** when the peer last sent an element; the idle check (s2s.idleSeconds) reads it */
+  private lastInput = Date.now();
+  private idleTimer?: NodeJS.Timeout;
 
   constructor(private readonly deps: InboundDeps) {}
 
@@ -109,6 +112,7 @@ export class InboundPolicy implements StreamPolicy {
   }
 
   async element(stream: StreamEngine, el: Element): Promise<void> {
+    this.lastInput = Date.now();
     const db = dialbackElement(el);
     if (db === "verify") return this.answerVerify(stream, el);
     if (db === "result") return this.authenticate(stream, el);
@@ -117,6 +121,7 @@ export class InboundPolicy implements StreamPolicy {
   }
 
   ended(stream: StreamEngine, reason: string): void {
+    clearTimeout(this.idleTimer);
     stream.log.debug({ reason, remote: this.remoteDomains }, "s2s stream closed");
     this.deps.ended(stream);
   }
@@ -189,8 +194,23 @@ export class InboundPolicy implements StreamPolicy {
     if (stream.state !== "bound") {
       stream.authenticated(originating, { restart: false });
       stream.bound();
+      this.armIdle(stream);
     }
     stream.log.info({ remote: originating, local: receiving }, "s2s stream authenticated by dialback");
+  }
+
+  /** s2s.idleSeconds: an authenticated stream the peer sent nothing on for that long is closed */
+  private armIdle(stream: StreamEngine): void {
+    const idleMs = this.deps.opts.idleMs;
+    const due = this.lastInput + idleMs - Date.now();
+    this.idleTimer = setTimeout(() => {
+      if (stream.closed) return;
+      if (Date.now() - this.lastInput >= idleMs) {
+        stream.log.debug({ remote: this.remoteDomains }, "s2s stream idle for s2s.idleSeconds, closing");
+        stream.close(undefined, "idle for s2s.idleSeconds");
+      } else this.armIdle(stream);
+    }, Math.max(due, 10));
+    this.idleTimer.unref();
   }
 
   private refuseBlocked(domain: string): StreamError {
