@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, xml, type Element } from "../support/client.js";
 import { startFederatedPair, type FederatedPair } from "../support/federation.js";
 import { freePort } from "../support/processes.js";
+import { createInstant, join } from "../support/muc.js";
 
 let pair: FederatedPair;
 
@@ -17,6 +18,8 @@ beforeAll(async () => {
   for (const u of ["alice", "carol", "erin"]) await pair.a.addUser(u);
   for (const u of ["bob", "dave", "frank", "gina"]) await pair.b.addUser(u);
   await pair.a.addUser("hank");
+  await pair.a.addUser("oscar");
+  await pair.b.addUser("pia");
 });
 afterAll(async () => pair?.stop());
 
@@ -135,4 +138,23 @@ describe("federation between two servers", () => {
     expect(gina.received.filter((el) => el.attrs.to && !el.attrs.to.startsWith("gina@b.test")).map(String)).toEqual([]);
     await Promise.all([hank.stop(), gina.stop()]);
   }, 60_000);
+
+  it("lets a remote user join a room here and talk in it (XEP-0045 across domains, the service on a stream of its own)", async () => {
+    const pia = await connect(pair.b, "pia", { resource: "p" });
+    const room = "lounge@conference.b.test";
+    expect((await createInstant(pia, room, "pia")).attrs.type).toBeUndefined();
+    const oscar = await connect(pair.a, "oscar", { resource: "o" });
+    const self = await join(oscar, room, "oscar", [], 15_000);
+    expect(self.attrs.type).toBeUndefined();
+    await pia.waitFor((el) => el.is("presence") && el.attrs.from === `${room}/oscar`, 15_000);
+    await oscar.send(xml("message", { to: room, type: "groupchat" }, xml("body", {}, "hello room")));
+    const heard = await pia.waitFor((el) => el.is("message") && el.attrs.type === "groupchat" && el.getChildText("body") === "hello room", 15_000);
+    expect(heard.attrs.from).toBe(`${room}/oscar`);
+    await pia.send(xml("message", { to: room, type: "groupchat" }, xml("body", {}, "welcome")));
+    await oscar.waitFor((el) => el.is("message") && el.attrs.from === `${room}/pia` && el.getChildText("body") === "welcome", 15_000);
+    // b.test's MUC service reached a.test on a stream of its own, authenticated for conference.b.test
+    const locals = pair.b.nodes.flatMap((n) => n.s2s!.remote.streams().filter((st) => st.domain === "a.test").map((st) => st.local));
+    expect(locals).toContain("conference.b.test");
+    await Promise.all([pia.stop(), oscar.stop()]);
+  });
 });

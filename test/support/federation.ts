@@ -26,7 +26,8 @@ export async function startFederatedPair(
   for (let i = 0; i < nodes; i++) ports.a.push(await freePort()), ports.b.push(await freePort());
   const settings = (own: "a" | "b", other: "a" | "b", i: number): S2sSettings => ({
     port: ports[own][i],
-    routes: { [`${other}.test`]: `127.0.0.1:${ports[other][0]}`, ...opts.extraRoutes },
+    // the other side's MUC service is a domain of its own, at the same server
+    routes: { [`${other}.test`]: `127.0.0.1:${ports[other][0]}`, [`conference.${other}.test`]: `127.0.0.1:${ports[other][0]}`, ...opts.extraRoutes },
     ...opts[own],
   });
   const a = await startTestServer({ domain: "a.test", ...opts.config?.a }, { perNode: (i) => ({ s2s: settings("a", "b", i) }) });

@@ -35,7 +35,15 @@ class RemoteDomain {
   lastUse = Date.now();
   idleTimer?: NodeJS.Timeout;
   forgetTimer?: NodeJS.Timeout;
-  constructor(readonly name: string) {}
+  /** `name`: the remote domain; `local`: ours it is reached from (the served domain or a component's) */
+  constructor(
+    readonly name: string,
+    readonly local: string,
+  ) {}
+
+  get key(): string {
+    return `${this.local} ${this.name}`;
+  }
 }
 
 export class RemoteDomains {
@@ -62,7 +70,10 @@ export class RemoteDomains {
       await this.bounce(ev, "not-allowed", `${name} is blocked by this server`);
       return true;
     }
-    const domain = this.domain(name);
+    // RFC 6120 §13.7.1.3, XEP-0220 §2.1: a stream authenticates one pair of domains; a
+    // component's stanzas (MUC at conference.<domain>) go on a stream of its own.
+    const local = this.host.routes.resolve(ev.from.domain).kind === "remote" ? this.host.domain : ev.from.domain;
+    const domain = this.domain(name, local);
     domain.lastUse = Date.now();
     this.log.trace({ to: ev.to.full, from: ev.from.full, kind: ev.kind, state: domain.stream?.state ?? "none" }, "stanza to a remote domain");
     const stream = domain.stream;
@@ -88,7 +99,8 @@ export class RemoteDomains {
   /** XEP-0220 §2.3: asks `originating`'s authoritative server, over our stream to it, whether a key is its own */
   verify(originating: string, request: { from: string; to: string; id: string; key: string }): Promise<"valid" | "invalid"> {
     if (this.stopped) return Promise.reject(new Error("federation is stopping"));
-    return this.streamTo(this.domain(originating)).verify(request);
+    const local = this.host.routes.resolve(request.from).kind === "remote" ? this.host.domain : request.from;
+    return this.streamTo(this.domain(originating, local)).verify(request);
   }
 
   /**
@@ -97,18 +109,19 @@ export class RemoteDomains {
    * otherwise meet the backoff and be dropped, being presence).
    */
   remoteIsUp(name: string): void {
-    const domain = this.domains.get(name);
-    if (!domain || !domain.lastFailure) return;
-    domain.retryAt = 0;
-    domain.backoffMs = 0;
-    domain.lastFailure = undefined;
+    for (const domain of this.domains.values()) {
+      if (domain.name !== name || !domain.lastFailure) continue;
+      domain.retryAt = 0;
+      domain.backoffMs = 0;
+      domain.lastFailure = undefined;
+    }
   }
 
   /** the remote domains with an outbound stream, and its state (admin, tests) */
-  streams(): Array<{ domain: string; state: string; queued: number; certificate?: "verified" | "unverified" }> {
+  streams(): Array<{ domain: string; local: string; state: string; queued: number; certificate?: "verified" | "unverified" }> {
     return [...this.domains.values()]
       .filter((d) => d.stream)
-      .map((d) => ({ domain: d.name, state: d.stream!.state, queued: d.queue.length, certificate: d.stream!.certificate }));
+      .map((d) => ({ domain: d.name, local: d.local, state: d.stream!.state, queued: d.queue.length, certificate: d.stream!.certificate }));
   }
 
   /** closes every outbound stream; what is still queued bounces */
@@ -123,16 +136,17 @@ export class RemoteDomains {
     this.domains.clear();
   }
 
-  private domain(name: string): RemoteDomain {
-    let domain = this.domains.get(name);
-    if (!domain) this.domains.set(name, (domain = new RemoteDomain(name)));
+  private domain(name: string, local: string): RemoteDomain {
+    const key = `${local} ${name}`;
+    let domain = this.domains.get(key);
+    if (!domain) this.domains.set(key, (domain = new RemoteDomain(name, local)));
     return domain;
   }
 
   private streamTo(domain: RemoteDomain): OutboundStream {
     if (domain.stream) return domain.stream;
     const stream = new OutboundStream({
-      local: this.host.domain,
+      local: domain.local,
       remote: domain.name,
       requireTls: this.opts.requireTls,
       allowDialback: this.opts.allowDialback,
@@ -178,7 +192,7 @@ export class RemoteDomains {
    * keeps backing off.
    */
   private forget(domain: RemoteDomain): void {
-    if (!domain.stream && domain.queue.length === 0 && Date.now() >= domain.retryAt && this.domains.get(domain.name) === domain) this.domains.delete(domain.name);
+    if (!domain.stream && domain.queue.length === 0 && Date.now() >= domain.retryAt && this.domains.get(domain.key) === domain) this.domains.delete(domain.key);
   }
 
   private forgetLater(domain: RemoteDomain, ms: number): void {
