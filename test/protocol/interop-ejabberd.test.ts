@@ -26,7 +26,7 @@ beforeAll(async () => {
   dns = await FakeDns.start();
   ejabberd = await Ejabberd.prepare("ejabberd.test", dns.port);
   const s2sPorts = [await freePort(), await freePort()];
-  ts = await startTestServer({ domain: "sb.test" }, { perNode: (i) => ({ s2s: { port: s2sPorts[i], routes: { "ejabberd.test": `127.0.0.1:${ejabberd.ports.s2s}` } } }) });
+  ts = await startTestServer({ domain: "sb.test" }, { perNode: (i) => ({ s2s: { port: s2sPorts[i], routes: { "ejabberd.test": `127.0.0.1:${ejabberd.ports.s2s}`, "conference.ejabberd.test": `127.0.0.1:${ejabberd.ports.s2s}` } } }) });
   for (const u of ["sam", "tess", "uma", "vic"]) await ts.addUser(u);
   // the target is a name its resolver has in inetrc (see ejabberd.ts): it resolves the SRV target without a query
   dns.records.srv["_xmpp-server._tcp.sb.test"] = { target: "localhost", port: s2sPorts[0]! };

@@ -25,7 +25,7 @@ beforeAll(async () => {
   address = await loopbackWithFreePort(5269);
   prosody = await Prosody.prepare("prosody.test", { "sb.test": address, "conference.sb.test": address });
   const s2sPorts = [5269, await freePort()];
-  ts = await startTestServer({ domain: "sb.test", bind: address }, { perNode: (i) => ({ s2s: { port: s2sPorts[i], routes: { "prosody.test": `127.0.0.1:${prosody.ports.s2s}` } } }) });
+  ts = await startTestServer({ domain: "sb.test", bind: address }, { perNode: (i) => ({ s2s: { port: s2sPorts[i], routes: { "prosody.test": `127.0.0.1:${prosody.ports.s2s}`, "conference.prosody.test": `127.0.0.1:${prosody.ports.s2s}` } } }) });
   for (const u of ["sam", "tess", "uma", "vic"]) await ts.addUser(u);
   await prosody.start(["pam", "quinn", "rita", "stan"]);
 }, 60_000);

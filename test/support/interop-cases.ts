@@ -93,4 +93,19 @@ export function interopCases(sides: () => InteropSides): void {
     await theirs.waitFor((el) => el.is("message") && el.attrs.from === `${room}/${me}` && el.getChildText("body") === "welcome in", 20_000);
     await Promise.all([ours.stop(), theirs.stop()]);
   });
+
+  it("lets a user of ours join a room over there and talk in it", async () => {
+    const s = sides();
+    const [me, them] = [s.ourUsers[3], s.theirUsers[3]];
+    const room = `faraway@conference.${s.theirDomain}`;
+    const theirs = await s.theirs(them);
+    expect((await createInstant(theirs, room, them)).attrs.type).toBeUndefined();
+    const ours = await s.ours(me, "r");
+    expect((await join(ours, room, me, [], 20_000)).attrs.type).toBeUndefined();
+    await ours.send(xml("message", { to: room, type: "groupchat" }, xml("body", {}, "hello over there")));
+    await theirs.waitFor((el) => el.is("message") && el.attrs.from === `${room}/${me}` && el.getChildText("body") === "hello over there", 20_000);
+    await theirs.send(xml("message", { to: room, type: "groupchat" }, xml("body", {}, "hi visitor")));
+    await ours.waitFor((el) => el.is("message") && el.attrs.from === `${room}/${them}` && el.getChildText("body") === "hi visitor", 20_000);
+    await Promise.all([ours.stop(), theirs.stop()]);
+  });
 }
