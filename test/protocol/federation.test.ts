@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, xml, type Element } from "../support/client.js";
 import { startFederatedPair, type FederatedPair } from "../support/federation.js";
 import { freePort } from "../support/processes.js";
+import { createInstant, join } from "../support/muc.js";
 
 let pair: FederatedPair;
 
@@ -15,7 +16,10 @@ beforeAll(async () => {
   const dead = await freePort(); // nothing listens there
   pair = await startFederatedPair({ extraRoutes: { "dead.test": `127.0.0.1:${dead}` } });
   for (const u of ["alice", "carol", "erin"]) await pair.a.addUser(u);
-  for (const u of ["bob", "dave", "frank"]) await pair.b.addUser(u);
+  for (const u of ["bob", "dave", "frank", "gina"]) await pair.b.addUser(u);
+  await pair.a.addUser("hank");
+  await pair.a.addUser("oscar");
+  await pair.b.addUser("pia");
 });
 afterAll(async () => pair?.stop());
 
@@ -96,5 +100,61 @@ describe("federation between two servers", () => {
     expect(info.attrs.from).toBe("a.test");
     expect(info.getChild("query")?.getChildren("identity").some((i) => i.attrs.category === "server")).toBe(true);
     await frank.stop();
+  });
+
+  it("restores presence both ways after the remote server restarts (RFC 6121 §4.3 probes, §4.2 broadcast)", async () => {
+    const hank = await connect(pair.a, "hank", { resource: "h" });
+    await hank.iq(xml("iq", { type: "get" }, xml("query", { xmlns: "jabber:iq:roster" })));
+    await hank.send(xml("presence"));
+    let gina = await connect(pair.b, "gina", { resource: "g" });
+    await gina.iq(xml("iq", { type: "get" }, xml("query", { xmlns: "jabber:iq:roster" })));
+    await gina.send(xml("presence"));
+    // a mutual subscription
+    await hank.send(xml("presence", { to: "gina@b.test", type: "subscribe" }));
+    await gina.waitFor((el) => el.is("presence") && el.attrs.type === "subscribe", 15_000);
+    await gina.send(xml("presence", { to: "hank@a.test", type: "subscribed" }));
+    await gina.send(xml("presence", { to: "hank@a.test", type: "subscribe" }));
+    await hank.waitFor((el) => el.is("presence") && el.attrs.type === "subscribe", 15_000);
+    await hank.send(xml("presence", { to: "gina@b.test", type: "subscribed" }));
+    await hank.waitFor((el) => el.is("presence") && el.attrs.from === "gina@b.test/g" && !el.attrs.type, 15_000);
+    // b.test has taken hank's answer once his presence reaches gina (RFC 6121 §3.1.5): only then
+    // may it restart (a stanza in flight on a stream that closes is lost: no XEP-0198 on s2s yet)
+    await gina.waitFor((el) => el.is("presence") && el.attrs.from === "hank@a.test/h" && !el.attrs.type, 15_000);
+
+    // b.test goes away with gina on it, and comes back
+    await gina.stop();
+    await hank.waitFor((el) => el.is("presence") && el.attrs.from === "gina@b.test/g" && el.attrs.type === "unavailable", 15_000);
+    await pair.b.restart();
+    hank.received.length = 0;
+    gina = await connect(pair.b, "gina", { resource: "g2" });
+    await gina.send(xml("presence", {}, xml("status", {}, "back")));
+    // her login probes hank across the new streams and broadcasts her presence to him
+    await gina.waitFor((el) => el.is("presence") && el.attrs.from === "hank@a.test/h" && !el.attrs.type, 20_000);
+    await hank.waitFor((el) => el.is("presence") && el.attrs.from === "gina@b.test/g2" && el.getChildText("status") === "back", 20_000);
+    // and a message still goes through both ways
+    await hank.send(xml("message", { to: "gina@b.test/g2", type: "chat" }, xml("body", {}, "welcome back")));
+    await gina.waitFor(isChat("welcome back"), 20_000);
+    // nothing addressed to someone else reached her
+    expect(gina.received.filter((el) => el.attrs.to && !el.attrs.to.startsWith("gina@b.test")).map(String)).toEqual([]);
+    await Promise.all([hank.stop(), gina.stop()]);
+  }, 60_000);
+
+  it("lets a remote user join a room here and talk in it (XEP-0045 across domains, the service on a stream of its own)", async () => {
+    const pia = await connect(pair.b, "pia", { resource: "p" });
+    const room = "lounge@conference.b.test";
+    expect((await createInstant(pia, room, "pia")).attrs.type).toBeUndefined();
+    const oscar = await connect(pair.a, "oscar", { resource: "o" });
+    const self = await join(oscar, room, "oscar", [], 15_000);
+    expect(self.attrs.type).toBeUndefined();
+    await pia.waitFor((el) => el.is("presence") && el.attrs.from === `${room}/oscar`, 15_000);
+    await oscar.send(xml("message", { to: room, type: "groupchat" }, xml("body", {}, "hello room")));
+    const heard = await pia.waitFor((el) => el.is("message") && el.attrs.type === "groupchat" && el.getChildText("body") === "hello room", 15_000);
+    expect(heard.attrs.from).toBe(`${room}/oscar`);
+    await pia.send(xml("message", { to: room, type: "groupchat" }, xml("body", {}, "welcome")));
+    await oscar.waitFor((el) => el.is("message") && el.attrs.from === `${room}/pia` && el.getChildText("body") === "welcome", 15_000);
+    // b.test's MUC service reached a.test on a stream of its own, authenticated for conference.b.test
+    const locals = pair.b.nodes.flatMap((n) => n.s2s!.remote.streams().filter((st) => st.domain === "a.test").map((st) => st.local));
+    expect(locals).toContain("conference.b.test");
+    await Promise.all([pia.stop(), oscar.stop()]);
   });
 });

@@ -26,12 +26,13 @@ beforeAll(async () => {
   dns = await FakeDns.start();
   ejabberd = await Ejabberd.prepare("ejabberd.test", dns.port);
   const s2sPorts = [await freePort(), await freePort()];
-  ts = await startTestServer({ domain: "sb.test" }, { perNode: (i) => ({ s2s: { port: s2sPorts[i], routes: { "ejabberd.test": `127.0.0.1:${ejabberd.ports.s2s}` } } }) });
-  for (const u of ["sam", "tess", "uma"]) await ts.addUser(u);
+  ts = await startTestServer({ domain: "sb.test" }, { perNode: (i) => ({ s2s: { port: s2sPorts[i], routes: { "ejabberd.test": `127.0.0.1:${ejabberd.ports.s2s}`, "conference.ejabberd.test": `127.0.0.1:${ejabberd.ports.s2s}` } } }) });
+  for (const u of ["sam", "tess", "uma", "vic"]) await ts.addUser(u);
   // the target is a name its resolver has in inetrc (see ejabberd.ts): it resolves the SRV target without a query
   dns.records.srv["_xmpp-server._tcp.sb.test"] = { target: "localhost", port: s2sPorts[0]! };
+  dns.records.srv["_xmpp-server._tcp.conference.sb.test"] = { target: "localhost", port: s2sPorts[0]! };
   dns.records.a["sb.test"] = "127.0.0.1";
-  await ejabberd.start(["pam", "quinn", "rita"]);
+  await ejabberd.start(["pam", "quinn", "rita", "stan"]);
 }, 90_000);
 
 afterAll(async () => {
@@ -46,12 +47,12 @@ describe.skipIf(!installed)(`federation with ejabberd (${TEST_MODE})`, () => {
     theirDomain: "ejabberd.test",
     ours: (local, resource) => connect(ts, local, { resource }),
     theirs: (local) => connectTo(`xmpp://127.0.0.1:${ejabberd.ports.c2s}`, "ejabberd.test", local, { resource: "r" }),
-    ourUsers: ["sam", "tess", "uma"],
-    theirUsers: ["pam", "quinn", "rita"],
+    ourUsers: ["sam", "tess", "uma", "vic"],
+    theirUsers: ["pam", "quinn", "rita", "stan"],
   }));
 
   it("asked its DNS about our test domain only", () => {
     expect(dns.asked.length).toBeGreaterThan(0);
-    expect(dns.asked.filter((q) => !q.split(" ")[0]!.endsWith("sb.test"))).toEqual([]);
+    expect(dns.asked.filter((q) => !q.split(" ")[0]!.endsWith(".sb.test"))).toEqual([]);
   });
 });

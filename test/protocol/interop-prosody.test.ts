@@ -23,11 +23,11 @@ beforeAll(async () => {
   if (!installed) return;
   // Prosody finds sb.test at its address on the standard port: the first node listens there.
   address = await loopbackWithFreePort(5269);
-  prosody = await Prosody.prepare("prosody.test", { "sb.test": address });
+  prosody = await Prosody.prepare("prosody.test", { "sb.test": address, "conference.sb.test": address });
   const s2sPorts = [5269, await freePort()];
-  ts = await startTestServer({ domain: "sb.test", bind: address }, { perNode: (i) => ({ s2s: { port: s2sPorts[i], routes: { "prosody.test": `127.0.0.1:${prosody.ports.s2s}` } } }) });
-  for (const u of ["sam", "tess", "uma"]) await ts.addUser(u);
-  await prosody.start(["pam", "quinn", "rita"]);
+  ts = await startTestServer({ domain: "sb.test", bind: address }, { perNode: (i) => ({ s2s: { port: s2sPorts[i], routes: { "prosody.test": `127.0.0.1:${prosody.ports.s2s}`, "conference.prosody.test": `127.0.0.1:${prosody.ports.s2s}` } } }) });
+  for (const u of ["sam", "tess", "uma", "vic"]) await ts.addUser(u);
+  await prosody.start(["pam", "quinn", "rita", "stan"]);
 }, 60_000);
 
 afterAll(async () => {
@@ -42,7 +42,7 @@ describe.skipIf(!installed)(`federation with Prosody (${TEST_MODE})`, () => {
     // our clients on the nodes in turn (they listen on the test's own loopback address)
     ours: (local, resource) => connectTo(`xmpp://${address}:${ts.nextNode().ports.c2s}`, "sb.test", local, { resource }),
     theirs: (local) => connectTo(`xmpp://127.0.0.1:${prosody.ports.c2s}`, "prosody.test", local, { resource: "r" }),
-    ourUsers: ["sam", "tess", "uma"],
-    theirUsers: ["pam", "quinn", "rita"],
+    ourUsers: ["sam", "tess", "uma", "vic"],
+    theirUsers: ["pam", "quinn", "rita", "stan"],
   }));
 });

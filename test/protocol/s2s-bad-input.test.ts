@@ -7,6 +7,7 @@
  * test computes a.test's real key from its server secret, as a.test's own nodes would.
  */
 import { readFileSync } from "node:fs";
+import net from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DialbackKeys } from "@switchboard/s2s";
@@ -17,14 +18,25 @@ import { startTestServer } from "../support/server.js";
 
 let pair: FederatedPair;
 let port: number;
+/** a server that accepts and never answers: a dialback check against it waits */
+let silent: net.Server;
+const held = new Set<net.Socket>();
 
 beforeAll(async () => {
-  pair = await startFederatedPair({ b: { maxStanzaBytes: 4096, blockedDomains: ["blocked.test"], connectionsPerIp: 3 } });
+  silent = net.createServer((s) => (held.add(s), s.on("error", () => {})));
+  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+  const silentAt = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+  const slowRoutes = Object.fromEntries(Array.from({ length: 5 }, (_, n) => [`slow${n}.test`, silentAt]));
+  pair = await startFederatedPair({ b: { maxStanzaBytes: 4096, blockedDomains: ["blocked.test"], connectionsPerIp: 3 }, extraRoutes: slowRoutes });
   port = pair.ports.b[0]!;
   await pair.a.addUser("alice");
   await pair.b.addUser("bob");
 });
-afterAll(async () => pair?.stop());
+afterAll(async () => {
+  await pair?.stop();
+  for (const s of held) s.destroy();
+  silent?.close();
+});
 
 /** a raw peer on its own loopback address, so the per-address cap sees it alone */
 const raw = (n: number) => RawConnection.open(port, { localAddress: `127.0.0.${100 + n}` });
@@ -155,6 +167,15 @@ describe("bad input on the s2s port", () => {
     expect(bounce.attrs.type).toBe("error");
     expect(bounce.getChild("error")?.getChild("not-allowed")).toBeDefined();
     await bob.stop();
+  });
+
+  it("closes a stream that asks for more dialback checks at once than it may with policy-violation", async () => {
+    const conn = await raw(10);
+    await secured(conn);
+    // five domains whose authoritative server takes the connection and never answers
+    for (let n = 0; n < 5; n++) conn.write(`<db:result from='slow${n}.test' to='b.test'>${"2".repeat(64)}</db:result>`);
+    await expectStreamError(conn, "policy-violation");
+    await stillServed("after-many-dialback");
   });
 
   it("closes connections from one address past s2s.connectionsPerIp at accept", async () => {

@@ -78,6 +78,7 @@ modules:
   mod_s2s_dialback: {}
   mod_offline: {}
   mod_ping: {}
+  mod_muc: { host: "conference.${this.domain}", access_create: all, access: all, default_room_options: { allow_subscription: false } }
 `);
     for (const sub of ["spool", "logs"]) mkdirSync(join(d, sub));
     const owner = spawnSync("id", ["-u", "ejabberd"], { encoding: "utf8" });

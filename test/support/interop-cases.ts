@@ -5,6 +5,7 @@
  */
 import { expect, it } from "vitest";
 import { xml, type Element, type TestClient } from "./client.js";
+import { createInstant, join } from "./muc.js";
 
 export interface InteropSides {
   /** our domain and the remote's */
@@ -13,8 +14,8 @@ export interface InteropSides {
   ours(local: string, resource: string): Promise<TestClient>;
   theirs(local: string): Promise<TestClient>;
   /** users: ours[i] talks to theirs[i] */
-  ourUsers: readonly [string, string, string];
-  theirUsers: readonly [string, string, string];
+  ourUsers: readonly [string, string, string, string];
+  theirUsers: readonly [string, string, string, string];
 }
 
 const isChat = (body: string) => (el: Element) => el.is("message") && el.getChildText("body") === body;
@@ -75,5 +76,36 @@ export function interopCases(sides: () => InteropSides): void {
     expect(error.attrs.from).toBe(`nobody@${s.theirDomain}`);
     expect(error.getChild("error")?.getChild("service-unavailable")).toBeDefined();
     await ours.stop();
+  });
+
+  it("lets a user of theirs join a room here and talk in it", async () => {
+    const s = sides();
+    const [me, them] = [s.ourUsers[3], s.theirUsers[3]];
+    const room = `interop@conference.${s.ourDomain}`;
+    const ours = await s.ours(me, "m");
+    expect((await createInstant(ours, room, me)).attrs.type).toBeUndefined();
+    const theirs = await s.theirs(them);
+    expect((await join(theirs, room, them, [], 20_000)).attrs.type).toBeUndefined();
+    await theirs.send(xml("message", { to: room, type: "groupchat" }, xml("body", {}, "hello from afar")));
+    const heard = await ours.waitFor((el) => el.is("message") && el.attrs.type === "groupchat" && el.getChildText("body") === "hello from afar", 20_000);
+    expect(heard.attrs.from).toBe(`${room}/${them}`);
+    await ours.send(xml("message", { to: room, type: "groupchat" }, xml("body", {}, "welcome in")));
+    await theirs.waitFor((el) => el.is("message") && el.attrs.from === `${room}/${me}` && el.getChildText("body") === "welcome in", 20_000);
+    await Promise.all([ours.stop(), theirs.stop()]);
+  });
+
+  it("lets a user of ours join a room over there and talk in it", async () => {
+    const s = sides();
+    const [me, them] = [s.ourUsers[3], s.theirUsers[3]];
+    const room = `faraway@conference.${s.theirDomain}`;
+    const theirs = await s.theirs(them);
+    expect((await createInstant(theirs, room, them)).attrs.type).toBeUndefined();
+    const ours = await s.ours(me, "r");
+    expect((await join(ours, room, me, [], 20_000)).attrs.type).toBeUndefined();
+    await ours.send(xml("message", { to: room, type: "groupchat" }, xml("body", {}, "hello over there")));
+    await theirs.waitFor((el) => el.is("message") && el.attrs.from === `${room}/${me}` && el.getChildText("body") === "hello over there", 20_000);
+    await theirs.send(xml("message", { to: room, type: "groupchat" }, xml("body", {}, "hi visitor")));
+    await ours.waitFor((el) => el.is("message") && el.attrs.from === `${room}/${them}` && el.getChildText("body") === "hi visitor", 20_000);
+    await Promise.all([ours.stop(), theirs.stop()]);
   });
 }

@@ -70,6 +70,8 @@ modules_enabled = { "roster", "saslauth", "tls", "dialback", "disco", "ping", "o
 modules_disabled = { "s2s_bidi" }
 ssl = { certificate = "${d}/cert.pem", key = "${d}/key.pem" }
 VirtualHost "${this.domain}"
+Component "conference.${this.domain}" "muc"
+  restrict_room_creation = false
 `);
   }
 

@@ -26,9 +26,18 @@ export interface InboundDeps {
   verifyKey(originating: string, request: { from: string; to: string; id: string; key: string }): Promise<"valid" | "invalid">;
   /** the stream has ended (connection accounting) */
   ended(stream: StreamEngine): void;
+  /** `domain` just authenticated to us: it is up, whatever our last attempt to reach it said */
+  remoteIsUp(domain: string): void;
 }
 
 const STANZAS = new Set(["message", "presence", "iq"]);
+
+/**
+ * Dialback checks one inbound stream may have in flight (XEP-0220 §2.5 piggybacking). Each makes
+ * us resolve and connect to the domain it names: without a bound, one connection could send us
+ * to any number of servers.
+ */
+export const MAX_PENDING_DIALBACK = 4;
 
 export class InboundPolicy implements StreamPolicy {
   readonly namespace = NS_SERVER;
@@ -36,6 +45,9 @@ export class InboundPolicy implements StreamPolicy {
   private readonly verified = new Set<string>();
   /** remote domains whose key is being checked with their authoritative server */
   private readonly pending = new Set<string>();
+  /** when the peer last sent an element; the idle check (s2s.idleSeconds) reads it */
+  private lastInput = Date.now();
+  private idleTimer?: NodeJS.Timeout;
 
   constructor(private readonly deps: InboundDeps) {}
 
@@ -100,6 +112,7 @@ export class InboundPolicy implements StreamPolicy {
   }
 
   async element(stream: StreamEngine, el: Element): Promise<void> {
+    this.lastInput = Date.now();
     const db = dialbackElement(el);
     if (db === "verify") return this.answerVerify(stream, el);
     if (db === "result") return this.authenticate(stream, el);
@@ -108,6 +121,7 @@ export class InboundPolicy implements StreamPolicy {
   }
 
   ended(stream: StreamEngine, reason: string): void {
+    clearTimeout(this.idleTimer);
     stream.log.debug({ reason, remote: this.remoteDomains }, "s2s stream closed");
     this.deps.ended(stream);
   }
@@ -143,6 +157,10 @@ export class InboundPolicy implements StreamPolicy {
     const reply = (type: string, error?: Element) => stream.send(dbElement("result", { from: receiving, to: originating, type }, error));
     if (this.verified.has(originating)) return void reply("valid");
     if (this.pending.has(originating)) return;
+    if (this.pending.size >= MAX_PENDING_DIALBACK) {
+      stream.log.warn({ pending: [...this.pending], originating }, "too many dialback checks in flight on one stream");
+      return stream.close(new StreamError("policy-violation", `at most ${MAX_PENDING_DIALBACK} dialback requests may wait at once on a stream`));
+    }
     this.pending.add(originating);
     // Not awaited: this stream must go on reading while the authoritative server is asked. Two
     // servers verifying each other at once would otherwise each wait for a <db:verify/> answer
@@ -171,12 +189,28 @@ export class InboundPolicy implements StreamPolicy {
       return stream.close(new StreamError("not-authorized", `the dialback key for ${originating} did not verify`));
     }
     this.verified.add(originating);
+    this.deps.remoteIsUp(originating);
     reply("valid");
     if (stream.state !== "bound") {
       stream.authenticated(originating, { restart: false });
       stream.bound();
+      this.armIdle(stream);
     }
     stream.log.info({ remote: originating, local: receiving }, "s2s stream authenticated by dialback");
+  }
+
+  /** s2s.idleSeconds: an authenticated stream the peer sent nothing on for that long is closed */
+  private armIdle(stream: StreamEngine): void {
+    const idleMs = this.deps.opts.idleMs;
+    const due = this.lastInput + idleMs - Date.now();
+    this.idleTimer = setTimeout(() => {
+      if (stream.closed) return;
+      if (Date.now() - this.lastInput >= idleMs) {
+        stream.log.debug({ remote: this.remoteDomains }, "s2s stream idle for s2s.idleSeconds, closing");
+        stream.close(undefined, "idle for s2s.idleSeconds");
+      } else this.armIdle(stream);
+    }, Math.max(due, 10));
+    this.idleTimer.unref();
   }
 
   private refuseBlocked(domain: string): StreamError {
@@ -200,6 +234,7 @@ export class InboundPolicy implements StreamPolicy {
     if (!this.serves(to.domain)) return stream.close(new StreamError("host-unknown", `this server does not serve ${to.domain}`));
     // Parsed for this stream alone: dropping the namespace is not a shared mutation.
     delete el.attrs.xmlns;
+    stream.log.trace({ from: el.attrs.from, to: el.attrs.to, kind: el.name, type: el.attrs.type }, "stanza from a remote domain");
     await this.deps.host.router.route(el);
   }
 }

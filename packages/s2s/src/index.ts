@@ -26,7 +26,15 @@ export async function startS2s(host: Host, opts: S2sOptions): Promise<Federation
   const keys = new DialbackKeys(opts.secret);
   const remote = new RemoteDomains(host, opts, keys, new RemoteResolver(opts.routes, opts.dns));
   const unhook = host.hooks.on("route/remote", (ev) => remote.route(ev));
-  const listener = new S2sListener(host, opts, { keys, verifyKey: (originating, request) => remote.verify(originating, request) });
+  const listener = new S2sListener(host, opts, {
+    keys,
+    verifyKey: (originating, request) => remote.verify(originating, request),
+    remoteIsUp: (domain) => remote.remoteIsUp(domain),
+  });
+  host.metrics.observe("switchboard_s2s_streams", { help: "Server-to-server streams this process holds, by direction", labels: ["direction"] }, () => [
+    [listener.size, { direction: "inbound" }],
+    [remote.streams().length, { direction: "outbound" }],
+  ]);
   let port: number;
   try {
     port = await listener.listen();

@@ -60,6 +60,8 @@ export class OutboundStream extends EventEmitter<OutboundEvents> {
   private failure?: OutboundFailure;
   /** an address answered: later failures are the remote's, not "not found" */
   private connected = false;
+  /** RFC 6125 verification of the remote's certificate, once TLS is up (tlsOptions) */
+  certificate?: "verified" | "unverified";
 
   constructor(private readonly cfg: OutboundConfig) {
     super();
@@ -98,6 +100,9 @@ export class OutboundStream extends EventEmitter<OutboundEvents> {
         const socket = await this.connect(address);
         if (this.closedNow()) return void socket.destroy();
         this.connected = true;
+        // A remote that vanishes without a FIN (a dead host, a dropped NAT entry) is noticed by
+        // TCP keepalive rather than by the next write that never arrives.
+        socket.setKeepAlive(true, 60_000);
         this.attach(socket);
         this.cfg.log.debug({ remote: this.cfg.remote, host: address.host, port: address.port, directTls: address.directTls }, "s2s connected");
         this.openStream();
@@ -138,6 +143,7 @@ export class OutboundStream extends EventEmitter<OutboundEvents> {
 
   private attach(socket: net.Socket): void {
     this.socket = socket;
+    if (socket instanceof tls.TLSSocket && !this.certificate) this.checkCertificate(socket);
     this.parser = new StreamParser(this.cfg.parser);
     this.parser.on("streamStart", (attrs) => this.onHeader(attrs));
     this.parser.on("stanza", (el) => this.onElement(el));
@@ -146,6 +152,20 @@ export class OutboundStream extends EventEmitter<OutboundEvents> {
     socket.on("data", (chunk: Buffer) => this.parser?.write(chunk));
     socket.on("error", () => {});
     socket.on("close", () => this.finish(this.state_ === "authenticated" ? undefined : { condition: this.connected ? "remote-server-timeout" : "remote-server-not-found", text: `the connection to ${this.cfg.remote} closed` }));
+  }
+
+  /**
+   * RFC 6125 §6: the chain against s2s.trustedCaFile (or Node's CAs) and the remote domain among
+   * the certificate's names. Logged and reported (streams()); authentication stays dialback's
+   * until SASL EXTERNAL lands, so an unverified certificate is not a failure.
+   */
+  private checkCertificate(socket: tls.TLSSocket): void {
+    const peer = socket.getPeerCertificate();
+    const nameError = peer && Object.keys(peer).length > 0 ? tls.checkServerIdentity(this.cfg.remote, peer) : new Error("no certificate");
+    const verified = socket.authorized && nameError === undefined;
+    this.certificate = verified ? "verified" : "unverified";
+    const reason = verified ? undefined : socket.authorizationError ? String(socket.authorizationError) : nameError?.message;
+    this.cfg.log.info({ remote: this.cfg.remote, certificate: this.certificate, reason }, "s2s outbound TLS up");
   }
 
   private openStream(): void {

@@ -8,7 +8,7 @@
  * our stream — for messages, IQ requests and subscription requests; other presence has no sender
  * to tell (RFC 6121 §4.3 a probe, §4.4 a broadcast) and is dropped with a debug line.
  */
-import type { Host, Logger, StanzaEvent } from "@switchboard/core";
+import type { Counter, Host, Logger, StanzaEvent } from "@switchboard/core";
 import type { Element, StanzaErrorCondition } from "@switchboard/xml";
 import type { DialbackKeys } from "./dialback.js";
 import type { S2sOptions } from "./options.js";
@@ -34,13 +34,23 @@ class RemoteDomain {
   lastFailure?: OutboundFailure;
   lastUse = Date.now();
   idleTimer?: NodeJS.Timeout;
-  constructor(readonly name: string) {}
+  forgetTimer?: NodeJS.Timeout;
+  /** `name`: the remote domain; `local`: ours it is reached from (the served domain or a component's) */
+  constructor(
+    readonly name: string,
+    readonly local: string,
+  ) {}
+
+  get key(): string {
+    return `${this.local} ${this.name}`;
+  }
 }
 
 export class RemoteDomains {
   private readonly domains = new Map<string, RemoteDomain>();
   private stopped = false;
   private readonly log: Logger;
+  private readonly bounced: Counter;
 
   constructor(
     private readonly host: Host,
@@ -49,6 +59,7 @@ export class RemoteDomains {
     private readonly resolver: RemoteResolver,
   ) {
     this.log = host.log.child({ component: "s2s" });
+    this.bounced = host.metrics.counter("switchboard_s2s_bounces_total", { help: "Stanzas to remote domains bounced to their sender, by condition", labels: ["condition"] });
   }
 
   /** the route/remote hook: always takes the stanza (carried, queued or bounced) */
@@ -59,8 +70,12 @@ export class RemoteDomains {
       await this.bounce(ev, "not-allowed", `${name} is blocked by this server`);
       return true;
     }
-    const domain = this.domain(name);
+    // RFC 6120 §13.7.1.3, XEP-0220 §2.1: a stream authenticates one pair of domains; a
+    // component's stanzas (MUC at conference.<domain>) go on a stream of its own.
+    const local = this.host.routes.resolve(ev.from.domain).kind === "remote" ? this.host.domain : ev.from.domain;
+    const domain = this.domain(name, local);
     domain.lastUse = Date.now();
+    this.log.trace({ to: ev.to.full, from: ev.from.full, kind: ev.kind, state: domain.stream?.state ?? "none" }, "stanza to a remote domain");
     const stream = domain.stream;
     if (stream?.authenticated && domain.queue.length === 0) {
       await this.write(domain, stream, ev);
@@ -84,12 +99,29 @@ export class RemoteDomains {
   /** XEP-0220 §2.3: asks `originating`'s authoritative server, over our stream to it, whether a key is its own */
   verify(originating: string, request: { from: string; to: string; id: string; key: string }): Promise<"valid" | "invalid"> {
     if (this.stopped) return Promise.reject(new Error("federation is stopping"));
-    return this.streamTo(this.domain(originating)).verify(request);
+    const local = this.host.routes.resolve(request.from).kind === "remote" ? this.host.domain : request.from;
+    return this.streamTo(this.domain(originating, local)).verify(request);
+  }
+
+  /**
+   * `name` authenticated a stream to us: it is up, so a backoff from our last failed attempt no
+   * longer holds (after a remote's restart its first stanzas are probes whose answers would
+   * otherwise meet the backoff and be dropped, being presence).
+   */
+  remoteIsUp(name: string): void {
+    for (const domain of this.domains.values()) {
+      if (domain.name !== name || !domain.lastFailure) continue;
+      domain.retryAt = 0;
+      domain.backoffMs = 0;
+      domain.lastFailure = undefined;
+    }
   }
 
   /** the remote domains with an outbound stream, and its state (admin, tests) */
-  streams(): Array<{ domain: string; state: string; queued: number }> {
-    return [...this.domains.values()].filter((d) => d.stream).map((d) => ({ domain: d.name, state: d.stream!.state, queued: d.queue.length }));
+  streams(): Array<{ domain: string; local: string; state: string; queued: number; certificate?: "verified" | "unverified" }> {
+    return [...this.domains.values()]
+      .filter((d) => d.stream)
+      .map((d) => ({ domain: d.name, local: d.local, state: d.stream!.state, queued: d.queue.length, certificate: d.stream!.certificate }));
   }
 
   /** closes every outbound stream; what is still queued bounces */
@@ -97,22 +129,24 @@ export class RemoteDomains {
     this.stopped = true;
     for (const domain of this.domains.values()) {
       clearTimeout(domain.idleTimer);
+      clearTimeout(domain.forgetTimer);
       domain.stream?.close("server stopping");
       await this.bounceQueue(domain, { condition: "remote-server-timeout", text: "the server is stopping" });
     }
     this.domains.clear();
   }
 
-  private domain(name: string): RemoteDomain {
-    let domain = this.domains.get(name);
-    if (!domain) this.domains.set(name, (domain = new RemoteDomain(name)));
+  private domain(name: string, local: string): RemoteDomain {
+    const key = `${local} ${name}`;
+    let domain = this.domains.get(key);
+    if (!domain) this.domains.set(key, (domain = new RemoteDomain(name, local)));
     return domain;
   }
 
   private streamTo(domain: RemoteDomain): OutboundStream {
     if (domain.stream) return domain.stream;
     const stream = new OutboundStream({
-      local: this.host.domain,
+      local: domain.local,
       remote: domain.name,
       requireTls: this.opts.requireTls,
       allowDialback: this.opts.allowDialback,
@@ -139,13 +173,32 @@ export class RemoteDomains {
         domain.retryAt = Date.now() + domain.backoffMs;
         domain.lastFailure = failure;
         void this.bounceQueue(domain, failure);
+        this.forgetLater(domain, domain.backoffMs + MAX_BACKOFF_MS);
       } else if (domain.queue.length > 0 && !this.stopped) {
         // Closed under stanzas that arrived after it was authenticated and before the flush: again.
         this.streamTo(domain);
+      } else {
+        this.forget(domain);
       }
     });
     stream.start();
     return stream;
+  }
+
+  /**
+   * A domain with no stream and nothing queued is forgotten, so the table holds only domains in
+   * use: any peer can name new domains to us (dialback), and each would otherwise stay for good.
+   * One that failed is kept through its backoff and as long again, so a domain that stays down
+   * keeps backing off.
+   */
+  private forget(domain: RemoteDomain): void {
+    if (!domain.stream && domain.queue.length === 0 && Date.now() >= domain.retryAt && this.domains.get(domain.key) === domain) this.domains.delete(domain.key);
+  }
+
+  private forgetLater(domain: RemoteDomain, ms: number): void {
+    clearTimeout(domain.forgetTimer);
+    domain.forgetTimer = setTimeout(() => this.forget(domain), ms);
+    domain.forgetTimer.unref();
   }
 
   /** the queue, oldest first, before anything newer (route() queues behind it) */
@@ -189,6 +242,7 @@ export class RemoteDomains {
       this.log.debug({ to: ev.to.full, from: ev.from.full, kind: ev.kind, condition }, "presence to an unreachable remote domain not carried");
       return;
     }
+    this.bounced.add(1, { condition });
     await this.host.router.bounce(ev, condition, text).catch((err: unknown) => this.log.error({ err }, "could not bounce a stanza to a remote domain"));
   }
 }

@@ -309,7 +309,7 @@ const SERVER_KEYS: readonly ConfigKeySpec[] = [
     description: "Authenticate remote domains with Server Dialback (XEP-0220) when their certificate cannot be verified (the usual case for self-signed certificates), and use it towards them. The key is derived from the server secret in dataDir, so every node of a cluster gives the same answer (XEP-0185).",
     parse: boolean },
   { key: "s2s.trustedCaFile", type: "path", default: none, defaultText: "the system CAs", example: "/etc/switchboard/federation-ca.pem",
-    description: "PEM file of the certificate authorities trusted for remote servers' certificates (RFC 6125 names checked against the remote domain), for a private federation; unset, Node's bundled CAs.",
+    description: "PEM file of the certificate authorities trusted for remote servers' certificates, for a private federation; unset, Node's bundled CAs. A remote's certificate is verified against them and its names against the remote domain (RFC 6125) and the outcome logged; an unverified one still encrypts, and the domain is authenticated by Server Dialback (SASL EXTERNAL is not offered or used yet).",
     parse: nonEmptyString },
   { key: "s2s.routes", type: "domain map", default: () => ({}), defaultText: "empty", example: '{ "example.org": "10.0.0.5:5269" }',
     description: "Static routes to remote domains: a YAML map from domain to `host:port`, or `domain=host:port` pairs comma-separated in the environment. A domain listed here is reached at that address with no DNS query at all (SRV or address); others by SRV `_xmpps-server` (direct TLS), then `_xmpp-server`, then the domain's address on 5269.",
