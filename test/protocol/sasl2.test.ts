@@ -52,7 +52,7 @@ describe("XEP-0388 SASL2", () => {
       /<authentication xmlns="urn:xmpp:sasl:2"><mechanism>SCRAM-SHA-256-PLUS<\/mechanism><mechanism>SCRAM-SHA-1-PLUS<\/mechanism><mechanism>SCRAM-SHA-256<\/mechanism><mechanism>SCRAM-SHA-1<\/mechanism><mechanism>PLAIN<\/mechanism><inline>/,
     );
     expect(features).toContain(
-      '<inline><fast xmlns="urn:xmpp:fast:0"><mechanism>HT-SHA-256-EXPR</mechanism><mechanism>HT-SHA-256-ENDP</mechanism><mechanism>HT-SHA-256-NONE</mechanism></fast><sm xmlns="urn:xmpp:sm:3"/><bind xmlns="urn:xmpp:bind:0"><inline><feature var="urn:xmpp:sm:3"/><feature var="urn:xmpp:carbons:2"/></inline></bind></inline>',
+      '<inline><fast xmlns="urn:xmpp:fast:0"><mechanism>HT-SHA-256-EXPR</mechanism><mechanism>HT-SHA-256-ENDP</mechanism><mechanism>HT-SHA-256-NONE</mechanism></fast><sm xmlns="urn:xmpp:sm:3"/><bind xmlns="urn:xmpp:bind:0"><inline><feature var="urn:xmpp:sm:3"/><feature var="urn:xmpp:carbons:2"/><feature var="urn:xmpp:csi:0"/></inline></bind></inline>',
     );
     raw.close();
   });
@@ -130,6 +130,29 @@ describe("XEP-0280 carbons inline in Bind 2", () => {
     const copy = await inlined.raw.waitFor(/<received xmlns="urn:xmpp:carbons:2">[\s\S]*copy me/);
     expect(copy).toContain("<forwarded");
     for (const c of [inlined, plain, bob]) c.raw.close();
+  });
+});
+
+describe("XEP-0352 client state inline in Bind 2", () => {
+  it("starts inactive with <inactive/> inside <bind/>: a chat state waits for the next message with a body", async () => {
+    const phone = await open(0);
+    phone.raw.write(
+      `<authenticate xmlns='${NS}' mechanism='PLAIN'><initial-response>${b64("\0carol\0secret")}</initial-response><bind xmlns='urn:xmpp:bind:0'><tag>pocket</tag><inactive xmlns='urn:xmpp:csi:0'/></bind></authenticate>`,
+    );
+    const jid = /<authorization-identifier>([^<]+)</.exec(await phone.raw.waitFor(/<\/success>/))![1]!;
+    phone.raw.buffer = "";
+    const bob = await open(1);
+    bob.raw.write(`<authenticate xmlns='${NS}' mechanism='PLAIN'><initial-response>${b64("\0bob\0secret")}</initial-response><bind xmlns='urn:xmpp:bind:0'/></authenticate>`);
+    await bob.raw.waitFor(/<\/success>/);
+    bob.raw.write(`<message to='${jid}' type='chat' id='cs1'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>`);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(phone.raw.buffer).not.toContain("cs1"); // held while inactive
+    bob.raw.write(`<message to='${jid}' type='chat' id='b1'><body>wake up</body></message>`);
+    const got = await phone.raw.waitFor(/id="b1"/);
+    expect(got.indexOf('id="cs1"')).toBeGreaterThanOrEqual(0);
+    expect(got.indexOf('id="cs1"')).toBeLessThan(got.indexOf('id="b1"'));
+    phone.raw.close();
+    bob.raw.close();
   });
 });
 

@@ -119,7 +119,8 @@ export class HtMechanism implements SaslServerMechanism {
     private readonly host: Host,
     private readonly seal: TokenSeal,
     private readonly agent: string,
-    private readonly count: number,
+    /** XEP-0484 §3.4 `count`, when the client sends one (it must for TLS 0-RTT; xmpp.js sends none) */
+    private readonly count: number | undefined,
     private readonly bindings: ChannelBindings | undefined,
     private readonly now: () => number = Date.now,
   ) {}
@@ -149,9 +150,10 @@ export class HtMechanism implements SaslServerMechanism {
     const which = held && this.match(held, owner, proof, cbData);
     if (!held || !which) return { kind: "failure", condition: "not-authorized", text: "no such token for this user agent, or it expired" };
     const { slot, token } = which;
-    // XEP-0484 §3.4: each use of a token counts higher than the last; a count not above it is a replay.
-    if (this.count <= held[slot]!.count) return { kind: "failure", condition: "not-authorized", text: "this count was used already (replay)" };
-    const used: FastToken = { ...held[slot]!, count: this.count };
+    // XEP-0484 §3.4: each use of a token that carries a count counts higher than the last; a
+    // count not above it is a replay. Without one (no 0-RTT) TLS itself keeps a replay out.
+    if (this.count !== undefined && this.count <= held[slot]!.count) return { kind: "failure", condition: "not-authorized", text: "this count was used already (replay)" };
+    const used: FastToken = { ...held[slot]!, count: Math.max(this.count ?? 0, held[slot]!.count) };
     // The new token's first use ends the one before it.
     const next: FastTokens = slot === "current" ? { current: used } : { current: held.current, previous: used };
     let swapped: boolean;
@@ -226,7 +228,7 @@ export function tokenSeal(secret: Buffer | undefined): TokenSeal | undefined {
 /** The HT mechanism for an <authenticate/> naming one this channel offers; undefined otherwise (the usual lookup then answers). */
 export function fastMechanismFor(host: Host, request: Sasl2Request, fast: FastContext): SaslServerMechanism | undefined {
   if (!fast.seal || !fastMechanisms(fast.secure, fast.bindings).includes(request.mechanism)) return undefined;
-  return new HtMechanism(request.mechanism, host, fast.seal, request.userAgent!.id!, request.fast.count!, fast.bindings);
+  return new HtMechanism(request.mechanism, host, fast.seal, request.userAgent!.id!, request.fast.count, fast.bindings);
 }
 
 /** After success: <fast invalidate/> ends this agent's tokens; <request-token/> gets a new one (rotation). */

@@ -71,6 +71,10 @@ export const csiModule = defineModule({
     };
     ctx.streamElement({ states: ["bound"], xmlns: NS_CSI, name: "inactive" }, setActive(false));
     ctx.streamElement({ states: ["bound"], xmlns: NS_CSI, name: "active" }, setActive(true));
+    // XEP-0386 §3.3: a client coming back in the background says <inactive/> inside its Bind 2 request.
+    ctx.bindInline(NS_CSI, (session, request) => {
+      if (request.name === "inactive" || request.name === "active") setActive(request.name === "active")({ session });
+    });
 
     // Before stream management's filter (band "after", offset -4999): held means not yet written.
     ctx.outgoing(
