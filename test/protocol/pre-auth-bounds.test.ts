@@ -124,6 +124,26 @@ describe("connections that do not authenticate are bounded", () => {
     await expectClosedWithinBound(closedAfter);
   });
 
+  it("does not cut a keep-alive HTTP connection that keeps asking (a /metrics or /healthz poller), however long it lives", async () => {
+    const { socket, closedAfter } = await rawSocket(ts.server.ports.http);
+    let answers = "";
+    socket.on("data", (chunk: Buffer) => (answers += chunk.toString()));
+    let closed = false;
+    void closedAfter().then(() => (closed = true));
+    // one request every half bound, for twice the bound: the clock of the upgrade runs only
+    // while the connection is quiet, and Node's keep-alive timeout (5 s) is not reached
+    const started = Date.now();
+    let sent = 0;
+    while (Date.now() - started < 2 * TLS_BOUND_MS) {
+      socket.write("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+      sent++;
+      await new Promise((r) => setTimeout(r, TLS_BOUND_MS / 2));
+    }
+    expect(closed).toBe(false);
+    expect(answers.match(/HTTP\/1\.1 200/g)?.length).toBe(sent);
+    socket.destroy();
+  });
+
   it("closes new connections from an address over its cap at once, while others still log in", async () => {
     const held: Array<Awaited<ReturnType<typeof rawSocket>>> = [];
     try {

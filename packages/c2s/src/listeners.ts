@@ -227,8 +227,11 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
     attachWebSocket(server, path, { secure = false, trustForwardedFor = false } = {}) {
       httpServers.push(server);
       // Every HTTP connection counts as unauthenticated until its stream authenticates, and
-      // must reach the WebSocket upgrade within limits.tlsHandshakeSeconds (an HTTP request
-      // here is a health probe answered in microseconds; nothing legitimate idles that long).
+      // must reach the WebSocket upgrade within limits.tlsHandshakeSeconds of going quiet. A
+      // plain request (a probe, a /metrics scrape, the admin API) stops the clock while it is
+      // answered and starts it again when done: a keep-alive client reusing the connection
+      // after a few seconds was cut mid-request (ECONNRESET) when the clock ran from accept.
+      // Idle keep-alive connections are closed by Node's keepAliveTimeout (5 s) well before.
       server.on("connection", (socket: net.Socket) => {
         const connection = accept(socket);
         if (!connection) return;
@@ -236,16 +239,23 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
           socket.destroy();
           return;
         }
-        const deadline = setTimeout(() => socket.destroy(), opts.tlsHandshakeMs);
-        deadline.unref();
-        socket.once("close", () => clearTimeout(deadline));
+        const deadline = new UpgradeDeadline(socket, opts.tlsHandshakeMs);
+        socket.once("close", () => deadline.stop());
         upgradeDeadlines.set(socket, deadline);
         httpAuthenticated.set(socket, () => {
-          clearTimeout(deadline);
+          deadline.stop();
           connection.ticket.release();
         });
       });
-      server.on("upgrade", (req: IncomingMessage) => clearTimeout(upgradeDeadlines.get(req.socket as net.Socket)));
+      server.on("upgrade", (req: IncomingMessage) => upgradeDeadlines.get(req.socket as net.Socket)?.stop());
+      server.on("request", (req: IncomingMessage, res: import("node:http").ServerResponse) => {
+        const deadline = upgradeDeadlines.get(req.socket as net.Socket);
+        if (!deadline) return;
+        deadline.stop();
+        res.once("finish", () => {
+          if (!req.socket.destroyed) deadline.start();
+        });
+      });
       const ws = new WebSocketServer({
         server,
         path,
@@ -296,7 +306,30 @@ export async function startC2s(host: Host, opts: C2sListenOptions): Promise<C2sL
 }
 
 /** Pending upgrade deadlines of HTTP connections, cleared when the upgrade request arrives. */
-const upgradeDeadlines = new WeakMap<net.Socket, NodeJS.Timeout>();
+const upgradeDeadlines = new WeakMap<net.Socket, UpgradeDeadline>();
+
+/** limits.tlsHandshakeSeconds for an HTTP connection: running while it is quiet, stopped while a request is answered. */
+class UpgradeDeadline {
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly ms: number,
+  ) {
+    this.start();
+  }
+
+  start(): void {
+    this.stop();
+    this.timer = setTimeout(() => this.socket.destroy(), this.ms);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
 /** How an HTTP connection stops counting as unauthenticated (httpConnectionAuthenticated). */
 const httpAuthenticated = new WeakMap<net.Socket, () => void>();
 
