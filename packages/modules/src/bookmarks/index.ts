@@ -22,11 +22,15 @@ export const bookmarksCompatModule = defineModule({
   setup(ctx) {
     const { host, log } = ctx;
     ctx.accountFeature(`${NS_BOOKMARKS}#compat`);
+    // The request that changed one side has succeeded whatever the mirror does: a failure here
+    // is logged, not turned into an error for a write that was made.
+    const mirror = (what: string, owner: string, run: () => Promise<void>) =>
+      run().catch((err: unknown) => log.warn({ err, jid: owner }, `bookmarks not mirrored ${what}`));
     ctx.on("private/stored", async ({ owner, namespaces }) => {
-      if (namespaces.includes(NS_BOOKMARKS_LEGACY)) await mirrorToPep(host, owner, log);
+      if (namespaces.includes(NS_BOOKMARKS_LEGACY)) await mirror("to PEP", owner, () => mirrorToPep(host, owner, log));
     }, { band: "after" });
     ctx.on("pep/changed", async ({ owner, node }) => {
-      if (node === NS_BOOKMARKS) await mirrorToPrivate(host, owner, log);
+      if (node === NS_BOOKMARKS) await mirror("to private XML", owner, () => mirrorToPrivate(host, owner, log));
     }, { band: "after" });
   },
 });
