@@ -23,6 +23,13 @@ describe("StanzaError", () => {
     expect(err.message).toContain("internal-server-error");
   });
 
+  it("renders an application-specific condition after the text (RFC 6120 §8.3.2)", () => {
+    const app = x("payload-too-big", { xmlns: "http://jabber.org/protocol/pubsub#errors" });
+    expect(serialize(new StanzaError("not-acceptable", "too big", undefined, { appCondition: app }).toElement())).toBe(
+      `<error type="modify"><not-acceptable xmlns="${NS_STANZAS}"/><text xmlns="${NS_STANZAS}">too big</text><payload-too-big xmlns="http://jabber.org/protocol/pubsub#errors"/></error>`,
+    );
+  });
+
   it("renders <error/> with the condition and optional text", () => {
     expect(serialize(new StanzaError("forbidden").toElement())).toBe(
       `<error type="auth"><forbidden xmlns="${NS_STANZAS}"/></error>`,

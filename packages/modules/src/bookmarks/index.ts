@@ -7,11 +7,11 @@
  * children such as `<url/>` kept). Both writes go to the store directly, so neither fires the
  * other again. Advertised as `urn:xmpp:bookmarks:1#compat` (XEP-0402 §5.3).
  */
-import { parseFrame, x } from "@switchboard/xml";
+import { x } from "@switchboard/xml";
 import { defineModule, type Host, type Logger } from "@switchboard/core";
 import { parsePayload } from "../private/payload.js";
 import { pepLimits } from "../pep/index.js";
-import { broadcastEvent, itemElement } from "../pep/notify.js";
+import { broadcastEvent, itemElement, parseOwn } from "../pep/notify.js";
 import { keptItems } from "../pep/node.js";
 import { NS_BOOKMARKS, NS_BOOKMARKS_LEGACY, fromItem, fromLegacy, toItemPayload, toLegacy } from "./convert.js";
 
@@ -22,11 +22,15 @@ export const bookmarksCompatModule = defineModule({
   setup(ctx) {
     const { host, log } = ctx;
     ctx.accountFeature(`${NS_BOOKMARKS}#compat`);
+    // The request that changed one side has succeeded whatever the mirror does: a failure here
+    // is logged, not turned into an error for a write that was made.
+    const mirror = (what: string, owner: string, run: () => Promise<void>) =>
+      run().catch((err: unknown) => log.warn({ err, jid: owner }, `bookmarks not mirrored ${what}`));
     ctx.on("private/stored", async ({ owner, namespaces }) => {
-      if (namespaces.includes(NS_BOOKMARKS_LEGACY)) await mirrorToPep(host, owner, log);
+      if (namespaces.includes(NS_BOOKMARKS_LEGACY)) await mirror("to PEP", owner, () => mirrorToPep(host, owner, log));
     }, { band: "after" });
     ctx.on("pep/changed", async ({ owner, node }) => {
-      if (node === NS_BOOKMARKS) await mirrorToPrivate(host, owner, log);
+      if (node === NS_BOOKMARKS) await mirror("to private XML", owner, () => mirrorToPrivate(host, owner, log));
     }, { band: "after" });
   },
 });
@@ -53,7 +57,7 @@ async function mirrorToPep(host: Host, owner: string, log: Logger): Promise<void
   const held = new Map((await host.store.pep.items(owner, NS_BOOKMARKS)).map((i) => [i.id, i]));
   for (const [jid, bookmark] of wanted) {
     const old = held.get(jid);
-    const previous = old?.xml ? fromItem(jid, parseFrame(old.xml)) : undefined;
+    const previous = old?.xml ? fromItem(jid, parseOwn(old.xml)) : undefined;
     const payload = toItemPayload({ ...bookmark, extensions: previous?.extensions });
     if (old?.xml === payload.toString()) continue;
     const item = { id: jid, xml: payload.toString(), publisher: owner, at: Date.now() };
@@ -68,7 +72,7 @@ async function mirrorToPep(host: Host, owner: string, log: Logger): Promise<void
 
 async function mirrorToPrivate(host: Host, owner: string, log: Logger): Promise<void> {
   const items = (await host.store.pep.items(owner, NS_BOOKMARKS)).reverse();
-  const bookmarks = items.filter((i) => i.xml).map((i) => fromItem(i.id, parseFrame(i.xml)));
+  const bookmarks = items.filter((i) => i.xml).map((i) => fromItem(i.id, parseOwn(i.xml)));
   const stored = await host.store.privateXml.get(owner, NS_BOOKMARKS_LEGACY);
   let previous;
   try {

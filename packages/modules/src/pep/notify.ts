@@ -7,7 +7,7 @@
  * (Host.deliver). The last published item goes to a resource as soon as its caps are known
  * (§4.3.2: on coming online, and on the first caps).
  */
-import { parseFrame, x, type Element } from "@switchboard/xml";
+import { DEFAULT_LIMITS, parseFrame, x, type Element } from "@switchboard/xml";
 import type { DeliveryOutcome, Host, LocalSession, PepItem, PepNodeConfig, SessionInfo } from "@switchboard/core";
 import { capsDirectory } from "../caps/directory.js";
 import { contactsMayReceive, sharesPresence } from "./access.js";
@@ -15,9 +15,14 @@ import { NS_PUBSUB_EVENT } from "./ns.js";
 
 export const notifyFeature = (node: string) => `${node}+notify`;
 
+/** An element the server itself serialized (a stored payload, an event body), whatever pep.maxItemBytes allows. */
+export function parseOwn(xml: string): Element {
+  return parseFrame(xml, { maxStanzaBytes: Math.max(DEFAULT_LIMITS.maxStanzaBytes, 3 * xml.length + 1024) });
+}
+
 /** `<item id=…>payload</item>` of a stored item (the payload was checked when published). */
 export function itemElement(item: PepItem): Element {
-  return x("item", { id: item.id }, item.xml ? parseFrame(item.xml) : undefined);
+  return x("item", { id: item.id }, item.xml ? parseOwn(item.xml) : undefined);
 }
 
 /** The resources that get notifications of `owner`'s `node` now. */
@@ -41,9 +46,12 @@ export async function audience(host: Host, owner: string, node: string, config: 
 
 /** Sends `<event>{body}</event>` from the owner to every resource of the audience. */
 export async function broadcastEvent(host: Host, owner: string, node: string, config: PepNodeConfig, body: Element): Promise<void> {
+  // each target gets its own copy: nothing on the write path shares an element (CSI and stream
+  // management keep what they hold, a transport may stamp what it writes)
+  const xml = body.toString();
   let sent = 0;
   for (const target of await audience(host, owner, node, config)) {
-    if (taken(await host.deliver(target, eventMessage(owner, target.jid, body)))) sent++;
+    if (taken(await host.deliver(target, eventMessage(owner, target.jid, parseOwn(xml))))) sent++;
   }
   notified(host).add(sent);
 }

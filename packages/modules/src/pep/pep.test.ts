@@ -119,6 +119,16 @@ describe("pep module", () => {
     expect(condition(await iq(eve, get("urn:x:none"), "get", "alice@localhost"))).toBe("item-not-found");
   });
 
+  it("keeps at most pep.maxItemsPerNode items ('max'), the newest, and one when items are not persisted", async () => {
+    t = await createTestHost([...MODULES.slice(0, -1), [pepModule, { maxItemsPerNode: 3 }]]);
+    const alice = await t.login("alice@localhost/a");
+    for (const id of ["1", "2", "3", "4", "5"]) await iq(alice, publish("urn:x:many", `<v xmlns='urn:x'>${id}</v>`, { "pubsub#max_items": "max" }, id));
+    expect((await t.store.pep.items("alice@localhost", "urn:x:many")).map((i) => i.id)).toEqual(["5", "4", "3"]);
+    expect(condition(await iq(alice, publish("urn:x:more", "<v xmlns='urn:x'/>", { "pubsub#max_items": "4" })))).toBe("conflict");
+    for (const id of ["1", "2"]) await iq(alice, publish("urn:x:fleeting", `<v xmlns='urn:x'>${id}</v>`, { "pubsub#persist_items": "false", "pubsub#max_items": "3" }, id));
+    expect((await t.store.pep.items("alice@localhost", "urn:x:fleeting")).map((i) => i.id)).toEqual(["2"]);
+  });
+
   it("rejects limits that are not positive integers", async () => {
     t = await createTestHost([]);
     await expect(loadModule(t.host, pepModule, { maxItemBytes: 0 })).rejects.toThrow(/pep.maxItemBytes/);

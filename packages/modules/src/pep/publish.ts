@@ -8,7 +8,7 @@ import type { Host, StanzaEvent } from "@switchboard/core";
 import { applyFields, defaultConfig, meetsOptions, readForm } from "./form.js";
 import { assertOwner, createNode, existingNode, keptItems, newItemId, nodeName } from "./node.js";
 import { NS_DATA, NS_PUBLISH_OPTIONS, NS_PUBSUB, pubsubError } from "./ns.js";
-import { broadcastEvent } from "./notify.js";
+import { broadcastEvent, parseOwn } from "./notify.js";
 import type { PepOptions } from "./options.js";
 
 export async function publish(host: Host, options: PepOptions, ev: StanzaEvent, pubsub: Element, request: Element): Promise<Element> {
@@ -42,7 +42,8 @@ export async function publish(host: Host, options: PepOptions, ev: StanzaEvent, 
   }
   const id = item.attrs.id || newItemId();
   await host.store.pep.publish(owner, node, { id, xml, publisher: owner, at: Date.now() }, keptItems(config, options));
-  await broadcastEvent(host, owner, node, config, x("items", { node }, x("item", { id }, payload)));
+  // the stored text, not the client's element: the request stanza is never changed (events.ts)
+  await broadcastEvent(host, owner, node, config, x("items", { node }, x("item", { id }, parseOwn(xml))));
   return x("pubsub", { xmlns: NS_PUBSUB }, x("publish", { node }, x("item", { id })));
 }
 

@@ -405,3 +405,19 @@ describe("RedisStore bulk import", () => {
     expect(await store.accounts.createMany(entries.slice(0, 600))).toEqual(Array(600).fill("exists"));
   });
 });
+
+describe("RedisStore PEP", () => {
+  it("keeps a verified caps hash for a month, under a key free of hash-tag braces", async () => {
+    const prefix = freshPrefix();
+    const store = new RedisStore(client, { prefix });
+    await store.pep.capsPut("sha-1 {odd}/ver=", ["urn:x+notify"]);
+    const keys = await client.keys(`${prefix}:caps:*`);
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).not.toMatch(/[{}]/);
+    const ttl = await client.ttl(keys[0]!);
+    expect(ttl).toBeGreaterThan(29 * 86_400);
+    expect(ttl).toBeLessThanOrEqual(30 * 86_400);
+    expect(await store.pep.capsGet("sha-1 {odd}/ver=")).toEqual(["urn:x+notify"]);
+    await client.del(...keys);
+  });
+});
