@@ -5,29 +5,16 @@
  * (test/interop/slixmpp_pep.py prints each step's outcome as JSON). Skipped, and says so, where
  * python3-slixmpp is not installed, like interop-slixmpp.test.ts.
  */
-import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { runPython, slixmppPython, type ScriptRun } from "../support/slixmpp.js";
 
 const script = fileURLToPath(new URL("../interop/slixmpp_pep.py", import.meta.url));
-const python = ["/usr/bin/python3", "python3"].find((bin) => spawnSync(bin, ["-c", "import slixmpp"], { stdio: "ignore" }).status === 0);
-if (!python) console.warn("interop-slixmpp-pep: python3-slixmpp not installed (apt install python3-slixmpp); skipped");
+const python = slixmppPython("interop-slixmpp-pep");
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python!, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function run(args: string[]): Promise<ScriptRun> {
+  return runPython(python!, script, args);
 }
 
 describe.skipIf(!python)("slixmpp personal eventing (XEP-0163, XEP-0084, XEP-0172)", () => {

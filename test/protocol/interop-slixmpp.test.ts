@@ -7,34 +7,18 @@
  * .ci/run installs python3-slixmpp; on a machine without it (the README's quick start needs only
  * Node and npm) the test is skipped and says so.
  */
-import { spawnSync, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { runPython, slixmppPython, type ScriptRun } from "../support/slixmpp.js";
 
 const script = fileURLToPath(new URL("../interop/slixmpp_session.py", import.meta.url));
 const mucScript = fileURLToPath(new URL("../interop/slixmpp_muc.py", import.meta.url));
 const mamScript = fileURLToPath(new URL("../interop/slixmpp_mam.py", import.meta.url));
-/** Debian's interpreter first: a python3 earlier on PATH (pyenv) lacks the apt package */
-const python = ["/usr/bin/python3", "python3"].find(
-  (bin) => spawnSync(bin, ["-c", "import slixmpp"], { stdio: "ignore" }).status === 0,
-);
-if (!python) console.warn("interop-slixmpp: python3-slixmpp not installed (apt install python3-slixmpp); skipped");
+const python = slixmppPython("interop-slixmpp");
 
-function run(args: string[], file = script): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python!, [file, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function run(args: string[], file = script): Promise<ScriptRun> {
+  return runPython(python!, file, args);
 }
 
 describe.skipIf(!python)("slixmpp (a client not written here)", () => {

@@ -4,7 +4,7 @@
  * gets a slot and PUTs over HTTPS; the file is then fetched from the other edge in cluster mode.
  * Skipped, saying so, where python3-slixmpp is not installed (.ci/run installs it).
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,10 +12,10 @@ import { freePort } from "@switchboard/bench";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { startS3, type TestS3 } from "../support/s3.js";
 import { httpsRequest, onNode } from "../support/upload.js";
+import { slixmppPython } from "../support/slixmpp.js";
 
 const script = fileURLToPath(new URL("../interop/slixmpp_upload.py", import.meta.url));
-const python = ["/usr/bin/python3", "python3"].find((bin) => spawnSync(bin, ["-c", "import slixmpp.plugins.xep_0363, aiohttp"], { stdio: "ignore" }).status === 0);
-if (!python) console.warn("upload-interop: python3-slixmpp (with aiohttp) not installed; skipped");
+const python = slixmppPython("upload-interop", "slixmpp.plugins.xep_0363, aiohttp");
 
 describe.skipIf(!python)("HTTP File Upload with slixmpp (a client not written here)", () => {
   let ts: TestServer;
